@@ -1,0 +1,67 @@
+//! The agent's configuration file, written by the daemon into the container
+//! before it starts (`/.nexus/agent.json`).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the daemon puts the configuration.
+pub const DEFAULT_CONFIG_PATH: &str = "/.nexus/agent.json";
+
+/// The agent's configuration (camelCase JSON).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentConfig {
+    /// TCP port the SSH server listens on, on all container addresses.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// OpenSSH private host key file.
+    pub host_key_path: PathBuf,
+    /// authorized_keys file (OpenSSH format), re-read at every login.
+    pub authorized_keys_path: PathBuf,
+    /// Where sessions start (devcontainer.json `workspaceFolder`).
+    pub workspace_folder: PathBuf,
+    /// The workspace user (devcontainer.json `remoteUser`).
+    pub remote_user: String,
+    /// devcontainer.json `updateRemoteUserUID`: give `remote_user` this
+    /// UID and GID (the worktree owner's on the host) before serving.
+    #[serde(default)]
+    pub remote_user_uid: Option<(u32, u32)>,
+    /// Environment of every session (devcontainer.json `remoteEnv`).
+    #[serde(default)]
+    pub remote_env: BTreeMap<String, String>,
+}
+
+fn default_port() -> u16 {
+    2222
+}
+
+/// What reading the configuration can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid configuration JSON.
+    #[error("invalid configuration {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+impl AgentConfig {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<AgentConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        serde_json::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })
+    }
+}

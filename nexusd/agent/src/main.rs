@@ -1,0 +1,53 @@
+//! `nexus-agent`: the static SSH server and init that Nexus injects into every
+//! workspace container. Usage: `nexus-agent [--config PATH]` (default
+//! `/.nexus/agent.json`).
+
+mod config;
+mod process;
+mod reaper;
+mod server;
+mod users;
+
+use std::path::PathBuf;
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).init();
+    let mut args = std::env::args().skip(1);
+    let mut config_path = PathBuf::from(config::DEFAULT_CONFIG_PATH);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => match args.next() {
+                Some(p) => config_path = PathBuf::from(p),
+                None => return usage("--config needs a path"),
+            },
+            "--version" => {
+                println!("nexus-agent {}", env!("CARGO_PKG_VERSION"));
+                return std::process::ExitCode::SUCCESS;
+            }
+            other => return usage(&format!("unknown argument {other}")),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nexus-agent: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(&config_path)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nexus-agent: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(problem: &str) -> std::process::ExitCode {
+    eprintln!("nexus-agent: {problem}\nusage: nexus-agent [--config PATH]");
+    std::process::ExitCode::from(2)
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Makes sure the workspace images exist, idempotently:
+#   debian:bookworm           pulled where a registry answers, otherwise a
+#                             debootstrap rootfs imported under that tag
+#   nexus/default:bookworm    built from templates/default
+#   nexus-test/busybox:latest a busybox-static image for fast tests
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+ensure_apt() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_debian_base() {
+  have_image debian:bookworm && return 0
+  echo "==> pulling debian:bookworm" >&2
+  if timeout 60 docker pull -q debian:bookworm >/dev/null 2>&1; then return 0; fi
+  echo "==> no registry answers: building debian:bookworm with debootstrap (about a minute)" >&2
+  ensure_apt debootstrap
+  local dir
+  dir="$(mktemp -d /tmp/nexus-rootfs.XXXXXX)"
+  debootstrap --variant=minbase \
+    --include=bash,git,sudo,curl,ca-certificates,less,procps,rsync \
+    bookworm "$dir" http://deb.debian.org/debian >/tmp/nexus-debootstrap.log 2>&1 \
+    || { echo "error: debootstrap failed; see /tmp/nexus-debootstrap.log" >&2; rm -rf "$dir"; return 1; }
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  tar -C "$dir" -c . | docker import -c 'CMD ["bash"]' - debian:bookworm >/dev/null
+  rm -rf "$dir"
+}
+
+ensure_default_image() {
+  have_image nexus/default:bookworm && return 0
+  ensure_debian_base
+  echo "==> building nexus/default:bookworm from templates/default" >&2
+  docker build -q -t nexus/default:bookworm "$root/templates/default" >/dev/null
+}
+
+ensure_busybox_image() {
+  have_image nexus-test/busybox:latest && return 0
+  ensure_apt busybox-static
+  local dir
+  dir="$(mktemp -d /tmp/nexus-bb.XXXXXX)"
+  cp /bin/busybox "$dir/busybox"
+  cat >"$dir/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+RUN mkdir -p /etc /tmp /root /home/dev && chmod 1777 /tmp \
+ && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd \
+ && echo 'dev:x:1000:1000:dev:/home/dev:/bin/sh' >> /etc/passwd \
+ && printf 'root:x:0:\ndev:x:1000:\n' > /etc/group \
+ && chown 1000:1000 /home/dev
+DOCKERFILE
+  docker build -q -t nexus-test/busybox:latest "$dir" >/dev/null
+  rm -rf "$dir"
+}
+
+case "${1:-all}" in
+  default) ensure_default_image ;;
+  busybox) ensure_busybox_image ;;
+  all) ensure_busybox_image; ensure_default_image ;;
+  *) echo "usage: $0 [all|default|busybox]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,201 @@
+//! The async JSON-RPC client over WebSocket: typed methods, subscriptions as
+//! streams. The `nexus` CLI uses nothing else to reach the daemon.
+
+use crate::error::{ErrorKind, RpcErrorData};
+use crate::methods as m;
+use crate::types::*;
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
+use jsonrpsee::core::traits::ToRpcParams;
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use std::time::Duration;
+
+/// What a client call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The daemon answered with a JSON-RPC error.
+    #[error("{message}")]
+    Rpc {
+        /// The stable error code.
+        code: i32,
+        /// The kind from `data.kind` (`Internal` when the daemon sent none).
+        kind: ErrorKind,
+        /// The daemon's message.
+        message: String,
+    },
+    /// The daemon refused the bearer token (HTTP 401).
+    #[error("the daemon refused the token: check NEXUS_TOKEN or the token file {0}")]
+    Unauthorized(String),
+    /// No daemon answered, or the connection broke.
+    #[error("cannot reach the daemon at {address}: {reason}")]
+    Connect {
+        /// The address tried.
+        address: String,
+        /// What the transport said.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// The error kind, for exit codes: `Unauthorized` and `Internal` for
+    /// transport failures.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Rpc { kind, .. } => *kind,
+            ClientError::Unauthorized(_) => ErrorKind::Unauthorized,
+            ClientError::Connect { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// By-name parameters: the `params` object, serialized up front.
+struct Named(Box<RawValue>);
+
+impl ToRpcParams for Named {
+    fn to_rpc_params(self) -> Result<Option<Box<RawValue>>, serde_json::Error> {
+        Ok(Some(self.0))
+    }
+}
+
+fn named<P: Serialize>(params: P) -> Result<Named, ClientError> {
+    serde_json::value::to_raw_value(&params).map(Named).map_err(|e| ClientError::Rpc {
+        code: ErrorKind::InvalidParams.code(),
+        kind: ErrorKind::InvalidParams,
+        message: format!("parameters do not serialize: {e}"),
+    })
+}
+
+/// A connected client of one daemon.
+pub struct Client {
+    inner: WsClient,
+    address: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("address", &self.address).finish()
+    }
+}
+
+impl Client {
+    /// Connects to `address` (`host:port`, or a `ws://`/`wss://` URL) with a
+    /// bearer token.
+    ///
+    /// Errors: [`ClientError::Unauthorized`] when the daemon refuses the
+    /// token, [`ClientError::Connect`] when nothing answers.
+    pub async fn connect(address: &str, token: &str) -> Result<Client, ClientError> {
+        let url = if address.starts_with("ws://") || address.starts_with("wss://") {
+            address.to_string()
+        } else {
+            format!("ws://{address}")
+        };
+        let mut headers = jsonrpsee::http_client::HeaderMap::new();
+        let value = format!("Bearer {token}").parse().map_err(|_| ClientError::Connect {
+            address: address.to_string(),
+            reason: "the token holds characters an HTTP header cannot carry".into(),
+        })?;
+        headers.insert("authorization", value);
+        let inner = WsClientBuilder::default()
+            .set_headers(headers)
+            .request_timeout(Duration::from_secs(3600))
+            .max_request_size(64 * 1024 * 1024)
+            .max_response_size(64 * 1024 * 1024)
+            .build(&url)
+            .await
+            .map_err(|e| {
+                let reason = e.to_string();
+                if reason.contains("401") {
+                    ClientError::Unauthorized(crate::local::token_path().display().to_string())
+                } else {
+                    ClientError::Connect { address: address.to_string(), reason }
+                }
+            })?;
+        Ok(Client { inner, address: address.to_string() })
+    }
+
+    fn map_err(&self, e: jsonrpsee::core::ClientError) -> ClientError {
+        match e {
+            jsonrpsee::core::ClientError::Call(obj) => {
+                let kind = obj
+                    .data()
+                    .and_then(|d| serde_json::from_str::<RpcErrorData>(d.get()).ok())
+                    .map(|d| d.kind)
+                    .or_else(|| ErrorKind::from_code(obj.code()))
+                    .unwrap_or(ErrorKind::Internal);
+                ClientError::Rpc { code: obj.code(), kind, message: obj.message().to_string() }
+            }
+            other => ClientError::Connect { address: self.address.clone(), reason: other.to_string() },
+        }
+    }
+
+    async fn call<P: Serialize, R: DeserializeOwned>(&self, method: &str, params: P) -> Result<R, ClientError> {
+        self.inner.request(method, named(params)?).await.map_err(|e| self.map_err(e))
+    }
+
+    async fn subscribe<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: P,
+        unsubscribe: &str,
+    ) -> Result<Subscription<R>, ClientError> {
+        self.inner.subscribe(method, named(params)?, unsubscribe).await.map_err(|e| self.map_err(e))
+    }
+
+    /// `daemon.info`.
+    pub async fn daemon_info(&self) -> Result<DaemonInfo, ClientError> {
+        self.call(m::DAEMON_INFO, serde_json::json!({})).await
+    }
+
+    /// `workspace.create`.
+    pub async fn create(&self, params: &CreateParams) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_CREATE, params).await
+    }
+
+    /// `workspace.list`.
+    pub async fn list(&self) -> Result<Vec<Workspace>, ClientError> {
+        self.call(m::WORKSPACE_LIST, serde_json::json!({})).await
+    }
+
+    /// `workspace.get`.
+    pub async fn get(&self, name: &str) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_GET, NameParams { name: name.into() }).await
+    }
+
+    /// `workspace.start`.
+    pub async fn start(&self, name: &str) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_START, NameParams { name: name.into() }).await
+    }
+
+    /// `workspace.stop`.
+    pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_STOP, NameParams { name: name.into() }).await
+    }
+
+    /// `workspace.remove`.
+    pub async fn remove(&self, params: &RemoveParams) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(m::WORKSPACE_REMOVE, params).await?;
+        Ok(())
+    }
+
+    /// `workspace.logs`: a stream of log chunks.
+    pub async fn logs(&self, params: &LogsParams) -> Result<Subscription<LogChunk>, ClientError> {
+        self.subscribe(m::WORKSPACE_LOGS, params, m::WORKSPACE_LOGS_UNSUBSCRIBE).await
+    }
+
+    /// `exec.run`.
+    pub async fn exec_run(&self, params: &ExecParams) -> Result<ExecResult, ClientError> {
+        self.call(m::EXEC_RUN, params).await
+    }
+
+    /// `exec.stream`: output chunks in order, then one [`ExecEvent::Exit`].
+    pub async fn exec_stream(&self, params: &ExecParams) -> Result<Subscription<ExecEvent>, ClientError> {
+        self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE).await
+    }
+
+    /// `events.subscribe`.
+    pub async fn events(&self, params: &EventsParams) -> Result<Subscription<Event>, ClientError> {
+        self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE).await
+    }
+}

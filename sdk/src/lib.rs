@@ -1,0 +1,16 @@
+//! Nexus's wire contract: the JSON-RPC method names, parameter and result
+//! types, error codes, and (feature `client`) the async WebSocket client.
+//!
+//! This crate is the only one IDE tooling needs. The type modules carry no
+//! tokio; the client lives behind the `client` feature.
+
+pub mod error;
+pub mod local;
+pub mod methods;
+pub mod types;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use error::{ErrorKind, RpcErrorData};
+pub use types::*;

@@ -1,0 +1,41 @@
+//! JSON-RPC method names, fixed here and documented in `docs/protocol.md`.
+//!
+//! Every method takes one JSON object as its `params` (by-name parameters,
+//! JSON-RPC 2.0 section 4.2).
+
+/// `workspace.create`: [`crate::CreateParams`] → [`crate::Workspace`].
+pub const WORKSPACE_CREATE: &str = "workspace.create";
+/// `workspace.list`: `{}` → `[Workspace]`.
+pub const WORKSPACE_LIST: &str = "workspace.list";
+/// `workspace.get`: [`crate::NameParams`] → [`crate::Workspace`].
+pub const WORKSPACE_GET: &str = "workspace.get";
+/// `workspace.start`: [`crate::NameParams`] → [`crate::Workspace`].
+pub const WORKSPACE_START: &str = "workspace.start";
+/// `workspace.stop`: [`crate::NameParams`] → [`crate::Workspace`].
+pub const WORKSPACE_STOP: &str = "workspace.stop";
+/// `workspace.remove`: [`crate::RemoveParams`] → `null`.
+pub const WORKSPACE_REMOVE: &str = "workspace.remove";
+/// `workspace.logs`: [`crate::LogsParams`] → [`crate::LogChunk`] notifications
+/// (a subscription; without `follow` it ends after the last line).
+pub const WORKSPACE_LOGS: &str = "workspace.logs";
+/// Notification method of [`WORKSPACE_LOGS`].
+pub const WORKSPACE_LOGS_NOTIFICATION: &str = "workspace.logs.chunk";
+/// Unsubscribe method of [`WORKSPACE_LOGS`].
+pub const WORKSPACE_LOGS_UNSUBSCRIBE: &str = "workspace.logs.unsubscribe";
+/// `exec.run`: [`crate::ExecParams`] → [`crate::ExecResult`] (runs to completion).
+pub const EXEC_RUN: &str = "exec.run";
+/// `exec.stream`: [`crate::ExecParams`] → [`crate::ExecEvent`] notifications
+/// (a subscription: output chunks in order, then exactly one `exit`).
+pub const EXEC_STREAM: &str = "exec.stream";
+/// Notification method of [`EXEC_STREAM`].
+pub const EXEC_STREAM_NOTIFICATION: &str = "exec.stream.event";
+/// Unsubscribe method of [`EXEC_STREAM`].
+pub const EXEC_STREAM_UNSUBSCRIBE: &str = "exec.stream.unsubscribe";
+/// `events.subscribe`: [`crate::EventsParams`] → [`crate::Event`] notifications.
+pub const EVENTS_SUBSCRIBE: &str = "events.subscribe";
+/// Notification method of [`EVENTS_SUBSCRIBE`].
+pub const EVENTS_NOTIFICATION: &str = "events.event";
+/// Unsubscribe method of [`EVENTS_SUBSCRIBE`].
+pub const EVENTS_UNSUBSCRIBE: &str = "events.unsubscribe";
+/// `daemon.info`: `{}` → [`crate::DaemonInfo`].
+pub const DAEMON_INFO: &str = "daemon.info";

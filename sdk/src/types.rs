@@ -1,0 +1,255 @@
+//! Parameter and result types of every method, in their wire shape
+//! (camelCase members, as JSON-RPC APIs of IDE tooling expect).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where a workspace is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkspaceState {
+    /// Being created: worktree, image, container, agent.
+    Creating,
+    /// The container runs and its agent answers SSH.
+    Running,
+    /// The container exists but is stopped.
+    Stopped,
+    /// Being removed.
+    Removing,
+}
+
+impl std::fmt::Display for WorkspaceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WorkspaceState::Creating => "creating",
+            WorkspaceState::Running => "running",
+            WorkspaceState::Stopped => "stopped",
+            WorkspaceState::Removing => "removing",
+        })
+    }
+}
+
+/// A workspace as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    /// Stable id (16 hex digits); the value of the `dev.nexus.workspace` label.
+    pub id: String,
+    /// The name: `[a-z0-9][a-z0-9-]{0,62}`, unique per daemon.
+    pub name: String,
+    /// Current state.
+    pub state: WorkspaceState,
+    /// Absolute host path of the repository's main working tree.
+    pub repository: String,
+    /// Absolute host path of the worktree (`<repository>/.worktree/<name>`).
+    pub worktree: String,
+    /// The worktree's branch (`nexus/<name>`).
+    pub branch: String,
+    /// The image the container runs.
+    pub image: String,
+    /// The user SSH sessions and execs run as (devcontainer.json `remoteUser`).
+    pub remote_user: String,
+    /// Where the worktree is mounted in the container (devcontainer.json
+    /// `workspaceFolder`), e.g. `/workspaces/<repo-name>`.
+    pub workspace_folder: String,
+    /// Host address the SSH port is published on.
+    pub ssh_host: String,
+    /// Host TCP port of the agent's SSH server (from the daemon's range).
+    pub ssh_port: u16,
+    /// The workspace's SSH host public key, OpenSSH format
+    /// (`ssh-ed25519 AAAA…`), for known_hosts.
+    pub host_public_key: String,
+    /// Creation time, seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Parameters of `workspace.create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateParams {
+    /// Workspace name: `[a-z0-9][a-z0-9-]{0,62}` (a git branch component and a
+    /// DNS label at once).
+    pub name: String,
+    /// Absolute host path of any directory inside the git repository.
+    pub repository: String,
+    /// The commit-ish the branch starts from; `HEAD` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Image to run instead of the built-in default template's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// OpenSSH public keys (authorized_keys lines) allowed to log in.
+    #[serde(default)]
+    pub authorized_keys: Vec<String>,
+}
+
+/// Parameters naming one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameParams {
+    /// The workspace name.
+    pub name: String,
+}
+
+/// Parameters of `workspace.remove`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoveParams {
+    /// The workspace name.
+    pub name: String,
+    /// Remove even with uncommitted changes or commits on no other branch.
+    #[serde(default)]
+    pub force: bool,
+    /// Also delete the branch `nexus/<name>`.
+    #[serde(default)]
+    pub delete_branch: bool,
+}
+
+/// Parameters of `workspace.logs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsParams {
+    /// The workspace name.
+    pub name: String,
+    /// Keep streaming new output until unsubscribed or the container stops.
+    #[serde(default)]
+    pub follow: bool,
+}
+
+/// One piece of a container's log (its PID 1's stdout and stderr).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogChunk {
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// The text, UTF-8 (invalid bytes replaced).
+    pub text: String,
+}
+
+/// Parameters of `exec.run` and `exec.stream`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// Program and arguments (argv); run directly, not through a shell.
+    pub command: Vec<String>,
+    /// Extra environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Working directory in the container; the workspace folder when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// Seconds after which the process is killed (exit code 124); none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+}
+
+/// Result of `exec.run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecResult {
+    /// Exit code; 128+N when killed by signal N (as shells report it).
+    pub exit_code: i32,
+    /// Standard output, UTF-8 (invalid bytes replaced).
+    pub stdout: String,
+    /// Standard error, UTF-8 (invalid bytes replaced).
+    pub stderr: String,
+}
+
+/// A notification of `exec.stream`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ExecEvent {
+    /// A chunk of standard output.
+    Stdout {
+        /// The bytes, UTF-8 (invalid bytes replaced).
+        data: String,
+    },
+    /// A chunk of standard error.
+    Stderr {
+        /// The bytes, UTF-8 (invalid bytes replaced).
+        data: String,
+    },
+    /// The process ended; always the last notification.
+    #[serde(rename_all = "camelCase")]
+    Exit {
+        /// Exit code; 128+N when killed by signal N.
+        exit_code: i32,
+    },
+}
+
+/// Parameters of `events.subscribe`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsParams {
+    /// Only events of this workspace; all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+}
+
+/// A notification of `events.subscribe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Event {
+    /// A create, start or remove step began.
+    Progress {
+        /// The workspace name.
+        workspace: String,
+        /// Step id: `validate`, `ports`, `worktree`, `image`, `container`,
+        /// `agent`, `start`, `ssh`, `remove`.
+        step: String,
+        /// What the step does, for people.
+        message: String,
+    },
+    /// The workspace entered a state.
+    State {
+        /// The workspace name.
+        workspace: String,
+        /// The new state; `null` once removed.
+        state: Option<WorkspaceState>,
+    },
+}
+
+impl Event {
+    /// The workspace the event is about.
+    pub fn workspace(&self) -> &str {
+        match self {
+            Event::Progress { workspace, .. } | Event::State { workspace, .. } => workspace,
+        }
+    }
+}
+
+/// Result of `daemon.info`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DaemonInfo {
+    /// The daemon's version (Cargo package version).
+    pub version: String,
+    /// The daemon's process id.
+    pub pid: u32,
+    /// The SSH port range, inclusive.
+    pub port_range: (u16, u16),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_event_wire_shape() {
+        let json = serde_json::to_value(ExecEvent::Exit { exit_code: 3 }).expect("serialize");
+        assert_eq!(json, serde_json::json!({"type": "exit", "exitCode": 3}));
+        let json = serde_json::to_value(ExecEvent::Stdout { data: "hi".into() }).expect("serialize");
+        assert_eq!(json, serde_json::json!({"type": "stdout", "data": "hi"}));
+    }
+
+    #[test]
+    fn create_params_defaults() {
+        let p: CreateParams =
+            serde_json::from_value(serde_json::json!({"name": "a", "repository": "/r"}))
+                .expect("parse");
+        assert_eq!(p.from, None);
+        assert!(p.authorized_keys.is_empty());
+    }
+}
