@@ -1,1 +1,60 @@
-fn main() {}
+//! `nexus`: the command-line client of the Nexus daemon. It talks only to the
+//! daemon (through `nexus_sdk::client`), starting a local one when none answers.
+
+mod commands;
+mod connect;
+mod exit;
+mod ssh;
+
+use clap::{Parser, Subcommand};
+
+/// Isolated development workspaces: a git worktree in a container you can ssh into.
+#[derive(Debug, Parser)]
+#[command(name = "nexus", version)]
+struct Cli {
+    /// Daemon address (host:port or ws:// URL).
+    #[arg(long, global = true, env = "NEXUS_HOST")]
+    host: Option<String>,
+    /// Bearer token [default: the local daemon's token file].
+    #[arg(long, global = true, env = "NEXUS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, use and remove workspaces.
+    #[command(subcommand, alias = "ws")]
+    Workspace(commands::WorkspaceCommand),
+    /// Write `Host nexus-<name>` blocks and known_hosts for every workspace,
+    /// included once from ~/.ssh/config.
+    SshConfig(commands::SshConfigArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let target = connect::Target {
+        host: cli.host,
+        token: cli.token,
+    };
+    let result = runtime.block_on(commands::run(cli.command, target));
+    match result {
+        Ok(code) => exit::code(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::code(exit::for_error(&e))
+        }
+    }
+}

@@ -60,11 +60,13 @@ impl ToRpcParams for Named {
 }
 
 fn named<P: Serialize>(params: P) -> Result<Named, ClientError> {
-    serde_json::value::to_raw_value(&params).map(Named).map_err(|e| ClientError::Rpc {
-        code: ErrorKind::InvalidParams.code(),
-        kind: ErrorKind::InvalidParams,
-        message: format!("parameters do not serialize: {e}"),
-    })
+    serde_json::value::to_raw_value(&params)
+        .map(Named)
+        .map_err(|e| ClientError::Rpc {
+            code: ErrorKind::InvalidParams.code(),
+            kind: ErrorKind::InvalidParams,
+            message: format!("parameters do not serialize: {e}"),
+        })
 }
 
 /// A connected client of one daemon.
@@ -75,7 +77,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("address", &self.address).finish()
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .finish()
     }
 }
 
@@ -92,10 +96,12 @@ impl Client {
             format!("ws://{address}")
         };
         let mut headers = jsonrpsee::http_client::HeaderMap::new();
-        let value = format!("Bearer {token}").parse().map_err(|_| ClientError::Connect {
-            address: address.to_string(),
-            reason: "the token holds characters an HTTP header cannot carry".into(),
-        })?;
+        let value = format!("Bearer {token}")
+            .parse()
+            .map_err(|_| ClientError::Connect {
+                address: address.to_string(),
+                reason: "the token holds characters an HTTP header cannot carry".into(),
+            })?;
         headers.insert("authorization", value);
         let inner = WsClientBuilder::default()
             .set_headers(headers)
@@ -109,10 +115,16 @@ impl Client {
                 if reason.contains("401") {
                     ClientError::Unauthorized(crate::local::token_path().display().to_string())
                 } else {
-                    ClientError::Connect { address: address.to_string(), reason }
+                    ClientError::Connect {
+                        address: address.to_string(),
+                        reason,
+                    }
                 }
             })?;
-        Ok(Client { inner, address: address.to_string() })
+        Ok(Client {
+            inner,
+            address: address.to_string(),
+        })
     }
 
     fn map_err(&self, e: jsonrpsee::core::ClientError) -> ClientError {
@@ -124,14 +136,28 @@ impl Client {
                     .map(|d| d.kind)
                     .or_else(|| ErrorKind::from_code(obj.code()))
                     .unwrap_or(ErrorKind::Internal);
-                ClientError::Rpc { code: obj.code(), kind, message: obj.message().to_string() }
+                ClientError::Rpc {
+                    code: obj.code(),
+                    kind,
+                    message: obj.message().to_string(),
+                }
             }
-            other => ClientError::Connect { address: self.address.clone(), reason: other.to_string() },
+            other => ClientError::Connect {
+                address: self.address.clone(),
+                reason: other.to_string(),
+            },
         }
     }
 
-    async fn call<P: Serialize, R: DeserializeOwned>(&self, method: &str, params: P) -> Result<R, ClientError> {
-        self.inner.request(method, named(params)?).await.map_err(|e| self.map_err(e))
+    async fn call<P: Serialize, R: DeserializeOwned>(
+        &self,
+        method: &str,
+        params: P,
+    ) -> Result<R, ClientError> {
+        self.inner
+            .request(method, named(params)?)
+            .await
+            .map_err(|e| self.map_err(e))
     }
 
     async fn subscribe<P: Serialize, R: DeserializeOwned>(
@@ -140,7 +166,10 @@ impl Client {
         params: P,
         unsubscribe: &str,
     ) -> Result<Subscription<R>, ClientError> {
-        self.inner.subscribe(method, named(params)?, unsubscribe).await.map_err(|e| self.map_err(e))
+        self.inner
+            .subscribe(method, named(params)?, unsubscribe)
+            .await
+            .map_err(|e| self.map_err(e))
     }
 
     /// `daemon.info`.
@@ -160,17 +189,20 @@ impl Client {
 
     /// `workspace.get`.
     pub async fn get(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_GET, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_GET, NameParams { name: name.into() })
+            .await
     }
 
     /// `workspace.start`.
     pub async fn start(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_START, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_START, NameParams { name: name.into() })
+            .await
     }
 
     /// `workspace.stop`.
     pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_STOP, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_STOP, NameParams { name: name.into() })
+            .await
     }
 
     /// `workspace.remove`.
@@ -181,7 +213,8 @@ impl Client {
 
     /// `workspace.logs`: a stream of log chunks.
     pub async fn logs(&self, params: &LogsParams) -> Result<Subscription<LogChunk>, ClientError> {
-        self.subscribe(m::WORKSPACE_LOGS, params, m::WORKSPACE_LOGS_UNSUBSCRIBE).await
+        self.subscribe(m::WORKSPACE_LOGS, params, m::WORKSPACE_LOGS_UNSUBSCRIBE)
+            .await
     }
 
     /// `exec.run`.
@@ -190,12 +223,17 @@ impl Client {
     }
 
     /// `exec.stream`: output chunks in order, then one [`ExecEvent::Exit`].
-    pub async fn exec_stream(&self, params: &ExecParams) -> Result<Subscription<ExecEvent>, ClientError> {
-        self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE).await
+    pub async fn exec_stream(
+        &self,
+        params: &ExecParams,
+    ) -> Result<Subscription<ExecEvent>, ClientError> {
+        self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE)
+            .await
     }
 
     /// `events.subscribe`.
     pub async fn events(&self, params: &EventsParams) -> Result<Subscription<Event>, ClientError> {
-        self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE).await
+        self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE)
+            .await
     }
 }

@@ -124,6 +124,10 @@ pub struct LogChunk {
     pub stream: String,
     /// The text, UTF-8 (invalid bytes replaced).
     pub text: String,
+    /// True on the last notification of the subscription (its `text` is
+    /// empty): the log ended, or the container stopped while following.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub end: bool,
 }
 
 /// Parameters of `exec.run` and `exec.stream`.
@@ -240,7 +244,8 @@ mod tests {
     fn exec_event_wire_shape() {
         let json = serde_json::to_value(ExecEvent::Exit { exit_code: 3 }).expect("serialize");
         assert_eq!(json, serde_json::json!({"type": "exit", "exitCode": 3}));
-        let json = serde_json::to_value(ExecEvent::Stdout { data: "hi".into() }).expect("serialize");
+        let json =
+            serde_json::to_value(ExecEvent::Stdout { data: "hi".into() }).expect("serialize");
         assert_eq!(json, serde_json::json!({"type": "stdout", "data": "hi"}));
     }
 

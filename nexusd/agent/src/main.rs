@@ -11,7 +11,11 @@ mod users;
 use std::path::PathBuf;
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .init();
     let mut args = std::env::args().skip(1);
     let mut config_path = PathBuf::from(config::DEFAULT_CONFIG_PATH);
     while let Some(arg) = args.next() {

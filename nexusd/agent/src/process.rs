@@ -77,9 +77,9 @@ impl PtyMaster {
     pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             let mut guard = self.fd.readable().await?;
-            match guard.try_io(|fd| {
-                nix::unistd::read(fd.get_ref(), buf).map_err(std::io::Error::from)
-            }) {
+            match guard
+                .try_io(|fd| nix::unistd::read(fd.get_ref(), buf).map_err(std::io::Error::from))
+            {
                 Ok(Ok(n)) => return Ok(n),
                 // EIO: the slave side is closed, which is end of file for a pty
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Ok(0),
@@ -93,7 +93,9 @@ impl PtyMaster {
     pub async fn write_all(&self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(std::io::Error::from)) {
+            match guard
+                .try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(std::io::Error::from))
+            {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
@@ -104,18 +106,30 @@ impl PtyMaster {
 
     /// Sets the window size (`window-change`, RFC 4254 section 6.7).
     pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
-        let ws = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = Winsize {
+            ws_row: rows,
+            ws_col: cols,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCSWINSZ reads one Winsize from a valid pointer on an open pty fd.
         let rc = unsafe { libc::ioctl(self.fd.get_ref().as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-        if rc < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+        if rc < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 }
 
 fn set_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
     let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(std::io::Error::from)?;
-    fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK))
-        .map_err(std::io::Error::from)?;
+    fcntl(
+        fd,
+        FcntlArg::F_SETFL(OFlag::from_bits_truncate(flags) | OFlag::O_NONBLOCK),
+    )
+    .map_err(std::io::Error::from)?;
     Ok(())
 }
 
@@ -126,8 +140,16 @@ fn command(spec: &Spec) -> Command {
         cmd.arg0(arg0);
     }
     cmd.env_clear();
-    cmd.envs(spec.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
-    let cwd = if std::path::Path::new(&spec.cwd).is_dir() { &spec.cwd } else { &spec.user.home };
+    cmd.envs(
+        spec.env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+    );
+    let cwd = if std::path::Path::new(&spec.cwd).is_dir() {
+        &spec.cwd
+    } else {
+        &spec.user.home
+    };
     cmd.current_dir(cwd);
     cmd
 }
@@ -165,12 +187,15 @@ fn drop_privileges(cmd: &mut Command, spec: &Spec, controlling_tty: bool) {
 /// Starts `spec` with pipes for stdin, stdout and stderr.
 pub fn spawn_pipes(spec: &Spec) -> std::io::Result<Started> {
     let mut cmd = command(spec);
-    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     drop_privileges(&mut cmd, spec, false);
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
     let exit = reaper::register(pid);
-    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err(std::io::Error::other("the child's pipes are missing"));
     };
@@ -185,7 +210,12 @@ pub fn spawn_pipes(spec: &Spec) -> std::io::Result<Started> {
 /// Starts `spec` on a new pseudo-terminal of `pty`'s size, with `TERM` and
 /// `SSH_TTY` (the slave's path) added to its environment.
 pub fn spawn_pty(spec: &mut Spec, pty: &PtyRequest) -> std::io::Result<Started> {
-    let ws = Winsize { ws_row: pty.rows.max(1), ws_col: pty.cols.max(1), ws_xpixel: 0, ws_ypixel: 0 };
+    let ws = Winsize {
+        ws_row: pty.rows.max(1),
+        ws_col: pty.cols.max(1),
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
     let pair = openpty(Some(&ws), None).map_err(std::io::Error::from)?;
     let tty_name = std::fs::read_link(format!("/proc/self/fd/{}", pair.slave.as_raw_fd()))
         .map(|p| p.display().to_string())
@@ -210,7 +240,12 @@ pub fn spawn_pty(spec: &mut Spec, pty: &PtyRequest) -> std::io::Result<Started> 
     let exit = reaper::register(pid);
     set_nonblocking(&pair.master)?;
     // SAFETY: an OwnedFd always holds one open descriptor and owns it until dropped.
-    let fd = unsafe { AsyncFd::register(pair.master) }.map_err(|e| std::io::Error::other(e.to_string()))?;
+    let fd = unsafe { AsyncFd::register(pair.master) }
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let master = PtyMaster { fd };
-    Ok(Started { pid, exit, io: Io::Pty(Arc::new(master)) })
+    Ok(Started {
+        pid,
+        exit,
+        io: Io::Pty(Arc::new(master)),
+    })
 }

@@ -51,7 +51,9 @@ fn reap_all() {
     loop {
         let (pid, exit) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), Exit::Code(code)),
-            Ok(WaitStatus::Signaled(pid, sig, core)) => (pid.as_raw(), Exit::Signal(sig as i32, core)),
+            Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                (pid.as_raw(), Exit::Signal(sig as i32, core))
+            }
             Ok(WaitStatus::StillAlive) | Err(_) => return,
             Ok(_) => continue,
         };
@@ -88,5 +90,9 @@ pub fn register(pid: i32) -> oneshot::Receiver<Exit> {
 
 /// Whether any child registered by [`register`] is still running.
 pub fn has_waiting() -> bool {
-    !table().lock().unwrap_or_else(|p| p.into_inner()).waiting.is_empty()
+    !table()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .waiting
+        .is_empty()
 }

@@ -7,7 +7,9 @@ use crate::process::{self, Io, PtyMaster, PtyRequest, Spec};
 use crate::reaper::{self, Exit};
 use crate::users::{self, User};
 use russh::keys::PublicKey;
-use russh::server::{Auth, ChannelOpenHandle, Handle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::server::{
+    Auth, ChannelOpenHandle, Handle, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
+};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Sig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -47,16 +49,20 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
             tracing::warn!("cannot give {} uid {uid}: {e}", config.remote_user);
         }
     }
-    let key_text = std::fs::read_to_string(&config.host_key_path).map_err(|e| AgentError::HostKey {
-        path: config.host_key_path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let host_key = russh::keys::PrivateKey::from_openssh(&key_text).map_err(|e| AgentError::HostKey {
-        path: config.host_key_path.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let key_text =
+        std::fs::read_to_string(&config.host_key_path).map_err(|e| AgentError::HostKey {
+            path: config.host_key_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    let host_key =
+        russh::keys::PrivateKey::from_openssh(&key_text).map_err(|e| AgentError::HostKey {
+            path: config.host_key_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
     let ssh_config = russh::server::Config {
-        server_id: russh::SshId::Standard(format!("SSH-2.0-NexusAgent_{}", env!("CARGO_PKG_VERSION")).into()),
+        server_id: russh::SshId::Standard(
+            format!("SSH-2.0-NexusAgent_{}", env!("CARGO_PKG_VERSION")).into(),
+        ),
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
         auth_rejection_time: Duration::from_millis(50),
         auth_rejection_time_initial: Some(Duration::ZERO),
@@ -105,7 +111,12 @@ impl russh::server::Server for Server {
     type Handler = Connection;
 
     fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
-        Connection { config: self.config.clone(), peer, user: None, channels: HashMap::new() }
+        Connection {
+            config: self.config.clone(),
+            peer,
+            user: None,
+            channels: HashMap::new(),
+        }
     }
 }
 
@@ -129,14 +140,18 @@ pub struct Connection {
 
 /// Whether `key` is in the authorized_keys text (options are not yet honoured).
 fn authorized(text: &str, key: &PublicKey) -> bool {
-    text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).any(|line| {
-        // a line may start with options; the key is the first field that parses
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (0..fields.len()).any(|i| {
-            let candidate = fields[i..].join(" ");
-            PublicKey::from_openssh(&candidate).map(|k| k.key_data() == key.key_data()).unwrap_or(false)
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .any(|line| {
+            // a line may start with options; the key is the first field that parses
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (0..fields.len()).any(|i| {
+                let candidate = fields[i..].join(" ");
+                PublicKey::from_openssh(&candidate)
+                    .map(|k| k.key_data() == key.key_data())
+                    .unwrap_or(false)
+            })
         })
-    })
 }
 
 /// Environment variables a client may set (OpenSSH's default `AcceptEnv`).
@@ -146,7 +161,9 @@ fn accepted_env(name: &str) -> bool {
 
 /// Parses `/etc/environment` (pam_env's `KEY=value` lines, optionally quoted).
 fn etc_environment() -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string("/etc/environment") else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string("/etc/environment") else {
+        return Vec::new();
+    };
     text.lines()
         .filter_map(|l| {
             let l = l.trim();
@@ -186,34 +203,58 @@ impl Connection {
             ("PATH".into(), DEFAULT_PATH.into()),
         ];
         if let Some(peer) = self.peer {
-            env.push(("SSH_CLIENT".into(), format!("{} {} {}", peer.ip(), peer.port(), self.config.port)));
+            env.push((
+                "SSH_CLIENT".into(),
+                format!("{} {} {}", peer.ip(), peer.port(), self.config.port),
+            ));
             env.push((
                 "SSH_CONNECTION".into(),
                 format!("{} {} 0.0.0.0 {}", peer.ip(), peer.port(), self.config.port),
             ));
         }
         env.extend(etc_environment());
-        env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(
+            self.config
+                .remote_env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         env.extend(state.env.iter().cloned());
         // last wins
         let mut seen = std::collections::HashSet::new();
-        let mut out: Vec<(String, String)> =
-            env.into_iter().rev().filter(|(k, _)| seen.insert(k.clone())).collect();
+        let mut out: Vec<(String, String)> = env
+            .into_iter()
+            .rev()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect();
         out.reverse();
         out
     }
 
     /// Starts the user's shell (`-c command`, or a login shell) on `channel`.
-    fn start(&mut self, channel: ChannelId, command: Option<String>, session: &mut Session) -> bool {
-        let Some(user) = self.user.clone() else { return false };
+    fn start(
+        &mut self,
+        channel: ChannelId,
+        command: Option<String>,
+        session: &mut Session,
+    ) -> bool {
+        let Some(user) = self.user.clone() else {
+            return false;
+        };
         let handle = session.handle();
         let mut state = self.channels.remove(&channel).unwrap_or_default();
-        let shell_name = Path::new(&user.shell).file_name().and_then(|n| n.to_str()).unwrap_or("sh").to_string();
+        let shell_name = Path::new(&user.shell)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("sh")
+            .to_string();
         let (args, arg0) = match &command {
             Some(c) => (vec!["-c".to_string(), c.clone()], None),
             None => (Vec::new(), Some(format!("-{shell_name}"))),
         };
-        let groups = std::fs::read_to_string("/etc/group").map(|g| users::groups_of(&g, &user)).unwrap_or_else(|_| vec![user.gid]);
+        let groups = std::fs::read_to_string("/etc/group")
+            .map(|g| users::groups_of(&g, &user))
+            .unwrap_or_else(|_| vec![user.gid]);
         let mut spec = Spec {
             program: user.shell.clone(),
             args,
@@ -256,10 +297,19 @@ impl Connection {
 
 /// Moves bytes between the channel and the process, then reports its exit
 /// (`exit-status` or `exit-signal`), EOF and close, in that order.
-async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: mpsc::Receiver<Vec<u8>>) {
+async fn pump(
+    handle: Handle,
+    channel: ChannelId,
+    started: process::Started,
+    mut stdin_rx: mpsc::Receiver<Vec<u8>>,
+) {
     let process::Started { exit, io, .. } = started;
     match io {
-        Io::Pipes { mut stdin, mut stdout, mut stderr } => {
+        Io::Pipes {
+            mut stdin,
+            mut stdout,
+            mut stderr,
+        } => {
             tokio::spawn(async move {
                 while let Some(data) = stdin_rx.recv().await {
                     if stdin.write_all(&data).await.is_err() {
@@ -281,7 +331,12 @@ async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut
             let err = async move {
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = stderr.read(&mut buf).await {
-                    if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
+                    if n == 0
+                        || h2
+                            .extended_data(channel, 1, buf[..n].to_vec())
+                            .await
+                            .is_err()
+                    {
                         break;
                     }
                 }
@@ -310,7 +365,15 @@ async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut
             let _ = handle.exit_status_request(channel, code as u32).await;
         }
         Ok(Exit::Signal(sig, core)) => {
-            let _ = handle.exit_signal_request(channel, signal_name(sig), core, String::new(), String::new()).await;
+            let _ = handle
+                .exit_signal_request(
+                    channel,
+                    signal_name(sig),
+                    core,
+                    String::new(),
+                    String::new(),
+                )
+                .await;
         }
         Err(_) => {}
     }
@@ -358,11 +421,23 @@ fn signal_number(sig: &Sig) -> Option<i32> {
 impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
-    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(if self.check_key(user, offer.public_key).is_some() { Auth::Accept } else { Auth::reject() })
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.check_key(user, offer.public_key).is_some() {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         match self.check_key(user, key.public_key) {
             Some(u) => {
                 self.user = Some(u);
@@ -414,7 +489,11 @@ impl russh::server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         if accepted_env(name) {
-            self.channels.entry(channel).or_default().env.push((name.to_string(), value.to_string()));
+            self.channels
+                .entry(channel)
+                .or_default()
+                .env
+                .push((name.to_string(), value.to_string()));
             session.channel_success(channel)?;
         } else {
             session.channel_failure(channel)?;
@@ -422,7 +501,11 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         if self.start(channel, None, session) {
             session.channel_success(channel)?;
         } else {
@@ -431,7 +514,12 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn exec_request(&mut self, channel: ChannelId, data: &[u8], session: &mut Session) -> Result<(), Self::Error> {
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let command = String::from_utf8_lossy(data).into_owned();
         if self.start(channel, Some(command), session) {
             session.channel_success(channel)?;
@@ -441,7 +529,12 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn data(&mut self, channel: ChannelId, data: &[u8], _session: &mut Session) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         let sender = self.channels.get(&channel).and_then(|s| s.stdin.clone());
         if let Some(tx) = sender {
             let _ = tx.send(data.to_vec()).await;
@@ -449,7 +542,11 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_eof(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_eof(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         if let Some(state) = self.channels.get_mut(&channel) {
             // closes the process's stdin once queued input is written (pipes);
             // a terminal keeps its input open, as OpenSSH's sshd does
@@ -460,7 +557,11 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_close(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         if let Some(state) = self.channels.remove(&channel) {
             if let (Some(pid), Some(_)) = (state.pid, state.master) {
                 // a closed terminal hangs up its session, as a real one does
@@ -483,13 +584,24 @@ impl russh::server::Handler for Connection {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         if let Some(master) = self.channels.get(&channel).and_then(|s| s.master.clone()) {
-            let _ = master.resize(col_width.min(u16::MAX as u32) as u16, row_height.min(u16::MAX as u32) as u16);
+            let _ = master.resize(
+                col_width.min(u16::MAX as u32) as u16,
+                row_height.min(u16::MAX as u32) as u16,
+            );
         }
         Ok(())
     }
 
-    async fn signal(&mut self, channel: ChannelId, signal: Sig, _session: &mut Session) -> Result<(), Self::Error> {
-        if let (Some(pid), Some(sig)) = (self.channels.get(&channel).and_then(|s| s.pid), signal_number(&signal)) {
+    async fn signal(
+        &mut self,
+        channel: ChannelId,
+        signal: Sig,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if let (Some(pid), Some(sig)) = (
+            self.channels.get(&channel).and_then(|s| s.pid),
+            signal_number(&signal),
+        ) {
             // SAFETY: signals the process group of the channel's process; no memory is touched.
             unsafe {
                 libc::kill(-pid, sig);

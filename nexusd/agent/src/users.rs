@@ -33,8 +33,16 @@ pub fn parse_passwd(text: &str) -> Vec<User> {
                 name: f[0].to_string(),
                 uid: f[2].parse().ok()?,
                 gid: f[3].parse().ok()?,
-                home: if f[5].is_empty() { "/".to_string() } else { f[5].to_string() },
-                shell: if f[6].is_empty() { "/bin/sh".to_string() } else { f[6].to_string() },
+                home: if f[5].is_empty() {
+                    "/".to_string()
+                } else {
+                    f[5].to_string()
+                },
+                shell: if f[6].is_empty() {
+                    "/bin/sh".to_string()
+                } else {
+                    f[6].to_string()
+                },
             })
         })
         .collect()
@@ -68,7 +76,13 @@ pub fn groups_of(group_text: &str, user: &User) -> Vec<u32> {
 /// Rewrites passwd(5) text so `name` has `uid` and `gid`, and group(5) text so
 /// its own group (same name, its primary gid) has `gid`. Returns the new passwd and
 /// group texts, or `None` when `name` has no entry.
-pub fn remap(passwd: &str, group: &str, name: &str, uid: u32, gid: u32) -> Option<(String, String, u32, u32)> {
+pub fn remap(
+    passwd: &str,
+    group: &str,
+    name: &str,
+    uid: u32,
+    gid: u32,
+) -> Option<(String, String, u32, u32)> {
     let user = parse_passwd(passwd).into_iter().find(|u| u.name == name)?;
     // passwd: name:pw:uid:gid:...; group: name:pw:gid:members
     let new_passwd = rewrite_fields(passwd, |f| f[0] == name, &[(2, uid), (3, gid)]);
@@ -108,7 +122,8 @@ pub fn update_remote_user_uid(name: &str, uid: u32, gid: u32) -> std::io::Result
     }
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let Some((new_passwd, new_group, old_uid, old_gid)) = remap(&passwd, &group, name, uid, gid) else {
+    let Some((new_passwd, new_group, old_uid, old_gid)) = remap(&passwd, &group, name, uid, gid)
+    else {
         return Ok(());
     };
     if old_uid == uid && old_gid == gid {
@@ -128,9 +143,19 @@ pub fn update_remote_user_uid(name: &str, uid: u32, gid: u32) -> std::io::Result
 /// symlinks or crosses into mounts' contents that are not so owned.
 fn chown_tree(dir: &Path, old_uid: u32, old_gid: u32, uid: u32, gid: u32) {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::symlink_metadata(dir) else { return };
-    let new_uid = if meta.uid() == old_uid { Some(uid) } else { None };
-    let new_gid = if meta.gid() == old_gid { Some(gid) } else { None };
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return;
+    };
+    let new_uid = if meta.uid() == old_uid {
+        Some(uid)
+    } else {
+        None
+    };
+    let new_gid = if meta.gid() == old_gid {
+        Some(gid)
+    } else {
+        None
+    };
     if new_uid.is_some() || new_gid.is_some() {
         let _ = std::os::unix::fs::lchown(dir, new_uid, new_gid);
     }

@@ -1,0 +1,446 @@
+//! The commands: each parses its flags, calls the daemon through the SDK
+//! client and prints the result (a table or text, or JSON with `--json`).
+
+use crate::connect::{Target, connect};
+use crate::ssh;
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use nexus_sdk::client::Client;
+use nexus_sdk::{
+    CreateParams, Event, EventsParams, ExecEvent, ExecParams, LogsParams, RemoveParams, Workspace,
+};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `nexus workspace …`
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace: worktree .worktree/NAME on branch nexus/NAME, in a container.
+    Create(CreateArgs),
+    /// List workspaces.
+    #[command(alias = "ls")]
+    List(JsonArgs),
+    /// Show one workspace.
+    Show(NameJsonArgs),
+    /// Open a login shell in the workspace, or run `-- CMD ARGS` there (over ssh).
+    Ssh(SshArgs),
+    /// Run `-- CMD ARGS` in the workspace through the daemon; prints its output, exits with its code.
+    Exec(ExecArgs),
+    /// Start a stopped workspace (same container, same ports).
+    Start(NameArg),
+    /// Stop a workspace's container; files in it are kept.
+    Stop(NameArg),
+    /// Print the container's log.
+    Logs(LogsArgs),
+    /// Remove a workspace: container, worktree, ports and record (the branch stays).
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+}
+
+/// Flags of `create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Workspace name: lowercase letters, digits and hyphens.
+    pub name: String,
+    /// Commit-ish the branch starts from [default: HEAD].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Image to run instead of the default template's.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Public key to authorize [default: every ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Repository directory [default: the current directory].
+    #[arg(long, short = 'C')]
+    pub repo: Option<PathBuf>,
+    /// Print the workspace as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A `--json` flag.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A name and `--json`.
+#[derive(Debug, Args)]
+pub struct NameJsonArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A name.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Workspace name.
+    pub name: String,
+}
+
+/// Flags of `ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Private key to use [default: ssh's own choice, plus keys beside ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Command to run instead of a login shell (joined with spaces, as ssh does).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// Flags of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Working directory in the container [default: the workspace folder].
+    #[arg(long, short = 'w')]
+    pub workdir: Option<String>,
+    /// KEY=VALUE to add to the environment (repeatable).
+    #[arg(long, short = 'e')]
+    pub env: Vec<String>,
+    /// Program and arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Flags of `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Keep printing new output.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+/// Flags of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Remove even with uncommitted changes or commits on no other branch.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    /// Also delete the branch nexus/NAME.
+    #[arg(long)]
+    pub delete_branch: bool,
+}
+
+/// Flags of `ssh-config`.
+#[derive(Debug, Args)]
+pub struct SshConfigArgs {
+    /// Private key to name as IdentityFile [default: keys beside ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+}
+
+/// Runs a command; returns the exit code.
+pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32> {
+    let client = connect(&target).await?;
+    match command {
+        crate::Command::Workspace(w) => workspace(w, &client).await,
+        crate::Command::SshConfig(a) => {
+            let list = client.list().await?;
+            let ids = identities(a.ssh_key.as_deref())?;
+            ssh::write_nexus_files(&list, &ids)?;
+            let changed = ssh::ensure_include()?;
+            println!(
+                "wrote {} ({} workspaces) and {}",
+                ssh::config_path().display(),
+                list.len(),
+                ssh::known_hosts_path().display()
+            );
+            if changed {
+                println!(
+                    "added an Include of it at the top of {}",
+                    ssh::ssh_dir().join("config").display()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn identities(explicit: Option<&std::path::Path>) -> anyhow::Result<Vec<PathBuf>> {
+    Ok(ssh::user_keys(explicit)?
+        .into_iter()
+        .filter_map(|k| k.private)
+        .collect())
+}
+
+async fn workspace(cmd: WorkspaceCommand, client: &Client) -> anyhow::Result<i32> {
+    match cmd {
+        WorkspaceCommand::Create(a) => create(a, client).await,
+        WorkspaceCommand::List(a) => {
+            let list = client.list().await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                print_table(&list);
+            }
+            Ok(0)
+        }
+        WorkspaceCommand::Show(a) => {
+            let w = client.get(&a.name).await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&w)?);
+            } else {
+                print_workspace(&w);
+            }
+            Ok(0)
+        }
+        WorkspaceCommand::Ssh(a) => ssh_into(a, client).await,
+        WorkspaceCommand::Exec(a) => exec(a, client).await,
+        WorkspaceCommand::Start(a) => {
+            let w = client.start(&a.name).await?;
+            println!(
+                "workspace {} is {} (ssh 127.0.0.1:{})",
+                w.name, w.state, w.ssh_port
+            );
+            Ok(0)
+        }
+        WorkspaceCommand::Stop(a) => {
+            let w = client.stop(&a.name).await?;
+            println!("workspace {} is {}", w.name, w.state);
+            Ok(0)
+        }
+        WorkspaceCommand::Logs(a) => {
+            let mut sub = client
+                .logs(&LogsParams {
+                    name: a.name,
+                    follow: a.follow,
+                })
+                .await?;
+            while let Some(chunk) = sub.next().await {
+                let chunk = chunk.context("the log stream broke")?;
+                if chunk.end {
+                    break;
+                }
+                if chunk.stream == "stderr" {
+                    eprint!("{}", chunk.text);
+                } else {
+                    print!("{}", chunk.text);
+                }
+            }
+            Ok(0)
+        }
+        WorkspaceCommand::Rm(a) => {
+            client
+                .remove(&RemoveParams {
+                    name: a.name.clone(),
+                    force: a.force,
+                    delete_branch: a.delete_branch,
+                })
+                .await?;
+            let branch = if a.delete_branch { "deleted" } else { "kept" };
+            println!(
+                "removed workspace {} (branch nexus/{} {branch})",
+                a.name, a.name
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// Shows progress events: a spinner on a terminal, plain lines otherwise.
+fn progress_printer() -> impl FnMut(Option<&Event>) {
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new_spinner();
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        b.enable_steady_tick(Duration::from_millis(80));
+        Some(b)
+    } else {
+        None
+    };
+    move |ev| match (ev, &bar) {
+        (Some(Event::Progress { step, message, .. }), Some(b)) => {
+            b.set_message(format!("{step}: {message}"))
+        }
+        (Some(Event::Progress { step, message, .. }), None) => eprintln!("==> {step}: {message}"),
+        (None, Some(b)) => b.finish_and_clear(),
+        _ => {}
+    }
+}
+
+async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
+    let keys = ssh::user_keys(a.ssh_key.as_deref())?;
+    let repo = match a.repo {
+        Some(p) => p,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    let repo =
+        std::fs::canonicalize(&repo).with_context(|| format!("no directory {}", repo.display()))?;
+    let params = CreateParams {
+        name: a.name.clone(),
+        repository: repo.display().to_string(),
+        from: a.from,
+        image: a.image,
+        authorized_keys: keys.iter().map(|k| k.public.clone()).collect(),
+    };
+    let mut events = client
+        .events(&EventsParams {
+            workspace: Some(a.name.clone()),
+        })
+        .await?;
+    let mut show = progress_printer();
+    let created = {
+        let call = client.create(&params);
+        tokio::pin!(call);
+        loop {
+            tokio::select! {
+                r = &mut call => break r,
+                Some(Ok(ev)) = events.next() => show(Some(&ev)),
+            }
+        }
+    };
+    show(None);
+    let w = created?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&w)?);
+    } else {
+        print_workspace(&w);
+        println!("\nConnect:");
+        println!("  nexus workspace ssh {}", w.name);
+        println!("  ssh -p {} {}@{}", w.ssh_port, w.remote_user, w.ssh_host);
+        println!(
+            "  ssh {}    (after `nexus ssh-config`)",
+            ssh::alias(&w.name)
+        );
+    }
+    Ok(0)
+}
+
+fn print_workspace(w: &Workspace) {
+    println!("workspace {} is {}", w.name, w.state);
+    println!("  branch     {}", w.branch);
+    println!("  worktree   {}", w.worktree);
+    println!("  folder     {}", w.workspace_folder);
+    println!("  image      {}", w.image);
+    println!(
+        "  ssh        {}:{} (user {})",
+        w.ssh_host, w.ssh_port, w.remote_user
+    );
+}
+
+fn print_table(list: &[Workspace]) {
+    if list.is_empty() {
+        println!(
+            "no workspaces: create one with `nexus workspace create NAME` in a git repository"
+        );
+        return;
+    }
+    let width = list.iter().map(|w| w.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:width$}  {:8}  {:6}  {:30}  IMAGE",
+        "NAME", "STATE", "SSH", "BRANCH"
+    );
+    for w in list {
+        println!(
+            "{:width$}  {:8}  {:6}  {:30}  {}",
+            w.name,
+            w.state.to_string(),
+            w.ssh_port,
+            w.branch,
+            w.image
+        );
+    }
+}
+
+async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
+    let w = client.get(&a.name).await?;
+    if w.state != nexus_sdk::WorkspaceState::Running {
+        anyhow::bail!(
+            "workspace {} is {}: start it with `nexus workspace start {}`",
+            w.name,
+            w.state,
+            w.name
+        );
+    }
+    // pin this workspace's host key (the other entries stay as they are)
+    let mut known = std::fs::read_to_string(ssh::known_hosts_path()).unwrap_or_default();
+    let line = format!("{} {}", ssh::alias(&w.name), w.host_public_key.trim());
+    if !known.lines().any(|l| l == line) {
+        let prefix = format!("{} ", ssh::alias(&w.name));
+        known = known
+            .lines()
+            .filter(|l| !l.starts_with(&prefix))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        known.push_str(&line);
+        known.push('\n');
+        std::fs::create_dir_all(ssh::nexus_dir())?;
+        std::fs::write(ssh::known_hosts_path(), known)?;
+    }
+    let mut cmd = std::process::Command::new("ssh");
+    cmd.args(["-p", &w.ssh_port.to_string()])
+        .arg("-o")
+        .arg(format!("HostKeyAlias={}", ssh::alias(&w.name)))
+        .arg("-o")
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            ssh::known_hosts_path().display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR"]);
+    let ids = match &a.ssh_key {
+        Some(k) => vec![k.clone()],
+        None => identities(None).unwrap_or_default(),
+    };
+    for id in ids {
+        cmd.arg("-i").arg(id);
+    }
+    if a.command.is_empty() && std::io::stdin().is_terminal() {
+        cmd.arg("-t");
+    }
+    cmd.arg(format!("{}@{}", w.remote_user, w.ssh_host));
+    if !a.command.is_empty() {
+        cmd.arg("--").args(&a.command);
+    }
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    Err(anyhow::Error::new(err).context("cannot run ssh: install the OpenSSH client"))
+}
+
+async fn exec(a: ExecArgs, client: &Client) -> anyhow::Result<i32> {
+    let mut env = std::collections::BTreeMap::new();
+    for kv in &a.env {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--env {kv:?}: expected KEY=VALUE"))?;
+        env.insert(k.to_string(), v.to_string());
+    }
+    let params = ExecParams {
+        workspace: a.name,
+        command: a.command,
+        env,
+        cwd: a.workdir,
+        timeout_secs: None,
+    };
+    let mut sub = client.exec_stream(&params).await?;
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
+    while let Some(ev) = sub.next().await {
+        match ev.context("the exec stream broke")? {
+            ExecEvent::Stdout { data } => {
+                out.write_all(data.as_bytes())?;
+                out.flush()?;
+            }
+            ExecEvent::Stderr { data } => err.write_all(data.as_bytes())?,
+            ExecEvent::Exit { exit_code } => return Ok(exit_code),
+        }
+    }
+    anyhow::bail!("the daemon ended the exec without an exit code")
+}

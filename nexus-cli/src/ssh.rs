@@ -1,0 +1,215 @@
+//! The user's side of SSH: finding their public keys, and the files Nexus owns
+//! under `~/.ssh/nexus/` (an ssh_config(5) file of `Host nexus-<name>` blocks
+//! and a known_hosts file pinning each workspace's host key), included once
+//! from `~/.ssh/config`.
+
+use anyhow::{Context, bail};
+use nexus_sdk::Workspace;
+use std::path::{Path, PathBuf};
+
+/// The home directory, from `$HOME`.
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// `~/.ssh`.
+pub fn ssh_dir() -> PathBuf {
+    home().join(".ssh")
+}
+
+/// The directory of the files Nexus owns.
+pub fn nexus_dir() -> PathBuf {
+    ssh_dir().join("nexus")
+}
+
+/// The Nexus ssh_config file.
+pub fn config_path() -> PathBuf {
+    nexus_dir().join("config")
+}
+
+/// The Nexus known_hosts file.
+pub fn known_hosts_path() -> PathBuf {
+    nexus_dir().join("known_hosts")
+}
+
+/// The ssh alias of a workspace.
+pub fn alias(name: &str) -> String {
+    format!("nexus-{name}")
+}
+
+/// A public key the user gave or has, with its private key when beside it.
+#[derive(Debug, Clone)]
+pub struct UserKey {
+    /// The `.pub` line.
+    pub public: String,
+    /// The private key file, when it exists.
+    pub private: Option<PathBuf>,
+}
+
+fn read_key(pub_path: &Path) -> anyhow::Result<UserKey> {
+    let public = std::fs::read_to_string(pub_path)
+        .with_context(|| format!("cannot read the public key {}", pub_path.display()))?
+        .trim()
+        .to_string();
+    let private = pub_path
+        .to_str()
+        .and_then(|s| s.strip_suffix(".pub"))
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
+    Ok(UserKey { public, private })
+}
+
+/// The user's keys: `--ssh-key PATH` (the `.pub` file, or the private key with
+/// its `.pub` beside it), else every `~/.ssh/*.pub`.
+pub fn user_keys(explicit: Option<&Path>) -> anyhow::Result<Vec<UserKey>> {
+    if let Some(p) = explicit {
+        let pub_path = if p.extension().is_some_and(|e| e == "pub") {
+            p.to_path_buf()
+        } else {
+            PathBuf::from(format!("{}.pub", p.display()))
+        };
+        return Ok(vec![read_key(&pub_path)?]);
+    }
+    let mut keys = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(ssh_dir()) {
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "pub"))
+        {
+            if let Ok(k) = read_key(&p) {
+                keys.push(k);
+            }
+        }
+    }
+    if keys.is_empty() {
+        bail!(
+            "no SSH public key in {}: make one with `ssh-keygen -t ed25519`, or pass --ssh-key PATH",
+            ssh_dir().display()
+        );
+    }
+    Ok(keys)
+}
+
+/// The known_hosts line pinning a workspace's host key under its alias.
+fn known_hosts_line(w: &Workspace) -> String {
+    format!("{} {}", alias(&w.name), w.host_public_key.trim())
+}
+
+/// The `Host nexus-<name>` block of a workspace.
+fn host_block(w: &Workspace, identities: &[PathBuf]) -> String {
+    let mut b = format!(
+        "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  HostKeyAlias {alias}\n  UserKnownHostsFile \"{kh}\"\n  StrictHostKeyChecking yes\n",
+        alias = alias(&w.name),
+        host = w.ssh_host,
+        port = w.ssh_port,
+        user = w.remote_user,
+        kh = known_hosts_path().display(),
+    );
+    for id in identities {
+        b.push_str(&format!("  IdentityFile \"{}\"\n", id.display()));
+    }
+    b
+}
+
+fn write_0600(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Rewrites the Nexus-owned config and known_hosts for `workspaces`.
+pub fn write_nexus_files(workspaces: &[Workspace], identities: &[PathBuf]) -> anyhow::Result<()> {
+    let dir = nexus_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut config =
+        String::from("# Written by `nexus ssh-config`; changes here are overwritten.\n\n");
+    let mut known = String::new();
+    for w in workspaces {
+        config.push_str(&host_block(w, identities));
+        config.push('\n');
+        known.push_str(&known_hosts_line(w));
+        known.push('\n');
+    }
+    write_0600(&config_path(), &config)?;
+    write_0600(&known_hosts_path(), &known)?;
+    Ok(())
+}
+
+/// Makes `~/.ssh/config` include the Nexus file: one `Include` line put
+/// first (an Include after a `Host` line would apply only to that host), the
+/// user's own lines kept byte for byte, a backup made the first time.
+/// Returns whether the file changed.
+pub fn ensure_include() -> anyhow::Result<bool> {
+    let path = ssh_dir().join("config");
+    let include = format!("Include \"{}\"", config_path().display());
+    let current = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    if let Some(text) = &current {
+        if text.lines().any(|l| l.trim() == include) {
+            return Ok(false);
+        }
+        let backup = ssh_dir().join("config.nexus-backup");
+        if !backup.exists() {
+            std::fs::copy(&path, &backup)
+                .with_context(|| format!("cannot back up {}", path.display()))?;
+        }
+    }
+    let new = format!(
+        "# Added by nexus: workspaces' Host blocks\n{include}\n\n{}",
+        current.unwrap_or_default()
+    );
+    write_0600(&path, &new)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws() -> Workspace {
+        Workspace {
+            id: "0123456789abcdef".into(),
+            name: "feat".into(),
+            state: nexus_sdk::WorkspaceState::Running,
+            repository: "/r".into(),
+            worktree: "/r/.worktree/feat".into(),
+            branch: "nexus/feat".into(),
+            image: "img".into(),
+            remote_user: "dev".into(),
+            workspace_folder: "/workspaces/r".into(),
+            ssh_host: "127.0.0.1".into(),
+            ssh_port: 32800,
+            host_public_key: "ssh-ed25519 AAAA nexus".into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn host_block_pins_the_key_under_the_alias() {
+        let b = host_block(&ws(), &[PathBuf::from("/h/.ssh/id_ed25519")]);
+        assert!(b.starts_with("Host nexus-feat\n"));
+        assert!(b.contains("  Port 32800\n"));
+        assert!(b.contains("  User dev\n"));
+        assert!(b.contains("  HostKeyAlias nexus-feat\n"));
+        assert!(b.contains("  StrictHostKeyChecking yes\n"));
+        assert!(b.contains("  IdentityFile \"/h/.ssh/id_ed25519\"\n"));
+        assert_eq!(known_hosts_line(&ws()), "nexus-feat ssh-ed25519 AAAA nexus");
+    }
+}

@@ -1,0 +1,42 @@
+//! `events.subscribe`: progress and state changes, for one workspace or all.
+
+use super::Ctx;
+use super::error::parse;
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::types::Params;
+use nexus_sdk::EventsParams;
+use tokio::sync::broadcast::error::RecvError;
+
+/// `events.subscribe`: always valid.
+pub async fn subscribe(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+) -> SubscriptionResult {
+    let params: EventsParams = match parse(&p) {
+        Ok(p) => p,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let mut rx = ctx.events.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    if params.workspace.as_deref().is_some_and(|w| w != ev.workspace()) {
+                        continue;
+                    }
+                    sink.send(serde_json::value::to_raw_value(&ev)?).await?;
+                }
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            },
+            _ = sink.closed() => break,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! `exec.run` and `exec.stream`: commands in a running workspace, through the
+//! agent's SSH server.
+
+use super::error::{parse, to_rpc_error};
+use super::{Ctx, guarded};
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use nexus_sdk::{ExecEvent, ExecParams, ExecResult};
+use tokio::sync::mpsc;
+
+/// `exec.run`: valid while the workspace runs. Collects all output.
+pub async fn run(p: Params<'static>, ctx: Ctx) -> Result<ExecResult, ErrorObjectOwned> {
+    let params: ExecParams = parse(&p)?;
+    let (tx, mut rx) = mpsc::channel(64);
+    let collect = async move {
+        let (mut stdout, mut stderr) = (String::new(), String::new());
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                ExecEvent::Stdout { data } => stdout.push_str(&data),
+                ExecEvent::Stderr { data } => stderr.push_str(&data),
+                ExecEvent::Exit { .. } => {}
+            }
+        }
+        (stdout, stderr)
+    };
+    let (code, (stdout, stderr)) = tokio::join!(ctx.exec(&params, tx), collect);
+    let exit_code = code.map_err(|e| to_rpc_error(&e))?;
+    Ok(ExecResult {
+        exit_code,
+        stdout,
+        stderr,
+    })
+}
+
+/// `exec.stream`: valid while the workspace runs. Output chunks in order,
+/// then exactly one `exit`. A subscriber that stops reading holds the
+/// process's output back (bounded buffers).
+pub async fn stream(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+) -> SubscriptionResult {
+    let params: ExecParams = match guarded(async { parse::<ExecParams>(&p) }).await {
+        Ok(p) => p,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    // refuse before accepting when the workspace cannot run anything
+    if let Err(e) = ctx.get(&params.workspace) {
+        pending.reject(to_rpc_error(&e)).await;
+        return Ok(());
+    }
+    let sink = pending.accept().await?;
+    let (tx, mut rx) = mpsc::channel::<ExecEvent>(16);
+    let exec = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move { ctx.exec(&params, tx).await })
+    };
+    while let Some(ev) = rx.recv().await {
+        sink.send(serde_json::value::to_raw_value(&ev)?).await?;
+    }
+    let exit_code = match exec.await {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            let msg = format!("nexus: {e}\n");
+            sink.send(serde_json::value::to_raw_value(&ExecEvent::Stderr {
+                data: msg,
+            })?)
+            .await?;
+            -1
+        }
+        Err(_) => -1,
+    };
+    sink.send(serde_json::value::to_raw_value(&ExecEvent::Exit {
+        exit_code,
+    })?)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The JSON-RPC 2.0 API: every method is registered here, in one place; each
+//! resource has its own module. Method names come from `nexus_sdk::methods`.
+
+mod auth;
+mod error;
+mod events;
+mod exec;
+mod workspace;
+
+pub use auth::BearerAuth;
+pub use error::to_rpc_error;
+
+use crate::workspace::Manager;
+use jsonrpsee::RpcModule;
+use jsonrpsee::types::ErrorObjectOwned;
+use nexus_sdk::methods as m;
+use std::future::Future;
+use std::sync::Arc;
+
+/// Shared state of every handler (jsonrpsee hands it out in an `Arc`).
+pub type Ctx = Arc<Manager>;
+
+/// Runs a handler so a panic in it becomes an `internal` error for that one
+/// request instead of taking the connection down.
+pub(crate) async fn guarded<T>(
+    fut: impl Future<Output = Result<T, ErrorObjectOwned>>,
+) -> Result<T, ErrorObjectOwned> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!("a request handler panicked");
+            Err(to_rpc_error(&crate::error::WorkspaceError::Internal(
+                "the daemon hit a bug handling this request; see its log".into(),
+            )))
+        }
+    }
+}
+
+/// Builds the module with every method.
+pub fn module(
+    manager: Manager,
+) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
+    let mut rpc = RpcModule::new(manager);
+    rpc.register_async_method(m::DAEMON_INFO, |_, ctx, _| async move {
+        guarded(workspace::daemon_info(ctx)).await
+    })?;
+    rpc.register_async_method(m::WORKSPACE_CREATE, |p, ctx, _| async move {
+        guarded(workspace::create(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::WORKSPACE_LIST, |_, ctx, _| async move {
+        guarded(workspace::list(ctx)).await
+    })?;
+    rpc.register_async_method(m::WORKSPACE_GET, |p, ctx, _| async move {
+        guarded(workspace::get(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::WORKSPACE_START, |p, ctx, _| async move {
+        guarded(workspace::start(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::WORKSPACE_STOP, |p, ctx, _| async move {
+        guarded(workspace::stop(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::WORKSPACE_REMOVE, |p, ctx, _| async move {
+        guarded(workspace::remove(p, ctx)).await
+    })?;
+    rpc.register_subscription(
+        m::WORKSPACE_LOGS,
+        m::WORKSPACE_LOGS_NOTIFICATION,
+        m::WORKSPACE_LOGS_UNSUBSCRIBE,
+        |p, sink, ctx, _| async move { workspace::logs(p, sink, ctx).await },
+    )?;
+    rpc.register_async_method(m::EXEC_RUN, |p, ctx, _| async move {
+        guarded(exec::run(p, ctx)).await
+    })?;
+    rpc.register_subscription(
+        m::EXEC_STREAM,
+        m::EXEC_STREAM_NOTIFICATION,
+        m::EXEC_STREAM_UNSUBSCRIBE,
+        |p, sink, ctx, _| async move { exec::stream(p, sink, ctx).await },
+    )?;
+    rpc.register_subscription(
+        m::EVENTS_SUBSCRIBE,
+        m::EVENTS_NOTIFICATION,
+        m::EVENTS_UNSUBSCRIBE,
+        |p, sink, ctx, _| async move { events::subscribe(p, sink, ctx).await },
+    )?;
+    Ok(rpc)
+}

@@ -1,0 +1,139 @@
+//! `workspace.*` and `daemon.info`. Records become `nexus_sdk::Workspace`
+//! here, at the boundary.
+
+use super::error::{parse, to_rpc_error};
+use super::{Ctx, guarded};
+use crate::store::WorkspaceRecord;
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use nexus_sdk::{
+    CreateParams, DaemonInfo, LogChunk, LogsParams, NameParams, RemoveParams, Workspace,
+};
+
+type RpcResult<T> = Result<T, ErrorObjectOwned>;
+
+/// The wire form of a record.
+pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
+    Workspace {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        state: r.state,
+        repository: r.repository.clone(),
+        worktree: r.worktree.clone(),
+        branch: r.branch.clone(),
+        image: r.image.clone(),
+        remote_user: r.remote_user.clone(),
+        workspace_folder: r.workspace_folder.clone(),
+        ssh_host: "127.0.0.1".into(),
+        ssh_port: r.ssh_port,
+        host_public_key: r.host_public_key.clone(),
+        created_at: r.created_at,
+    }
+}
+
+/// `daemon.info`: always valid.
+pub async fn daemon_info(ctx: Ctx) -> RpcResult<DaemonInfo> {
+    Ok(DaemonInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        port_range: ctx.port_range(),
+    })
+}
+
+/// `workspace.create`: valid for a name no workspace has.
+pub async fn create(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let params: CreateParams = parse(&p)?;
+    ctx.create(params)
+        .await
+        .map(|r| to_wire(&r))
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `workspace.list`: always valid.
+pub async fn list(ctx: Ctx) -> RpcResult<Vec<Workspace>> {
+    ctx.list()
+        .map(|v| v.iter().map(to_wire).collect())
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `workspace.get`: valid in any state.
+pub async fn get(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let NameParams { name } = parse(&p)?;
+    ctx.get(&name)
+        .map(|r| to_wire(&r))
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `workspace.start`: valid when running or stopped.
+pub async fn start(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let NameParams { name } = parse(&p)?;
+    ctx.start(&name)
+        .await
+        .map(|r| to_wire(&r))
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `workspace.stop`: valid when running or stopped.
+pub async fn stop(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let NameParams { name } = parse(&p)?;
+    ctx.stop(&name)
+        .await
+        .map(|r| to_wire(&r))
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `workspace.remove`: valid in any state; re-running an interrupted remove finishes it.
+pub async fn remove(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
+    let params: RemoveParams = parse(&p)?;
+    ctx.remove(&params.name, params.force, params.delete_branch)
+        .await
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `workspace.logs`: valid while the container exists.
+pub async fn logs(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+) -> SubscriptionResult {
+    let opened = guarded(async {
+        let params: LogsParams = parse(&p)?;
+        ctx.logs(&params.name, params.follow)
+            .await
+            .map_err(|e| to_rpc_error(&e))
+    })
+    .await;
+    let mut stream = match opened {
+        Ok(s) => s,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let sink = pending.accept().await?;
+    use futures::StreamExt;
+    loop {
+        tokio::select! {
+            item = stream.next() => match item {
+                Some(Ok((stream_name, text))) => {
+                    let msg = serde_json::value::to_raw_value(&LogChunk { stream: stream_name, text, end: false })?;
+                    sink.send(msg).await?;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("log stream ended: {e}");
+                    break;
+                }
+                None => break,
+            },
+            _ = sink.closed() => return Ok(()),
+        }
+    }
+    let end = LogChunk {
+        stream: "stdout".into(),
+        text: String::new(),
+        end: true,
+    };
+    sink.send(serde_json::value::to_raw_value(&end)?).await?;
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! The container runtime seam: [`ContainerRuntime`] is what the workspace
+//! manager needs of Docker; [`Docker`] implements it with bollard, negotiating
+//! the API version (Docker Engine 20.10 speaks API 1.41).
+//!
+//! Every container made here carries `dev.nexus.workspace=<id>` and
+//! `dev.nexus.daemon=<daemon id>`; nothing without them is touched.
+
+use crate::error::{Result, WorkspaceError};
+use async_trait::async_trait;
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions, UploadToContainerOptions,
+};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use std::collections::HashMap;
+use tokio::sync::OnceCell;
+
+/// Label holding the workspace id.
+pub const LABEL_WORKSPACE: &str = "dev.nexus.workspace";
+/// Label holding the id of the daemon that owns the container.
+pub const LABEL_DAEMON: &str = "dev.nexus.daemon";
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    /// Container name.
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// Labels.
+    pub labels: HashMap<String, String>,
+    /// Bind mounts: (host path, container path).
+    pub binds: Vec<(String, String)>,
+    /// Container TCP port → host port, published on 127.0.0.1.
+    pub ports: Vec<(u16, u16)>,
+    /// argv of PID 1.
+    pub entrypoint: Vec<String>,
+    /// Hostname.
+    pub hostname: String,
+}
+
+/// A container as reconciliation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    /// Container id.
+    pub id: String,
+    /// `dev.nexus.workspace` label.
+    pub workspace_id: String,
+    /// Whether it runs.
+    pub running: bool,
+}
+
+/// What the workspace manager needs of a container engine.
+#[async_trait]
+pub trait ContainerRuntime: Send + Sync {
+    /// Checks that the engine answers. Errors: `DockerUnavailable`.
+    async fn ping(&self) -> Result<()>;
+    /// Makes sure `image` is present (pulling it if not); returns its
+    /// configured user (`""` for root). Errors: `ImageNotFound`.
+    async fn ensure_image(&self, image: &str) -> Result<String>;
+    /// Creates a container; returns its id.
+    async fn create(&self, spec: &ContainerSpec) -> Result<String>;
+    /// Extracts a tar archive at `/` in a created container.
+    async fn upload(&self, id: &str, tar: Vec<u8>) -> Result<()>;
+    /// Starts a container.
+    async fn start(&self, id: &str) -> Result<()>;
+    /// Stops a container (SIGTERM, then SIGKILL after `timeout_secs`).
+    async fn stop(&self, id: &str, timeout_secs: i32) -> Result<()>;
+    /// Removes a container by id or name, with its anonymous volumes; a missing one is fine.
+    async fn remove(&self, id: &str) -> Result<()>;
+    /// Whether the container runs; `None` when it does not exist.
+    async fn running(&self, id: &str) -> Result<Option<bool>>;
+    /// Containers with `dev.nexus.daemon=<daemon_id>`.
+    async fn list_owned(&self, daemon_id: &str) -> Result<Vec<ContainerInfo>>;
+    /// The container's output: (stream name, text) pieces.
+    fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(String, String)>>;
+}
+
+/// Docker through bollard.
+#[derive(Debug, Default)]
+pub struct Docker {
+    client: OnceCell<bollard::Docker>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> WorkspaceError {
+    WorkspaceError::DockerUnavailable(e.to_string())
+}
+
+fn docker_err(e: bollard::errors::Error) -> WorkspaceError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError { message, .. } => {
+            WorkspaceError::Internal(format!("docker: {message}"))
+        }
+        bollard::errors::Error::SocketNotFoundError(_)
+        | bollard::errors::Error::IOError { .. }
+        | bollard::errors::Error::HyperResponseError { .. } => unavailable(e),
+        other => WorkspaceError::Internal(format!("docker: {other}")),
+    }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl Docker {
+    /// A runtime that connects on first use.
+    pub fn new() -> Docker {
+        Docker::default()
+    }
+
+    async fn client(&self) -> Result<&bollard::Docker> {
+        self.client
+            .get_or_try_init(|| async {
+                let c = bollard::Docker::connect_with_local_defaults().map_err(unavailable)?;
+                c.negotiate_version().await.map_err(unavailable)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for Docker {
+    async fn ping(&self) -> Result<()> {
+        self.client().await?.ping().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn ensure_image(&self, image: &str) -> Result<String> {
+        let c = self.client().await?;
+        match c.inspect_image(image).await {
+            Ok(info) => return Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
+            Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
+            Err(_) => {}
+        }
+        let opts = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            ..Default::default()
+        };
+        let mut pull = c.create_image(Some(opts), None, None);
+        while let Some(step) = pull.next().await {
+            if let Err(e) = step {
+                let reason = match e {
+                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                return Err(WorkspaceError::ImageNotFound {
+                    image: image.to_string(),
+                    reason,
+                });
+            }
+        }
+        let info = c
+            .inspect_image(image)
+            .await
+            .map_err(|e| WorkspaceError::ImageNotFound {
+                image: image.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(info.config.and_then(|c| c.user).unwrap_or_default())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String> {
+        let c = self.client().await?;
+        let mut exposed = Vec::new();
+        let mut bindings = HashMap::new();
+        for (container, host) in &spec.ports {
+            exposed.push(format!("{container}/tcp"));
+            bindings.insert(
+                format!("{container}/tcp"),
+                Some(vec![PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(host.to_string()),
+                }]),
+            );
+        }
+        let mounts = spec
+            .binds
+            .iter()
+            .map(|(src, dst)| Mount {
+                typ: Some(MountType::BIND),
+                source: Some(src.clone()),
+                target: Some(dst.clone()),
+                ..Default::default()
+            })
+            .collect();
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            entrypoint: Some(spec.entrypoint.clone()),
+            cmd: Some(Vec::new()),
+            user: Some("0:0".into()),
+            hostname: Some(spec.hostname.clone()),
+            labels: Some(spec.labels.clone()),
+            exposed_ports: Some(exposed),
+            host_config: Some(HostConfig {
+                mounts: Some(mounts),
+                port_bindings: Some(bindings),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        let created = c
+            .create_container(Some(opts), body)
+            .await
+            .map_err(docker_err)?;
+        Ok(created.id)
+    }
+
+    async fn upload(&self, id: &str, tar: Vec<u8>) -> Result<()> {
+        let c = self.client().await?;
+        let opts = UploadToContainerOptions {
+            path: "/".into(),
+            ..Default::default()
+        };
+        c.upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
+            .await
+            .map_err(docker_err)
+    }
+
+    async fn start(&self, id: &str) -> Result<()> {
+        self.client()
+            .await?
+            .start_container(id, None)
+            .await
+            .map_err(docker_err)
+    }
+
+    async fn stop(&self, id: &str, timeout_secs: i32) -> Result<()> {
+        let opts = StopContainerOptions {
+            t: Some(timeout_secs),
+            ..Default::default()
+        };
+        match self.client().await?.stop_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(docker_err(e)),
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.client().await?.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // "removal already in progress"
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(docker_err(e)),
+        }
+    }
+
+    async fn running(&self, id: &str) -> Result<Option<bool>> {
+        match self.client().await?.inspect_container(id, None).await {
+            Ok(info) => Ok(Some(info.state.and_then(|s| s.running).unwrap_or(false))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(docker_err(e)),
+        }
+    }
+
+    async fn list_owned(&self, daemon_id: &str) -> Result<Vec<ContainerInfo>> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_DAEMON}={daemon_id}")],
+        )]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = self
+            .client()
+            .await?
+            .list_containers(Some(opts))
+            .await
+            .map_err(docker_err)?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let workspace_id = c.labels.as_ref()?.get(LABEL_WORKSPACE)?.clone();
+                Some(ContainerInfo {
+                    id: c.id?,
+                    workspace_id,
+                    running: c.state.map(|s| s.to_string() == "running").unwrap_or(false),
+                })
+            })
+            .collect())
+    }
+
+    fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(String, String)>> {
+        let id = id.to_string();
+        let client = self.client.get().cloned();
+        let stream = async_stream_logs(client, id, follow);
+        Box::pin(stream)
+    }
+}
+
+fn async_stream_logs(
+    client: Option<bollard::Docker>,
+    id: String,
+    follow: bool,
+) -> impl futures::Stream<Item = Result<(String, String)>> + Send + 'static {
+    let Some(c) = client else {
+        return futures::stream::once(async { Err(unavailable("not connected")) }).boxed();
+    };
+    let opts = LogsOptions {
+        follow,
+        stdout: true,
+        stderr: true,
+        tail: "all".into(),
+        ..Default::default()
+    };
+    c.logs(&id, Some(opts))
+        .map(|item| {
+            item.map_err(docker_err).map(|out| {
+                let stream = match &out {
+                    bollard::container::LogOutput::StdErr { .. } => "stderr",
+                    _ => "stdout",
+                };
+                (
+                    stream.to_string(),
+                    String::from_utf8_lossy(&out.into_bytes()).into_owned(),
+                )
+            })
+        })
+        .boxed()
+}

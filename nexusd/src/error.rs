@@ -1,0 +1,157 @@
+//! What a workspace operation can fail with. `api::error` maps each variant to
+//! one stable JSON-RPC code and `data.kind`.
+
+use nexus_sdk::ErrorKind;
+
+/// A failed workspace operation. Messages are lowercase and say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkspaceError {
+    /// The name is not `[a-z0-9][a-z0-9-]{0,62}`.
+    #[error(
+        "invalid workspace name {0:?}: use 1 to 63 lowercase letters, digits and hyphens, starting with a letter or digit"
+    )]
+    InvalidName(String),
+    /// The name is in use.
+    #[error(
+        "a workspace named {0:?} exists already: pick another name or remove it with `nexus workspace rm {0}`"
+    )]
+    NameTaken(String),
+    /// No such workspace.
+    #[error("no workspace named {0:?}: see `nexus workspace list`")]
+    NotFound(String),
+    /// The path is not in a git repository.
+    #[error(
+        "{0} is not inside a git repository: run `git init` there, or run nexus inside a repository"
+    )]
+    NotAGitRepository(String),
+    /// `from` names nothing.
+    #[error("{0:?} names no commit in the repository: check it with `git rev-parse {0}`")]
+    RefNotFound(String),
+    /// The image is missing and cannot be pulled.
+    #[error(
+        "image {image:?} is not on the Docker engine and could not be pulled ({reason}): build or pull it first, or pass another --image"
+    )]
+    ImageNotFound {
+        /// The image reference.
+        image: String,
+        /// What the pull said.
+        reason: String,
+    },
+    /// Docker does not answer.
+    #[error(
+        "the Docker engine does not answer ({0}): start it (`sudo systemctl start docker`, or `sudo dockerd &`) and try again"
+    )]
+    DockerUnavailable(String),
+    /// No free port left.
+    #[error(
+        "no free port left in {0}-{1}: remove workspaces you no longer need, or widen the range with nexusd --port-range"
+    )]
+    PortsExhausted(u16, u16),
+    /// The workspace is in another state than the request needs.
+    #[error("workspace {name:?} is {state}: {hint}")]
+    InvalidState {
+        /// The workspace.
+        name: String,
+        /// Its state.
+        state: String,
+        /// What to do.
+        hint: String,
+    },
+    /// `remove` refused.
+    #[error(
+        "workspace {name:?} has {what}: commit and merge them, or pass --force to remove it anyway"
+    )]
+    WorktreeDirty {
+        /// The workspace.
+        name: String,
+        /// `uncommitted changes` or `commits on no other branch`.
+        what: String,
+    },
+    /// A parameter is malformed.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// An authorized key line is no OpenSSH public key.
+    #[error(
+        "{0:?}… is no OpenSSH public key: pass the contents of a .pub file (e.g. ~/.ssh/id_ed25519.pub)"
+    )]
+    InvalidKey(String),
+    /// No SSH public key.
+    #[error(
+        "no SSH public key to authorize: make one with `ssh-keygen -t ed25519`, or pass --ssh-key PATH to a .pub file"
+    )]
+    NoSshKey,
+    /// The agent did not answer SSH.
+    #[error("the workspace's SSH agent did not answer: {0}; see `nexus workspace logs`")]
+    AgentUnavailable(String),
+    /// One step of a create, start or remove failed.
+    #[error("{step} failed: {source}")]
+    Step {
+        /// The step id (`worktree`, `container`, `agent`, `start`, `ssh`, …).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: Box<WorkspaceError>,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WorkspaceError {
+    /// The stable kind of this error (a step error has its cause's kind).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            WorkspaceError::InvalidName(_) => ErrorKind::InvalidName,
+            WorkspaceError::NameTaken(_) => ErrorKind::NameTaken,
+            WorkspaceError::NotFound(_) => ErrorKind::NotFound,
+            WorkspaceError::NotAGitRepository(_) => ErrorKind::NotAGitRepository,
+            WorkspaceError::RefNotFound(_) => ErrorKind::RefNotFound,
+            WorkspaceError::ImageNotFound { .. } => ErrorKind::ImageNotFound,
+            WorkspaceError::DockerUnavailable(_) => ErrorKind::DockerUnavailable,
+            WorkspaceError::PortsExhausted(..) => ErrorKind::PortsExhausted,
+            WorkspaceError::InvalidState { .. } => ErrorKind::InvalidState,
+            WorkspaceError::WorktreeDirty { .. } => ErrorKind::WorktreeDirty,
+            WorkspaceError::NoSshKey => ErrorKind::NoSshKey,
+            WorkspaceError::InvalidParams(_) | WorkspaceError::InvalidKey(_) => {
+                ErrorKind::InvalidParams
+            }
+            WorkspaceError::AgentUnavailable(_) => ErrorKind::AgentUnavailable,
+            WorkspaceError::Step { source, .. } => source.kind(),
+            WorkspaceError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The step that failed, if any.
+    pub fn step(&self) -> Option<&'static str> {
+        match self {
+            WorkspaceError::Step { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+
+    /// Wraps `self` as a failure of `step` (kept as is when it names a step already).
+    pub fn at(self, step: &'static str) -> WorkspaceError {
+        match self {
+            e @ WorkspaceError::Step { .. } => e,
+            e => WorkspaceError::Step {
+                step,
+                source: Box::new(e),
+            },
+        }
+    }
+}
+
+impl From<rusqlite::Error> for WorkspaceError {
+    fn from(e: rusqlite::Error) -> Self {
+        WorkspaceError::Internal(format!("state database: {e}"))
+    }
+}
+
+impl From<std::io::Error> for WorkspaceError {
+    fn from(e: std::io::Error) -> Self {
+        WorkspaceError::Internal(e.to_string())
+    }
+}
+
+/// `Result` of workspace operations.
+pub type Result<T, E = WorkspaceError> = std::result::Result<T, E>;

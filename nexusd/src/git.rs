@@ -1,0 +1,291 @@
+//! Git worktrees through git2: find the repository, add `.worktree/<name>` on
+//! `nexus/<name>`, check it before removal, and remove it. Blocking calls:
+//! the workspace manager runs them on the blocking pool.
+
+use crate::error::{Result, WorkspaceError};
+use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
+use std::path::{Path, PathBuf};
+
+/// Directory under the repository's main working tree that holds worktrees.
+pub const WORKTREE_DIR: &str = ".worktree";
+
+/// A repository as Nexus uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    /// The main working tree.
+    pub workdir: PathBuf,
+    /// The git common dir (`<workdir>/.git`).
+    pub common_dir: PathBuf,
+    /// The main working tree's directory name (used in `/workspaces/<name>`).
+    pub name: String,
+}
+
+fn internal(e: git2::Error) -> WorkspaceError {
+    WorkspaceError::Internal(format!("git: {}", e.message()))
+}
+
+/// Finds the repository containing `path` (from any of its worktrees too).
+///
+/// Errors: `NotAGitRepository` (also for bare repositories, which have no
+/// working tree to start from).
+pub fn discover(path: &Path) -> Result<RepoInfo> {
+    let not_repo = || WorkspaceError::NotAGitRepository(path.display().to_string());
+    let repo = Repository::discover(path).map_err(|_| not_repo())?;
+    let common_dir = repo.commondir().canonicalize().map_err(|_| not_repo())?;
+    if repo.is_bare() && !repo.is_worktree() {
+        return Err(not_repo());
+    }
+    // the main working tree is the parent of the common dir `.git`
+    let workdir = common_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(not_repo)?;
+    if common_dir.file_name().and_then(|n| n.to_str()) != Some(".git") {
+        return Err(not_repo());
+    }
+    let name = workdir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("workspace")
+        .to_string();
+    Ok(RepoInfo {
+        workdir,
+        common_dir,
+        name,
+    })
+}
+
+/// The branch of workspace `name`.
+pub fn branch_name(name: &str) -> String {
+    format!("nexus/{name}")
+}
+
+/// The worktree path of workspace `name`.
+pub fn worktree_path(repo: &RepoInfo, name: &str) -> PathBuf {
+    repo.workdir.join(WORKTREE_DIR).join(name)
+}
+
+/// Checks that `from` (default `HEAD`) names a commit; returns its id.
+///
+/// Errors: `RefNotFound`.
+pub fn resolve_from(repo: &RepoInfo, from: Option<&str>) -> Result<git2::Oid> {
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let spec = from.unwrap_or("HEAD");
+    let obj = r
+        .revparse_single(spec)
+        .map_err(|_| WorkspaceError::RefNotFound(spec.to_string()))?;
+    let commit = obj
+        .peel_to_commit()
+        .map_err(|_| WorkspaceError::RefNotFound(spec.to_string()))?;
+    Ok(commit.id())
+}
+
+/// Whether the branch exists already.
+pub fn branch_exists(repo: &RepoInfo, branch: &str) -> Result<bool> {
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    Ok(r.find_branch(branch, BranchType::Local).is_ok())
+}
+
+/// Adds the worktree of `name` on its branch, creating the branch at `start`
+/// when it does not exist, and lists `.worktree/` in `.git/info/exclude`.
+pub fn add_worktree(repo: &RepoInfo, name: &str, start: git2::Oid) -> Result<PathBuf> {
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let branch = branch_name(name);
+    let reference = match r.find_branch(&branch, BranchType::Local) {
+        Ok(b) => b.into_reference(),
+        Err(_) => {
+            let commit = r.find_commit(start).map_err(internal)?;
+            r.branch(&branch, &commit, false)
+                .map_err(internal)?
+                .into_reference()
+        }
+    };
+    let path = worktree_path(repo, name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    exclude_worktree_dir(repo)?;
+    let mut opts = WorktreeAddOptions::new();
+    opts.reference(Some(&reference));
+    r.worktree(&worktree_id(name), &path, Some(&opts))
+        .map_err(internal)?;
+    Ok(path)
+}
+
+/// The name git gives the worktree under `.git/worktrees/`.
+fn worktree_id(name: &str) -> String {
+    format!("nexus-{name}")
+}
+
+/// Appends `/.worktree/` to `.git/info/exclude` unless it is there.
+fn exclude_worktree_dir(repo: &RepoInfo) -> Result<()> {
+    let info = repo.common_dir.join("info");
+    std::fs::create_dir_all(&info)?;
+    let path = info.join("exclude");
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    let line = format!("/{WORKTREE_DIR}/");
+    if current.lines().any(|l| l.trim() == line) {
+        return Ok(());
+    }
+    let mut text = current;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&line);
+    text.push('\n');
+    std::fs::write(&path, text)?;
+    Ok(())
+}
+
+/// Why a worktree may not be removed without force, if it may not.
+pub fn removal_blocker(repo: &RepoInfo, worktree: &Path, branch: &str) -> Result<Option<String>> {
+    if worktree.exists() {
+        let wt = Repository::open(worktree).map_err(internal)?;
+        let mut opts = StatusOptions::new();
+        opts.include_untracked(true)
+            .include_ignored(false)
+            .recurse_untracked_dirs(false);
+        if !wt.statuses(Some(&mut opts)).map_err(internal)?.is_empty() {
+            return Ok(Some("uncommitted changes".into()));
+        }
+    }
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let Ok(ours) = r.find_branch(branch, BranchType::Local) else {
+        return Ok(None);
+    };
+    let Some(head) = ours.get().target() else {
+        return Ok(None);
+    };
+    for other in r.branches(None).map_err(internal)? {
+        let (b, _) = other.map_err(internal)?;
+        if b.name().ok().flatten() == Some(branch) {
+            continue;
+        }
+        if let Some(tip) = b.get().target() {
+            if tip == head || r.graph_descendant_of(tip, head).unwrap_or(false) {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some("commits on no other branch".into()))
+}
+
+/// Removes the worktree directory and git's record of it. Missing parts are fine.
+pub fn remove_worktree(repo: &RepoInfo, name: &str, worktree: &Path) -> Result<()> {
+    if worktree.exists() {
+        std::fs::remove_dir_all(worktree)?;
+    }
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    if let Ok(wt) = r.find_worktree(&worktree_id(name)) {
+        let mut opts = WorktreePruneOptions::new();
+        opts.valid(true).working_tree(true).locked(true);
+        wt.prune(Some(&mut opts)).map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Deletes the branch if it exists.
+pub fn delete_branch(repo: &RepoInfo, branch: &str) -> Result<()> {
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    if let Ok(mut b) = r.find_branch(branch, BranchType::Local) {
+        b.delete().map_err(internal)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .status()
+            .expect("git runs")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    fn repo() -> (tempfile::TempDir, RepoInfo) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(dir.path(), &["init", "-q"]);
+        std::fs::write(dir.path().join("a.txt"), "a\n").expect("write");
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-qm", "one"]);
+        let info = discover(dir.path()).expect("discover");
+        (dir, info)
+    }
+
+    #[test]
+    fn adds_checks_and_removes_a_worktree() {
+        let (dir, info) = repo();
+        let start = resolve_from(&info, None).expect("HEAD");
+        let path = add_worktree(&info, "feat", start).expect("add");
+        assert!(path.join("a.txt").is_file());
+        assert!(branch_exists(&info, "nexus/feat").expect("branch"));
+        let exclude =
+            std::fs::read_to_string(info.common_dir.join("info/exclude")).expect("exclude");
+        assert!(exclude.contains("/.worktree/"));
+        // the main checkout stays clean
+        let out = Command::new("git")
+            .args(["status", "--porcelain"])
+            .current_dir(dir.path())
+            .output()
+            .expect("git");
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // from inside the worktree, discovery finds the main repository
+        assert_eq!(discover(&path).expect("discover").workdir, info.workdir);
+
+        assert_eq!(
+            removal_blocker(&info, &path, "nexus/feat").expect("check"),
+            None
+        );
+        std::fs::write(path.join("b.txt"), "b").expect("write");
+        assert_eq!(
+            removal_blocker(&info, &path, "nexus/feat")
+                .expect("check")
+                .as_deref(),
+            Some("uncommitted changes")
+        );
+        git(&path, &["add", "."]);
+        git(&path, &["commit", "-qm", "two"]);
+        assert_eq!(
+            removal_blocker(&info, &path, "nexus/feat")
+                .expect("check")
+                .as_deref(),
+            Some("commits on no other branch")
+        );
+        remove_worktree(&info, "feat", &path).expect("remove");
+        assert!(!path.exists());
+        delete_branch(&info, "nexus/feat").expect("delete");
+        assert!(!branch_exists(&info, "nexus/feat").expect("branch"));
+    }
+
+    #[test]
+    fn bad_inputs_are_named() {
+        let (_dir, info) = repo();
+        assert!(matches!(
+            resolve_from(&info, Some("no-such-ref")),
+            Err(WorkspaceError::RefNotFound(_))
+        ));
+        let plain = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            discover(plain.path()),
+            Err(WorkspaceError::NotAGitRepository(_))
+        ));
+    }
+}

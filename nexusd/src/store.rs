@@ -1,0 +1,378 @@
+//! The daemon's state in SQLite: one row per workspace and per allocated port.
+//! Every state change is written here before the side effect it describes;
+//! `workspace::reconcile` settles rows against Docker and git at start-up.
+//!
+//! Schema changes are versioned migrations keyed by `PRAGMA user_version`.
+
+use crate::error::{Result, WorkspaceError};
+use nexus_sdk::WorkspaceState;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Migrations, in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: workspaces and their ports
+    "CREATE TABLE workspaces (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        repository TEXT NOT NULL,
+        git_common_dir TEXT NOT NULL,
+        worktree TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        branch_created INTEGER NOT NULL,
+        image TEXT NOT NULL,
+        remote_user TEXT NOT NULL,
+        remote_user_uid INTEGER,
+        remote_user_gid INTEGER,
+        workspace_folder TEXT NOT NULL,
+        ssh_port INTEGER NOT NULL,
+        host_key TEXT NOT NULL,
+        host_public_key TEXT NOT NULL,
+        authorized_keys TEXT NOT NULL,
+        container_id TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE ports (
+        port INTEGER PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL
+    );",
+];
+
+/// A workspace row. Never sent on the wire: `api` converts it to
+/// `nexus_sdk::Workspace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceRecord {
+    /// 16 hex digits; the `dev.nexus.workspace` label value.
+    pub id: String,
+    /// The workspace name.
+    pub name: String,
+    /// Current state.
+    pub state: WorkspaceState,
+    /// Main working tree of the repository.
+    pub repository: String,
+    /// The repository's git common dir (`<repository>/.git`).
+    pub git_common_dir: String,
+    /// The worktree path.
+    pub worktree: String,
+    /// The worktree's branch.
+    pub branch: String,
+    /// Whether the create made the branch (so a rollback deletes it).
+    pub branch_created: bool,
+    /// The image.
+    pub image: String,
+    /// SSH and exec user.
+    pub remote_user: String,
+    /// UID and GID given to `remote_user` (devcontainer.json `updateRemoteUserUID`).
+    pub remote_user_uid: Option<(u32, u32)>,
+    /// Worktree mount point in the container.
+    pub workspace_folder: String,
+    /// Host port of the agent's SSH server.
+    pub ssh_port: u16,
+    /// The host private key, OpenSSH PEM.
+    pub host_key: String,
+    /// The host public key, OpenSSH one-line format.
+    pub host_public_key: String,
+    /// authorized_keys contents.
+    pub authorized_keys: String,
+    /// Docker container id, once created.
+    pub container_id: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+fn state_str(s: WorkspaceState) -> &'static str {
+    match s {
+        WorkspaceState::Creating => "creating",
+        WorkspaceState::Running => "running",
+        WorkspaceState::Stopped => "stopped",
+        WorkspaceState::Removing => "removing",
+    }
+}
+
+fn parse_state(s: &str) -> WorkspaceState {
+    match s {
+        "running" => WorkspaceState::Running,
+        "stopped" => WorkspaceState::Stopped,
+        "removing" => WorkspaceState::Removing,
+        _ => WorkspaceState::Creating,
+    }
+}
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
+    let uid: Option<u32> = r.get("remote_user_uid")?;
+    let gid: Option<u32> = r.get("remote_user_gid")?;
+    Ok(WorkspaceRecord {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        state: parse_state(&r.get::<_, String>("state")?),
+        repository: r.get("repository")?,
+        git_common_dir: r.get("git_common_dir")?,
+        worktree: r.get("worktree")?,
+        branch: r.get("branch")?,
+        branch_created: r.get("branch_created")?,
+        image: r.get("image")?,
+        remote_user: r.get("remote_user")?,
+        remote_user_uid: uid.zip(gid),
+        workspace_folder: r.get("workspace_folder")?,
+        ssh_port: r.get("ssh_port")?,
+        host_key: r.get("host_key")?,
+        host_public_key: r.get("host_public_key")?,
+        authorized_keys: r.get("authorized_keys")?,
+        container_id: r.get("container_id")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+/// The state database. One connection behind a mutex: every call is short.
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        Store::init(conn)
+    }
+
+    /// An in-memory database, for tests.
+    pub fn in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(mut conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if version > MIGRATIONS.len() {
+            return Err(WorkspaceError::Internal(format!(
+                "the state database is schema version {version}, newer than this nexusd knows ({}): upgrade nexusd",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Inserts `record` in state `creating` and allocates its SSH port in the
+    /// same transaction; returns the port.
+    ///
+    /// Errors: `NameTaken`, `PortsExhausted`.
+    pub fn insert_creating(
+        &self,
+        record: &WorkspaceRecord,
+        range: (u16, u16),
+        probe: impl Fn(u16) -> bool,
+    ) -> Result<u16> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let exists: Option<String> = tx
+            .query_row(
+                "SELECT id FROM workspaces WHERE name = ?1",
+                [&record.name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if exists.is_some() {
+            return Err(WorkspaceError::NameTaken(record.name.clone()));
+        }
+        let taken: HashSet<u16> = {
+            let mut stmt = tx.prepare("SELECT port FROM ports")?;
+            let rows = stmt.query_map([], |r| r.get::<_, u16>(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let port = crate::ports::pick(range, &taken, probe)
+            .ok_or(WorkspaceError::PortsExhausted(range.0, range.1))?;
+        tx.execute(
+            "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
+                branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
+                ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            params![
+                record.id,
+                record.name,
+                state_str(WorkspaceState::Creating),
+                record.repository,
+                record.git_common_dir,
+                record.worktree,
+                record.branch,
+                record.branch_created,
+                record.image,
+                record.remote_user,
+                record.remote_user_uid.map(|u| u.0),
+                record.remote_user_uid.map(|u| u.1),
+                record.workspace_folder,
+                port,
+                record.host_key,
+                record.host_public_key,
+                record.authorized_keys,
+                record.container_id,
+                record.created_at,
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO ports (port, workspace_id, purpose) VALUES (?1, ?2, 'ssh')",
+            params![port, record.id],
+        )?;
+        tx.commit()?;
+        Ok(port)
+    }
+
+    /// All workspaces, by name.
+    pub fn list(&self) -> Result<Vec<WorkspaceRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT * FROM workspaces ORDER BY name")?;
+        let rows = stmt.query_map([], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The workspace named `name`. Errors: `NotFound`.
+    pub fn get(&self, name: &str) -> Result<WorkspaceRecord> {
+        let conn = self.conn();
+        conn.query_row("SELECT * FROM workspaces WHERE name = ?1", [name], from_row)
+            .optional()?
+            .ok_or_else(|| WorkspaceError::NotFound(name.to_string()))
+    }
+
+    /// Sets a workspace's state.
+    pub fn set_state(&self, id: &str, state: WorkspaceState) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET state = ?1 WHERE id = ?2",
+            params![state_str(state), id],
+        )?;
+        Ok(())
+    }
+
+    /// Records the container id.
+    pub fn set_container(&self, id: &str, container_id: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET container_id = ?1 WHERE id = ?2",
+            params![container_id, id],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a workspace and, by cascade, its ports.
+    pub fn delete(&self, id: &str) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM workspaces WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Ports held by records, for leak checks.
+    pub fn ports(&self) -> Result<Vec<u16>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT port FROM ports ORDER BY port")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, name: &str) -> WorkspaceRecord {
+        WorkspaceRecord {
+            id: id.into(),
+            name: name.into(),
+            state: WorkspaceState::Creating,
+            repository: "/r".into(),
+            git_common_dir: "/r/.git".into(),
+            worktree: format!("/r/.worktree/{name}"),
+            branch: format!("nexus/{name}"),
+            branch_created: true,
+            image: "img".into(),
+            remote_user: "dev".into(),
+            remote_user_uid: Some((1000, 1000)),
+            workspace_folder: "/workspaces/r".into(),
+            ssh_port: 0,
+            host_key: "k".into(),
+            host_public_key: "p".into(),
+            authorized_keys: "a".into(),
+            container_id: None,
+            created_at: 1,
+        }
+    }
+
+    #[test]
+    fn insert_allocates_distinct_ports_and_rejects_duplicate_names() {
+        let store = Store::in_memory().expect("open");
+        let p1 = store
+            .insert_creating(&record("a1", "a"), (40000, 40002), |_| true)
+            .expect("a");
+        let p2 = store
+            .insert_creating(&record("b1", "b"), (40000, 40002), |_| true)
+            .expect("b");
+        assert_ne!(p1, p2);
+        let dup = store.insert_creating(&record("c1", "a"), (40000, 40002), |_| true);
+        assert!(matches!(dup, Err(WorkspaceError::NameTaken(_))));
+        let got = store.get("a").expect("get");
+        assert_eq!(got.ssh_port, p1);
+        assert_eq!(got.remote_user_uid, Some((1000, 1000)));
+    }
+
+    #[test]
+    fn range_exhaustion_leaves_no_record() {
+        let store = Store::in_memory().expect("open");
+        store
+            .insert_creating(&record("a1", "a"), (40000, 40000), |_| true)
+            .expect("a");
+        let full = store.insert_creating(&record("b1", "b"), (40000, 40000), |_| true);
+        assert!(matches!(
+            full,
+            Err(WorkspaceError::PortsExhausted(40000, 40000))
+        ));
+        assert!(matches!(store.get("b"), Err(WorkspaceError::NotFound(_))));
+    }
+
+    #[test]
+    fn delete_releases_ports() {
+        let store = Store::in_memory().expect("open");
+        store
+            .insert_creating(&record("a1", "a"), (40000, 40005), |_| true)
+            .expect("a");
+        store
+            .set_state("a1", WorkspaceState::Running)
+            .expect("state");
+        assert_eq!(store.get("a").expect("get").state, WorkspaceState::Running);
+        store.delete("a1").expect("delete");
+        assert!(store.ports().expect("ports").is_empty());
+    }
+
+    #[test]
+    fn reopening_keeps_rows_and_schema() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        Store::open(&path)
+            .expect("open")
+            .insert_creating(&record("a1", "a"), (40000, 40005), |_| true)
+            .expect("a");
+        let again = Store::open(&path).expect("reopen");
+        assert_eq!(again.list().expect("list").len(), 1);
+    }
+}

@@ -1,0 +1,688 @@
+//! The workspace manager: the create, start, stop, remove and exec flows of
+//! DESIGN.md, each step recorded in the store before its side effect, every
+//! failure rolled back, and [`Manager::reconcile`] settling what a crash left.
+
+use crate::agent_client::{AgentPool, Target, command_line};
+use crate::config::DaemonConfig;
+use crate::docker::{ContainerRuntime, ContainerSpec, LABEL_DAEMON, LABEL_WORKSPACE};
+use crate::error::{Result, WorkspaceError};
+use crate::events::Events;
+use crate::git::{self, RepoInfo};
+use crate::keys;
+use crate::store::{Store, WorkspaceRecord};
+use nexus_sdk::{CreateParams, ExecEvent, ExecParams, WorkspaceState};
+use russh::keys::PublicKey;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Container port of the agent's SSH server.
+pub const AGENT_PORT: u16 = 2222;
+/// Where the agent and its files live in every container.
+const AGENT_DIR: &str = ".nexus";
+
+/// Checks a workspace name: `[a-z0-9][a-z0-9-]{0,62}`, both a git branch
+/// component and a DNS label (RFC 1123).
+pub fn validate_name(name: &str) -> Result<()> {
+    let bytes = name.as_bytes();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= 63
+        && (bytes[0].is_ascii_lowercase() || bytes[0].is_ascii_digit())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(WorkspaceError::InvalidName(name.to_string()))
+    }
+}
+
+/// Parses authorized_keys lines; at least one is needed.
+/// Errors: `NoSshKey` when none is given; `Internal` naming a line that is no key.
+pub fn authorized_keys(lines: &[String]) -> Result<String> {
+    let mut out = String::new();
+    for line in lines
+        .iter()
+        .flat_map(|l| l.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let parses =
+            (0..fields.len()).any(|i| PublicKey::from_openssh(&fields[i..].join(" ")).is_ok());
+        if !parses {
+            return Err(WorkspaceError::InvalidKey(line.chars().take(40).collect()));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    if out.is_empty() {
+        Err(WorkspaceError::NoSshKey)
+    } else {
+        Ok(out)
+    }
+}
+
+/// Who SSH sessions run as (devcontainer.json `remoteUser` and
+/// `updateRemoteUserUID`): with a root-owned repository, root; otherwise the
+/// image's user (root when it names none), given the owner's UID and GID.
+pub fn remote_user(image_user: &str, owner: (u32, u32)) -> (String, Option<(u32, u32)>) {
+    let user = image_user.split(':').next().unwrap_or("").trim();
+    if owner.0 == 0 || user.is_empty() || user == "root" || user == "0" {
+        return ("root".to_string(), None);
+    }
+    (user.to_string(), Some(owner))
+}
+
+fn new_id() -> String {
+    let n: u64 = rand::random();
+    format!("{n:016x}")
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The container name of a workspace.
+pub fn container_name(r: &WorkspaceRecord) -> String {
+    format!("nexus-{}-{}", r.name, &r.id[..8.min(r.id.len())])
+}
+
+fn repo_of(r: &WorkspaceRecord) -> RepoInfo {
+    let workdir = PathBuf::from(&r.repository);
+    let name = workdir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("workspace")
+        .to_string();
+    RepoInfo {
+        workdir,
+        common_dir: PathBuf::from(&r.git_common_dir),
+        name,
+    }
+}
+
+fn target(r: &WorkspaceRecord) -> Target {
+    Target {
+        id: r.id.clone(),
+        port: r.ssh_port,
+        user: r.remote_user.clone(),
+        host_public_key: r.host_public_key.clone(),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| WorkspaceError::Internal(format!("worker failed: {e}")))?
+}
+
+/// The manager. One per daemon.
+pub struct Manager {
+    config: DaemonConfig,
+    daemon_id: String,
+    daemon_public_key: String,
+    store: Store,
+    runtime: Arc<dyn ContainerRuntime>,
+    agents: AgentPool,
+    /// The event bus.
+    pub events: Events,
+    locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("daemon_id", &self.daemon_id)
+            .finish()
+    }
+}
+
+impl Manager {
+    /// A manager over `store` and `runtime`; it logs in to agents with `daemon_key`.
+    pub fn new(
+        config: DaemonConfig,
+        daemon_id: String,
+        store: Store,
+        runtime: Arc<dyn ContainerRuntime>,
+        daemon_key: russh::keys::PrivateKey,
+    ) -> Result<Manager> {
+        let daemon_public_key = keys::public_line(&daemon_key)?;
+        Ok(Manager {
+            config,
+            daemon_id,
+            daemon_public_key,
+            store,
+            runtime,
+            agents: AgentPool::new(daemon_key),
+            events: Events::default(),
+            locks: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configured SSH port range.
+    pub fn port_range(&self) -> (u16, u16) {
+        self.config.port_range
+    }
+
+    /// Serializes operations on one workspace name.
+    async fn lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let m = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(name.to_string()).or_default().clone()
+        };
+        m.lock_owned().await
+    }
+
+    /// All workspaces.
+    pub fn list(&self) -> Result<Vec<WorkspaceRecord>> {
+        self.store.list()
+    }
+
+    /// One workspace. Errors: `NotFound`.
+    pub fn get(&self, name: &str) -> Result<WorkspaceRecord> {
+        self.store.get(name)
+    }
+
+    /// Creates a workspace (the Create flow of DESIGN.md); on failure nothing
+    /// is left behind and the error names the step.
+    pub async fn create(&self, p: CreateParams) -> Result<WorkspaceRecord> {
+        validate_name(&p.name)?;
+        let _guard = self.lock(&p.name).await;
+        let name = p.name.clone();
+        let authorized = authorized_keys(&p.authorized_keys)?;
+        self.events
+            .progress(&name, "validate", "checking the repository");
+        let path = PathBuf::from(&p.repository);
+        let from = p.from.clone();
+        let wt_name = name.clone();
+        let (repo, start, branch_exists) = blocking(move || {
+            let repo = git::discover(&path)?;
+            let start = git::resolve_from(&repo, from.as_deref())?;
+            let exists = git::branch_exists(&repo, &git::branch_name(&wt_name))?;
+            let wt = git::worktree_path(&repo, &wt_name);
+            if wt.exists() {
+                return Err(WorkspaceError::InvalidState {
+                    name: wt_name.clone(),
+                    state: "not creatable".into(),
+                    hint: format!(
+                        "{} exists already: move it away, or pick another name",
+                        wt.display()
+                    ),
+                });
+            }
+            Ok((repo, start, exists))
+        })
+        .await?;
+        if self.store.get(&name).is_ok() {
+            return Err(WorkspaceError::NameTaken(name));
+        }
+        let image = p
+            .image
+            .clone()
+            .unwrap_or_else(|| self.config.default_image.clone());
+        self.events
+            .progress(&name, "image", format!("finding image {image}"));
+        self.runtime.ping().await?;
+        let image_user = self.runtime.ensure_image(&image).await?;
+        let owner = {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(&repo.workdir)?;
+            (m.uid(), m.gid())
+        };
+        let (remote_user, remote_user_uid) = remote_user(&image_user, owner);
+        let host_key = keys::generate()?;
+        let mut record = WorkspaceRecord {
+            id: new_id(),
+            name: name.clone(),
+            state: WorkspaceState::Creating,
+            repository: repo.workdir.display().to_string(),
+            git_common_dir: repo.common_dir.display().to_string(),
+            worktree: git::worktree_path(&repo, &name).display().to_string(),
+            branch: git::branch_name(&name),
+            branch_created: !branch_exists,
+            image,
+            remote_user,
+            remote_user_uid,
+            workspace_folder: format!("/workspaces/{}", repo.name),
+            ssh_port: 0,
+            host_key: keys::to_pem(&host_key)?,
+            host_public_key: keys::public_line(&host_key)?,
+            authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
+            container_id: None,
+            created_at: now(),
+        };
+        self.events
+            .progress(&name, "ports", "allocating the SSH port");
+        record.ssh_port =
+            self.store
+                .insert_creating(&record, self.config.port_range, crate::ports::bindable)?;
+        self.events.state(&name, Some(WorkspaceState::Creating));
+        match self.provision(&mut record, Some(start)).await {
+            Ok(()) => {
+                self.store.set_state(&record.id, WorkspaceState::Running)?;
+                record.state = WorkspaceState::Running;
+                self.events.state(&name, Some(WorkspaceState::Running));
+                Ok(record)
+            }
+            Err(e) => {
+                tracing::warn!(workspace = %name, "create failed, rolling back: {e}");
+                self.rollback(&record).await;
+                self.events.state(&name, None);
+                Err(e)
+            }
+        }
+    }
+
+    /// Worktree (when `start` is given), container, agent files, start, SSH.
+    async fn provision(
+        &self,
+        record: &mut WorkspaceRecord,
+        start: Option<git2::Oid>,
+    ) -> Result<()> {
+        let name = record.name.clone();
+        if let Some(start) = start {
+            self.events.progress(
+                &name,
+                "worktree",
+                format!("adding worktree {} on {}", record.worktree, record.branch),
+            );
+            let repo = repo_of(record);
+            let wt_name = name.clone();
+            blocking(move || git::add_worktree(&repo, &wt_name, start).map(|_| ()))
+                .await
+                .map_err(|e| e.at("worktree"))?;
+        }
+        self.events.progress(
+            &name,
+            "container",
+            format!("creating the container from {}", record.image),
+        );
+        let spec = ContainerSpec {
+            name: container_name(record),
+            image: record.image.clone(),
+            labels: HashMap::from([
+                (LABEL_WORKSPACE.to_string(), record.id.clone()),
+                (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
+                ("dev.nexus.name".to_string(), record.name.clone()),
+            ]),
+            binds: vec![
+                (record.worktree.clone(), record.workspace_folder.clone()),
+                (record.git_common_dir.clone(), record.git_common_dir.clone()),
+            ],
+            ports: vec![(AGENT_PORT, record.ssh_port)],
+            entrypoint: vec![format!("/{AGENT_DIR}/nexus-agent")],
+            hostname: record.name.clone(),
+        };
+        let id = self
+            .runtime
+            .create(&spec)
+            .await
+            .map_err(|e| e.at("container"))?;
+        self.store.set_container(&record.id, &id)?;
+        record.container_id = Some(id.clone());
+        self.events
+            .progress(&name, "agent", "injecting the SSH agent");
+        let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
+        self.runtime
+            .upload(&id, tar)
+            .await
+            .map_err(|e| e.at("agent"))?;
+        self.events
+            .progress(&name, "start", "starting the container");
+        self.runtime.start(&id).await.map_err(|e| e.at("start"))?;
+        self.wait_ssh(record).await
+    }
+
+    async fn wait_ssh(&self, record: &WorkspaceRecord) -> Result<()> {
+        self.events.progress(
+            &record.name,
+            "ssh",
+            format!("waiting for SSH on 127.0.0.1:{}", record.ssh_port),
+        );
+        let timeout = Duration::from_secs(self.config.ssh_ready_timeout_secs);
+        self.agents
+            .wait_ready(&target(record), timeout)
+            .await
+            .map_err(|e| e.at("ssh"))
+    }
+
+    /// The tar archive of `/.nexus`: agent binary, its configuration, the host
+    /// key and authorized_keys.
+    fn agent_archive(&self, r: &WorkspaceRecord) -> Result<Vec<u8>> {
+        let agent = std::fs::read(&self.config.agent_binary).map_err(|e| {
+            WorkspaceError::Internal(format!(
+                "cannot read the agent binary {} ({e}): build it with scripts/setup.sh or set NEXUS_AGENT_BINARY",
+                self.config.agent_binary.display()
+            ))
+        })?;
+        let config = serde_json::json!({
+            "port": AGENT_PORT,
+            "hostKeyPath": format!("/{AGENT_DIR}/ssh_host_ed25519_key"),
+            "authorizedKeysPath": format!("/{AGENT_DIR}/authorized_keys"),
+            "workspaceFolder": r.workspace_folder,
+            "remoteUser": r.remote_user,
+            "remoteUserUid": r.remote_user_uid,
+        });
+        let mut b = tar::Builder::new(Vec::new());
+        let mut dir = tar::Header::new_gnu();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(0o755);
+        dir.set_size(0);
+        dir.set_mtime(now() as u64);
+        b.append_data(&mut dir, AGENT_DIR, std::io::empty())?;
+        let config = config.to_string();
+        let files: [(&str, &[u8], u32); 4] = [
+            ("nexus-agent", agent.as_slice(), 0o755),
+            ("agent.json", config.as_bytes(), 0o644),
+            ("ssh_host_ed25519_key", r.host_key.as_bytes(), 0o600),
+            ("authorized_keys", r.authorized_keys.as_bytes(), 0o644),
+        ];
+        for (file, data, mode) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(mode);
+            h.set_size(data.len() as u64);
+            h.set_mtime(now() as u64);
+            h.set_uid(0);
+            h.set_gid(0);
+            b.append_data(&mut h, format!("{AGENT_DIR}/{file}"), data)?;
+        }
+        Ok(b.into_inner()?)
+    }
+
+    /// Undoes a create: container, pooled connection, worktree, a branch the
+    /// create made, ports and record. Faults are logged; it goes on.
+    async fn rollback(&self, r: &WorkspaceRecord) {
+        self.agents.forget(&r.id).await;
+        if let Err(e) = self.runtime.remove(&container_name(r)).await {
+            tracing::error!(workspace = %r.name, "rollback: cannot remove the container: {e}");
+        }
+        let repo = repo_of(r);
+        let (name, wt, branch, created) = (
+            r.name.clone(),
+            PathBuf::from(&r.worktree),
+            r.branch.clone(),
+            r.branch_created,
+        );
+        let undone = blocking(move || {
+            git::remove_worktree(&repo, &name, &wt)?;
+            if created {
+                git::delete_branch(&repo, &branch)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = undone {
+            tracing::error!(workspace = %r.name, "rollback: cannot remove the worktree: {e}");
+        }
+        if let Err(e) = self.store.delete(&r.id) {
+            tracing::error!(workspace = %r.name, "rollback: cannot delete the record: {e}");
+        }
+    }
+
+    /// Starts a stopped workspace: the same container and ports (a container
+    /// that vanished is made again).
+    pub async fn start(&self, name: &str) -> Result<WorkspaceRecord> {
+        let _guard = self.lock(name).await;
+        let mut r = self.store.get(name)?;
+        self.require_settled(&r)?;
+        self.runtime.ping().await?;
+        match self.runtime.running(&container_name(&r)).await? {
+            Some(true) => {}
+            Some(false) => {
+                self.events
+                    .progress(name, "start", "starting the container");
+                self.agents.forget(&r.id).await;
+                self.runtime
+                    .start(&container_name(&r))
+                    .await
+                    .map_err(|e| e.at("start"))?;
+            }
+            None => self.provision(&mut r, None).await?,
+        }
+        self.wait_ssh(&r).await?;
+        self.store.set_state(&r.id, WorkspaceState::Running)?;
+        r.state = WorkspaceState::Running;
+        self.events.state(name, Some(WorkspaceState::Running));
+        Ok(r)
+    }
+
+    /// Stops a workspace's container; files in it are kept.
+    pub async fn stop(&self, name: &str) -> Result<WorkspaceRecord> {
+        let _guard = self.lock(name).await;
+        let mut r = self.store.get(name)?;
+        self.require_settled(&r)?;
+        self.runtime.ping().await?;
+        self.agents.forget(&r.id).await;
+        self.runtime.stop(&container_name(&r), 10).await?;
+        self.store.set_state(&r.id, WorkspaceState::Stopped)?;
+        r.state = WorkspaceState::Stopped;
+        self.events.state(name, Some(WorkspaceState::Stopped));
+        Ok(r)
+    }
+
+    fn require_settled(&self, r: &WorkspaceRecord) -> Result<()> {
+        match r.state {
+            WorkspaceState::Running | WorkspaceState::Stopped => Ok(()),
+            s => Err(WorkspaceError::InvalidState {
+                name: r.name.clone(),
+                state: s.to_string(),
+                hint: "wait until it settles, or remove it".into(),
+            }),
+        }
+    }
+
+    /// Removes a workspace (the Remove flow): refuses a dirty or unmerged
+    /// worktree unless `force`; keeps the branch unless `delete_branch`.
+    pub async fn remove(&self, name: &str, force: bool, delete_branch: bool) -> Result<()> {
+        let _guard = self.lock(name).await;
+        let r = self.store.get(name)?;
+        if !force && r.state != WorkspaceState::Removing {
+            let (repo, wt, branch) = (repo_of(&r), PathBuf::from(&r.worktree), r.branch.clone());
+            if let Some(what) = blocking(move || git::removal_blocker(&repo, &wt, &branch)).await? {
+                return Err(WorkspaceError::WorktreeDirty {
+                    name: name.to_string(),
+                    what,
+                });
+            }
+        }
+        self.runtime.ping().await?;
+        self.store.set_state(&r.id, WorkspaceState::Removing)?;
+        self.events.state(name, Some(WorkspaceState::Removing));
+        self.finish_remove(&r, delete_branch).await
+    }
+
+    async fn finish_remove(&self, r: &WorkspaceRecord, delete_branch: bool) -> Result<()> {
+        self.events
+            .progress(&r.name, "remove", "removing the container and the worktree");
+        self.agents.forget(&r.id).await;
+        self.runtime
+            .remove(&container_name(r))
+            .await
+            .map_err(|e| e.at("container"))?;
+        let repo = repo_of(r);
+        let (name, wt, branch) = (r.name.clone(), PathBuf::from(&r.worktree), r.branch.clone());
+        blocking(move || {
+            git::remove_worktree(&repo, &name, &wt)?;
+            if delete_branch {
+                git::delete_branch(&repo, &branch)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.at("worktree"))?;
+        self.store.delete(&r.id)?;
+        self.events.state(&r.name, None);
+        Ok(())
+    }
+
+    /// Runs a command in a running workspace through its agent, sending
+    /// output to `out`; returns the exit code.
+    pub async fn exec(&self, p: &ExecParams, out: mpsc::Sender<ExecEvent>) -> Result<i32> {
+        let r = self.store.get(&p.workspace)?;
+        if r.state != WorkspaceState::Running {
+            return Err(WorkspaceError::InvalidState {
+                name: r.name.clone(),
+                state: r.state.to_string(),
+                hint: format!("start it with `nexus workspace start {}`", r.name),
+            });
+        }
+        if p.command.is_empty() {
+            return Err(WorkspaceError::InvalidParams(
+                "command is empty: give the program and its arguments".into(),
+            ));
+        }
+        let env: Vec<(String, String)> =
+            p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if let Some((bad, _)) = env.iter().find(|(k, _)| {
+            k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "{bad:?} is no environment variable name"
+            )));
+        }
+        let line = command_line(
+            &p.command,
+            Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)),
+            &env,
+        );
+        let timeout = p.timeout_secs.map(Duration::from_secs);
+        let t = target(&r);
+        match self.agents.exec(&t, &line, timeout, out.clone()).await {
+            Err(WorkspaceError::AgentUnavailable(_)) => {
+                // a pooled connection may have died with a restarted container
+                self.agents.forget(&r.id).await;
+                self.agents.exec(&t, &line, timeout, out).await
+            }
+            other => other,
+        }
+    }
+
+    /// The container's output.
+    pub async fn logs(
+        &self,
+        name: &str,
+        follow: bool,
+    ) -> Result<futures::stream::BoxStream<'static, Result<(String, String)>>> {
+        let r = self.store.get(name)?;
+        self.runtime.ping().await?;
+        Ok(self.runtime.logs(&container_name(&r), follow))
+    }
+
+    /// Settles records against Docker and git after a start or a crash:
+    /// `creating` is rolled back, `removing` finished, running/stopped set to
+    /// what Docker says, and containers of this daemon without a record removed.
+    pub async fn reconcile(&self) -> Result<()> {
+        if let Err(e) = self.runtime.ping().await {
+            tracing::warn!("skipping reconciliation: {e}");
+            return Ok(());
+        }
+        let records = self.store.list()?;
+        for r in &records {
+            match r.state {
+                WorkspaceState::Creating => {
+                    tracing::info!(workspace = %r.name, "rolling back an unfinished create");
+                    self.rollback(r).await;
+                }
+                WorkspaceState::Removing => {
+                    tracing::info!(workspace = %r.name, "finishing an unfinished remove");
+                    if let Err(e) = self.finish_remove(r, false).await {
+                        tracing::error!(workspace = %r.name, "cannot finish the remove: {e}");
+                    }
+                }
+                WorkspaceState::Running | WorkspaceState::Stopped => {
+                    let state = match self.runtime.running(&container_name(r)).await? {
+                        Some(true) => WorkspaceState::Running,
+                        _ => WorkspaceState::Stopped,
+                    };
+                    if state != r.state {
+                        self.store.set_state(&r.id, state)?;
+                    }
+                }
+            }
+        }
+        let known: std::collections::HashSet<String> =
+            self.store.list()?.into_iter().map(|r| r.id).collect();
+        for c in self.runtime.list_owned(&self.daemon_id).await? {
+            if !known.contains(&c.workspace_id) {
+                tracing::info!("removing container {} of no workspace", c.id);
+                self.runtime.remove(&c.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The worktree of a workspace, for checks.
+    pub fn worktree_of(r: &WorkspaceRecord) -> &Path {
+        Path::new(&r.worktree)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_branch_components_and_dns_labels() {
+        for ok in ["a", "feature-auth", "0day", &"a".repeat(63)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-a",
+            "A",
+            "a_b",
+            "a.b",
+            "a/b",
+            "ä",
+            &"a".repeat(64),
+            "a b",
+        ] {
+            assert!(
+                matches!(validate_name(bad), Err(WorkspaceError::InvalidName(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn remote_user_follows_the_owner() {
+        assert_eq!(remote_user("dev", (0, 0)), ("root".to_string(), None));
+        assert_eq!(
+            remote_user("dev", (1001, 1002)),
+            ("dev".to_string(), Some((1001, 1002)))
+        );
+        assert_eq!(remote_user("", (1001, 1001)), ("root".to_string(), None));
+        assert_eq!(
+            remote_user("dev:dev", (1001, 1001)),
+            ("dev".to_string(), Some((1001, 1001)))
+        );
+    }
+
+    #[test]
+    fn authorized_keys_need_one_real_key() {
+        assert!(matches!(
+            authorized_keys(&[]),
+            Err(WorkspaceError::NoSshKey)
+        ));
+        assert!(matches!(
+            authorized_keys(&["# only a comment".into()]),
+            Err(WorkspaceError::NoSshKey)
+        ));
+        assert!(matches!(
+            authorized_keys(&["not a key".into()]),
+            Err(WorkspaceError::InvalidKey(_))
+        ));
+        let key = keys::public_line(&keys::generate().expect("key")).expect("line");
+        assert_eq!(
+            authorized_keys(&[key.clone()]).expect("ok"),
+            format!("{key}\n")
+        );
+    }
+}
