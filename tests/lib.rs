@@ -1,1 +1,434 @@
-//! placeholder
+//! End-to-end test harness: starts the real `nexusd` (own data directory,
+//! address and port range) and runs the real `nexus` CLI with its own HOME and
+//! SSH key, against the real Docker engine, OpenSSH client and git. On a
+//! failing test it prints the daemon's log; on drop it stops the daemon by pid
+//! and removes the containers labelled with its daemon id.
+//!
+//! Run through `scripts/test.sh`, which builds the binaries and the static
+//! agent and makes the images first.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The busybox test image (`scripts/images.sh`).
+pub const BUSYBOX: &str = "nexus-test/busybox:latest";
+/// The default Debian image (`scripts/images.sh`).
+pub const DEBIAN: &str = "nexus/default:bookworm";
+
+/// `target/<profile>/` of this build.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// Path of a binary of this workspace, e.g. `nexusd`.
+pub fn bin(name: &str) -> PathBuf {
+    let p = target_dir().join(name);
+    assert!(
+        p.is_file(),
+        "{} is not built: run scripts/test.sh (or cargo build) first",
+        p.display()
+    );
+    p
+}
+
+/// The static agent.
+pub fn agent_binary() -> PathBuf {
+    let p = target_dir().join("../x86_64-unknown-linux-gnu/agent/nexus-agent");
+    assert!(
+        p.is_file(),
+        "{} is not built: run scripts/setup.sh first",
+        p.display()
+    );
+    p
+}
+
+/// A TCP port on 127.0.0.1 that is free when asked, from 45000–47999: away
+/// from the workspace port blocks of [`Daemon::start`].
+pub fn free_port() -> u16 {
+    let start = 45000 + (std::process::id() % 3000) as u16;
+    (0..3000u16)
+        .map(|i| 45000 + (start - 45000 + i) % 3000)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port in 45000-47999")
+}
+
+/// Runs `cmd`, returning its output; panics if it cannot start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Output as text, for messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Runs git in `dir`, asserting success; returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = run(Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir));
+    assert!(
+        o.status.success(),
+        "git {args:?} in {}:\n{}",
+        dir.display(),
+        text(&o)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A git repository with one commit, in a temporary directory.
+pub struct Repo {
+    /// Keeps the directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl Repo {
+    /// Makes the repository (`README.md` committed on `main`).
+    pub fn new() -> Repo {
+        let dir = tempfile::Builder::new()
+            .prefix("nexus-repo-")
+            .tempdir()
+            .expect("tempdir");
+        git(dir.path(), &["init", "-q"]);
+        std::fs::write(dir.path().join("README.md"), "# test\n").expect("write");
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-qm", "initial"]);
+        Repo { dir }
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Whether branch `name` exists.
+    pub fn has_branch(&self, name: &str) -> bool {
+        !git(self.path(), &["branch", "--list", name])
+            .trim()
+            .is_empty()
+    }
+
+    /// The worktree path of workspace `name`.
+    pub fn worktree(&self, name: &str) -> PathBuf {
+        self.path().join(".worktree").join(name)
+    }
+}
+
+impl Default for Repo {
+    fn default() -> Self {
+        Repo::new()
+    }
+}
+
+/// A running `nexusd` and a HOME with an SSH key for the CLI.
+pub struct Daemon {
+    /// Data directory, HOME and log live here.
+    pub root: tempfile::TempDir,
+    /// `127.0.0.1:PORT` of the API.
+    pub address: String,
+    /// SSH port range.
+    pub range: (u16, u16),
+    child: Option<Child>,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Daemon {
+    /// Starts a daemon handing out ports from block `block` (40 ports from
+    /// 33000 + 40·block): tests running at once must use distinct blocks.
+    pub fn start(block: u16) -> Daemon {
+        let first = 33000 + 40 * block;
+        Daemon::start_with(first, first + 39, &[])
+    }
+
+    /// Starts a daemon with an explicit range and extra environment.
+    pub fn start_with(first: u16, last: u16, env: &[(&str, &str)]) -> Daemon {
+        let root = tempfile::Builder::new()
+            .prefix("nexus-e2e-")
+            .tempdir()
+            .expect("tempdir");
+        let home = root.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).expect("home");
+        let o = run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(home.join(".ssh/id_ed25519")));
+        assert!(o.status.success(), "ssh-keygen:\n{}", text(&o));
+        let mut d = Daemon {
+            root,
+            address: format!("127.0.0.1:{}", free_port()),
+            range: (first, last),
+            child: None,
+            extra_env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        d.spawn();
+        d
+    }
+
+    /// The daemon's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// The CLI's HOME.
+    pub fn home(&self) -> PathBuf {
+        self.root.path().join("home")
+    }
+
+    /// The user's private key.
+    pub fn key(&self) -> PathBuf {
+        self.home().join(".ssh/id_ed25519")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.root.path().join("nexusd.log")
+    }
+
+    /// (Re)starts the process and waits until the API answers.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log");
+        let child = Command::new(bin("nexusd"))
+            .arg("--listen")
+            .arg(&self.address)
+            .arg("--port-range")
+            .arg(format!("{}-{}", self.range.0, self.range.1))
+            .env("NEXUS_DATA_DIR", self.data_dir())
+            .env("NEXUS_AGENT_BINARY", agent_binary())
+            .env("RUST_LOG", "info,nexusd=debug")
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start nexusd");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.data_dir().join("token").is_file()
+                && std::net::TcpStream::connect(&self.address).is_ok()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("nexusd did not answer on {}:\n{}", self.address, self.log());
+    }
+
+    /// Kills the daemon with SIGKILL (no clean-up of its own).
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// The bearer token.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("token"))
+            .expect("token")
+            .trim()
+            .to_string()
+    }
+
+    /// The daemon id (value of its containers' `dev.nexus.daemon` label).
+    pub fn daemon_id(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("daemon_id"))
+            .expect("daemon id")
+            .trim()
+            .to_string()
+    }
+
+    /// A `nexus` command aimed at this daemon, with its own HOME.
+    pub fn nexus(&self) -> Command {
+        let mut c = Command::new(bin("nexus"));
+        c.env("HOME", self.home())
+            .env("NEXUS_HOST", &self.address)
+            .env("NEXUS_DATA_DIR", self.data_dir())
+            .env_remove("NEXUS_TOKEN")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `nexus ARGS` in `dir`.
+    pub fn cli(&self, dir: &Path, args: &[&str]) -> Output {
+        run(self.nexus().args(args).current_dir(dir))
+    }
+
+    /// Runs `nexus ARGS` in `dir`, asserting success; returns stdout.
+    pub fn cli_ok(&self, dir: &Path, args: &[&str]) -> String {
+        let o = self.cli(dir, args);
+        assert!(
+            o.status.success(),
+            "nexus {args:?}:\n{}\n--- daemon log\n{}",
+            text(&o),
+            self.log()
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Creates workspace `name` in `repo` from `image`; returns its JSON.
+    pub fn create(&self, repo: &Repo, name: &str, image: &str) -> serde_json::Value {
+        let out = self.cli_ok(
+            repo.path(),
+            &["workspace", "create", name, "--image", image, "--json"],
+        );
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("create --json printed no JSON ({e}):\n{out}"))
+    }
+
+    /// An SDK client.
+    pub async fn client(&self) -> nexus_sdk::client::Client {
+        nexus_sdk::client::Client::connect(&self.address, &self.token())
+            .await
+            .expect("connect")
+    }
+
+    /// Ids of containers this daemon made that still exist.
+    pub fn containers(&self) -> Vec<String> {
+        let o = run(Command::new("docker").args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=dev.nexus.daemon={}", self.daemon_id()),
+        ]));
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Real `ssh` to a workspace with the user's key: `ssh -p PORT USER@127.0.0.1 CMD`.
+    pub fn ssh(&self, ws: &serde_json::Value, command: &str) -> Output {
+        let port = ws["sshPort"].as_u64().expect("sshPort").to_string();
+        let user = ws["remoteUser"].as_str().expect("remoteUser");
+        run(Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+            ])
+            .args([
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+                "-o",
+                "ConnectTimeout=10",
+            ])
+            .arg("-i")
+            .arg(self.key())
+            .args(["-p", &port])
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(command)
+            .stdin(Stdio::null()))
+    }
+
+    /// Asserts that workspace `name` left nothing: no record, no container,
+    /// no worktree, and (unless `branch_kept`) no branch.
+    pub fn assert_no_leftovers(&self, repo: &Repo, name: &str, branch_kept: bool) {
+        let list = self.cli_ok(repo.path(), &["workspace", "list", "--json"]);
+        let list: serde_json::Value = serde_json::from_str(&list).expect("list json");
+        assert!(
+            !list
+                .as_array()
+                .expect("array")
+                .iter()
+                .any(|w| w["name"] == name),
+            "a record of {name} is left: {list}"
+        );
+        let left: Vec<String> = self
+            .containers()
+            .into_iter()
+            .filter(|id| {
+                let o = run(Command::new("docker").args([
+                    "inspect",
+                    "-f",
+                    "{{index .Config.Labels \"dev.nexus.name\"}}",
+                    id,
+                ]));
+                String::from_utf8_lossy(&o.stdout).trim() == name
+            })
+            .collect();
+        assert!(left.is_empty(), "containers of {name} are left: {left:?}");
+        assert!(
+            !repo.worktree(name).exists(),
+            "the worktree of {name} is left"
+        );
+        let worktrees = git(repo.path(), &["worktree", "list", "--porcelain"]);
+        assert!(
+            !worktrees.contains(&format!(".worktree/{name}\n")),
+            "git still lists the worktree:\n{worktrees}"
+        );
+        if !branch_kept {
+            assert!(
+                !repo.has_branch(&format!("nexus/{name}")),
+                "branch nexus/{name} is left"
+            );
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- nexusd log ({})\n{}", self.address, self.log());
+        }
+        self.kill9();
+        if let Ok(id) = std::fs::read_to_string(self.data_dir().join("daemon_id")) {
+            let o = Command::new("docker")
+                .args([
+                    "ps",
+                    "-aq",
+                    "--filter",
+                    &format!("label=dev.nexus.daemon={}", id.trim()),
+                ])
+                .output();
+            if let Ok(o) = o {
+                let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect();
+                if !ids.is_empty() {
+                    let _ = Command::new("docker")
+                        .args(["rm", "-f", "-v"])
+                        .args(&ids)
+                        .output();
+                }
+            }
+        }
+    }
+}

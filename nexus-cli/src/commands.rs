@@ -138,6 +138,13 @@ pub struct RmArgs {
     pub delete_branch: bool,
 }
 
+/// `nexus daemon …`
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Print the daemon's version, pid and port range (starting it if needed).
+    Info(JsonArgs),
+}
+
 /// Flags of `ssh-config`.
 #[derive(Debug, Args)]
 pub struct SshConfigArgs {
@@ -151,6 +158,18 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     let client = connect(&target).await?;
     match command {
         crate::Command::Workspace(w) => workspace(w, &client).await,
+        crate::Command::Daemon(DaemonCommand::Info(a)) => {
+            let info = client.daemon_info().await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                println!(
+                    "nexusd {} (pid {}), SSH ports {}-{}",
+                    info.version, info.pid, info.port_range.0, info.port_range.1
+                );
+            }
+            Ok(0)
+        }
         crate::Command::SshConfig(a) => {
             let list = client.list().await?;
             let ids = identities(a.ssh_key.as_deref())?;

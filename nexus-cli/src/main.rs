@@ -27,6 +27,9 @@ enum Command {
     /// Create, use and remove workspaces.
     #[command(subcommand, alias = "ws")]
     Workspace(commands::WorkspaceCommand),
+    /// About the daemon.
+    #[command(subcommand)]
+    Daemon(commands::DaemonCommand),
     /// Write `Host nexus-<name>` blocks and known_hosts for every workspace,
     /// included once from ~/.ssh/config.
     SshConfig(commands::SshConfigArgs),

@@ -201,14 +201,14 @@ impl AgentPool {
                     let text = String::from_utf8_lossy(&data).into_owned();
                     if out.send(ExecEvent::Stdout { data: text }).await.is_err() {
                         let _ = channel.close().await;
-                        return Ok(code.unwrap_or(-1));
+                        return Ok(code.unwrap_or(crate::api::EXEC_FAILED));
                     }
                 }
                 ChannelMsg::ExtendedData { data, ext: 1 } => {
                     let text = String::from_utf8_lossy(&data).into_owned();
                     if out.send(ExecEvent::Stderr { data: text }).await.is_err() {
                         let _ = channel.close().await;
-                        return Ok(code.unwrap_or(-1));
+                        return Ok(code.unwrap_or(crate::api::EXEC_FAILED));
                     }
                 }
                 ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),

@@ -123,6 +123,14 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| WorkspaceError::Internal(format!("worker failed: {e}")))?
 }
 
+/// An exec request checked by [`Manager::prepare_exec`].
+#[derive(Debug, Clone)]
+pub struct PreparedExec {
+    line: String,
+    timeout: Option<Duration>,
+    target: Target,
+}
+
 /// The manager. One per daemon.
 pub struct Manager {
     config: DaemonConfig,
@@ -522,9 +530,9 @@ impl Manager {
         Ok(())
     }
 
-    /// Runs a command in a running workspace through its agent, sending
-    /// output to `out`; returns the exit code.
-    pub async fn exec(&self, p: &ExecParams, out: mpsc::Sender<ExecEvent>) -> Result<i32> {
+    /// Checks an exec request against the workspace: it must run, the
+    /// command must not be empty, env names must be names.
+    pub fn prepare_exec(&self, p: &ExecParams) -> Result<PreparedExec> {
         let r = self.store.get(&p.workspace)?;
         if r.state != WorkspaceState::Running {
             return Err(WorkspaceError::InvalidState {
@@ -547,18 +555,29 @@ impl Manager {
                 "{bad:?} is no environment variable name"
             )));
         }
-        let line = command_line(
-            &p.command,
-            Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)),
-            &env,
-        );
-        let timeout = p.timeout_secs.map(Duration::from_secs);
-        let t = target(&r);
-        match self.agents.exec(&t, &line, timeout, out.clone()).await {
+        Ok(PreparedExec {
+            line: command_line(
+                &p.command,
+                Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)),
+                &env,
+            ),
+            timeout: p.timeout_secs.map(Duration::from_secs),
+            target: target(&r),
+        })
+    }
+
+    /// Runs a prepared command through the workspace's agent, sending output
+    /// to `out`; returns the exit code.
+    pub async fn exec(&self, e: &PreparedExec, out: mpsc::Sender<ExecEvent>) -> Result<i32> {
+        match self
+            .agents
+            .exec(&e.target, &e.line, e.timeout, out.clone())
+            .await
+        {
             Err(WorkspaceError::AgentUnavailable(_)) => {
                 // a pooled connection may have died with a restarted container
-                self.agents.forget(&r.id).await;
-                self.agents.exec(&t, &line, timeout, out).await
+                self.agents.forget(&e.target.id).await;
+                self.agents.exec(&e.target, &e.line, e.timeout, out).await
             }
             other => other,
         }

@@ -9,9 +9,14 @@ use jsonrpsee::types::{ErrorObjectOwned, Params};
 use nexus_sdk::{ExecEvent, ExecParams, ExecResult};
 use tokio::sync::mpsc;
 
+/// Exit code reported when the command could not be run to its end (as
+/// OpenSSH's `ssh` exits 255 when the connection fails).
+pub const EXEC_FAILED: i32 = 255;
+
 /// `exec.run`: valid while the workspace runs. Collects all output.
 pub async fn run(p: Params<'static>, ctx: Ctx) -> Result<ExecResult, ErrorObjectOwned> {
     let params: ExecParams = parse(&p)?;
+    let prepared = ctx.prepare_exec(&params).map_err(|e| to_rpc_error(&e))?;
     let (tx, mut rx) = mpsc::channel(64);
     let collect = async move {
         let (mut stdout, mut stderr) = (String::new(), String::new());
@@ -24,7 +29,7 @@ pub async fn run(p: Params<'static>, ctx: Ctx) -> Result<ExecResult, ErrorObject
         }
         (stdout, stderr)
     };
-    let (code, (stdout, stderr)) = tokio::join!(ctx.exec(&params, tx), collect);
+    let (code, (stdout, stderr)) = tokio::join!(ctx.exec(&prepared, tx), collect);
     let exit_code = code.map_err(|e| to_rpc_error(&e))?;
     Ok(ExecResult {
         exit_code,
@@ -41,23 +46,24 @@ pub async fn stream(
     pending: PendingSubscriptionSink,
     ctx: Ctx,
 ) -> SubscriptionResult {
-    let params: ExecParams = match guarded(async { parse::<ExecParams>(&p) }).await {
-        Ok(p) => p,
+    // refuse before accepting when the request or the workspace is wrong
+    let checked = guarded(async {
+        let params = parse::<ExecParams>(&p)?;
+        ctx.prepare_exec(&params).map_err(|e| to_rpc_error(&e))
+    })
+    .await;
+    let prepared = match checked {
+        Ok(prepared) => prepared,
         Err(e) => {
             pending.reject(e).await;
             return Ok(());
         }
     };
-    // refuse before accepting when the workspace cannot run anything
-    if let Err(e) = ctx.get(&params.workspace) {
-        pending.reject(to_rpc_error(&e)).await;
-        return Ok(());
-    }
     let sink = pending.accept().await?;
     let (tx, mut rx) = mpsc::channel::<ExecEvent>(16);
     let exec = {
         let ctx = ctx.clone();
-        tokio::spawn(async move { ctx.exec(&params, tx).await })
+        tokio::spawn(async move { ctx.exec(&prepared, tx).await })
     };
     while let Some(ev) = rx.recv().await {
         sink.send(serde_json::value::to_raw_value(&ev)?).await?;

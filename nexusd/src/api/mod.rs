@@ -9,6 +9,7 @@ mod workspace;
 
 pub use auth::BearerAuth;
 pub use error::to_rpc_error;
+pub use exec::EXEC_FAILED;
 
 use crate::workspace::Manager;
 use jsonrpsee::RpcModule;

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set-up on a fresh machine, idempotent: the OpenSSH client, git and the other
+# tools the tests use; a Docker engine that answers; `nexusd` and `nexus`
+# (release), the fully static agent; the default workspace image and the
+# busybox test image.
+#
+#   scripts/setup.sh            everything, release binaries
+#   scripts/setup.sh --debug    debug binaries instead (what the tests use)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+profile=release
+[ "${1:-}" = "--debug" ] && profile=debug
+
+need_pkgs=()
+for cmd_pkg in ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap; do
+  cmd="${cmd_pkg%%:*}"; pkg="${cmd_pkg#*:}"
+  command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "==> installing ${need_pkgs[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "error: missing ${need_pkgs[*]}: install them (e.g. sudo apt-get install ${need_pkgs[*]})" >&2
+    exit 1
+  fi
+fi
+
+# shellcheck source=scripts/docker.sh
+. "$root/scripts/docker.sh"
+ensure_docker
+
+echo "==> building nexusd and nexus ($profile)" >&2
+if [ "$profile" = release ]; then
+  cargo build --release -q -p nexusd -p nexus-cli
+else
+  cargo build -q -p nexusd -p nexus-cli
+fi
+echo "==> building the static agent" >&2
+RUSTFLAGS="-C target-feature=+crt-static" \
+  cargo build -q -p nexus-agent --profile agent --target x86_64-unknown-linux-gnu
+
+bash "$root/scripts/images.sh" all
+echo "==> ready: target/$profile/nexus, target/$profile/nexusd, target/x86_64-unknown-linux-gnu/agent/nexus-agent" >&2
