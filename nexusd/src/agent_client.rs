@@ -133,10 +133,10 @@ impl AgentPool {
     /// A live connection to `t`, reusing the pooled one.
     async fn get(&self, t: &Target) -> Result<Conn> {
         let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&t.id) {
-            if !c.is_closed() {
-                return Ok(c.clone());
-            }
+        if let Some(c) = conns.get(&t.id)
+            && !c.is_closed()
+        {
+            return Ok(c.clone());
         }
         let c = self.connect(t).await?;
         conns.insert(t.id.clone(), c.clone());

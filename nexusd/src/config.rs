@@ -46,16 +46,16 @@ pub fn find_agent_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("NEXUS_AGENT_BINARY").filter(|v| !v.is_empty()) {
         return PathBuf::from(p);
     }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            let candidates = [
-                dir.join("nexus-agent"),
-                dir.join("../x86_64-unknown-linux-gnu/agent/nexus-agent"),
-                dir.join("../../x86_64-unknown-linux-gnu/agent/nexus-agent"),
-            ];
-            if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
-                return found;
-            }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        let candidates = [
+            dir.join("nexus-agent"),
+            dir.join("../x86_64-unknown-linux-gnu/agent/nexus-agent"),
+            dir.join("../../x86_64-unknown-linux-gnu/agent/nexus-agent"),
+        ];
+        if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
+            return found;
         }
     }
     PathBuf::from("/usr/local/lib/nexus/nexus-agent")

@@ -6,6 +6,15 @@ use crate::error::{Result, WorkspaceError};
 use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
 use std::path::{Path, PathBuf};
 
+/// Serializes this daemon's writes to repositories (branches, worktrees,
+/// `info/exclude`): concurrent creates in one repository would otherwise race
+/// on git's lock files.
+static GIT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn write_lock() -> std::sync::MutexGuard<'static, ()> {
+    GIT_WRITE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Directory under the repository's main working tree that holds worktrees.
 pub const WORKTREE_DIR: &str = ".worktree";
 
@@ -89,6 +98,7 @@ pub fn branch_exists(repo: &RepoInfo, branch: &str) -> Result<bool> {
 /// Adds the worktree of `name` on its branch, creating the branch at `start`
 /// when it does not exist, and lists `.worktree/` in `.git/info/exclude`.
 pub fn add_worktree(repo: &RepoInfo, name: &str, start: git2::Oid) -> Result<PathBuf> {
+    let _lock = write_lock();
     let r = Repository::open(&repo.workdir).map_err(internal)?;
     let branch = branch_name(name);
     let reference = match r.find_branch(&branch, BranchType::Local) {
@@ -161,10 +171,10 @@ pub fn removal_blocker(repo: &RepoInfo, worktree: &Path, branch: &str) -> Result
         if b.name().ok().flatten() == Some(branch) {
             continue;
         }
-        if let Some(tip) = b.get().target() {
-            if tip == head || r.graph_descendant_of(tip, head).unwrap_or(false) {
-                return Ok(None);
-            }
+        if let Some(tip) = b.get().target()
+            && (tip == head || r.graph_descendant_of(tip, head).unwrap_or(false))
+        {
+            return Ok(None);
         }
     }
     Ok(Some("commits on no other branch".into()))
@@ -172,6 +182,7 @@ pub fn removal_blocker(repo: &RepoInfo, worktree: &Path, branch: &str) -> Result
 
 /// Removes the worktree directory and git's record of it. Missing parts are fine.
 pub fn remove_worktree(repo: &RepoInfo, name: &str, worktree: &Path) -> Result<()> {
+    let _lock = write_lock();
     if worktree.exists() {
         std::fs::remove_dir_all(worktree)?;
     }
@@ -186,6 +197,7 @@ pub fn remove_worktree(repo: &RepoInfo, name: &str, worktree: &Path) -> Result<(
 
 /// Deletes the branch if it exists.
 pub fn delete_branch(repo: &RepoInfo, branch: &str) -> Result<()> {
+    let _lock = write_lock();
     let r = Repository::open(&repo.workdir).map_err(internal)?;
     if let Ok(mut b) = r.find_branch(branch, BranchType::Local) {
         b.delete().map_err(internal)?;

@@ -34,28 +34,24 @@ pub enum ServeError {
     Api(String),
 }
 
-/// Reads the token file, making a random 256-bit token (0600) on first start.
-pub fn load_or_create_token(path: &Path) -> Result<String, WorkspaceError> {
-    if let Ok(t) = std::fs::read_to_string(path) {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
+/// Reads a one-line file, writing `make()` to it (0600) first when it is
+/// missing or empty: the token (a random 256-bit hex string) and the daemon id.
+fn read_or_init(path: &Path, make: impl FnOnce() -> String) -> Result<String, WorkspaceError> {
+    if let Ok(t) = std::fs::read_to_string(path)
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_string());
     }
-    let bytes: [u8; 32] = rand::random();
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    keys::write_private(path, token.as_bytes())?;
-    Ok(token)
+    let value = make();
+    keys::write_private(path, value.as_bytes())?;
+    Ok(value)
 }
 
-fn load_or_create_id(path: &Path) -> Result<String, WorkspaceError> {
-    if let Ok(t) = std::fs::read_to_string(path) {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
-        }
-    }
-    let id = format!("{:016x}", rand::random::<u64>());
-    std::fs::write(path, &id)?;
-    Ok(id)
+/// `n` random bytes as hex.
+fn random_hex(n: usize) -> String {
+    (0..n)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
 }
 
 /// Runs the daemon on `listener` until `shutdown` resolves.
@@ -78,8 +74,8 @@ pub async fn serve(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
     }
-    let token = load_or_create_token(&dir.join("token"))?;
-    let daemon_id = load_or_create_id(&dir.join("daemon_id"))?;
+    let token = read_or_init(&dir.join("token"), || random_hex(32))?;
+    let daemon_id = read_or_init(&dir.join("daemon_id"), || random_hex(8))?;
     let daemon_key = keys::load_or_create(&dir.join("daemon_ed25519"))?;
     let store = Store::open(&dir.join("state.db"))?;
     let runtime: Arc<dyn ContainerRuntime> = Arc::new(Docker::new());

@@ -40,6 +40,8 @@ const MIGRATIONS: &[&str] = &[
         workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
         purpose TEXT NOT NULL
     );",
+    // 2: a remove records whether it deletes the branch, so a restart finishes it as asked
+    "ALTER TABLE workspaces ADD COLUMN delete_branch INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -78,6 +80,8 @@ pub struct WorkspaceRecord {
     pub host_public_key: String,
     /// authorized_keys contents.
     pub authorized_keys: String,
+    /// Whether the remove in progress also deletes the branch.
+    pub delete_branch: bool,
     /// Docker container id, once created.
     pub container_id: Option<String>,
     /// Seconds since the Unix epoch.
@@ -122,6 +126,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         host_key: r.get("host_key")?,
         host_public_key: r.get("host_public_key")?,
         authorized_keys: r.get("authorized_keys")?,
+        delete_branch: r.get("delete_branch")?,
         container_id: r.get("container_id")?,
         created_at: r.get("created_at")?,
     })
@@ -267,6 +272,15 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a workspace `removing`, recording whether the branch goes too.
+    pub fn set_removing(&self, id: &str, delete_branch: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET state = ?1, delete_branch = ?2 WHERE id = ?3",
+            params![state_str(WorkspaceState::Removing), delete_branch, id],
+        )?;
+        Ok(())
+    }
+
     /// Records the container id.
     pub fn set_container(&self, id: &str, container_id: &str) -> Result<()> {
         self.conn().execute(
@@ -314,6 +328,7 @@ mod tests {
             host_key: "k".into(),
             host_public_key: "p".into(),
             authorized_keys: "a".into(),
+            delete_branch: false,
             container_id: None,
             created_at: 1,
         }
@@ -360,6 +375,12 @@ mod tests {
             .set_state("a1", WorkspaceState::Running)
             .expect("state");
         assert_eq!(store.get("a").expect("get").state, WorkspaceState::Running);
+        store.set_removing("a1", true).expect("removing");
+        let got = store.get("a").expect("get");
+        assert_eq!(
+            (got.state, got.delete_branch),
+            (WorkspaceState::Removing, true)
+        );
         store.delete("a1").expect("delete");
         assert!(store.ports().expect("ports").is_empty());
     }

@@ -263,6 +263,7 @@ impl Manager {
             host_key: keys::to_pem(&host_key)?,
             host_public_key: keys::public_line(&host_key)?,
             authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
+            delete_branch: false,
             container_id: None,
             created_at: now(),
         };
@@ -501,7 +502,10 @@ impl Manager {
             }
         }
         self.runtime.ping().await?;
-        self.store.set_state(&r.id, WorkspaceState::Removing)?;
+        // a re-run of a cut-off remove keeps a branch deletion asked for before
+        let delete_branch =
+            delete_branch || (r.state == WorkspaceState::Removing && r.delete_branch);
+        self.store.set_removing(&r.id, delete_branch)?;
         self.events.state(name, Some(WorkspaceState::Removing));
         self.finish_remove(&r, delete_branch).await
     }
@@ -611,7 +615,7 @@ impl Manager {
                 }
                 WorkspaceState::Removing => {
                     tracing::info!(workspace = %r.name, "finishing an unfinished remove");
-                    if let Err(e) = self.finish_remove(r, false).await {
+                    if let Err(e) = self.finish_remove(r, r.delete_branch).await {
                         tracing::error!(workspace = %r.name, "cannot finish the remove: {e}");
                     }
                 }
@@ -700,7 +704,7 @@ mod tests {
         ));
         let key = keys::public_line(&keys::generate().expect("key")).expect("line");
         assert_eq!(
-            authorized_keys(&[key.clone()]).expect("ok"),
+            authorized_keys(std::slice::from_ref(&key)).expect("ok"),
             format!("{key}\n")
         );
     }

@@ -171,13 +171,12 @@ fn drop_privileges(cmd: &mut Command, spec: &Spec, controlling_tty: bool) {
             if controlling_tty && libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if change_user {
-                if libc::setgroups(groups.len() as _, groups.as_ptr()) < 0
+            if change_user
+                && (libc::setgroups(groups.len() as _, groups.as_ptr()) < 0
                     || libc::setgid(gid) < 0
-                    || libc::setuid(uid) < 0
-                {
-                    return Err(std::io::Error::last_os_error());
-                }
+                    || libc::setuid(uid) < 0)
+            {
+                return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });

@@ -44,10 +44,10 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     let config = Arc::new(AgentConfig::load(config_path)?);
     reaper::start()?;
-    if let Some((uid, gid)) = config.remote_user_uid {
-        if let Err(e) = users::update_remote_user_uid(&config.remote_user, uid, gid) {
-            tracing::warn!("cannot give {} uid {uid}: {e}", config.remote_user);
-        }
+    if let Some((uid, gid)) = config.remote_user_uid
+        && let Err(e) = users::update_remote_user_uid(&config.remote_user, uid, gid)
+    {
+        tracing::warn!("cannot give {} uid {uid}: {e}", config.remote_user);
     }
     let key_text =
         std::fs::read_to_string(&config.host_key_path).map_err(|e| AgentError::HostKey {
@@ -562,13 +562,13 @@ impl russh::server::Handler for Connection {
         channel: ChannelId,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        if let Some(state) = self.channels.remove(&channel) {
-            if let (Some(pid), Some(_)) = (state.pid, state.master) {
-                // a closed terminal hangs up its session, as a real one does
-                // SAFETY: signals the session's process group; no memory is touched.
-                unsafe {
-                    libc::kill(-pid, libc::SIGHUP);
-                }
+        if let Some(state) = self.channels.remove(&channel)
+            && let (Some(pid), Some(_)) = (state.pid, state.master)
+        {
+            // a closed terminal hangs up its session, as a real one does
+            // SAFETY: signals the session's process group; no memory is touched.
+            unsafe {
+                libc::kill(-pid, libc::SIGHUP);
             }
         }
         Ok(())

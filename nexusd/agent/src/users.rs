@@ -62,12 +62,11 @@ pub fn groups_of(group_text: &str, user: &User) -> Vec<u32> {
         if f.len() < 4 {
             continue;
         }
-        if f[3].split(',').any(|m| m == user.name) {
-            if let Ok(gid) = f[2].parse::<u32>() {
-                if !gids.contains(&gid) {
-                    gids.push(gid);
-                }
-            }
+        if f[3].split(',').any(|m| m == user.name)
+            && let Ok(gid) = f[2].parse::<u32>()
+            && !gids.contains(&gid)
+        {
+            gids.push(gid);
         }
     }
     gids
@@ -159,11 +158,11 @@ fn chown_tree(dir: &Path, old_uid: u32, old_gid: u32, uid: u32, gid: u32) {
     if new_uid.is_some() || new_gid.is_some() {
         let _ = std::os::unix::fs::lchown(dir, new_uid, new_gid);
     }
-    if meta.is_dir() {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                chown_tree(&entry.path(), old_uid, old_gid, uid, gid);
-            }
+    if meta.is_dir()
+        && let Ok(entries) = std::fs::read_dir(dir)
+    {
+        for entry in entries.flatten() {
+            chown_tree(&entry.path(), old_uid, old_gid, uid, gid);
         }
     }
 }
