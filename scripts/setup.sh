@@ -13,7 +13,7 @@ profile=release
 [ "${1:-}" = "--debug" ] && profile=debug
 
 need_pkgs=()
-for cmd_pkg in ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap; do
+for cmd_pkg in ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux; do
   cmd="${cmd_pkg%%:*}"; pkg="${cmd_pkg#*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done

@@ -1,7 +1,7 @@
 //! The daemon's configuration: where it keeps state, which ports it hands out,
 //! where the agent binary and the default image are.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Image of the built-in default template (`templates/default`).
 pub const DEFAULT_IMAGE: &str = "nexus/default:bookworm";
@@ -38,9 +38,9 @@ impl DaemonConfig {
     }
 }
 
-/// The agent binary: `$NEXUS_AGENT_BINARY`, else `nexus-agent` beside this
-/// executable, else the static build of a source checkout
-/// (`target/x86_64-unknown-linux-gnu/agent/nexus-agent`), else
+/// The agent binary: `$NEXUS_AGENT_BINARY`, else the first statically linked
+/// `nexus-agent` beside this executable or in the static build of a source
+/// checkout (`target/x86_64-unknown-linux-gnu/agent/nexus-agent`), else
 /// `/usr/local/lib/nexus/nexus-agent`.
 pub fn find_agent_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("NEXUS_AGENT_BINARY").filter(|v| !v.is_empty()) {
@@ -54,9 +54,70 @@ pub fn find_agent_binary() -> PathBuf {
             dir.join("../x86_64-unknown-linux-gnu/agent/nexus-agent"),
             dir.join("../../x86_64-unknown-linux-gnu/agent/nexus-agent"),
         ];
-        if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
+        if let Some(found) = candidates.into_iter().find(|p| is_static_elf(p)) {
             return found;
         }
     }
     PathBuf::from("/usr/local/lib/nexus/nexus-agent")
+}
+
+/// Whether `path` is an ELF executable without a program interpreter
+/// (`PT_INTERP`), i.e. statically linked and runnable in any Linux image.
+/// Reads the ELF64 little-endian header and program header table (ELF
+/// specification, "Program Header").
+pub fn is_static_elf(path: &Path) -> bool {
+    use std::io::Read;
+    // the program header table sits at the start of every executable
+    let mut data = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.take(64 * 1024).read_to_end(&mut data).is_err() {
+        return false;
+    }
+    let u16_at = |o: usize| {
+        data.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u32_at = |o: usize| {
+        data.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let u64_at = |o: usize| {
+        data.get(o..o + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(|b| u64::from_le_bytes(b) as usize)
+    };
+    // magic, 64-bit, little-endian
+    if data.get(0..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1][..]) {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
+    else {
+        return false;
+    };
+    const PT_INTERP: u32 = 3;
+    (0..phnum).all(|i| u32_at(phoff + i * phentsize).is_some_and(|t| t != PT_INTERP))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_static_from_dynamic_executables() {
+        // /bin/sh on the build machine is dynamically linked
+        assert!(!is_static_elf(Path::new("/bin/sh")));
+        assert!(!is_static_elf(Path::new("/nonexistent")));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = dir.path().join("script");
+        std::fs::write(&text, "#!/bin/sh\n").expect("write");
+        assert!(!is_static_elf(&text));
+        // the static agent of this checkout, when built
+        let agent = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/x86_64-unknown-linux-gnu/agent/nexus-agent");
+        if agent.is_file() {
+            assert!(is_static_elf(&agent));
+        }
+    }
 }

@@ -349,6 +349,8 @@ impl Manager {
         self.wait_ssh(record).await
     }
 
+    /// Waits until the agent answers SSH; a container that exits meanwhile
+    /// fails at once, with the end of its log.
     async fn wait_ssh(&self, record: &WorkspaceRecord) -> Result<()> {
         self.events.progress(
             &record.name,
@@ -356,16 +358,48 @@ impl Manager {
             format!("waiting for SSH on 127.0.0.1:{}", record.ssh_port),
         );
         let timeout = Duration::from_secs(self.config.ssh_ready_timeout_secs);
-        self.agents
-            .wait_ready(&target(record), timeout)
-            .await
-            .map_err(|e| e.at("ssh"))
+        let t = target(record);
+        let ready = self.agents.wait_ready(&t, timeout);
+        let exited = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let Ok(Some(false)) = self.runtime.running(&container_name(record)).await {
+                    return self.exit_report(record).await;
+                }
+            }
+        };
+        tokio::select! {
+            r = ready => r.map_err(|e| e.at("ssh")),
+            e = exited => Err(e.at("ssh")),
+        }
+    }
+
+    /// The error for a container that exited: the last lines of its log.
+    async fn exit_report(&self, record: &WorkspaceRecord) -> WorkspaceError {
+        use futures::StreamExt;
+        let mut log = String::new();
+        let mut stream = self.runtime.logs(&container_name(record), false);
+        while let Some(Ok((_, text))) = stream.next().await {
+            log.push_str(&text);
+        }
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+        WorkspaceError::AgentUnavailable(format!(
+            "the container exited before SSH answered; its log ends: {tail}"
+        ))
     }
 
     /// The tar archive of `/.nexus`: agent binary, its configuration, the host
     /// key and authorized_keys.
     fn agent_archive(&self, r: &WorkspaceRecord) -> Result<Vec<u8>> {
-        let agent = std::fs::read(&self.config.agent_binary).map_err(|e| {
+        let path = &self.config.agent_binary;
+        if path.is_file() && !crate::config::is_static_elf(path) {
+            return Err(WorkspaceError::Internal(format!(
+                "the agent binary {} is not statically linked, so it cannot run in every image: build the static agent with scripts/setup.sh or set NEXUS_AGENT_BINARY",
+                path.display()
+            )));
+        }
+        let agent = std::fs::read(path).map_err(|e| {
             WorkspaceError::Internal(format!(
                 "cannot read the agent binary {} ({e}): build it with scripts/setup.sh or set NEXUS_AGENT_BINARY",
                 self.config.agent_binary.display()

@@ -262,3 +262,39 @@ fn a_failing_late_step_rolls_everything_back() {
         "the port must be free"
     );
 }
+
+#[test]
+fn a_dynamically_linked_agent_is_refused() {
+    // /bin/true on the host needs its C library, which images may lack
+    let d = Daemon::start_with(33480, 33519, &[("NEXUS_AGENT_BINARY", "/bin/true")]);
+    let repo = Repo::new();
+    fails(
+        &d,
+        &repo,
+        &["workspace", "create", "dynamic", "--image", BUSYBOX],
+        70,
+        "not statically linked",
+    );
+    d.assert_no_leftovers(&repo, "dynamic", false);
+}
+
+#[test]
+fn an_agent_that_exits_fails_fast_with_the_container_log() {
+    // busybox-static is a static executable, but as `nexus-agent` it only
+    // says "applet not found" and exits: the container stops before SSH
+    let d = Daemon::start_with(33520, 33559, &[("NEXUS_AGENT_BINARY", "/bin/busybox")]);
+    let repo = Repo::new();
+    let started = std::time::Instant::now();
+    fails(
+        &d,
+        &repo,
+        &["workspace", "create", "exits", "--image", BUSYBOX],
+        69,
+        "the container exited before SSH answered",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "must not wait for the SSH timeout"
+    );
+    d.assert_no_leftovers(&repo, "exits", false);
+}

@@ -87,12 +87,3 @@ pub fn register(pid: i32) -> oneshot::Receiver<Exit> {
     }
     rx
 }
-
-/// Whether any child registered by [`register`] is still running.
-pub fn has_waiting() -> bool {
-    !table()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .waiting
-        .is_empty()
-}

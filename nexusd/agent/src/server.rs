@@ -88,7 +88,8 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     Ok(())
 }
 
-/// As PID 1: SIGTERM to every process, then wait up to 5 s for our children.
+/// As PID 1: SIGTERM to every process in the container, then wait up to 5 s
+/// until none is left (orphans included), then SIGKILL what remains.
 async fn shut_down() {
     if std::process::id() != 1 {
         return;
@@ -98,9 +99,28 @@ async fn shut_down() {
         libc::kill(-1, libc::SIGTERM);
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while reaper::has_waiting() && tokio::time::Instant::now() < deadline {
+    while others_alive() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // SAFETY: as above, with SIGKILL.
+    unsafe {
+        libc::kill(-1, libc::SIGKILL);
+    }
+}
+
+/// Whether any process other than this one is in our PID namespace (as PID 1,
+/// every other process is a descendant; zombies are reaped by `reaper`).
+fn others_alive() -> bool {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.bytes().all(|b| b.is_ascii_digit()) && name != me
+            })
+        })
+        .unwrap_or(false)
 }
 
 struct Server {
