@@ -21,10 +21,7 @@ pub const DEBIAN: &str = "nexus/default:bookworm";
 pub fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test>
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
+    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
 }
 
 /// Path of a binary of this workspace, e.g. `nexusd`.
@@ -41,11 +38,7 @@ pub fn bin(name: &str) -> PathBuf {
 /// The static agent.
 pub fn agent_binary() -> PathBuf {
     let p = target_dir().join("../x86_64-unknown-linux-gnu/agent/nexus-agent");
-    assert!(
-        p.is_file(),
-        "{} is not built: run scripts/setup.sh first",
-        p.display()
-    );
+    assert!(p.is_file(), "{} is not built: run scripts/setup.sh first", p.display());
     p
 }
 
@@ -61,8 +54,7 @@ pub fn free_port() -> u16 {
 
 /// Runs `cmd`, returning its output; panics if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 /// Output as text, for messages.
@@ -85,15 +77,13 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
             "user.email=test@example.com",
             "-c",
             "init.defaultBranch=main",
+            // the tests run as root, also on repositories of the non-root test user
+            "-c",
+            "safe.directory=*",
         ])
         .args(args)
         .current_dir(dir));
-    assert!(
-        o.status.success(),
-        "git {args:?} in {}:\n{}",
-        dir.display(),
-        text(&o)
-    );
+    assert!(o.status.success(), "git {args:?} in {}:\n{}", dir.display(), text(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -124,9 +114,7 @@ impl Repo {
 
     /// Whether branch `name` exists.
     pub fn has_branch(&self, name: &str) -> bool {
-        !git(self.path(), &["branch", "--list", name])
-            .trim()
-            .is_empty()
+        !git(self.path(), &["branch", "--list", name]).trim().is_empty()
     }
 
     /// The worktree path of workspace `name`.
@@ -141,6 +129,47 @@ impl Default for Repo {
     }
 }
 
+/// The non-root user the daemon runs as in [`Daemon::start_as_user`]: name and UID (= GID).
+pub const TEST_USER: (&str, u32) = ("nexus-e2e", 2345);
+
+/// Makes [`TEST_USER`] (member of `docker`) unless it exists. Needs root.
+pub fn ensure_test_user() {
+    let (name, uid) = TEST_USER;
+    if run(Command::new("id").arg(name)).status.success() {
+        return;
+    }
+    let o = run(Command::new("groupadd").args(["-g", &uid.to_string(), name]));
+    assert!(
+        o.status.success() || text(&o).contains("already exists"),
+        "groupadd:\n{}",
+        text(&o)
+    );
+    let o = run(Command::new("useradd").args([
+        "-M",
+        "-u",
+        &uid.to_string(),
+        "-g",
+        name,
+        "-G",
+        "docker",
+        "-s",
+        "/bin/sh",
+        name,
+    ]));
+    assert!(
+        o.status.success() || text(&o).contains("already exists"),
+        "useradd:\n{}",
+        text(&o)
+    );
+}
+
+/// Gives `path` and everything under it to [`TEST_USER`].
+pub fn chown_to_test_user(path: &Path) {
+    let id = format!("{0}:{0}", TEST_USER.1);
+    let o = run(Command::new("chown").args(["-R", &id]).arg(path));
+    assert!(o.status.success(), "chown:\n{}", text(&o));
+}
+
 /// A running `nexusd` and a HOME with an SSH key for the CLI.
 pub struct Daemon {
     /// Data directory, HOME and log live here.
@@ -151,6 +180,7 @@ pub struct Daemon {
     pub range: (u16, u16),
     child: Option<Child>,
     extra_env: Vec<(String, String)>,
+    as_user: Option<u32>,
 }
 
 impl Daemon {
@@ -178,10 +208,37 @@ impl Daemon {
             address: format!("127.0.0.1:{}", free_port()),
             range: (first, last),
             child: None,
-            extra_env: env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            as_user: None,
+        };
+        d.spawn();
+        d
+    }
+
+    /// Starts a daemon running as [`TEST_USER`] (made if needed), with port
+    /// block `block`; its data directory and HOME belong to that user.
+    pub fn start_as_user(block: u16) -> Daemon {
+        ensure_test_user();
+        let first = 33000 + 40 * block;
+        let root = tempfile::Builder::new()
+            .prefix("nexus-e2e-user-")
+            .tempdir()
+            .expect("tempdir");
+        let home = root.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).expect("home");
+        let o = run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(home.join(".ssh/id_ed25519")));
+        assert!(o.status.success(), "ssh-keygen:\n{}", text(&o));
+        std::fs::create_dir_all(root.path().join("data")).expect("data");
+        chown_to_test_user(root.path());
+        let mut d = Daemon {
+            root,
+            address: format!("127.0.0.1:{}", free_port()),
+            range: (first, first + 39),
+            child: None,
+            extra_env: Vec::new(),
+            as_user: Some(TEST_USER.1),
         };
         d.spawn();
         d
@@ -213,7 +270,20 @@ impl Daemon {
             .append(true)
             .open(self.log_path())
             .expect("log");
-        let child = Command::new(bin("nexusd"))
+        let mut cmd = match self.as_user {
+            Some(uid) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={uid}"))
+                    .arg("--init-groups")
+                    .arg("--")
+                    .arg(bin("nexusd"))
+                    .env("HOME", self.home());
+                c
+            }
+            None => Command::new(bin("nexusd")),
+        };
+        let child = cmd
             .arg("--listen")
             .arg(&self.address)
             .arg("--port-range")
@@ -230,9 +300,7 @@ impl Daemon {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if self.data_dir().join("token").is_file()
-                && std::net::TcpStream::connect(&self.address).is_ok()
-            {
+            if self.data_dir().join("token").is_file() && std::net::TcpStream::connect(&self.address).is_ok() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -299,12 +367,8 @@ impl Daemon {
 
     /// Creates workspace `name` in `repo` from `image`; returns its JSON.
     pub fn create(&self, repo: &Repo, name: &str, image: &str) -> serde_json::Value {
-        let out = self.cli_ok(
-            repo.path(),
-            &["workspace", "create", name, "--image", image, "--json"],
-        );
-        serde_json::from_str(&out)
-            .unwrap_or_else(|e| panic!("create --json printed no JSON ({e}):\n{out}"))
+        let out = self.cli_ok(repo.path(), &["workspace", "create", name, "--image", image, "--json"]);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("create --json printed no JSON ({e}):\n{out}"))
     }
 
     /// An SDK client.
@@ -322,10 +386,7 @@ impl Daemon {
             "--filter",
             &format!("label=dev.nexus.daemon={}", self.daemon_id()),
         ]));
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
+        String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
     }
 
     /// Real `ssh` to a workspace with the user's key: `ssh -p PORT USER@127.0.0.1 CMD`.
@@ -363,11 +424,7 @@ impl Daemon {
         let list = self.cli_ok(repo.path(), &["workspace", "list", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&list).expect("list json");
         assert!(
-            !list
-                .as_array()
-                .expect("array")
-                .iter()
-                .any(|w| w["name"] == name),
+            !list.as_array().expect("array").iter().any(|w| w["name"] == name),
             "a record of {name} is left: {list}"
         );
         let left: Vec<String> = self
@@ -384,10 +441,7 @@ impl Daemon {
             })
             .collect();
         assert!(left.is_empty(), "containers of {name} are left: {left:?}");
-        assert!(
-            !repo.worktree(name).exists(),
-            "the worktree of {name} is left"
-        );
+        assert!(!repo.worktree(name).exists(), "the worktree of {name} is left");
         let worktrees = git(repo.path(), &["worktree", "list", "--porcelain"]);
         assert!(
             !worktrees.contains(&format!(".worktree/{name}\n")),
@@ -418,15 +472,9 @@ impl Drop for Daemon {
                 ])
                 .output();
             if let Ok(o) = o {
-                let ids: Vec<String> = String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .map(str::to_string)
-                    .collect();
+                let ids: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
                 if !ids.is_empty() {
-                    let _ = Command::new("docker")
-                        .args(["rm", "-f", "-v"])
-                        .args(&ids)
-                        .output();
+                    let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
                 }
             }
         }

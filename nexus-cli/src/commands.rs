@@ -7,9 +7,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nexus_sdk::client::Client;
-use nexus_sdk::{
-    CreateParams, Event, EventsParams, ExecEvent, ExecParams, LogsParams, RemoveParams, Workspace,
-};
+use nexus_sdk::{CreateParams, Event, EventsParams, ExecEvent, ExecParams, LogsParams, RemoveParams, Workspace};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -224,10 +222,7 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client) -> anyhow::Result<i32
         WorkspaceCommand::Exec(a) => exec(a, client).await,
         WorkspaceCommand::Start(a) => {
             let w = client.start(&a.name).await?;
-            println!(
-                "workspace {} is {} (ssh 127.0.0.1:{})",
-                w.name, w.state, w.ssh_port
-            );
+            println!("workspace {} is {} (ssh 127.0.0.1:{})", w.name, w.state, w.ssh_port);
             Ok(0)
         }
         WorkspaceCommand::Stop(a) => {
@@ -264,10 +259,7 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client) -> anyhow::Result<i32
                 })
                 .await?;
             let branch = if a.delete_branch { "deleted" } else { "kept" };
-            println!(
-                "removed workspace {} (branch nexus/{} {branch})",
-                a.name, a.name
-            );
+            println!("removed workspace {} (branch nexus/{} {branch})", a.name, a.name);
             Ok(0)
         }
     }
@@ -287,9 +279,7 @@ fn progress_printer() -> impl FnMut(Option<&Event>) {
         None
     };
     move |ev| match (ev, &bar) {
-        (Some(Event::Progress { step, message, .. }), Some(b)) => {
-            b.set_message(format!("{step}: {message}"))
-        }
+        (Some(Event::Progress { step, message, .. }), Some(b)) => b.set_message(format!("{step}: {message}")),
         (Some(Event::Progress { step, message, .. }), None) => eprintln!("==> {step}: {message}"),
         (None, Some(b)) => b.finish_and_clear(),
         _ => {}
@@ -302,8 +292,7 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         Some(p) => p,
         None => std::env::current_dir().context("cannot read the current directory")?,
     };
-    let repo =
-        std::fs::canonicalize(&repo).with_context(|| format!("no directory {}", repo.display()))?;
+    let repo = std::fs::canonicalize(&repo).with_context(|| format!("no directory {}", repo.display()))?;
     let params = CreateParams {
         name: a.name.clone(),
         repository: repo.display().to_string(),
@@ -336,10 +325,7 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         println!("\nConnect:");
         println!("  nexus workspace ssh {}", w.name);
         println!("  ssh -p {} {}@{}", w.ssh_port, w.remote_user, w.ssh_host);
-        println!(
-            "  ssh {}    (after `nexus ssh-config`)",
-            ssh::alias(&w.name)
-        );
+        println!("  ssh {}    (after `nexus ssh-config`)", ssh::alias(&w.name));
     }
     Ok(0)
 }
@@ -350,24 +336,16 @@ fn print_workspace(w: &Workspace) {
     println!("  worktree   {}", w.worktree);
     println!("  folder     {}", w.workspace_folder);
     println!("  image      {}", w.image);
-    println!(
-        "  ssh        {}:{} (user {})",
-        w.ssh_host, w.ssh_port, w.remote_user
-    );
+    println!("  ssh        {}:{} (user {})", w.ssh_host, w.ssh_port, w.remote_user);
 }
 
 fn print_table(list: &[Workspace]) {
     if list.is_empty() {
-        println!(
-            "no workspaces: create one with `nexus workspace create NAME` in a git repository"
-        );
+        println!("no workspaces: create one with `nexus workspace create NAME` in a git repository");
         return;
     }
     let width = list.iter().map(|w| w.name.len()).max().unwrap_or(4).max(4);
-    println!(
-        "{:width$}  {:8}  {:6}  {:30}  IMAGE",
-        "NAME", "STATE", "SSH", "BRANCH"
-    );
+    println!("{:width$}  {:8}  {:6}  {:30}  IMAGE", "NAME", "STATE", "SSH", "BRANCH");
     for w in list {
         println!(
             "{:width$}  {:8}  {:6}  {:30}  {}",
@@ -410,10 +388,7 @@ async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
         .arg("-o")
         .arg(format!("HostKeyAlias={}", ssh::alias(&w.name)))
         .arg("-o")
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            ssh::known_hosts_path().display()
-        ))
+        .arg(format!("UserKnownHostsFile={}", ssh::known_hosts_path().display()))
         .args(["-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR"]);
     let ids = match &a.ssh_key {
         Some(k) => vec![k.clone()],

@@ -81,10 +81,7 @@ fn start_daemon(address: &str) -> anyhow::Result<()> {
         .append(true)
         .open(log_path())
         .with_context(|| format!("cannot open {}", log_path().display()))?;
-    eprintln!(
-        "starting nexusd in the background (log: {})",
-        log_path().display()
-    );
+    eprintln!("starting nexusd in the background (log: {})", log_path().display());
     std::process::Command::new(&exe)
         .arg("--listen")
         .arg(address.trim_start_matches("ws://"))
@@ -93,11 +90,6 @@ fn start_daemon(address: &str) -> anyhow::Result<()> {
         .stderr(log)
         .process_group(0)
         .spawn()
-        .with_context(|| {
-            format!(
-                "cannot start {}: install nexusd beside nexus or on PATH",
-                exe.display()
-            )
-        })?;
+        .with_context(|| format!("cannot start {}: install nexusd beside nexus or on PATH", exe.display()))?;
     Ok(())
 }

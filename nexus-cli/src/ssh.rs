@@ -76,10 +76,7 @@ pub fn user_keys(explicit: Option<&Path>) -> anyhow::Result<Vec<UserKey>> {
     if let Ok(entries) = std::fs::read_dir(ssh_dir()) {
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
-        for p in paths
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "pub"))
-        {
+        for p in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "pub")) {
             if let Ok(k) = read_key(&p) {
                 keys.push(k);
             }
@@ -135,8 +132,7 @@ fn write_0600(path: &Path, text: &str) -> anyhow::Result<()> {
 pub fn write_nexus_files(workspaces: &[Workspace], identities: &[PathBuf]) -> anyhow::Result<()> {
     let dir = nexus_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut config =
-        String::from("# Written by `nexus ssh-config`; changes here are overwritten.\n\n");
+    let mut config = String::from("# Written by `nexus ssh-config`; changes here are overwritten.\n\n");
     let mut known = String::new();
     for w in workspaces {
         config.push_str(&host_block(w, identities));
@@ -167,8 +163,7 @@ pub fn ensure_include() -> anyhow::Result<bool> {
         }
         let backup = ssh_dir().join("config.nexus-backup");
         if !backup.exists() {
-            std::fs::copy(&path, &backup)
-                .with_context(|| format!("cannot back up {}", path.display()))?;
+            std::fs::copy(&path, &backup).with_context(|| format!("cannot back up {}", path.display()))?;
         }
     }
     let new = format!(

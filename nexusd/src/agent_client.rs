@@ -19,14 +19,9 @@ struct Pinned {
 impl russh::client::Handler for Pinned {
     type Error = russh::Error;
 
-    async fn check_server_key(
-        &mut self,
-        key: &russh::keys::PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
+    async fn check_server_key(&mut self, key: &russh::keys::PublicKeyOrCertificate) -> Result<bool, Self::Error> {
         Ok(match key {
-            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => {
-                key.key_data() == self.host_key.key_data()
-            }
+            russh::keys::PublicKeyOrCertificate::PublicKey { key, .. } => key.key_data() == self.host_key.key_data(),
             _ => false,
         })
     }
@@ -212,9 +207,7 @@ impl AgentPool {
                     }
                 }
                 ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    code = Some(128 + signal_number(&signal_name))
-                }
+                ChannelMsg::ExitSignal { signal_name, .. } => code = Some(128 + signal_number(&signal_name)),
                 ChannelMsg::Close => break,
                 _ => {}
             }

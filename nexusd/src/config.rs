@@ -75,14 +75,8 @@ pub fn is_static_elf(path: &Path) -> bool {
     if file.take(64 * 1024).read_to_end(&mut data).is_err() {
         return false;
     }
-    let u16_at = |o: usize| {
-        data.get(o..o + 2)
-            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-    };
-    let u32_at = |o: usize| {
-        data.get(o..o + 4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    };
+    let u16_at = |o: usize| data.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u32_at = |o: usize| data.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     let u64_at = |o: usize| {
         data.get(o..o + 8)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -92,8 +86,7 @@ pub fn is_static_elf(path: &Path) -> bool {
     if data.get(0..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1][..]) {
         return false;
     }
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38))
-    else {
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
         return false;
     };
     const PT_INTERP: u32 = 3;
@@ -114,8 +107,7 @@ mod tests {
         std::fs::write(&text, "#!/bin/sh\n").expect("write");
         assert!(!is_static_elf(&text));
         // the static agent of this checkout, when built
-        let agent = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/x86_64-unknown-linux-gnu/agent/nexus-agent");
+        let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/x86_64-unknown-linux-gnu/agent/nexus-agent");
         if agent.is_file() {
             assert!(is_static_elf(&agent));
         }

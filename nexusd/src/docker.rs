@@ -9,8 +9,8 @@ use crate::error::{Result, WorkspaceError};
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, StopContainerOptions, UploadToContainerOptions,
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
+    StopContainerOptions, UploadToContainerOptions,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -103,10 +103,7 @@ fn docker_err(e: bollard::errors::Error) -> WorkspaceError {
 fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
+        bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }
     )
 }
 
@@ -210,10 +207,7 @@ impl ContainerRuntime for Docker {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
-        let created = c
-            .create_container(Some(opts), body)
-            .await
-            .map_err(docker_err)?;
+        let created = c.create_container(Some(opts), body).await.map_err(docker_err)?;
         Ok(created.id)
     }
 
@@ -229,11 +223,7 @@ impl ContainerRuntime for Docker {
     }
 
     async fn start(&self, id: &str) -> Result<()> {
-        self.client()
-            .await?
-            .start_container(id, None)
-            .await
-            .map_err(docker_err)
+        self.client().await?.start_container(id, None).await.map_err(docker_err)
     }
 
     async fn stop(&self, id: &str, timeout_secs: i32) -> Result<()> {
@@ -243,9 +233,7 @@ impl ContainerRuntime for Docker {
         };
         match self.client().await?.stop_container(id, Some(opts)).await {
             Ok(()) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
             Err(e) => Err(docker_err(e)),
         }
     }
@@ -260,9 +248,7 @@ impl ContainerRuntime for Docker {
             Ok(()) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             // "removal already in progress"
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
             Err(e) => Err(docker_err(e)),
         }
     }
@@ -276,10 +262,7 @@ impl ContainerRuntime for Docker {
     }
 
     async fn list_owned(&self, daemon_id: &str) -> Result<Vec<ContainerInfo>> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_DAEMON}={daemon_id}")],
-        )]);
+        let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_DAEMON}={daemon_id}")])]);
         let opts = ListContainersOptions {
             all: true,
             filters: Some(filters),

@@ -12,17 +12,13 @@ pub enum WorkspaceError {
     )]
     InvalidName(String),
     /// The name is in use.
-    #[error(
-        "a workspace named {0:?} exists already: pick another name or remove it with `nexus workspace rm {0}`"
-    )]
+    #[error("a workspace named {0:?} exists already: pick another name or remove it with `nexus workspace rm {0}`")]
     NameTaken(String),
     /// No such workspace.
     #[error("no workspace named {0:?}: see `nexus workspace list`")]
     NotFound(String),
     /// The path is not in a git repository.
-    #[error(
-        "{0} is not inside a git repository: run `git init` there, or run nexus inside a repository"
-    )]
+    #[error("{0} is not inside a git repository: run `git init` there, or run nexus inside a repository")]
     NotAGitRepository(String),
     /// `from` names nothing.
     #[error("{0:?} names no commit in the repository: check it with `git rev-parse {0}`")]
@@ -58,9 +54,7 @@ pub enum WorkspaceError {
         hint: String,
     },
     /// `remove` refused.
-    #[error(
-        "workspace {name:?} has {what}: commit and merge them, or pass --force to remove it anyway"
-    )]
+    #[error("workspace {name:?} has {what}: commit and merge them, or pass --force to remove it anyway")]
     WorktreeDirty {
         /// The workspace.
         name: String,
@@ -71,9 +65,7 @@ pub enum WorkspaceError {
     #[error("{0}")]
     InvalidParams(String),
     /// An authorized key line is no OpenSSH public key.
-    #[error(
-        "{0:?}… is no OpenSSH public key: pass the contents of a .pub file (e.g. ~/.ssh/id_ed25519.pub)"
-    )]
+    #[error("{0:?}… is no OpenSSH public key: pass the contents of a .pub file (e.g. ~/.ssh/id_ed25519.pub)")]
     InvalidKey(String),
     /// No SSH public key.
     #[error(
@@ -112,9 +104,7 @@ impl WorkspaceError {
             WorkspaceError::InvalidState { .. } => ErrorKind::InvalidState,
             WorkspaceError::WorktreeDirty { .. } => ErrorKind::WorktreeDirty,
             WorkspaceError::NoSshKey => ErrorKind::NoSshKey,
-            WorkspaceError::InvalidParams(_) | WorkspaceError::InvalidKey(_) => {
-                ErrorKind::InvalidParams
-            }
+            WorkspaceError::InvalidParams(_) | WorkspaceError::InvalidKey(_) => ErrorKind::InvalidParams,
             WorkspaceError::AgentUnavailable(_) => ErrorKind::AgentUnavailable,
             WorkspaceError::Step { source, .. } => source.kind(),
             WorkspaceError::Internal(_) => ErrorKind::Internal,

@@ -45,10 +45,7 @@ pub fn discover(path: &Path) -> Result<RepoInfo> {
         return Err(not_repo());
     }
     // the main working tree is the parent of the common dir `.git`
-    let workdir = common_dir
-        .parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(not_repo)?;
+    let workdir = common_dir.parent().map(Path::to_path_buf).ok_or_else(not_repo)?;
     if common_dir.file_name().and_then(|n| n.to_str()) != Some(".git") {
         return Err(not_repo());
     }
@@ -105,9 +102,7 @@ pub fn add_worktree(repo: &RepoInfo, name: &str, start: git2::Oid) -> Result<Pat
         Ok(b) => b.into_reference(),
         Err(_) => {
             let commit = r.find_commit(start).map_err(internal)?;
-            r.branch(&branch, &commit, false)
-                .map_err(internal)?
-                .into_reference()
+            r.branch(&branch, &commit, false).map_err(internal)?.into_reference()
         }
     };
     let path = worktree_path(repo, name);
@@ -117,8 +112,7 @@ pub fn add_worktree(repo: &RepoInfo, name: &str, start: git2::Oid) -> Result<Pat
     exclude_worktree_dir(repo)?;
     let mut opts = WorktreeAddOptions::new();
     opts.reference(Some(&reference));
-    r.worktree(&worktree_id(name), &path, Some(&opts))
-        .map_err(internal)?;
+    r.worktree(&worktree_id(name), &path, Some(&opts)).map_err(internal)?;
     Ok(path)
 }
 
@@ -245,8 +239,7 @@ mod tests {
         let path = add_worktree(&info, "feat", start).expect("add");
         assert!(path.join("a.txt").is_file());
         assert!(branch_exists(&info, "nexus/feat").expect("branch"));
-        let exclude =
-            std::fs::read_to_string(info.common_dir.join("info/exclude")).expect("exclude");
+        let exclude = std::fs::read_to_string(info.common_dir.join("info/exclude")).expect("exclude");
         assert!(exclude.contains("/.worktree/"));
         // the main checkout stays clean
         let out = Command::new("git")
@@ -254,31 +247,20 @@ mod tests {
             .current_dir(dir.path())
             .output()
             .expect("git");
-        assert!(
-            out.stdout.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
         // from inside the worktree, discovery finds the main repository
         assert_eq!(discover(&path).expect("discover").workdir, info.workdir);
 
-        assert_eq!(
-            removal_blocker(&info, &path, "nexus/feat").expect("check"),
-            None
-        );
+        assert_eq!(removal_blocker(&info, &path, "nexus/feat").expect("check"), None);
         std::fs::write(path.join("b.txt"), "b").expect("write");
         assert_eq!(
-            removal_blocker(&info, &path, "nexus/feat")
-                .expect("check")
-                .as_deref(),
+            removal_blocker(&info, &path, "nexus/feat").expect("check").as_deref(),
             Some("uncommitted changes")
         );
         git(&path, &["add", "."]);
         git(&path, &["commit", "-qm", "two"]);
         assert_eq!(
-            removal_blocker(&info, &path, "nexus/feat")
-                .expect("check")
-                .as_deref(),
+            removal_blocker(&info, &path, "nexus/feat").expect("check").as_deref(),
             Some("commits on no other branch")
         );
         remove_worktree(&info, "feat", &path).expect("remove");

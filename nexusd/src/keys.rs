@@ -32,12 +32,8 @@ pub fn public_line(key: &PrivateKey) -> Result<String> {
 /// Loads the daemon's key from `path`, making it (0600) on first use.
 pub fn load_or_create(path: &Path) -> Result<PrivateKey> {
     if let Ok(text) = std::fs::read_to_string(path) {
-        return PrivateKey::from_openssh(&text).map_err(|e| {
-            WorkspaceError::Internal(format!(
-                "cannot read the daemon key {}: {e}",
-                path.display()
-            ))
-        });
+        return PrivateKey::from_openssh(&text)
+            .map_err(|e| WorkspaceError::Internal(format!("cannot read the daemon key {}: {e}", path.display())));
     }
     let key = generate()?;
     write_private(path, to_pem(&key)?.as_bytes())?;
@@ -71,11 +67,7 @@ mod tests {
         let pem = to_pem(&key).expect("pem");
         let back = PrivateKey::from_openssh(&pem).expect("parse");
         assert_eq!(back.public_key(), key.public_key());
-        assert!(
-            public_line(&key)
-                .expect("public")
-                .starts_with("ssh-ed25519 ")
-        );
+        assert!(public_line(&key).expect("public").starts_with("ssh-ed25519 "));
 
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("daemon_key");

@@ -23,9 +23,7 @@ struct Args {
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
-    let (a, b) = s
-        .split_once('-')
-        .ok_or("expected FIRST-LAST, e.g. 32800-34999")?;
+    let (a, b) = s.split_once('-').ok_or("expected FIRST-LAST, e.g. 32800-34999")?;
     let a: u16 = a.trim().parse().map_err(|_| format!("{a:?} is no port"))?;
     let b: u16 = b.trim().parse().map_err(|_| format!("{b:?} is no port"))?;
     if a == 0 || a > b {
@@ -38,9 +36,8 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,russh=warn,jsonrpsee=warn")
-            }),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,russh=warn,jsonrpsee=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -52,15 +49,13 @@ async fn main() -> anyhow::Result<()> {
     config.port_range = args.port_range;
     config.default_image = args.default_image;
     let listen = args.listen.trim_start_matches("ws://").to_string();
-    let listener = std::net::TcpListener::bind(&listen).map_err(|e| {
-        anyhow::anyhow!("cannot listen on {listen}: {e} (is another nexusd running?)")
-    })?;
+    let listener = std::net::TcpListener::bind(&listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e} (is another nexusd running?)"))?;
     let shutdown = async {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},

@@ -49,9 +49,7 @@ fn read_or_init(path: &Path, make: impl FnOnce() -> String) -> Result<String, Wo
 
 /// `n` random bytes as hex.
 fn random_hex(n: usize) -> String {
-    (0..n)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
+    (0..n).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
 }
 
 /// Runs the daemon on `listener` until `shutdown` resolves.
@@ -87,9 +85,7 @@ pub async fn serve(
     listener
         .set_nonblocking(true)
         .map_err(|e| ServeError::Api(e.to_string()))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServeError::Api(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| ServeError::Api(e.to_string()))?;
     let server = jsonrpsee::server::Server::builder()
         .set_http_middleware(tower::ServiceBuilder::new().layer(api::BearerAuth::new(token)))
         .set_config(

@@ -174,9 +174,7 @@ impl Store {
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
-        Ok(Store {
-            conn: Mutex::new(conn),
-        })
+        Ok(Store { conn: Mutex::new(conn) })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -196,11 +194,9 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let exists: Option<String> = tx
-            .query_row(
-                "SELECT id FROM workspaces WHERE name = ?1",
-                [&record.name],
-                |r| r.get(0),
-            )
+            .query_row("SELECT id FROM workspaces WHERE name = ?1", [&record.name], |r| {
+                r.get(0)
+            })
             .optional()?;
         if exists.is_some() {
             return Err(WorkspaceError::NameTaken(record.name.clone()));
@@ -210,8 +206,7 @@ impl Store {
             let rows = stmt.query_map([], |r| r.get::<_, u16>(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let port = crate::ports::pick(range, &taken, probe)
-            .ok_or(WorkspaceError::PortsExhausted(range.0, range.1))?;
+        let port = crate::ports::pick(range, &taken, probe).ok_or(WorkspaceError::PortsExhausted(range.0, range.1))?;
         tx.execute(
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
@@ -292,8 +287,7 @@ impl Store {
 
     /// Deletes a workspace and, by cascade, its ports.
     pub fn delete(&self, id: &str) -> Result<()> {
-        self.conn()
-            .execute("DELETE FROM workspaces WHERE id = ?1", [id])?;
+        self.conn().execute("DELETE FROM workspaces WHERE id = ?1", [id])?;
         Ok(())
     }
 
@@ -358,10 +352,7 @@ mod tests {
             .insert_creating(&record("a1", "a"), (40000, 40000), |_| true)
             .expect("a");
         let full = store.insert_creating(&record("b1", "b"), (40000, 40000), |_| true);
-        assert!(matches!(
-            full,
-            Err(WorkspaceError::PortsExhausted(40000, 40000))
-        ));
+        assert!(matches!(full, Err(WorkspaceError::PortsExhausted(40000, 40000))));
         assert!(matches!(store.get("b"), Err(WorkspaceError::NotFound(_))));
     }
 
@@ -371,16 +362,11 @@ mod tests {
         store
             .insert_creating(&record("a1", "a"), (40000, 40005), |_| true)
             .expect("a");
-        store
-            .set_state("a1", WorkspaceState::Running)
-            .expect("state");
+        store.set_state("a1", WorkspaceState::Running).expect("state");
         assert_eq!(store.get("a").expect("get").state, WorkspaceState::Running);
         store.set_removing("a1", true).expect("removing");
         let got = store.get("a").expect("get");
-        assert_eq!(
-            (got.state, got.delete_branch),
-            (WorkspaceState::Removing, true)
-        );
+        assert_eq!((got.state, got.delete_branch), (WorkspaceState::Removing, true));
         store.delete("a1").expect("delete");
         assert!(store.ports().expect("ports").is_empty());
     }

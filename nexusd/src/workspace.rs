@@ -51,8 +51,7 @@ pub fn authorized_keys(lines: &[String]) -> Result<String> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
     {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let parses =
-            (0..fields.len()).any(|i| PublicKey::from_openssh(&fields[i..].join(" ")).is_ok());
+        let parses = (0..fields.len()).any(|i| PublicKey::from_openssh(&fields[i..].join(" ")).is_ok());
         if !parses {
             return Err(WorkspaceError::InvalidKey(line.chars().take(40).collect()));
         }
@@ -146,9 +145,7 @@ pub struct Manager {
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manager")
-            .field("daemon_id", &self.daemon_id)
-            .finish()
+        f.debug_struct("Manager").field("daemon_id", &self.daemon_id).finish()
     }
 }
 
@@ -205,8 +202,7 @@ impl Manager {
         let _guard = self.lock(&p.name).await;
         let name = p.name.clone();
         let authorized = authorized_keys(&p.authorized_keys)?;
-        self.events
-            .progress(&name, "validate", "checking the repository");
+        self.events.progress(&name, "validate", "checking the repository");
         let path = PathBuf::from(&p.repository);
         let from = p.from.clone();
         let wt_name = name.clone();
@@ -219,10 +215,7 @@ impl Manager {
                 return Err(WorkspaceError::InvalidState {
                     name: wt_name.clone(),
                     state: "not creatable".into(),
-                    hint: format!(
-                        "{} exists already: move it away, or pick another name",
-                        wt.display()
-                    ),
+                    hint: format!("{} exists already: move it away, or pick another name", wt.display()),
                 });
             }
             Ok((repo, start, exists))
@@ -231,12 +224,8 @@ impl Manager {
         if self.store.get(&name).is_ok() {
             return Err(WorkspaceError::NameTaken(name));
         }
-        let image = p
-            .image
-            .clone()
-            .unwrap_or_else(|| self.config.default_image.clone());
-        self.events
-            .progress(&name, "image", format!("finding image {image}"));
+        let image = p.image.clone().unwrap_or_else(|| self.config.default_image.clone());
+        self.events.progress(&name, "image", format!("finding image {image}"));
         self.runtime.ping().await?;
         let image_user = self.runtime.ensure_image(&image).await?;
         let owner = {
@@ -267,11 +256,10 @@ impl Manager {
             container_id: None,
             created_at: now(),
         };
-        self.events
-            .progress(&name, "ports", "allocating the SSH port");
-        record.ssh_port =
-            self.store
-                .insert_creating(&record, self.config.port_range, crate::ports::bindable)?;
+        self.events.progress(&name, "ports", "allocating the SSH port");
+        record.ssh_port = self
+            .store
+            .insert_creating(&record, self.config.port_range, crate::ports::bindable)?;
         self.events.state(&name, Some(WorkspaceState::Creating));
         match self.provision(&mut record, Some(start)).await {
             Ok(()) => {
@@ -290,11 +278,7 @@ impl Manager {
     }
 
     /// Worktree (when `start` is given), container, agent files, start, SSH.
-    async fn provision(
-        &self,
-        record: &mut WorkspaceRecord,
-        start: Option<git2::Oid>,
-    ) -> Result<()> {
+    async fn provision(&self, record: &mut WorkspaceRecord, start: Option<git2::Oid>) -> Result<()> {
         let name = record.name.clone();
         if let Some(start) = start {
             self.events.progress(
@@ -329,22 +313,13 @@ impl Manager {
             entrypoint: vec![format!("/{AGENT_DIR}/nexus-agent")],
             hostname: record.name.clone(),
         };
-        let id = self
-            .runtime
-            .create(&spec)
-            .await
-            .map_err(|e| e.at("container"))?;
+        let id = self.runtime.create(&spec).await.map_err(|e| e.at("container"))?;
         self.store.set_container(&record.id, &id)?;
         record.container_id = Some(id.clone());
-        self.events
-            .progress(&name, "agent", "injecting the SSH agent");
+        self.events.progress(&name, "agent", "injecting the SSH agent");
         let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
-        self.runtime
-            .upload(&id, tar)
-            .await
-            .map_err(|e| e.at("agent"))?;
-        self.events
-            .progress(&name, "start", "starting the container");
+        self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
+        self.events.progress(&name, "start", "starting the container");
         self.runtime.start(&id).await.map_err(|e| e.at("start"))?;
         self.wait_ssh(record).await
     }
@@ -479,8 +454,7 @@ impl Manager {
         match self.runtime.running(&container_name(&r)).await? {
             Some(true) => {}
             Some(false) => {
-                self.events
-                    .progress(name, "start", "starting the container");
+                self.events.progress(name, "start", "starting the container");
                 self.agents.forget(&r.id).await;
                 self.runtime
                     .start(&container_name(&r))
@@ -537,8 +511,7 @@ impl Manager {
         }
         self.runtime.ping().await?;
         // a re-run of a cut-off remove keeps a branch deletion asked for before
-        let delete_branch =
-            delete_branch || (r.state == WorkspaceState::Removing && r.delete_branch);
+        let delete_branch = delete_branch || (r.state == WorkspaceState::Removing && r.delete_branch);
         self.store.set_removing(&r.id, delete_branch)?;
         self.events.state(name, Some(WorkspaceState::Removing));
         self.finish_remove(&r, delete_branch).await
@@ -584,21 +557,17 @@ impl Manager {
                 "command is empty: give the program and its arguments".into(),
             ));
         }
-        let env: Vec<(String, String)> =
-            p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if let Some((bad, _)) = env.iter().find(|(k, _)| {
-            k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        }) {
+        let env: Vec<(String, String)> = p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        if let Some((bad, _)) = env
+            .iter()
+            .find(|(k, _)| k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        {
             return Err(WorkspaceError::InvalidParams(format!(
                 "{bad:?} is no environment variable name"
             )));
         }
         Ok(PreparedExec {
-            line: command_line(
-                &p.command,
-                Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)),
-                &env,
-            ),
+            line: command_line(&p.command, Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)), &env),
             timeout: p.timeout_secs.map(Duration::from_secs),
             target: target(&r),
         })
@@ -607,11 +576,7 @@ impl Manager {
     /// Runs a prepared command through the workspace's agent, sending output
     /// to `out`; returns the exit code.
     pub async fn exec(&self, e: &PreparedExec, out: mpsc::Sender<ExecEvent>) -> Result<i32> {
-        match self
-            .agents
-            .exec(&e.target, &e.line, e.timeout, out.clone())
-            .await
-        {
+        match self.agents.exec(&e.target, &e.line, e.timeout, out.clone()).await {
             Err(WorkspaceError::AgentUnavailable(_)) => {
                 // a pooled connection may have died with a restarted container
                 self.agents.forget(&e.target.id).await;
@@ -664,8 +629,7 @@ impl Manager {
                 }
             }
         }
-        let known: std::collections::HashSet<String> =
-            self.store.list()?.into_iter().map(|r| r.id).collect();
+        let known: std::collections::HashSet<String> = self.store.list()?.into_iter().map(|r| r.id).collect();
         for c in self.runtime.list_owned(&self.daemon_id).await? {
             if !known.contains(&c.workspace_id) {
                 tracing::info!("removing container {} of no workspace", c.id);
@@ -690,17 +654,7 @@ mod tests {
         for ok in ["a", "feature-auth", "0day", &"a".repeat(63)] {
             assert!(validate_name(ok).is_ok(), "{ok}");
         }
-        for bad in [
-            "",
-            "-a",
-            "A",
-            "a_b",
-            "a.b",
-            "a/b",
-            "ä",
-            &"a".repeat(64),
-            "a b",
-        ] {
+        for bad in ["", "-a", "A", "a_b", "a.b", "a/b", "ä", &"a".repeat(64), "a b"] {
             assert!(
                 matches!(validate_name(bad), Err(WorkspaceError::InvalidName(_))),
                 "{bad}"
@@ -724,10 +678,7 @@ mod tests {
 
     #[test]
     fn authorized_keys_need_one_real_key() {
-        assert!(matches!(
-            authorized_keys(&[]),
-            Err(WorkspaceError::NoSshKey)
-        ));
+        assert!(matches!(authorized_keys(&[]), Err(WorkspaceError::NoSshKey)));
         assert!(matches!(
             authorized_keys(&["# only a comment".into()]),
             Err(WorkspaceError::NoSshKey)

@@ -77,9 +77,7 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client")
-            .field("address", &self.address)
-            .finish()
+        f.debug_struct("Client").field("address", &self.address).finish()
     }
 }
 
@@ -96,12 +94,10 @@ impl Client {
             format!("ws://{address}")
         };
         let mut headers = jsonrpsee::http_client::HeaderMap::new();
-        let value = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| ClientError::Connect {
-                address: address.to_string(),
-                reason: "the token holds characters an HTTP header cannot carry".into(),
-            })?;
+        let value = format!("Bearer {token}").parse().map_err(|_| ClientError::Connect {
+            address: address.to_string(),
+            reason: "the token holds characters an HTTP header cannot carry".into(),
+        })?;
         headers.insert("authorization", value);
         let inner = WsClientBuilder::default()
             .set_headers(headers)
@@ -149,11 +145,7 @@ impl Client {
         }
     }
 
-    async fn call<P: Serialize, R: DeserializeOwned>(
-        &self,
-        method: &str,
-        params: P,
-    ) -> Result<R, ClientError> {
+    async fn call<P: Serialize, R: DeserializeOwned>(&self, method: &str, params: P) -> Result<R, ClientError> {
         self.inner
             .request(method, named(params)?)
             .await
@@ -189,20 +181,17 @@ impl Client {
 
     /// `workspace.get`.
     pub async fn get(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_GET, NameParams { name: name.into() })
-            .await
+        self.call(m::WORKSPACE_GET, NameParams { name: name.into() }).await
     }
 
     /// `workspace.start`.
     pub async fn start(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_START, NameParams { name: name.into() })
-            .await
+        self.call(m::WORKSPACE_START, NameParams { name: name.into() }).await
     }
 
     /// `workspace.stop`.
     pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_STOP, NameParams { name: name.into() })
-            .await
+        self.call(m::WORKSPACE_STOP, NameParams { name: name.into() }).await
     }
 
     /// `workspace.remove`.
@@ -223,17 +212,12 @@ impl Client {
     }
 
     /// `exec.stream`: output chunks in order, then one [`ExecEvent::Exit`].
-    pub async fn exec_stream(
-        &self,
-        params: &ExecParams,
-    ) -> Result<Subscription<ExecEvent>, ClientError> {
-        self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE)
-            .await
+    pub async fn exec_stream(&self, params: &ExecParams) -> Result<Subscription<ExecEvent>, ClientError> {
+        self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE).await
     }
 
     /// `events.subscribe`.
     pub async fn events(&self, params: &EventsParams) -> Result<Subscription<Event>, ClientError> {
-        self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE)
-            .await
+        self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE).await
     }
 }

@@ -244,16 +244,14 @@ mod tests {
     fn exec_event_wire_shape() {
         let json = serde_json::to_value(ExecEvent::Exit { exit_code: 3 }).expect("serialize");
         assert_eq!(json, serde_json::json!({"type": "exit", "exitCode": 3}));
-        let json =
-            serde_json::to_value(ExecEvent::Stdout { data: "hi".into() }).expect("serialize");
+        let json = serde_json::to_value(ExecEvent::Stdout { data: "hi".into() }).expect("serialize");
         assert_eq!(json, serde_json::json!({"type": "stdout", "data": "hi"}));
     }
 
     #[test]
     fn create_params_defaults() {
         let p: CreateParams =
-            serde_json::from_value(serde_json::json!({"name": "a", "repository": "/r"}))
-                .expect("parse");
+            serde_json::from_value(serde_json::json!({"name": "a", "repository": "/r"})).expect("parse");
         assert_eq!(p.from, None);
         assert!(p.authorized_keys.is_empty());
     }

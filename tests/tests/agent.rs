@@ -19,8 +19,7 @@ impl Tmux {
     }
 
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&run(self.cmd().args(["capture-pane", "-p", "-t", "t"])).stdout)
-            .into_owned()
+        String::from_utf8_lossy(&run(self.cmd().args(["capture-pane", "-p", "-t", "t"])).stdout).into_owned()
     }
 
     /// Waits until the screen contains `needle`; returns the screen.
@@ -73,19 +72,16 @@ fn interactive_login_shell_with_terminal_size_and_resize() {
     tmux.send("echo \"[$(pwd)] [$TERM] [$(stty size)] [$0]\"");
     let folder = ws["workspaceFolder"].as_str().expect("folder");
     let screen = tmux.wait_for(&format!("[{folder}] ["));
-    let term =
-        String::from_utf8_lossy(&run(tmux.cmd().args(["show", "-gv", "default-terminal"])).stdout)
-            .trim()
-            .to_string();
+    let term = String::from_utf8_lossy(&run(tmux.cmd().args(["show", "-gv", "default-terminal"])).stdout)
+        .trim()
+        .to_string();
     assert!(
         screen.contains(&format!("[{term}] [40 100] [-sh]")),
         "TERM, size or login shell wrong:\n{screen}"
     );
 
     // window-change reaches the remote terminal
-    let o = run(tmux
-        .cmd()
-        .args(["resize-window", "-t", "t", "-x", "120", "-y", "50"]));
+    let o = run(tmux.cmd().args(["resize-window", "-t", "t", "-x", "120", "-y", "50"]));
     assert!(o.status.success(), "{}", text(&o));
     std::thread::sleep(Duration::from_millis(200));
     tmux.send("echo \"[resized $(stty size)]\"");
@@ -102,15 +98,7 @@ fn exit_signals_env_requests_and_stdin() {
     // a signal death is reported as exit-signal: 128+N through the daemon
     let o = d.cli(
         repo.path(),
-        &[
-            "workspace",
-            "exec",
-            "sessions",
-            "--",
-            "sh",
-            "-c",
-            "kill -TERM $$",
-        ],
+        &["workspace", "exec", "sessions", "--", "sh", "-c", "kill -TERM $$"],
     );
     assert_eq!(o.status.code(), Some(143), "{}", text(&o));
     // and OpenSSH's ssh exits 255 on an exit-signal
@@ -130,20 +118,10 @@ fn exit_signals_env_requests_and_stdin() {
             "-o",
             "UserKnownHostsFile=/dev/null",
         ])
-        .args([
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "SetEnv=LANG=C.UTF-8 LC_TIME=C FOO=bar",
-        ])
+        .args(["-o", "LogLevel=ERROR", "-o", "SetEnv=LANG=C.UTF-8 LC_TIME=C FOO=bar"])
         .arg("-i")
         .arg(d.key())
-        .args([
-            "-p",
-            &port,
-            "root@127.0.0.1",
-            "echo \"[$LANG] [$LC_TIME] [$FOO]\"",
-        ]));
+        .args(["-p", &port, "root@127.0.0.1", "echo \"[$LANG] [$LC_TIME] [$FOO]\""]));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[C.UTF-8] [C] []\n");
 
@@ -201,10 +179,7 @@ fn zombies(d: &Daemon, repo: &Repo, name: &str) -> Vec<String> {
         ],
     );
     out.lines()
-        .filter(|l| {
-            l.rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('Z'))
-        })
+        .filter(|l| l.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
         .map(str::to_string)
         .collect()
 }
@@ -244,8 +219,7 @@ fn pid1_reaps_orphans_and_passes_sigterm_on() {
     std::thread::sleep(Duration::from_millis(300));
     d.cli_ok(repo.path(), &["workspace", "stop", "init"]);
     let container = format!("nexus-init-{}", &ws["id"].as_str().expect("id")[..8]);
-    let code =
-        run(Command::new("docker").args(["inspect", "-f", "{{.State.ExitCode}}", &container]));
+    let code = run(Command::new("docker").args(["inspect", "-f", "{{.State.ExitCode}}", &container]));
     assert_eq!(
         String::from_utf8_lossy(&code.stdout).trim(),
         "0",
@@ -256,8 +230,5 @@ fn pid1_reaps_orphans_and_passes_sigterm_on() {
         repo.path(),
         &["workspace", "exec", "init", "--", "cat", "/root/term.txt"],
     );
-    assert_eq!(
-        out, "got-term\n",
-        "SIGTERM must reach the container's processes"
-    );
+    assert_eq!(out, "got-term\n", "SIGTERM must reach the container's processes");
 }

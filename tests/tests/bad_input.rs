@@ -62,10 +62,7 @@ fn a_taken_name_is_refused_and_the_first_workspace_is_untouched() {
 fn a_directory_outside_git_is_refused() {
     let d = Daemon::start(5);
     let plain = tempfile::tempdir().expect("tempdir");
-    let o = d.cli(
-        plain.path(),
-        &["workspace", "create", "nogit", "--image", BUSYBOX],
-    );
+    let o = d.cli(plain.path(), &["workspace", "create", "nogit", "--image", BUSYBOX]);
     assert_eq!(o.status.code(), Some(64), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("is not inside a git repository"),
@@ -122,11 +119,7 @@ fn a_missing_image_is_refused() {
 
 #[test]
 fn docker_not_running_says_how_to_start_it() {
-    let d = Daemon::start_with(
-        33280,
-        33319,
-        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
-    );
+    let d = Daemon::start_with(33280, 33319, &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     let repo = Repo::new();
     fails(
         &d,
@@ -155,10 +148,7 @@ fn an_exhausted_port_range_is_refused() {
     drop(held);
     // with the port free, the same create works
     d.create(&repo, "noport", BUSYBOX);
-    d.cli_ok(
-        repo.path(),
-        &["workspace", "rm", "noport", "--delete-branch"],
-    );
+    d.cli_ok(repo.path(), &["workspace", "rm", "noport", "--delete-branch"]);
     d.assert_no_leftovers(&repo, "noport", false);
 }
 
@@ -242,11 +232,7 @@ fn no_ssh_key_says_how_to_make_one() {
 fn a_failing_late_step_rolls_everything_back() {
     // an agent binary that cannot be read fails the `agent` step, after the
     // worktree, branch, port and container were made
-    let d = Daemon::start_with(
-        33440,
-        33479,
-        &[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")],
-    );
+    let d = Daemon::start_with(33440, 33479, &[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")]);
     let repo = Repo::new();
     fails(
         &d,

@@ -10,8 +10,7 @@ use std::time::{Duration, Instant};
 /// worktree, SSH) or consistently gone; panics on anything in between.
 fn settled(d: &Daemon, repo: &Repo, name: &str) -> bool {
     let list: serde_json::Value =
-        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "list", "--json"]))
-            .expect("json");
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "list", "--json"])).expect("json");
     let record = list
         .as_array()
         .expect("array")
@@ -20,20 +19,10 @@ fn settled(d: &Daemon, repo: &Repo, name: &str) -> bool {
         .cloned();
     match record {
         Some(ws) => {
-            assert_eq!(
-                ws["state"], "running",
-                "{name} must be running or gone: {ws}"
-            );
-            assert!(
-                repo.worktree(name).exists(),
-                "{name} has a record but no worktree"
-            );
+            assert_eq!(ws["state"], "running", "{name} must be running or gone: {ws}");
+            assert!(repo.worktree(name).exists(), "{name} has a record but no worktree");
             let o = d.ssh(&ws, "true");
-            assert!(
-                o.status.success(),
-                "{name} has a record but no SSH: {}",
-                text(&o)
-            );
+            assert!(o.status.success(), "{name} has a record but no SSH: {}", text(&o));
             true
         }
         None => {
@@ -80,21 +69,14 @@ fn sigkill_mid_create_and_mid_remove_settles_after_restart() {
 
     // the daemon is down: the running workspace still answers SSH
     let o = d.ssh(&survivor, "echo alive");
-    assert!(
-        o.status.success(),
-        "ssh while the daemon is down:\n{}",
-        text(&o)
-    );
+    assert!(o.status.success(), "ssh while the daemon is down:\n{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "alive\n");
 
     d.spawn();
     let victim_kept = settled(&d, &repo, "victim");
     assert!(settled(&d, &repo, "survivor"), "the survivor must stay");
     if victim_kept {
-        d.cli_ok(
-            repo.path(),
-            &["workspace", "rm", "victim", "--delete-branch"],
-        );
+        d.cli_ok(repo.path(), &["workspace", "rm", "victim", "--delete-branch"]);
         d.assert_no_leftovers(&repo, "victim", false);
     }
 
@@ -139,10 +121,7 @@ fn sigkill_mid_create_and_mid_remove_settles_after_restart() {
     drop(events);
     d.spawn();
     if settled(&d, &repo, "survivor") {
-        d.cli_ok(
-            repo.path(),
-            &["workspace", "rm", "survivor", "--delete-branch"],
-        );
+        d.cli_ok(repo.path(), &["workspace", "rm", "survivor", "--delete-branch"]);
     }
     // a remove cut off after it began is finished on restart, as asked
     // (with --delete-branch, so the branch goes too)

@@ -9,10 +9,7 @@ fn create_ssh_git_exec_stop_start_rm() {
     let d = Daemon::start(0);
     let repo = Repo::new();
     // the default template image, as a plain `create` uses it
-    let out = d.cli_ok(
-        repo.path(),
-        &["workspace", "create", "feature-auth", "--json"],
-    );
+    let out = d.cli_ok(repo.path(), &["workspace", "create", "feature-auth", "--json"]);
     let ws: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(ws["state"], "running");
     assert_eq!(ws["branch"], "nexus/feature-auth");
@@ -47,10 +44,7 @@ fn create_ssh_git_exec_stop_start_rm() {
     );
     assert!(o.status.success(), "ssh:\n{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        stdout.contains(&format!("/workspaces/{repo_name}\n")),
-        "{stdout}"
-    );
+    assert!(stdout.contains(&format!("/workspaces/{repo_name}\n")), "{stdout}");
     assert!(stdout.contains("USER=root"), "{stdout}");
     assert!(stdout.contains("## nexus/feature-auth"), "{stdout}");
 
@@ -60,19 +54,14 @@ fn create_ssh_git_exec_stop_start_rm() {
         "echo inside > inside.txt && git add inside.txt && git -c user.name=C -c user.email=c@c commit -qm from-container",
     );
     assert!(o.status.success(), "commit in container:\n{}", text(&o));
-    assert!(
-        git(repo.path(), &["log", "--oneline", "nexus/feature-auth"]).contains("from-container")
-    );
+    assert!(git(repo.path(), &["log", "--oneline", "nexus/feature-auth"]).contains("from-container"));
     assert_eq!(
         std::fs::read_to_string(repo.worktree("feature-auth").join("inside.txt")).expect("file"),
         "inside\n"
     );
 
     // `nexus workspace ssh NAME -- CMD` returns the command's exit code
-    let o = d.cli(
-        repo.path(),
-        &["workspace", "ssh", "feature-auth", "--", "exit 5"],
-    );
+    let o = d.cli(repo.path(), &["workspace", "ssh", "feature-auth", "--", "exit 5"]);
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
 
     // exec through the daemon: stdout and stderr apart, exit code passed on
@@ -94,25 +83,13 @@ fn create_ssh_git_exec_stop_start_rm() {
     // argv is passed verbatim, without a shell re-splitting it
     let out = d.cli_ok(
         repo.path(),
-        &[
-            "workspace",
-            "exec",
-            "feature-auth",
-            "--",
-            "printf",
-            "%s|",
-            "a b",
-            "c'd",
-        ],
+        &["workspace", "exec", "feature-auth", "--", "printf", "%s|", "a b", "c'd"],
     );
     assert_eq!(out, "a b|c'd|");
 
     // list and show
     let list = d.cli_ok(repo.path(), &["workspace", "list"]);
-    assert!(
-        list.contains("feature-auth") && list.contains("running"),
-        "{list}"
-    );
+    assert!(list.contains("feature-auth") && list.contains("running"), "{list}");
 
     // stop and start: same port, files in the container kept
     d.cli_ok(
@@ -129,40 +106,22 @@ fn create_ssh_git_exec_stop_start_rm() {
     );
     let out = d.cli_ok(repo.path(), &["workspace", "stop", "feature-auth"]);
     assert!(out.contains("stopped"), "{out}");
-    let o = d.cli(
-        repo.path(),
-        &["workspace", "exec", "feature-auth", "--", "true"],
-    );
-    assert_eq!(
-        o.status.code(),
-        Some(75),
-        "exec in a stopped workspace:\n{}",
-        text(&o)
-    );
+    let o = d.cli(repo.path(), &["workspace", "exec", "feature-auth", "--", "true"]);
+    assert_eq!(o.status.code(), Some(75), "exec in a stopped workspace:\n{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("nexus workspace start feature-auth"),
         "{}",
         text(&o)
     );
     d.cli_ok(repo.path(), &["workspace", "start", "feature-auth"]);
-    let shown: serde_json::Value = serde_json::from_str(&d.cli_ok(
-        repo.path(),
-        &["workspace", "show", "feature-auth", "--json"],
-    ))
-    .expect("json");
+    let shown: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "show", "feature-auth", "--json"])).expect("json");
     assert_eq!(shown["sshPort"], ws["sshPort"]);
     assert_eq!(shown["state"], "running");
     assert_eq!(
         d.cli_ok(
             repo.path(),
-            &[
-                "workspace",
-                "exec",
-                "feature-auth",
-                "--",
-                "cat",
-                "/root/state.txt"
-            ]
+            &["workspace", "exec", "feature-auth", "--", "cat", "/root/state.txt"]
         ),
         "kept\n"
     );
@@ -186,10 +145,7 @@ fn create_ssh_git_exec_stop_start_rm() {
     );
     d.cli_ok(repo.path(), &["workspace", "rm", "feature-auth", "--force"]);
     d.assert_no_leftovers(&repo, "feature-auth", true);
-    assert!(
-        repo.has_branch("nexus/feature-auth"),
-        "rm must keep the branch"
-    );
+    assert!(repo.has_branch("nexus/feature-auth"), "rm must keep the branch");
     // the port is free again
     assert!(std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok());
 }
@@ -207,15 +163,9 @@ fn rm_refuses_uncommitted_changes_and_deletes_branch_when_asked() {
         "{}",
         text(&o)
     );
-    assert!(
-        repo.worktree("dirty").exists(),
-        "a refused rm must keep the worktree"
-    );
+    assert!(repo.worktree("dirty").exists(), "a refused rm must keep the worktree");
     std::fs::remove_file(repo.worktree("dirty").join("scratch.txt")).expect("rm");
-    d.cli_ok(
-        repo.path(),
-        &["workspace", "rm", "dirty", "--delete-branch"],
-    );
+    d.cli_ok(repo.path(), &["workspace", "rm", "dirty", "--delete-branch"]);
     d.assert_no_leftovers(&repo, "dirty", false);
 }
 
@@ -270,15 +220,43 @@ fn ssh_config_pins_host_keys_for_strict_checking() {
     let other_pub = std::fs::read_to_string(d.root.path().join("other.pub")).expect("pub");
     std::fs::write(&kh, format!("nexus-pinned {}", other_pub)).expect("write");
     let o = ssh(&user_config);
-    assert!(
-        !o.status.success(),
-        "a changed host key must be refused:\n{}",
-        text(&o)
-    );
+    assert!(!o.status.success(), "a changed host key must be refused:\n{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("HOST IDENTIFICATION HAS CHANGED"),
         "{}",
         text(&o)
     );
     let _ = ws;
+}
+
+#[test]
+fn a_non_root_owner_gets_the_template_user_with_their_uid() {
+    // the daemon runs as the repository's owner, as a user's own daemon does
+    let d = Daemon::start_as_user(11);
+    let repo = Repo::new();
+    nexus_e2e::chown_to_test_user(repo.path());
+    let uid = nexus_e2e::TEST_USER.1;
+    let ws = d.create(&repo, "mine", DEBIAN);
+    assert_eq!(ws["remoteUser"], "dev", "{ws}");
+
+    // devcontainer.json updateRemoteUserUID: dev has the owner's UID and GID, and its home
+    let o = d.ssh(&ws, "id -u; id -g; stat -c %u ~; sudo -n true && echo sudo-ok; pwd");
+    assert!(o.status.success(), "ssh as dev:\n{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let folder = ws["workspaceFolder"].as_str().expect("folder");
+    assert_eq!(out, format!("{uid}\n{uid}\n{uid}\nsudo-ok\n{folder}\n"));
+
+    // what dev makes in the worktree belongs to the owner on the host, and git works
+    let o = d.ssh(
+        &ws,
+        "echo x > made.txt && git add made.txt && git -c user.name=D -c user.email=d@d commit -qm by-dev",
+    );
+    assert!(o.status.success(), "commit as dev:\n{}", text(&o));
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(repo.worktree("mine").join("made.txt")).expect("made.txt");
+    assert_eq!((meta.uid(), meta.gid()), (uid, uid));
+    assert!(git(repo.path(), &["log", "--oneline", "nexus/mine"]).contains("by-dev"));
+
+    d.cli_ok(repo.path(), &["workspace", "rm", "mine", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "mine", false);
 }

@@ -77,9 +77,7 @@ impl PtyMaster {
     pub async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             let mut guard = self.fd.readable().await?;
-            match guard
-                .try_io(|fd| nix::unistd::read(fd.get_ref(), buf).map_err(std::io::Error::from))
-            {
+            match guard.try_io(|fd| nix::unistd::read(fd.get_ref(), buf).map_err(std::io::Error::from)) {
                 Ok(Ok(n)) => return Ok(n),
                 // EIO: the slave side is closed, which is end of file for a pty
                 Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Ok(0),
@@ -93,9 +91,7 @@ impl PtyMaster {
     pub async fn write_all(&self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
             let mut guard = self.fd.writable().await?;
-            match guard
-                .try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(std::io::Error::from))
-            {
+            match guard.try_io(|fd| nix::unistd::write(fd.get_ref(), data).map_err(std::io::Error::from)) {
                 Ok(Ok(n)) => data = &data[n..],
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,
@@ -140,11 +136,7 @@ fn command(spec: &Spec) -> Command {
         cmd.arg0(arg0);
     }
     cmd.env_clear();
-    cmd.envs(
-        spec.env
-            .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v))),
-    );
+    cmd.envs(spec.env.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))));
     let cwd = if std::path::Path::new(&spec.cwd).is_dir() {
         &spec.cwd
     } else {
@@ -186,15 +178,12 @@ fn drop_privileges(cmd: &mut Command, spec: &Spec, controlling_tty: bool) {
 /// Starts `spec` with pipes for stdin, stdout and stderr.
 pub fn spawn_pipes(spec: &Spec) -> std::io::Result<Started> {
     let mut cmd = command(spec);
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     drop_privileges(&mut cmd, spec, false);
     let mut child = cmd.spawn()?;
     let pid = child.id() as i32;
     let exit = reaper::register(pid);
-    let (Some(stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         return Err(std::io::Error::other("the child's pipes are missing"));
     };
@@ -239,8 +228,7 @@ pub fn spawn_pty(spec: &mut Spec, pty: &PtyRequest) -> std::io::Result<Started> 
     let exit = reaper::register(pid);
     set_nonblocking(&pair.master)?;
     // SAFETY: an OwnedFd always holds one open descriptor and owns it until dropped.
-    let fd = unsafe { AsyncFd::register(pair.master) }
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let fd = unsafe { AsyncFd::register(pair.master) }.map_err(|e| std::io::Error::other(e.to_string()))?;
     let master = PtyMaster { fd };
     Ok(Started {
         pid,

@@ -51,9 +51,7 @@ fn reap_all() {
     loop {
         let (pid, exit) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => (pid.as_raw(), Exit::Code(code)),
-            Ok(WaitStatus::Signaled(pid, sig, core)) => {
-                (pid.as_raw(), Exit::Signal(sig as i32, core))
-            }
+            Ok(WaitStatus::Signaled(pid, sig, core)) => (pid.as_raw(), Exit::Signal(sig as i32, core)),
             Ok(WaitStatus::StillAlive) | Err(_) => return,
             Ok(_) => continue,
         };

@@ -7,9 +7,7 @@ use crate::process::{self, Io, PtyMaster, PtyRequest, Spec};
 use crate::reaper::{self, Exit};
 use crate::users::{self, User};
 use russh::keys::PublicKey;
-use russh::server::{
-    Auth, ChannelOpenHandle, Handle, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
-};
+use russh::server::{Auth, ChannelOpenHandle, Handle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Sig};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -49,20 +47,16 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     {
         tracing::warn!("cannot give {} uid {uid}: {e}", config.remote_user);
     }
-    let key_text =
-        std::fs::read_to_string(&config.host_key_path).map_err(|e| AgentError::HostKey {
-            path: config.host_key_path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-    let host_key =
-        russh::keys::PrivateKey::from_openssh(&key_text).map_err(|e| AgentError::HostKey {
-            path: config.host_key_path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+    let key_text = std::fs::read_to_string(&config.host_key_path).map_err(|e| AgentError::HostKey {
+        path: config.host_key_path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let host_key = russh::keys::PrivateKey::from_openssh(&key_text).map_err(|e| AgentError::HostKey {
+        path: config.host_key_path.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let ssh_config = russh::server::Config {
-        server_id: russh::SshId::Standard(
-            format!("SSH-2.0-NexusAgent_{}", env!("CARGO_PKG_VERSION")).into(),
-        ),
+        server_id: russh::SshId::Standard(format!("SSH-2.0-NexusAgent_{}", env!("CARGO_PKG_VERSION")).into()),
         methods: MethodSet::from(&[MethodKind::PublicKey][..]),
         auth_rejection_time: Duration::from_millis(50),
         auth_rejection_time_initial: Some(Duration::ZERO),
@@ -233,31 +227,17 @@ impl Connection {
             ));
         }
         env.extend(etc_environment());
-        env.extend(
-            self.config
-                .remote_env
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.extend(state.env.iter().cloned());
         // last wins
         let mut seen = std::collections::HashSet::new();
-        let mut out: Vec<(String, String)> = env
-            .into_iter()
-            .rev()
-            .filter(|(k, _)| seen.insert(k.clone()))
-            .collect();
+        let mut out: Vec<(String, String)> = env.into_iter().rev().filter(|(k, _)| seen.insert(k.clone())).collect();
         out.reverse();
         out
     }
 
     /// Starts the user's shell (`-c command`, or a login shell) on `channel`.
-    fn start(
-        &mut self,
-        channel: ChannelId,
-        command: Option<String>,
-        session: &mut Session,
-    ) -> bool {
+    fn start(&mut self, channel: ChannelId, command: Option<String>, session: &mut Session) -> bool {
         let Some(user) = self.user.clone() else {
             return false;
         };
@@ -317,12 +297,7 @@ impl Connection {
 
 /// Moves bytes between the channel and the process, then reports its exit
 /// (`exit-status` or `exit-signal`), EOF and close, in that order.
-async fn pump(
-    handle: Handle,
-    channel: ChannelId,
-    started: process::Started,
-    mut stdin_rx: mpsc::Receiver<Vec<u8>>,
-) {
+async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: mpsc::Receiver<Vec<u8>>) {
     let process::Started { exit, io, .. } = started;
     match io {
         Io::Pipes {
@@ -351,12 +326,7 @@ async fn pump(
             let err = async move {
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = stderr.read(&mut buf).await {
-                    if n == 0
-                        || h2
-                            .extended_data(channel, 1, buf[..n].to_vec())
-                            .await
-                            .is_err()
-                    {
+                    if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
                         break;
                     }
                 }
@@ -386,13 +356,7 @@ async fn pump(
         }
         Ok(Exit::Signal(sig, core)) => {
             let _ = handle
-                .exit_signal_request(
-                    channel,
-                    signal_name(sig),
-                    core,
-                    String::new(),
-                    String::new(),
-                )
+                .exit_signal_request(channel, signal_name(sig), core, String::new(), String::new())
                 .await;
         }
         Err(_) => {}
@@ -441,11 +405,7 @@ fn signal_number(sig: &Sig) -> Option<i32> {
 impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
-    async fn auth_publickey_offered(
-        &mut self,
-        user: &str,
-        offer: PublicKeyOffer<'_>,
-    ) -> Result<Auth, Self::Error> {
+    async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
         Ok(if self.check_key(user, offer.public_key).is_some() {
             Auth::Accept
         } else {
@@ -453,11 +413,7 @@ impl russh::server::Handler for Connection {
         })
     }
 
-    async fn auth_publickey(
-        &mut self,
-        user: &str,
-        key: VerifiedPublicKey<'_>,
-    ) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
         match self.check_key(user, key.public_key) {
             Some(u) => {
                 self.user = Some(u);
@@ -521,11 +477,7 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn shell_request(
-        &mut self,
-        channel: ChannelId,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
+    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
         if self.start(channel, None, session) {
             session.channel_success(channel)?;
         } else {
@@ -549,12 +501,7 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn data(
-        &mut self,
-        channel: ChannelId,
-        data: &[u8],
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
+    async fn data(&mut self, channel: ChannelId, data: &[u8], _session: &mut Session) -> Result<(), Self::Error> {
         let sender = self.channels.get(&channel).and_then(|s| s.stdin.clone());
         if let Some(tx) = sender {
             let _ = tx.send(data.to_vec()).await;
@@ -562,11 +509,7 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_eof(
-        &mut self,
-        channel: ChannelId,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
+    async fn channel_eof(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
         if let Some(state) = self.channels.get_mut(&channel) {
             // closes the process's stdin once queued input is written (pipes);
             // a terminal keeps its input open, as OpenSSH's sshd does
@@ -577,11 +520,7 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_close(
-        &mut self,
-        channel: ChannelId,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
+    async fn channel_close(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
         if let Some(state) = self.channels.remove(&channel)
             && let (Some(pid), Some(_)) = (state.pid, state.master)
         {
@@ -612,16 +551,8 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
-    async fn signal(
-        &mut self,
-        channel: ChannelId,
-        signal: Sig,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        if let (Some(pid), Some(sig)) = (
-            self.channels.get(&channel).and_then(|s| s.pid),
-            signal_number(&signal),
-        ) {
+    async fn signal(&mut self, channel: ChannelId, signal: Sig, _session: &mut Session) -> Result<(), Self::Error> {
+        if let (Some(pid), Some(sig)) = (self.channels.get(&channel).and_then(|s| s.pid), signal_number(&signal)) {
             // SAFETY: signals the process group of the channel's process; no memory is touched.
             unsafe {
                 libc::kill(-pid, sig);

@@ -75,13 +75,7 @@ pub fn groups_of(group_text: &str, user: &User) -> Vec<u32> {
 /// Rewrites passwd(5) text so `name` has `uid` and `gid`, and group(5) text so
 /// its own group (same name, its primary gid) has `gid`. Returns the new passwd and
 /// group texts, or `None` when `name` has no entry.
-pub fn remap(
-    passwd: &str,
-    group: &str,
-    name: &str,
-    uid: u32,
-    gid: u32,
-) -> Option<(String, String, u32, u32)> {
+pub fn remap(passwd: &str, group: &str, name: &str, uid: u32, gid: u32) -> Option<(String, String, u32, u32)> {
     let user = parse_passwd(passwd).into_iter().find(|u| u.name == name)?;
     // passwd: name:pw:uid:gid:...; group: name:pw:gid:members
     let new_passwd = rewrite_fields(passwd, |f| f[0] == name, &[(2, uid), (3, gid)]);
@@ -121,8 +115,7 @@ pub fn update_remote_user_uid(name: &str, uid: u32, gid: u32) -> std::io::Result
     }
     let passwd = std::fs::read_to_string("/etc/passwd")?;
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    let Some((new_passwd, new_group, old_uid, old_gid)) = remap(&passwd, &group, name, uid, gid)
-    else {
+    let Some((new_passwd, new_group, old_uid, old_gid)) = remap(&passwd, &group, name, uid, gid) else {
         return Ok(());
     };
     if old_uid == uid && old_gid == gid {
@@ -145,16 +138,8 @@ fn chown_tree(dir: &Path, old_uid: u32, old_gid: u32, uid: u32, gid: u32) {
     let Ok(meta) = std::fs::symlink_metadata(dir) else {
         return;
     };
-    let new_uid = if meta.uid() == old_uid {
-        Some(uid)
-    } else {
-        None
-    };
-    let new_gid = if meta.gid() == old_gid {
-        Some(gid)
-    } else {
-        None
-    };
+    let new_uid = if meta.uid() == old_uid { Some(uid) } else { None };
+    let new_gid = if meta.gid() == old_gid { Some(gid) } else { None };
     if new_uid.is_some() || new_gid.is_some() {
         let _ = std::os::unix::fs::lchown(dir, new_uid, new_gid);
     }

@@ -18,9 +18,7 @@ pub struct BearerAuth {
 impl BearerAuth {
     /// A layer accepting `token`.
     pub fn new(token: String) -> BearerAuth {
-        BearerAuth {
-            token: Arc::new(token),
-        }
+        BearerAuth { token: Arc::new(token) }
     }
 }
 
@@ -57,8 +55,7 @@ fn authorized(req: &HttpRequest, token: &str) -> bool {
 
 fn response(status: u16, body: String) -> HttpResponse {
     let mut resp = HttpResponse::new(HttpBody::from(body));
-    *resp.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),

@@ -9,11 +9,7 @@ use nexus_sdk::EventsParams;
 use tokio::sync::broadcast::error::RecvError;
 
 /// `events.subscribe`: always valid.
-pub async fn subscribe(
-    p: Params<'static>,
-    pending: PendingSubscriptionSink,
-    ctx: Ctx,
-) -> SubscriptionResult {
+pub async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     let params: EventsParams = match parse(&p) {
         Ok(p) => p,
         Err(e) => {

@@ -41,11 +41,7 @@ pub async fn run(p: Params<'static>, ctx: Ctx) -> Result<ExecResult, ErrorObject
 /// `exec.stream`: valid while the workspace runs. Output chunks in order,
 /// then exactly one `exit`. A subscriber that stops reading holds the
 /// process's output back (bounded buffers).
-pub async fn stream(
-    p: Params<'static>,
-    pending: PendingSubscriptionSink,
-    ctx: Ctx,
-) -> SubscriptionResult {
+pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     // refuse before accepting when the request or the workspace is wrong
     let checked = guarded(async {
         let params = parse::<ExecParams>(&p)?;
@@ -72,17 +68,13 @@ pub async fn stream(
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             let msg = format!("nexus: {e}\n");
-            sink.send(serde_json::value::to_raw_value(&ExecEvent::Stderr {
-                data: msg,
-            })?)
-            .await?;
+            sink.send(serde_json::value::to_raw_value(&ExecEvent::Stderr { data: msg })?)
+                .await?;
             -1
         }
         Err(_) => -1,
     };
-    sink.send(serde_json::value::to_raw_value(&ExecEvent::Exit {
-        exit_code,
-    })?)
-    .await?;
+    sink.send(serde_json::value::to_raw_value(&ExecEvent::Exit { exit_code })?)
+        .await?;
     Ok(())
 }

@@ -23,9 +23,7 @@ pub type Ctx = Arc<Manager>;
 
 /// Runs a handler so a panic in it becomes an `internal` error for that one
 /// request instead of taking the connection down.
-pub(crate) async fn guarded<T>(
-    fut: impl Future<Output = Result<T, ErrorObjectOwned>>,
-) -> Result<T, ErrorObjectOwned> {
+pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, ErrorObjectOwned>>) -> Result<T, ErrorObjectOwned> {
     use futures::FutureExt;
     match std::panic::AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
@@ -39,9 +37,7 @@ pub(crate) async fn guarded<T>(
 }
 
 /// Builds the module with every method.
-pub fn module(
-    manager: Manager,
-) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
+pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
     let mut rpc = RpcModule::new(manager);
     rpc.register_async_method(m::DAEMON_INFO, |_, ctx, _| async move {
         guarded(workspace::daemon_info(ctx)).await
@@ -70,9 +66,7 @@ pub fn module(
         m::WORKSPACE_LOGS_UNSUBSCRIBE,
         |p, sink, ctx, _| async move { workspace::logs(p, sink, ctx).await },
     )?;
-    rpc.register_async_method(m::EXEC_RUN, |p, ctx, _| async move {
-        guarded(exec::run(p, ctx)).await
-    })?;
+    rpc.register_async_method(m::EXEC_RUN, |p, ctx, _| async move { guarded(exec::run(p, ctx)).await })?;
     rpc.register_subscription(
         m::EXEC_STREAM,
         m::EXEC_STREAM_NOTIFICATION,

@@ -7,9 +7,7 @@ use crate::store::WorkspaceRecord;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use nexus_sdk::{
-    CreateParams, DaemonInfo, LogChunk, LogsParams, NameParams, RemoveParams, Workspace,
-};
+use nexus_sdk::{CreateParams, DaemonInfo, LogChunk, LogsParams, NameParams, RemoveParams, Workspace};
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
@@ -60,9 +58,7 @@ pub async fn list(ctx: Ctx) -> RpcResult<Vec<Workspace>> {
 /// `workspace.get`: valid in any state.
 pub async fn get(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let NameParams { name } = parse(&p)?;
-    ctx.get(&name)
-        .map(|r| to_wire(&r))
-        .map_err(|e| to_rpc_error(&e))
+    ctx.get(&name).map(|r| to_wire(&r)).map_err(|e| to_rpc_error(&e))
 }
 
 /// `workspace.start`: valid when running or stopped.
@@ -77,10 +73,7 @@ pub async fn start(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
 /// `workspace.stop`: valid when running or stopped.
 pub async fn stop(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let NameParams { name } = parse(&p)?;
-    ctx.stop(&name)
-        .await
-        .map(|r| to_wire(&r))
-        .map_err(|e| to_rpc_error(&e))
+    ctx.stop(&name).await.map(|r| to_wire(&r)).map_err(|e| to_rpc_error(&e))
 }
 
 /// `workspace.remove`: valid in any state; re-running an interrupted remove finishes it.
@@ -92,11 +85,7 @@ pub async fn remove(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
 }
 
 /// `workspace.logs`: valid while the container exists.
-pub async fn logs(
-    p: Params<'static>,
-    pending: PendingSubscriptionSink,
-    ctx: Ctx,
-) -> SubscriptionResult {
+pub async fn logs(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     let opened = guarded(async {
         let params: LogsParams = parse(&p)?;
         ctx.logs(&params.name, params.follow)
