@@ -193,6 +193,19 @@ impl Daemon {
 
     /// Starts a daemon with an explicit range and extra environment.
     pub fn start_with(first: u16, last: u16, env: &[(&str, &str)]) -> Daemon {
+        Daemon::launch(first, last, env, None)
+    }
+
+    /// Starts a daemon running as [`TEST_USER`] (made if needed), with port
+    /// block `block`; its data directory and HOME belong to that user.
+    pub fn start_as_user(block: u16) -> Daemon {
+        ensure_test_user();
+        let first = 33000 + 40 * block;
+        Daemon::launch(first, first + 39, &[], Some(TEST_USER.1))
+    }
+
+    /// A temporary root with a HOME holding an SSH key, then the daemon.
+    fn launch(first: u16, last: u16, env: &[(&str, &str)], as_user: Option<u32>) -> Daemon {
         let root = tempfile::Builder::new()
             .prefix("nexus-e2e-")
             .tempdir()
@@ -203,42 +216,17 @@ impl Daemon {
             .args(["-q", "-t", "ed25519", "-N", "", "-f"])
             .arg(home.join(".ssh/id_ed25519")));
         assert!(o.status.success(), "ssh-keygen:\n{}", text(&o));
+        if as_user.is_some() {
+            std::fs::create_dir_all(root.path().join("data")).expect("data");
+            chown_to_test_user(root.path());
+        }
         let mut d = Daemon {
             root,
             address: format!("127.0.0.1:{}", free_port()),
             range: (first, last),
             child: None,
             extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            as_user: None,
-        };
-        d.spawn();
-        d
-    }
-
-    /// Starts a daemon running as [`TEST_USER`] (made if needed), with port
-    /// block `block`; its data directory and HOME belong to that user.
-    pub fn start_as_user(block: u16) -> Daemon {
-        ensure_test_user();
-        let first = 33000 + 40 * block;
-        let root = tempfile::Builder::new()
-            .prefix("nexus-e2e-user-")
-            .tempdir()
-            .expect("tempdir");
-        let home = root.path().join("home");
-        std::fs::create_dir_all(home.join(".ssh")).expect("home");
-        let o = run(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(home.join(".ssh/id_ed25519")));
-        assert!(o.status.success(), "ssh-keygen:\n{}", text(&o));
-        std::fs::create_dir_all(root.path().join("data")).expect("data");
-        chown_to_test_user(root.path());
-        let mut d = Daemon {
-            root,
-            address: format!("127.0.0.1:{}", free_port()),
-            range: (first, first + 39),
-            child: None,
-            extra_env: Vec::new(),
-            as_user: Some(TEST_USER.1),
+            as_user,
         };
         d.spawn();
         d
@@ -389,33 +377,40 @@ impl Daemon {
         String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
     }
 
-    /// Real `ssh` to a workspace with the user's key: `ssh -p PORT USER@127.0.0.1 CMD`.
-    pub fn ssh(&self, ws: &serde_json::Value, command: &str) -> Output {
+    /// Real `ssh` to a workspace with the user's key and no host-key
+    /// checks: `ssh [OPTIONS] -p PORT USER@127.0.0.1`; the caller adds the
+    /// remote command.
+    pub fn ssh_command(&self, ws: &serde_json::Value, options: &[&str]) -> Command {
         let port = ws["sshPort"].as_u64().expect("sshPort").to_string();
         let user = ws["remoteUser"].as_str().expect("remoteUser");
-        run(Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-            ])
-            .args([
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "ConnectTimeout=10",
-            ])
-            .arg("-i")
-            .arg(self.key())
-            .args(["-p", &port])
-            .arg(format!("{user}@127.0.0.1"))
-            .arg(command)
-            .stdin(Stdio::null()))
+        let mut c = Command::new("ssh");
+        c.args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+        ])
+        .args([
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=10",
+        ])
+        .args(options)
+        .arg("-i")
+        .arg(self.key())
+        .args(["-p", &port])
+        .arg(format!("{user}@127.0.0.1"));
+        c
+    }
+
+    /// Runs `command` in a workspace over real `ssh` (see [`Daemon::ssh_command`]).
+    pub fn ssh(&self, ws: &serde_json::Value, command: &str) -> Output {
+        run(self.ssh_command(ws, &[]).arg(command).stdin(Stdio::null()))
     }
 
     /// Asserts that workspace `name` left nothing: no record, no container,

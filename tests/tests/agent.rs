@@ -106,42 +106,17 @@ fn exit_signals_env_requests_and_stdin() {
     assert_eq!(o.status.code(), Some(255), "{}", text(&o));
 
     // env requests: LANG and LC_* accepted (OpenSSH's default AcceptEnv), others refused
-    let port = ws["sshPort"].as_u64().expect("port").to_string();
-    let o = run(Command::new("ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args(["-o", "LogLevel=ERROR", "-o", "SetEnv=LANG=C.UTF-8 LC_TIME=C FOO=bar"])
-        .arg("-i")
-        .arg(d.key())
-        .args(["-p", &port, "root@127.0.0.1", "echo \"[$LANG] [$LC_TIME] [$FOO]\""]));
+    let o = run(d
+        .ssh_command(&ws, &["-o", "SetEnv=LANG=C.UTF-8 LC_TIME=C FOO=bar"])
+        .arg("echo \"[$LANG] [$LC_TIME] [$FOO]\""));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[C.UTF-8] [C] []\n");
 
     // stdin reaches the command and its EOF ends it; binary data intact
     let data: Vec<u8> = (0..=255u8).cycle().take(1 << 20).collect();
-    let mut child = Command::new("ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args(["-o", "LogLevel=ERROR"])
-        .arg("-i")
-        .arg(d.key())
-        .args(["-p", &port, "root@127.0.0.1", "cat"])
+    let mut child = d
+        .ssh_command(&ws, &[])
+        .arg("cat")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -4,6 +4,19 @@
 use nexus_e2e::{BUSYBOX, Daemon, Repo, text};
 use std::io::{Read, Write};
 
+/// `nexus workspace create NAME --image busybox` fails with `code` and
+/// `needle`, and leaves nothing of NAME behind (the branch included).
+fn create_fails_cleanly(d: &Daemon, repo: &Repo, name: &str, code: i32, needle: &str) {
+    fails(
+        d,
+        repo,
+        &["workspace", "create", name, "--image", BUSYBOX],
+        code,
+        needle,
+    );
+    d.assert_no_leftovers(repo, name, false);
+}
+
 /// Runs `nexus ARGS` in the repo expecting failure with `code` and `needle` in stderr.
 fn fails(d: &Daemon, repo: &Repo, args: &[&str], code: i32, needle: &str) {
     let o = d.cli(repo.path(), args);
@@ -121,14 +134,7 @@ fn a_missing_image_is_refused() {
 fn docker_not_running_says_how_to_start_it() {
     let d = Daemon::start_with(33280, 33319, &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     let repo = Repo::new();
-    fails(
-        &d,
-        &repo,
-        &["workspace", "create", "nodocker", "--image", BUSYBOX],
-        69,
-        "start it",
-    );
-    d.assert_no_leftovers(&repo, "nodocker", false);
+    create_fails_cleanly(&d, &repo, "nodocker", 69, "start it");
 }
 
 #[test]
@@ -137,14 +143,7 @@ fn an_exhausted_port_range_is_refused() {
     let held = std::net::TcpListener::bind("127.0.0.1:33320").expect("hold the port");
     let d = Daemon::start_with(33320, 33320, &[]);
     let repo = Repo::new();
-    fails(
-        &d,
-        &repo,
-        &["workspace", "create", "noport", "--image", BUSYBOX],
-        75,
-        "no free port left",
-    );
-    d.assert_no_leftovers(&repo, "noport", false);
+    create_fails_cleanly(&d, &repo, "noport", 75, "no free port left");
     drop(held);
     // with the port free, the same create works
     d.create(&repo, "noport", BUSYBOX);
@@ -234,14 +233,7 @@ fn a_failing_late_step_rolls_everything_back() {
     // worktree, branch, port and container were made
     let d = Daemon::start_with(33440, 33479, &[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")]);
     let repo = Repo::new();
-    fails(
-        &d,
-        &repo,
-        &["workspace", "create", "late", "--image", BUSYBOX],
-        70,
-        "agent failed",
-    );
-    d.assert_no_leftovers(&repo, "late", false);
+    create_fails_cleanly(&d, &repo, "late", 70, "agent failed");
     assert!(d.containers().is_empty(), "the container must be removed");
     assert!(
         std::net::TcpListener::bind("127.0.0.1:33440").is_ok(),
@@ -254,14 +246,7 @@ fn a_dynamically_linked_agent_is_refused() {
     // /bin/true on the host needs its C library, which images may lack
     let d = Daemon::start_with(33480, 33519, &[("NEXUS_AGENT_BINARY", "/bin/true")]);
     let repo = Repo::new();
-    fails(
-        &d,
-        &repo,
-        &["workspace", "create", "dynamic", "--image", BUSYBOX],
-        70,
-        "not statically linked",
-    );
-    d.assert_no_leftovers(&repo, "dynamic", false);
+    create_fails_cleanly(&d, &repo, "dynamic", 70, "not statically linked");
 }
 
 #[test]
