@@ -7,13 +7,16 @@ use std::io::{Read, Write};
 /// `nexus workspace create NAME --image busybox` fails with `code` and
 /// `needle`, and leaves nothing of NAME behind (the branch included).
 fn create_fails_cleanly(d: &Daemon, repo: &Repo, name: &str, code: i32, needle: &str) {
-    fails(
-        d,
-        repo,
-        &["workspace", "create", name, "--image", BUSYBOX],
-        code,
-        needle,
-    );
+    create_with_fails_cleanly(d, repo, name, &["--image", BUSYBOX], code, needle);
+}
+
+/// The same with other flags after NAME.
+fn create_with_fails_cleanly(d: &Daemon, repo: &Repo, name: &str, flags: &[&str], code: i32, needle: &str) {
+    let args: Vec<&str> = ["workspace", "create", name]
+        .into_iter()
+        .chain(flags.iter().copied())
+        .collect();
+    fails(d, repo, &args, code, needle);
     d.assert_no_leftovers(repo, name, false);
 }
 
@@ -92,42 +95,28 @@ fn a_directory_outside_git_is_refused() {
 fn a_missing_ref_is_refused() {
     let d = Daemon::start(6);
     let repo = Repo::new();
-    fails(
+    create_with_fails_cleanly(
         &d,
         &repo,
-        &[
-            "workspace",
-            "create",
-            "badref",
-            "--from",
-            "no-such-branch",
-            "--image",
-            BUSYBOX,
-        ],
+        "badref",
+        &["--from", "no-such-branch", "--image", BUSYBOX],
         64,
         "no-such-branch",
     );
-    d.assert_no_leftovers(&repo, "badref", false);
 }
 
 #[test]
 fn a_missing_image_is_refused() {
     let d = Daemon::start(7);
     let repo = Repo::new();
-    fails(
+    create_with_fails_cleanly(
         &d,
         &repo,
-        &[
-            "workspace",
-            "create",
-            "noimage",
-            "--image",
-            "nexus-test/does-not-exist:1",
-        ],
+        "noimage",
+        &["--image", "nexus-test/does-not-exist:1"],
         64,
         "could not be pulled",
     );
-    d.assert_no_leftovers(&repo, "noimage", false);
 }
 
 #[test]
