@@ -185,15 +185,23 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts a daemon handing out ports from block `block` (40 ports from
-    /// 33000 + 40·block): tests running at once must use distinct blocks.
+    /// 33000 + 40·block). Tests run at once, so each test has its own block:
+    /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
+    /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
+    /// agent; 20–21 exec.
     pub fn start(block: u16) -> Daemon {
-        let first = 33000 + 40 * block;
-        Daemon::start_with(first, first + 39, &[])
+        Daemon::start_env(block, &[])
     }
 
-    /// Starts a daemon with an explicit range and extra environment.
-    pub fn start_with(first: u16, last: u16, env: &[(&str, &str)]) -> Daemon {
-        Daemon::launch(first, last, env, None)
+    /// Starts a daemon on port block `block` with extra environment.
+    pub fn start_env(block: u16, env: &[(&str, &str)]) -> Daemon {
+        let first = 33000 + 40 * block;
+        Daemon::launch(first, first + 39, env, None)
+    }
+
+    /// Starts a daemon with an explicit port range.
+    pub fn start_range(first: u16, last: u16) -> Daemon {
+        Daemon::launch(first, last, &[], None)
     }
 
     /// Starts a daemon running as [`TEST_USER`] (made if needed), with port

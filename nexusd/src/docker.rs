@@ -9,8 +9,8 @@ use crate::error::{Result, WorkspaceError};
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
-    StopContainerOptions, UploadToContainerOptions,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions, UploadToContainerOptions,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -60,6 +60,9 @@ pub trait ContainerRuntime: Send + Sync {
     /// Makes sure `image` is present (pulling it if not); returns its
     /// configured user (`""` for root). Errors: `ImageNotFound`.
     async fn ensure_image(&self, image: &str) -> Result<String>;
+    /// Builds `tag` from a tar build context holding a `Dockerfile`.
+    /// Errors: `ImageNotFound` with the build's own error.
+    async fn build_image(&self, tag: &str, context: Vec<u8>) -> Result<()>;
     /// Creates a container; returns its id.
     async fn create(&self, spec: &ContainerSpec) -> Result<String>;
     /// Extracts a tar archive at `/` in a created container.
@@ -162,6 +165,37 @@ impl ContainerRuntime for Docker {
                 reason: e.to_string(),
             })?;
         Ok(info.config.and_then(|c| c.user).unwrap_or_default())
+    }
+
+    async fn build_image(&self, tag: &str, context: Vec<u8>) -> Result<()> {
+        let c = self.client().await?;
+        let opts = BuildImageOptions {
+            dockerfile: "Dockerfile".into(),
+            t: Some(tag.to_string()),
+            rm: true,
+            labels: Some(HashMap::from([(
+                "dev.nexus.template".to_string(),
+                "default".to_string(),
+            )])),
+            ..Default::default()
+        };
+        let failed = |reason: String| WorkspaceError::ImageNotFound {
+            image: tag.to_string(),
+            reason: format!("building it from the built-in template failed: {reason}"),
+        };
+        let mut build = c.build_image(opts, None, Some(bollard::body_full(context.into())));
+        while let Some(step) = build.next().await {
+            match step {
+                Ok(info) => {
+                    if let Some(detail) = info.error_detail {
+                        return Err(failed(detail.message.unwrap_or_default()));
+                    }
+                }
+                Err(bollard::errors::Error::DockerStreamError { error }) => return Err(failed(error)),
+                Err(e) => return Err(docker_err(e)),
+            }
+        }
+        Ok(())
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {

@@ -17,6 +17,9 @@ pub enum WorkspaceError {
     /// No such workspace.
     #[error("no workspace named {0:?}: see `nexus workspace list`")]
     NotFound(String),
+    /// Something is in the way at the worktree path.
+    #[error("{0} exists already: move it away, or pick another workspace name")]
+    WorktreeExists(String),
     /// The path is not in a git repository.
     #[error("{0} is not inside a git repository: run `git init` there, or run nexus inside a repository")]
     NotAGitRepository(String),
@@ -94,7 +97,7 @@ impl WorkspaceError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             WorkspaceError::InvalidName(_) => ErrorKind::InvalidName,
-            WorkspaceError::NameTaken(_) => ErrorKind::NameTaken,
+            WorkspaceError::NameTaken(_) | WorkspaceError::WorktreeExists(_) => ErrorKind::NameTaken,
             WorkspaceError::NotFound(_) => ErrorKind::NotFound,
             WorkspaceError::NotAGitRepository(_) => ErrorKind::NotAGitRepository,
             WorkspaceError::RefNotFound(_) => ErrorKind::RefNotFound,

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod ports;
 pub mod server;
 pub mod store;
+pub mod templates;
 pub mod workspace;
 
 pub use config::DaemonConfig;

@@ -18,7 +18,7 @@ struct Args {
     #[arg(long, default_value = "32800-34999", value_parser = parse_range)]
     port_range: (u16, u16),
     /// Image of workspaces created without --image.
-    #[arg(long, default_value = nexusd::config::DEFAULT_IMAGE)]
+    #[arg(long, env = "NEXUS_DEFAULT_IMAGE", default_value = nexusd::config::DEFAULT_IMAGE)]
     default_image: String,
 }
 

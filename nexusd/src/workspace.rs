@@ -13,7 +13,7 @@ use crate::store::{Store, WorkspaceRecord};
 use nexus_sdk::{CreateParams, ExecEvent, ExecParams, WorkspaceState};
 use russh::keys::PublicKey;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -212,11 +212,7 @@ impl Manager {
             let exists = git::branch_exists(&repo, &git::branch_name(&wt_name))?;
             let wt = git::worktree_path(&repo, &wt_name);
             if wt.exists() {
-                return Err(WorkspaceError::InvalidState {
-                    name: wt_name.clone(),
-                    state: "not creatable".into(),
-                    hint: format!("{} exists already: move it away, or pick another name", wt.display()),
-                });
+                return Err(WorkspaceError::WorktreeExists(wt.display().to_string()));
             }
             Ok((repo, start, exists))
         })
@@ -227,7 +223,21 @@ impl Manager {
         let image = p.image.clone().unwrap_or_else(|| self.config.default_image.clone());
         self.events.progress(&name, "image", format!("finding image {image}"));
         self.runtime.ping().await?;
-        let image_user = self.runtime.ensure_image(&image).await?;
+        let image_user = match self.runtime.ensure_image(&image).await {
+            // the default template's image is made from the embedded template when missing
+            Err(WorkspaceError::ImageNotFound { .. }) if p.image.is_none() => {
+                self.events.progress(
+                    &name,
+                    "image",
+                    format!("building {image} from the built-in default template"),
+                );
+                self.runtime
+                    .build_image(&image, crate::templates::default_context()?)
+                    .await?;
+                self.runtime.ensure_image(&image).await?
+            }
+            other => other?,
+        };
         let owner = {
             use std::os::unix::fs::MetadataExt;
             let m = std::fs::metadata(&repo.workdir)?;
@@ -637,11 +647,6 @@ impl Manager {
             }
         }
         Ok(())
-    }
-
-    /// The worktree of a workspace, for checks.
-    pub fn worktree_of(r: &WorkspaceRecord) -> &Path {
-        Path::new(&r.worktree)
     }
 }
 

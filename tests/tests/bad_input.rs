@@ -121,7 +121,7 @@ fn a_missing_image_is_refused() {
 
 #[test]
 fn docker_not_running_says_how_to_start_it() {
-    let d = Daemon::start_with(33280, 33319, &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    let d = Daemon::start_env(23, &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "nodocker", 69, "start it");
 }
@@ -130,7 +130,7 @@ fn docker_not_running_says_how_to_start_it() {
 fn an_exhausted_port_range_is_refused() {
     // a one-port range whose port another process holds
     let held = std::net::TcpListener::bind("127.0.0.1:33320").expect("hold the port");
-    let d = Daemon::start_with(33320, 33320, &[]);
+    let d = Daemon::start_range(33320, 33320);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "noport", 75, "no free port left");
     drop(held);
@@ -220,12 +220,12 @@ fn no_ssh_key_says_how_to_make_one() {
 fn a_failing_late_step_rolls_everything_back() {
     // an agent binary that cannot be read fails the `agent` step, after the
     // worktree, branch, port and container were made
-    let d = Daemon::start_with(33440, 33479, &[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")]);
+    let d = Daemon::start_env(24, &[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")]);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "late", 70, "agent failed");
     assert!(d.containers().is_empty(), "the container must be removed");
     assert!(
-        std::net::TcpListener::bind("127.0.0.1:33440").is_ok(),
+        std::net::TcpListener::bind(("127.0.0.1", d.range.0)).is_ok(),
         "the port must be free"
     );
 }
@@ -233,7 +233,7 @@ fn a_failing_late_step_rolls_everything_back() {
 #[test]
 fn a_dynamically_linked_agent_is_refused() {
     // /bin/true on the host needs its C library, which images may lack
-    let d = Daemon::start_with(33480, 33519, &[("NEXUS_AGENT_BINARY", "/bin/true")]);
+    let d = Daemon::start_env(25, &[("NEXUS_AGENT_BINARY", "/bin/true")]);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "dynamic", 70, "not statically linked");
 }
@@ -242,7 +242,7 @@ fn a_dynamically_linked_agent_is_refused() {
 fn an_agent_that_exits_fails_fast_with_the_container_log() {
     // busybox-static is a static executable, but as `nexus-agent` it only
     // says "applet not found" and exits: the container stops before SSH
-    let d = Daemon::start_with(33520, 33559, &[("NEXUS_AGENT_BINARY", "/bin/busybox")]);
+    let d = Daemon::start_env(26, &[("NEXUS_AGENT_BINARY", "/bin/busybox")]);
     let repo = Repo::new();
     let started = std::time::Instant::now();
     fails(
@@ -257,4 +257,26 @@ fn an_agent_that_exits_fails_fast_with_the_container_log() {
         "must not wait for the SSH timeout"
     );
     d.assert_no_leftovers(&repo, "exits", false);
+}
+
+#[test]
+fn an_occupied_worktree_path_is_refused_and_left_alone() {
+    let d = Daemon::start(12);
+    let repo = Repo::new();
+    let occupied = repo.worktree("occupied");
+    std::fs::create_dir_all(&occupied).expect("mkdir");
+    std::fs::write(occupied.join("mine.txt"), "keep me").expect("write");
+    fails(
+        &d,
+        &repo,
+        &["workspace", "create", "occupied", "--image", BUSYBOX],
+        64,
+        "exists already",
+    );
+    assert_eq!(
+        std::fs::read_to_string(occupied.join("mine.txt")).expect("kept"),
+        "keep me"
+    );
+    assert!(!repo.has_branch("nexus/occupied"));
+    assert!(d.containers().is_empty());
 }

@@ -260,3 +260,25 @@ fn a_non_root_owner_gets_the_template_user_with_their_uid() {
     d.cli_ok(repo.path(), &["workspace", "rm", "mine", "--force", "--delete-branch"]);
     d.assert_no_leftovers(&repo, "mine", false);
 }
+
+#[test]
+fn the_default_template_image_is_built_when_missing() {
+    // a default image name no engine has yet: the daemon builds it from the
+    // embedded templates/default (on the local debian:bookworm)
+    let tag = format!("nexus-test/template-{}:latest", std::process::id());
+    let d = Daemon::start_env(22, &[("NEXUS_DEFAULT_IMAGE", &tag)]);
+    let repo = Repo::new();
+    let out = d.cli_ok(repo.path(), &["workspace", "create", "templated", "--json"]);
+    let ws: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(ws["image"], tag.as_str());
+    let o = d.ssh(&ws, "command -v bash git sudo curl >/dev/null && id dev && echo ok");
+    let removed = d.cli(
+        repo.path(),
+        &["workspace", "rm", "templated", "--force", "--delete-branch"],
+    );
+    let _ = run(Command::new("docker").args(["rmi", "-f", &tag]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with("ok\n"), "{}", text(&o));
+    assert!(removed.status.success(), "{}", text(&removed));
+    d.assert_no_leftovers(&repo, "templated", false);
+}
