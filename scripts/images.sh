@@ -2,7 +2,8 @@
 # Makes sure the workspace images exist, idempotently:
 #   debian:bookworm           pulled where a registry answers, otherwise a
 #                             debootstrap rootfs imported under that tag
-#   nexus/default:bookworm    built from templates/default
+#   nexus/default:bookworm    built from templates/default (again when its
+#                             Dockerfile changes)
 #   nexus-test/busybox:latest a busybox-static image for fast tests
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,7 +28,7 @@ ensure_debian_base() {
   local dir
   dir="$(mktemp -d /tmp/nexus-rootfs.XXXXXX)"
   debootstrap --variant=minbase \
-    --include=bash,git,sudo,curl,ca-certificates,less,procps,rsync \
+    --include=bash,git,sudo,curl,ca-certificates,less,procps,rsync,openssh-client \
     bookworm "$dir" http://deb.debian.org/debian >/tmp/nexus-debootstrap.log 2>&1 \
     || { echo "error: debootstrap failed; see /tmp/nexus-debootstrap.log" >&2; rm -rf "$dir"; return 1; }
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
@@ -35,11 +36,16 @@ ensure_debian_base() {
   rm -rf "$dir"
 }
 
+# The image is rebuilt when templates/default/Dockerfile changed since it was built.
 ensure_default_image() {
-  have_image nexus/default:bookworm && return 0
+  local hash
+  hash="$(sha256sum "$root/templates/default/Dockerfile" | cut -c1-16)"
+  if [ "$(docker image inspect -f '{{index .Config.Labels "dev.nexus.template.hash"}}' nexus/default:bookworm 2>/dev/null)" = "$hash" ]; then
+    return 0
+  fi
   ensure_debian_base
   echo "==> building nexus/default:bookworm from templates/default" >&2
-  docker build -q -t nexus/default:bookworm "$root/templates/default" >/dev/null
+  docker build -q --label "dev.nexus.template.hash=$hash" -t nexus/default:bookworm "$root/templates/default" >/dev/null
 }
 
 ensure_busybox_image() {

@@ -271,7 +271,10 @@ fn the_default_template_image_is_built_when_missing() {
     let out = d.cli_ok(repo.path(), &["workspace", "create", "templated", "--json"]);
     let ws: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(ws["image"], tag.as_str());
-    let o = d.ssh(&ws, "command -v bash git sudo curl >/dev/null && id dev && echo ok");
+    let o = d.ssh(
+        &ws,
+        "for c in bash git sudo curl ssh rsync; do command -v $c >/dev/null || exit 1; done; id dev && echo ok",
+    );
     let removed = d.cli(
         repo.path(),
         &["workspace", "rm", "templated", "--force", "--delete-branch"],

@@ -2,10 +2,14 @@
 //! workspace container. Usage: `nexus-agent [--config PATH]` (default
 //! `/.nexus/agent.json`).
 
+mod authkeys;
 mod config;
+mod forward;
 mod process;
 mod reaper;
 mod server;
+mod session;
+mod sftp;
 mod users;
 
 use std::path::PathBuf;
@@ -24,6 +28,7 @@ fn main() -> std::process::ExitCode {
                 Some(p) => config_path = PathBuf::from(p),
                 None => return usage("--config needs a path"),
             },
+            "--sftp" => return sftp_main(),
             "--version" => {
                 println!("nexus-agent {}", env!("CARGO_PKG_VERSION"));
                 return std::process::ExitCode::SUCCESS;
@@ -54,4 +59,19 @@ fn main() -> std::process::ExitCode {
 fn usage(problem: &str) -> std::process::ExitCode {
     eprintln!("nexus-agent: {problem}\nusage: nexus-agent [--config PATH]");
     std::process::ExitCode::from(2)
+}
+
+/// `nexus-agent --sftp`: the SFTP subsystem on stdin/stdout, already running
+/// as the session user (the agent starts it so).
+fn sftp_main() -> std::process::ExitCode {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => {
+            rt.block_on(sftp::serve_stdio());
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("nexus-agent: cannot start the runtime: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -1,21 +1,25 @@
 //! The SSH server (russh): public-key authentication against the workspace's
-//! authorized_keys, session channels with exec, shell, pty, env and
-//! window-change (RFC 4254 section 6), exit-status and exit-signal.
+//! authorized_keys (with its options), failed-login throttling, and the
+//! dispatch of every request: session channels (`session.rs`), forwarding
+//! (`forward.rs`) and the SFTP subsystem (`sftp.rs`). `docs/ssh.md` lists
+//! what is supported, request by request.
 
+use crate::authkeys::{self, Permissions};
 use crate::config::AgentConfig;
-use crate::process::{self, Io, PtyMaster, PtyRequest, Spec};
-use crate::reaper::{self, Exit};
+use crate::forward::{self, AgentSockets, RemoteForwards};
+use crate::process::PtyRequest;
+use crate::reaper;
+use crate::session::{ChannelState, Program, accepted_env, signal_number};
 use crate::users::{self, User};
 use russh::keys::PublicKey;
-use russh::server::{Auth, ChannelOpenHandle, Handle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Sig};
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What stops the agent from serving.
 #[derive(Debug, thiserror::Error)]
@@ -35,8 +39,6 @@ pub enum AgentError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
-
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Serves SSH until SIGTERM; as PID 1, passes SIGTERM on to every process first.
 pub async fn run(config_path: &Path) -> Result<(), AgentError> {
@@ -69,7 +71,12 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
     tracing::info!("serving SSH on port {}", config.port);
-    let mut server = Server { config };
+    let mut server = Server {
+        config,
+        agents: AgentSockets::default(),
+        failures: Arc::new(Mutex::new(HashMap::new())),
+        next_conn: Arc::new(AtomicU64::new(1)),
+    };
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     use russh::server::Server as _;
@@ -117,8 +124,20 @@ fn others_alive() -> bool {
         .unwrap_or(false)
 }
 
+/// Failed connections (no successful login) allowed per client address and
+/// [`FAILURE_WINDOW`] before logins from it are refused for the rest of it.
+const MAX_FAILURES: u32 = 10;
+/// The window of [`MAX_FAILURES`].
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+/// Failed connections by client address: (count, window start).
+type Failures = Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>;
+
 struct Server {
     config: Arc<AgentConfig>,
+    agents: AgentSockets,
+    failures: Failures,
+    next_conn: Arc<AtomicU64>,
 }
 
 impl russh::server::Server for Server {
@@ -126,280 +145,99 @@ impl russh::server::Server for Server {
 
     fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
         Connection {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
             config: self.config.clone(),
             peer,
             user: None,
+            permissions: Permissions::default(),
+            attempted: false,
             channels: HashMap::new(),
+            remote: RemoteForwards::default(),
+            agent_socket: None,
+            agents: self.agents.clone(),
+            failures: self.failures.clone(),
         }
     }
-}
-
-/// Per-channel state: requests seen before the process starts, then its handles.
-#[derive(Default)]
-struct ChannelState {
-    env: Vec<(String, String)>,
-    pty: Option<PtyRequest>,
-    stdin: Option<mpsc::Sender<Vec<u8>>>,
-    master: Option<Arc<PtyMaster>>,
-    pid: Option<i32>,
 }
 
 /// One SSH connection.
 pub struct Connection {
-    config: Arc<AgentConfig>,
-    peer: Option<SocketAddr>,
-    user: Option<User>,
-    channels: HashMap<ChannelId, ChannelState>,
+    id: u64,
+    pub(crate) config: Arc<AgentConfig>,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) user: Option<User>,
+    /// What the accepted key's authorized_keys options allow.
+    permissions: Permissions,
+    /// Whether the client tried to log in at all.
+    attempted: bool,
+    pub(crate) channels: HashMap<ChannelId, ChannelState>,
+    remote: RemoteForwards,
+    /// `SSH_AUTH_SOCK`, once the client asked for agent forwarding.
+    pub(crate) agent_socket: Option<PathBuf>,
+    agents: AgentSockets,
+    failures: Failures,
 }
 
-/// Whether `key` is in the authorized_keys text (options are not yet honoured).
-fn authorized(text: &str, key: &PublicKey) -> bool {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .any(|line| {
-            // a line may start with options; the key is the first field that parses
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (0..fields.len()).any(|i| {
-                let candidate = fields[i..].join(" ");
-                PublicKey::from_openssh(&candidate)
-                    .map(|k| k.key_data() == key.key_data())
-                    .unwrap_or(false)
-            })
-        })
-}
-
-/// Environment variables a client may set (OpenSSH's default `AcceptEnv`).
-fn accepted_env(name: &str) -> bool {
-    name == "LANG" || name == "TERM" || name.starts_with("LC_")
-}
-
-/// Parses `/etc/environment` (pam_env's `KEY=value` lines, optionally quoted).
-fn etc_environment() -> Vec<(String, String)> {
-    let Ok(text) = std::fs::read_to_string("/etc/environment") else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim();
-            let l = l.strip_prefix("export ").unwrap_or(l);
-            if l.starts_with('#') {
-                return None;
+impl Drop for Connection {
+    /// Forgets the connection's forwarded agent, and counts and logs a
+    /// connection that tried to log in and never did.
+    fn drop(&mut self) {
+        self.agents.unregister(self.id);
+        if let (None, true, Some(peer)) = (&self.user, self.attempted, self.peer) {
+            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = f.entry(peer.ip()).or_insert((0, Instant::now()));
+            if entry.1.elapsed() > FAILURE_WINDOW {
+                *entry = (0, Instant::now());
             }
-            let (k, v) = l.split_once('=')?;
-            let v = v.trim_matches('"').trim_matches('\'');
-            Some((k.trim().to_string(), v.to_string()))
-        })
-        .collect()
+            entry.0 += 1;
+            tracing::warn!("failed login from {} ({} in this minute)", peer.ip(), entry.0);
+        }
+    }
 }
 
 impl Connection {
-    fn check_key(&self, user: &str, key: &PublicKey) -> Option<User> {
-        let text = std::fs::read_to_string(&self.config.authorized_keys_path).ok()?;
-        if !authorized(&text, key) {
-            tracing::warn!("refused key for {user} from {:?}", self.peer);
+    /// Whether logins from this client are refused for too many failures.
+    fn throttled(&self) -> bool {
+        let Some(peer) = self.peer else { return false };
+        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        f.get(&peer.ip())
+            .is_some_and(|(n, start)| *n >= MAX_FAILURES && start.elapsed() <= FAILURE_WINDOW)
+    }
+
+    /// The user and the key's permissions, when `key` may log in as `user`
+    /// from this client.
+    fn check_key(&mut self, user: &str, key: &PublicKey) -> Option<(User, Permissions)> {
+        self.attempted = true;
+        if self.throttled() {
+            tracing::warn!("refused login as {user} from {:?}: too many failed logins", self.peer);
             return None;
         }
-        let found = users::lookup(user);
-        if found.is_none() {
-            tracing::warn!("refused login as {user} from {:?}: no such user", self.peer);
+        let text = std::fs::read_to_string(&self.config.authorized_keys_path).ok()?;
+        let entry = authkeys::parse(&text)
+            .into_iter()
+            .find(|k| k.key.key_data() == key.key_data())?;
+        if let (Some(list), Some(peer)) = (&entry.permissions.from, self.peer)
+            && !authkeys::from_allows(list, peer.ip())
+        {
+            tracing::warn!("refused key for {user} from {}: not in from=\"{list}\"", peer.ip());
+            return None;
         }
-        found
-    }
-
-    /// The login environment of a session (HOME, USER, SHELL, PATH, the SSH_*
-    /// variables; a terminal adds TERM and SSH_TTY), then `/etc/environment`, `remoteEnv` and the client's `env`.
-    fn environment(&self, user: &User, state: &ChannelState) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = vec![
-            ("HOME".into(), user.home.clone()),
-            ("USER".into(), user.name.clone()),
-            ("LOGNAME".into(), user.name.clone()),
-            ("SHELL".into(), user.shell.clone()),
-            ("PATH".into(), DEFAULT_PATH.into()),
-        ];
-        if let Some(peer) = self.peer {
-            env.push((
-                "SSH_CLIENT".into(),
-                format!("{} {} {}", peer.ip(), peer.port(), self.config.port),
-            ));
-            env.push((
-                "SSH_CONNECTION".into(),
-                format!("{} {} 0.0.0.0 {}", peer.ip(), peer.port(), self.config.port),
-            ));
-        }
-        env.extend(etc_environment());
-        env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        env.extend(state.env.iter().cloned());
-        // last wins
-        let mut seen = std::collections::HashSet::new();
-        let mut out: Vec<(String, String)> = env.into_iter().rev().filter(|(k, _)| seen.insert(k.clone())).collect();
-        out.reverse();
-        out
-    }
-
-    /// Starts the user's shell (`-c command`, or a login shell) on `channel`.
-    fn start(&mut self, channel: ChannelId, command: Option<String>, session: &mut Session) -> bool {
-        let Some(user) = self.user.clone() else {
-            return false;
-        };
-        let handle = session.handle();
-        let mut state = self.channels.remove(&channel).unwrap_or_default();
-        let shell_name = Path::new(&user.shell)
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("sh")
-            .to_string();
-        let (args, arg0) = match &command {
-            Some(c) => (vec!["-c".to_string(), c.clone()], None),
-            None => (Vec::new(), Some(format!("-{shell_name}"))),
-        };
-        let groups = std::fs::read_to_string("/etc/group")
-            .map(|g| users::groups_of(&g, &user))
-            .unwrap_or_else(|_| vec![user.gid]);
-        let mut spec = Spec {
-            program: user.shell.clone(),
-            args,
-            arg0,
-            env: Vec::new(),
-            cwd: self.config.workspace_folder.display().to_string(),
-            user: user.clone(),
-            groups,
-        };
-        spec.env = self.environment(&user, &state);
-        let started = match &state.pty {
-            Some(pty) => process::spawn_pty(&mut spec, pty),
-            None => process::spawn_pipes(&spec),
-        };
-        let started = match started {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot start {} for {}: {e}", user.shell, user.name);
-                let msg = format!("nexus-agent: cannot start {}: {e}\r\n", user.shell);
-                tokio::spawn(async move {
-                    let _ = handle.extended_data(channel, 1, msg.into_bytes()).await;
-                    let _ = handle.exit_status_request(channel, 127).await;
-                    let _ = handle.eof(channel).await;
-                    let _ = handle.close(channel).await;
-                });
-                return true;
-            }
-        };
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
-        state.stdin = Some(tx);
-        state.pid = Some(started.pid);
-        if let Io::Pty(master) = &started.io {
-            state.master = Some(master.clone());
-        }
-        self.channels.insert(channel, state);
-        tokio::spawn(pump(handle, channel, started, rx));
-        true
-    }
-}
-
-/// Moves bytes between the channel and the process, then reports its exit
-/// (`exit-status` or `exit-signal`), EOF and close, in that order.
-async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: mpsc::Receiver<Vec<u8>>) {
-    let process::Started { exit, io, .. } = started;
-    match io {
-        Io::Pipes {
-            mut stdin,
-            mut stdout,
-            mut stderr,
-        } => {
-            tokio::spawn(async move {
-                while let Some(data) = stdin_rx.recv().await {
-                    if stdin.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
-                // dropping `stdin` closes the process's standard input
-            });
-            let h1 = handle.clone();
-            let out = async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = stdout.read(&mut buf).await {
-                    if n == 0 || h1.data(channel, buf[..n].to_vec()).await.is_err() {
-                        break;
-                    }
-                }
-            };
-            let h2 = handle.clone();
-            let err = async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = stderr.read(&mut buf).await {
-                    if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
-                        break;
-                    }
-                }
-            };
-            tokio::join!(out, err);
-        }
-        Io::Pty(master) => {
-            let writer = master.clone();
-            tokio::spawn(async move {
-                while let Some(data) = stdin_rx.recv().await {
-                    if writer.write_all(&data).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let mut buf = vec![0u8; 32 * 1024];
-            while let Ok(n) = master.read(&mut buf).await {
-                if n == 0 || handle.data(channel, buf[..n].to_vec()).await.is_err() {
-                    break;
-                }
+        match users::lookup(user) {
+            Some(u) => Some((u, entry.permissions)),
+            None => {
+                tracing::warn!("refused login as {user} from {:?}: no such user", self.peer);
+                None
             }
         }
     }
-    match exit.await {
-        Ok(Exit::Code(code)) => {
-            let _ = handle.exit_status_request(channel, code as u32).await;
-        }
-        Ok(Exit::Signal(sig, core)) => {
-            let _ = handle
-                .exit_signal_request(channel, signal_name(sig), core, String::new(), String::new())
-                .await;
-        }
-        Err(_) => {}
-    }
-    let _ = handle.eof(channel).await;
-    let _ = handle.close(channel).await;
-}
 
-/// RFC 4254 section 6.10 signal names.
-fn signal_name(sig: i32) -> Sig {
-    match sig {
-        libc::SIGABRT => Sig::ABRT,
-        libc::SIGALRM => Sig::ALRM,
-        libc::SIGFPE => Sig::FPE,
-        libc::SIGHUP => Sig::HUP,
-        libc::SIGILL => Sig::ILL,
-        libc::SIGINT => Sig::INT,
-        libc::SIGKILL => Sig::KILL,
-        libc::SIGPIPE => Sig::PIPE,
-        libc::SIGQUIT => Sig::QUIT,
-        libc::SIGSEGV => Sig::SEGV,
-        libc::SIGTERM => Sig::TERM,
-        libc::SIGUSR1 => Sig::USR1,
-        other => Sig::Custom(format!("SIG{other}")),
+    fn reply(&self, ok: bool, channel: ChannelId, session: &mut Session) -> Result<(), russh::Error> {
+        if ok {
+            session.channel_success(channel)
+        } else {
+            session.channel_failure(channel)
+        }
     }
-}
-
-fn signal_number(sig: &Sig) -> Option<i32> {
-    Some(match sig {
-        Sig::ABRT => libc::SIGABRT,
-        Sig::ALRM => libc::SIGALRM,
-        Sig::FPE => libc::SIGFPE,
-        Sig::HUP => libc::SIGHUP,
-        Sig::ILL => libc::SIGILL,
-        Sig::INT => libc::SIGINT,
-        Sig::KILL => libc::SIGKILL,
-        Sig::PIPE => libc::SIGPIPE,
-        Sig::QUIT => libc::SIGQUIT,
-        Sig::SEGV => libc::SIGSEGV,
-        Sig::TERM => libc::SIGTERM,
-        Sig::USR1 => libc::SIGUSR1,
-        Sig::Custom(_) => return None,
-    })
 }
 
 impl russh::server::Handler for Connection {
@@ -415,8 +253,10 @@ impl russh::server::Handler for Connection {
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
         match self.check_key(user, key.public_key) {
-            Some(u) => {
+            Some((u, permissions)) => {
+                tracing::info!("accepted key for {} from {:?}", u.name, self.peer);
                 self.user = Some(u);
+                self.permissions = permissions;
                 Ok(Auth::Accept)
             }
             None => Ok(Auth::reject()),
@@ -447,6 +287,9 @@ impl russh::server::Handler for Connection {
         _modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if !self.permissions.pty {
+            return self.reply(false, channel, session);
+        }
         let state = self.channels.entry(channel).or_default();
         state.pty = Some(PtyRequest {
             term: term.to_string(),
@@ -478,12 +321,8 @@ impl russh::server::Handler for Connection {
     }
 
     async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
-        if self.start(channel, None, session) {
-            session.channel_success(channel)?;
-        } else {
-            session.channel_failure(channel)?;
-        }
-        Ok(())
+        let ok = self.start(channel, Program::Shell, session);
+        self.reply(ok, channel, session)
     }
 
     async fn exec_request(
@@ -493,12 +332,127 @@ impl russh::server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let command = String::from_utf8_lossy(data).into_owned();
-        if self.start(channel, Some(command), session) {
-            session.channel_success(channel)?;
-        } else {
-            session.channel_failure(channel)?;
+        let ok = self.start(channel, Program::Command(command), session);
+        self.reply(ok, channel, session)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let ok = name == "sftp" && self.start(channel, Program::Sftp, session);
+        self.reply(ok, channel, session)
+    }
+
+    async fn agent_request(&mut self, _channel: ChannelId, session: &mut Session) -> Result<bool, Self::Error> {
+        let Some(user) = self.user.clone() else {
+            return Ok(false);
+        };
+        if !self.permissions.agent_forwarding {
+            return Ok(false);
+        }
+        match self.agents.register(&user, self.id, session.handle()) {
+            Ok(path) => {
+                self.agent_socket = Some(path);
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!("cannot forward the agent of {}: {e}", user.name);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        host: &str,
+        port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if !self.permissions.port_forwarding || self.user.is_none() || port > u16::MAX as u32 {
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        }
+        let connect = tokio::net::TcpStream::connect((host.to_string(), port as u16));
+        match tokio::time::timeout(Duration::from_secs(10), connect).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                reply.accept().await;
+                tokio::spawn(forward::pipe(channel, stream));
+            }
+            _ => reply.reject(russh::ChannelOpenFailure::ConnectFailed).await,
         }
         Ok(())
+    }
+
+    async fn channel_open_direct_streamlocal(
+        &mut self,
+        channel: Channel<Msg>,
+        socket_path: &str,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let Some(user) = self.user.clone() else {
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        let groups = std::fs::read_to_string("/etc/group")
+            .map(|g| users::groups_of(&g, &user))
+            .unwrap_or_default();
+        if !self.permissions.port_forwarding || !forward::may_connect(&user, &groups, Path::new(socket_path)) {
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        }
+        match tokio::net::UnixStream::connect(socket_path).await {
+            Ok(stream) => {
+                reply.accept().await;
+                tokio::spawn(forward::pipe(channel, stream));
+            }
+            Err(_) => reply.reject(russh::ChannelOpenFailure::ConnectFailed).await,
+        }
+        Ok(())
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        address: &str,
+        port: &mut u32,
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        let Some(user) = &self.user else { return Ok(false) };
+        // below 1024 only root may listen, as for OpenSSH's sshd
+        if !self.permissions.port_forwarding || *port > u16::MAX as u32 || (*port != 0 && *port < 1024 && user.uid != 0)
+        {
+            return Ok(false);
+        }
+        match self.remote.add(session.handle(), address, port).await {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                tracing::info!("cannot listen on {address}:{port}: {e}");
+                Ok(false)
+            }
+        }
+    }
+
+    async fn cancel_tcpip_forward(
+        &mut self,
+        address: &str,
+        port: u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        Ok(self.remote.cancel(address, port))
     }
 
     async fn data(&mut self, channel: ChannelId, data: &[u8], _session: &mut Session) -> Result<(), Self::Error> {
@@ -559,29 +513,5 @@ impl russh::server::Handler for Connection {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHm8sHYPAgb0mGKbQnNwgGlGL5Y6pvC2nJXBQbT1xD9n test@host";
-
-    #[test]
-    fn authorized_keys_match_with_and_without_options() {
-        let key = PublicKey::from_openssh(KEY).expect("valid key");
-        assert!(authorized(KEY, &key));
-        assert!(authorized(&format!("# comment\nrestrict,pty {KEY}"), &key));
-        assert!(!authorized("# nothing here\n", &key));
-    }
-
-    #[test]
-    fn accepts_openssh_default_env() {
-        assert!(accepted_env("LANG"));
-        assert!(accepted_env("LC_ALL"));
-        assert!(accepted_env("TERM"));
-        assert!(!accepted_env("LD_PRELOAD"));
-        assert!(!accepted_env("PATH"));
     }
 }

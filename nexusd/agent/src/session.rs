@@ -1,0 +1,289 @@
+//! Session channels (RFC 4254 section 6): the login environment, starting
+//! the shell, a command or the SFTP subsystem as the session user, and moving
+//! bytes between the channel and the process until it exits.
+
+use crate::process::{self, Io, PtyMaster, PtyRequest, Spec};
+use crate::reaper::Exit;
+use crate::server::Connection;
+use crate::users::{self, User};
+use russh::server::{Handle, Session};
+use russh::{ChannelId, Sig};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Per-channel state: requests seen before the process starts, then its handles.
+#[derive(Default)]
+pub(crate) struct ChannelState {
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) pty: Option<PtyRequest>,
+    pub(crate) stdin: Option<mpsc::Sender<Vec<u8>>>,
+    pub(crate) master: Option<Arc<PtyMaster>>,
+    pub(crate) pid: Option<i32>,
+}
+
+/// Environment variables a client may set (OpenSSH's default `AcceptEnv`).
+pub(crate) fn accepted_env(name: &str) -> bool {
+    name == "LANG" || name == "TERM" || name.starts_with("LC_")
+}
+
+/// Parses `/etc/environment` (pam_env's `KEY=value` lines, optionally quoted).
+fn etc_environment() -> Vec<(String, String)> {
+    let Ok(text) = std::fs::read_to_string("/etc/environment") else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let l = l.strip_prefix("export ").unwrap_or(l);
+            if l.starts_with('#') {
+                return None;
+            }
+            let (k, v) = l.split_once('=')?;
+            let v = v.trim_matches('"').trim_matches('\'');
+            Some((k.trim().to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// What a session channel runs.
+pub(crate) enum Program {
+    /// The login shell.
+    Shell,
+    /// `shell -c COMMAND`.
+    Command(String),
+    /// The SFTP subsystem: this binary in `--sftp` mode.
+    Sftp,
+}
+
+impl Connection {
+    /// The login environment of a session (HOME, USER, LOGNAME, SHELL, PATH,
+    /// the SSH_* variables and SSH_AUTH_SOCK; a terminal adds TERM and
+    /// SSH_TTY), then `/etc/environment`, `remoteEnv` and the client's `env`
+    /// requests; the last definition wins.
+    fn environment(&self, user: &User, state: &ChannelState) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = vec![
+            ("HOME".into(), user.home.clone()),
+            ("USER".into(), user.name.clone()),
+            ("LOGNAME".into(), user.name.clone()),
+            ("SHELL".into(), user.shell.clone()),
+            ("PATH".into(), DEFAULT_PATH.into()),
+        ];
+        if let Some(peer) = self.peer {
+            let port = self.config.port;
+            env.push(("SSH_CLIENT".into(), format!("{} {} {port}", peer.ip(), peer.port())));
+            env.push((
+                "SSH_CONNECTION".into(),
+                format!("{} {} 0.0.0.0 {port}", peer.ip(), peer.port()),
+            ));
+        }
+        if let Some(sock) = &self.agent_socket {
+            env.push(("SSH_AUTH_SOCK".into(), sock.display().to_string()));
+        }
+        env.extend(etc_environment());
+        env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(state.env.iter().cloned());
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<(String, String)> = env.into_iter().rev().filter(|(k, _)| seen.insert(k.clone())).collect();
+        out.reverse();
+        out
+    }
+
+    /// Starts `program` as the session user on `channel`; false when no user
+    /// logged in. A program that cannot start reports exit status 127.
+    pub(crate) fn start(&mut self, channel: ChannelId, program: Program, session: &mut Session) -> bool {
+        let Some(user) = self.user.clone() else { return false };
+        let handle = session.handle();
+        let mut state = self.channels.remove(&channel).unwrap_or_default();
+        let shell_name = Path::new(&user.shell)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("sh")
+            .to_string();
+        let workspace = self.config.workspace_folder.display().to_string();
+        let (path, args, arg0, cwd) = match program {
+            Program::Command(c) => (user.shell.clone(), vec!["-c".to_string(), c], None, workspace),
+            Program::Shell => (
+                user.shell.clone(),
+                Vec::new(),
+                Some(format!("-{shell_name}")),
+                workspace,
+            ),
+            // started in the user's home, as OpenSSH's sftp-server is
+            Program::Sftp => {
+                let exe = std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                (exe, vec!["--sftp".to_string()], None, user.home.clone())
+            }
+        };
+        let groups = std::fs::read_to_string("/etc/group")
+            .map(|g| users::groups_of(&g, &user))
+            .unwrap_or_else(|_| vec![user.gid]);
+        let mut spec = Spec {
+            program: path.clone(),
+            args,
+            arg0,
+            env: self.environment(&user, &state),
+            cwd,
+            user: user.clone(),
+            groups,
+        };
+        let started = match &state.pty {
+            Some(pty) => process::spawn_pty(&mut spec, pty),
+            None => process::spawn_pipes(&spec),
+        };
+        let started = match started {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot start {path} for {}: {e}", user.name);
+                let msg = format!("nexus-agent: cannot start {path}: {e}\r\n");
+                tokio::spawn(async move {
+                    let _ = handle.extended_data(channel, 1, msg.into_bytes()).await;
+                    let _ = handle.exit_status_request(channel, 127).await;
+                    let _ = handle.eof(channel).await;
+                    let _ = handle.close(channel).await;
+                });
+                return true;
+            }
+        };
+        let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
+        state.stdin = Some(tx);
+        state.pid = Some(started.pid);
+        if let Io::Pty(master) = &started.io {
+            state.master = Some(master.clone());
+        }
+        self.channels.insert(channel, state);
+        tokio::spawn(pump(handle, channel, started, rx));
+        true
+    }
+}
+
+/// Moves bytes between the channel and the process, then reports its exit
+/// (`exit-status` or `exit-signal`), EOF and close, in that order.
+pub(crate) async fn pump(
+    handle: Handle,
+    channel: ChannelId,
+    started: process::Started,
+    mut stdin_rx: mpsc::Receiver<Vec<u8>>,
+) {
+    let process::Started { exit, io, .. } = started;
+    match io {
+        Io::Pipes {
+            mut stdin,
+            mut stdout,
+            mut stderr,
+        } => {
+            tokio::spawn(async move {
+                while let Some(data) = stdin_rx.recv().await {
+                    if stdin.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+                // dropping `stdin` closes the process's standard input
+            });
+            let h1 = handle.clone();
+            let out = async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = stdout.read(&mut buf).await {
+                    if n == 0 || h1.data(channel, buf[..n].to_vec()).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let h2 = handle.clone();
+            let err = async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = stderr.read(&mut buf).await {
+                    if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            tokio::join!(out, err);
+        }
+        Io::Pty(master) => {
+            let writer = master.clone();
+            tokio::spawn(async move {
+                while let Some(data) = stdin_rx.recv().await {
+                    if writer.write_all(&data).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut buf = vec![0u8; 32 * 1024];
+            while let Ok(n) = master.read(&mut buf).await {
+                if n == 0 || handle.data(channel, buf[..n].to_vec()).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    match exit.await {
+        Ok(Exit::Code(code)) => {
+            let _ = handle.exit_status_request(channel, code as u32).await;
+        }
+        Ok(Exit::Signal(sig, core)) => {
+            let _ = handle
+                .exit_signal_request(channel, signal_name(sig), core, String::new(), String::new())
+                .await;
+        }
+        Err(_) => {}
+    }
+    let _ = handle.eof(channel).await;
+    let _ = handle.close(channel).await;
+}
+
+/// RFC 4254 section 6.10 signal names.
+fn signal_name(sig: i32) -> Sig {
+    match sig {
+        libc::SIGABRT => Sig::ABRT,
+        libc::SIGALRM => Sig::ALRM,
+        libc::SIGFPE => Sig::FPE,
+        libc::SIGHUP => Sig::HUP,
+        libc::SIGILL => Sig::ILL,
+        libc::SIGINT => Sig::INT,
+        libc::SIGKILL => Sig::KILL,
+        libc::SIGPIPE => Sig::PIPE,
+        libc::SIGQUIT => Sig::QUIT,
+        libc::SIGSEGV => Sig::SEGV,
+        libc::SIGTERM => Sig::TERM,
+        libc::SIGUSR1 => Sig::USR1,
+        other => Sig::Custom(format!("SIG{other}")),
+    }
+}
+
+pub(crate) fn signal_number(sig: &Sig) -> Option<i32> {
+    Some(match sig {
+        Sig::ABRT => libc::SIGABRT,
+        Sig::ALRM => libc::SIGALRM,
+        Sig::FPE => libc::SIGFPE,
+        Sig::HUP => libc::SIGHUP,
+        Sig::ILL => libc::SIGILL,
+        Sig::INT => libc::SIGINT,
+        Sig::KILL => libc::SIGKILL,
+        Sig::PIPE => libc::SIGPIPE,
+        Sig::QUIT => libc::SIGQUIT,
+        Sig::SEGV => libc::SIGSEGV,
+        Sig::TERM => libc::SIGTERM,
+        Sig::USR1 => libc::SIGUSR1,
+        Sig::Custom(_) => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_openssh_default_env() {
+        assert!(accepted_env("LANG"));
+        assert!(accepted_env("LC_ALL"));
+        assert!(accepted_env("TERM"));
+        assert!(!accepted_env("LD_PRELOAD"));
+        assert!(!accepted_env("PATH"));
+    }
+}
