@@ -456,9 +456,9 @@ impl russh::server::Handler for Connection {
     }
 
     async fn data(&mut self, channel: ChannelId, data: &[u8], _session: &mut Session) -> Result<(), Self::Error> {
-        let sender = self.channels.get(&channel).and_then(|s| s.stdin.clone());
-        if let Some(tx) = sender {
-            let _ = tx.send(data.to_vec()).await;
+        let queue = self.channels.get(&channel).and_then(|s| s.stdin.clone());
+        if let Some(q) = queue {
+            q.push(data).await;
         }
         Ok(())
     }

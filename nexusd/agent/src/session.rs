@@ -10,8 +10,65 @@ use russh::server::{Handle, Session};
 use russh::{ChannelId, Sig};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+/// Bytes of client input waiting for a process beyond which the session
+/// loop waits for it to read: the one point where input may hold up output.
+const STDIN_HIGH_WATER: usize = 64 * 1024 * 1024;
+
+/// Client input on its way to a process's stdin. The session loop also
+/// carries the process's output, so pushing never blocks it (a process that
+/// writes before it reads would otherwise deadlock with its client) until
+/// [`STDIN_HIGH_WATER`] bytes wait unread.
+#[derive(Clone)]
+pub(crate) struct StdinQueue {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// The receiving end of a [`StdinQueue`].
+pub(crate) struct StdinReceiver {
+    rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// A connected queue.
+pub(crate) fn stdin_queue() -> (StdinQueue, StdinReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    (
+        StdinQueue {
+            tx,
+            queued: queued.clone(),
+        },
+        StdinReceiver { rx, queued },
+    )
+}
+
+impl StdinQueue {
+    /// Queues `data` for the process.
+    pub(crate) async fn push(&self, data: &[u8]) {
+        while self.queued.load(Ordering::Acquire) > STDIN_HIGH_WATER && !self.tx.is_closed() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        self.queued.fetch_add(data.len(), Ordering::AcqRel);
+        let _ = self.tx.send(data.to_vec());
+    }
+}
+
+impl StdinReceiver {
+    /// The next input, if the queue is open.
+    async fn recv(&mut self) -> Option<Vec<u8>> {
+        self.rx.recv().await
+    }
+
+    /// Marks `len` bytes as written to the process.
+    fn written(&self, len: usize) {
+        self.queued.fetch_sub(len, Ordering::AcqRel);
+    }
+}
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -20,7 +77,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub(crate) struct ChannelState {
     pub(crate) env: Vec<(String, String)>,
     pub(crate) pty: Option<PtyRequest>,
-    pub(crate) stdin: Option<mpsc::Sender<Vec<u8>>>,
+    pub(crate) stdin: Option<StdinQueue>,
     pub(crate) master: Option<Arc<PtyMaster>>,
     pub(crate) pid: Option<i32>,
 }
@@ -150,7 +207,7 @@ impl Connection {
                 return true;
             }
         };
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(64);
+        let (tx, rx) = stdin_queue();
         state.stdin = Some(tx);
         state.pid = Some(started.pid);
         if let Io::Pty(master) = &started.io {
@@ -164,12 +221,7 @@ impl Connection {
 
 /// Moves bytes between the channel and the process, then reports its exit
 /// (`exit-status` or `exit-signal`), EOF and close, in that order.
-pub(crate) async fn pump(
-    handle: Handle,
-    channel: ChannelId,
-    started: process::Started,
-    mut stdin_rx: mpsc::Receiver<Vec<u8>>,
-) {
+pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: StdinReceiver) {
     let process::Started { exit, io, .. } = started;
     match io {
         Io::Pipes {
@@ -179,7 +231,9 @@ pub(crate) async fn pump(
         } => {
             tokio::spawn(async move {
                 while let Some(data) = stdin_rx.recv().await {
-                    if stdin.write_all(&data).await.is_err() {
+                    let ok = stdin.write_all(&data).await.is_ok();
+                    stdin_rx.written(data.len());
+                    if !ok {
                         break;
                     }
                 }
@@ -209,7 +263,9 @@ pub(crate) async fn pump(
             let writer = master.clone();
             tokio::spawn(async move {
                 while let Some(data) = stdin_rx.recv().await {
-                    if writer.write_all(&data).await.is_err() {
+                    let ok = writer.write_all(&data).await.is_ok();
+                    stdin_rx.written(data.len());
+                    if !ok {
                         break;
                     }
                 }
