@@ -15,45 +15,78 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 /// Bytes of client input waiting for a process beyond which the session
-/// loop waits for it to read: the one point where input may hold up output.
+/// loop waits for the process to read (unless its output is waiting).
 const STDIN_HIGH_WATER: usize = 64 * 1024 * 1024;
 
-/// Client input on its way to a process's stdin. The session loop also
-/// carries the process's output, so pushing never blocks it (a process that
-/// writes before it reads would otherwise deadlock with its client) until
-/// [`STDIN_HIGH_WATER`] bytes wait unread.
+/// Client input on its way to a process's stdin.
+///
+/// russh gives no window-based flow control (it re-opens the window as data
+/// arrives), so the only backpressure is to hold the session loop — which
+/// also carries the process's output. Holding it while that output waits
+/// would deadlock a process that writes before it reads (`cat` of a large
+/// stream). So input is queued, and the loop is held only past
+/// [`STDIN_HIGH_WATER`] bytes *and* while no output of the process waits.
 #[derive(Clone)]
 pub(crate) struct StdinQueue {
     tx: mpsc::UnboundedSender<Vec<u8>>,
-    queued: Arc<AtomicUsize>,
+    counts: Arc<FlowCounts>,
+}
+
+/// Shared counts of one session's data flow.
+#[derive(Default)]
+pub(crate) struct FlowCounts {
+    /// Input bytes queued but not yet written to the process.
+    queued: AtomicUsize,
+    /// Output sends waiting on the session loop right now.
+    output_waiting: AtomicUsize,
+}
+
+/// Marks an output send in flight for as long as it lives.
+struct OutputWaiting<'a>(&'a FlowCounts);
+
+impl<'a> OutputWaiting<'a> {
+    fn new(c: &'a FlowCounts) -> Self {
+        c.output_waiting.fetch_add(1, Ordering::AcqRel);
+        OutputWaiting(c)
+    }
+}
+
+impl Drop for OutputWaiting<'_> {
+    fn drop(&mut self) {
+        self.0.output_waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The receiving end of a [`StdinQueue`].
 pub(crate) struct StdinReceiver {
     rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    queued: Arc<AtomicUsize>,
+    counts: Arc<FlowCounts>,
 }
 
 /// A connected queue.
 pub(crate) fn stdin_queue() -> (StdinQueue, StdinReceiver) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Arc::new(AtomicUsize::new(0));
+    let counts = Arc::new(FlowCounts::default());
     (
         StdinQueue {
             tx,
-            queued: queued.clone(),
+            counts: counts.clone(),
         },
-        StdinReceiver { rx, queued },
+        StdinReceiver { rx, counts },
     )
 }
 
 impl StdinQueue {
     /// Queues `data` for the process.
     pub(crate) async fn push(&self, data: &[u8]) {
-        while self.queued.load(Ordering::Acquire) > STDIN_HIGH_WATER && !self.tx.is_closed() {
+        let c = &self.counts;
+        while c.queued.load(Ordering::Acquire) > STDIN_HIGH_WATER
+            && c.output_waiting.load(Ordering::Acquire) == 0
+            && !self.tx.is_closed()
+        {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
         }
-        self.queued.fetch_add(data.len(), Ordering::AcqRel);
+        c.queued.fetch_add(data.len(), Ordering::AcqRel);
         let _ = self.tx.send(data.to_vec());
     }
 }
@@ -66,7 +99,7 @@ impl StdinReceiver {
 
     /// Marks `len` bytes as written to the process.
     fn written(&self, len: usize) {
-        self.queued.fetch_sub(len, Ordering::AcqRel);
+        self.counts.queued.fetch_sub(len, Ordering::AcqRel);
     }
 }
 
@@ -223,6 +256,7 @@ impl Connection {
 /// (`exit-status` or `exit-signal`), EOF and close, in that order.
 pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: StdinReceiver) {
     let process::Started { exit, io, .. } = started;
+    let counts = stdin_rx.counts.clone();
     match io {
         Io::Pipes {
             mut stdin,
@@ -240,18 +274,22 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
                 // dropping `stdin` closes the process's standard input
             });
             let h1 = handle.clone();
+            let c1 = counts.clone();
             let out = async move {
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = stdout.read(&mut buf).await {
+                    let _waiting = OutputWaiting::new(&c1);
                     if n == 0 || h1.data(channel, buf[..n].to_vec()).await.is_err() {
                         break;
                     }
                 }
             };
             let h2 = handle.clone();
+            let c2 = counts.clone();
             let err = async move {
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = stderr.read(&mut buf).await {
+                    let _waiting = OutputWaiting::new(&c2);
                     if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
                         break;
                     }
@@ -272,6 +310,7 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
             });
             let mut buf = vec![0u8; 32 * 1024];
             while let Ok(n) = master.read(&mut buf).await {
+                let _waiting = OutputWaiting::new(&counts);
                 if n == 0 || handle.data(channel, buf[..n].to_vec()).await.is_err() {
                     break;
                 }

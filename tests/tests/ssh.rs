@@ -1,0 +1,720 @@
+//! Everything OpenSSH clients and IDEs use, against the agent, with the real
+//! `ssh`, `scp`, `sftp`, `ssh-agent`, `ssh-add`, `rsync` and `git`, on the
+//! busybox image (no sftp-server, no shell tools beyond busybox) and the
+//! Debian image.
+
+use nexus_e2e::{BUSYBOX, DEBIAN, Daemon, Repo, run, text};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// OpenSSH client options: the user's key, no host-key checks, no prompts.
+fn opts(d: &Daemon) -> Vec<String> {
+    let mut o: Vec<String> = [
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+    ]
+    .into_iter()
+    .chain(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+    .map(String::from)
+    .collect();
+    o.push("-i".into());
+    o.push(d.key().display().to_string());
+    o
+}
+
+fn port(ws: &serde_json::Value) -> String {
+    ws["sshPort"].as_u64().expect("sshPort").to_string()
+}
+
+fn user_at(ws: &serde_json::Value) -> String {
+    format!("{}@127.0.0.1", ws["remoteUser"].as_str().expect("remoteUser"))
+}
+
+/// Bytes that compress badly and are the same every run.
+fn payload(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A background client process, killed by its pid on drop.
+struct Background(Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// GET `path` over HTTP/1.0 from 127.0.0.1:`port`; the body.
+fn http_get(port: u16, path: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").expect("request");
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).expect("response");
+    let split = resp.windows(4).position(|w| w == b"\r\n\r\n").expect("headers end") + 4;
+    resp.split_off(split)
+}
+
+#[test]
+fn sftp_and_scp_work_without_an_sftp_server_in_the_image() {
+    let d = Daemon::start(27);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "files", BUSYBOX);
+    let none = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "files",
+            "--",
+            "sh",
+            "-c",
+            "ls /usr/lib/openssh /usr/libexec 2>/dev/null; echo end",
+        ],
+    );
+    assert_eq!(none, "end\n", "the busybox image must have no sftp-server");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.bin");
+    let data = payload(32 << 20);
+    std::fs::write(&big, &data).expect("write");
+    let back = dir.path().join("back.bin");
+    let batch = dir.path().join("batch");
+    std::fs::write(
+        &batch,
+        format!(
+            "mkdir d\ncd d\nput {} big.bin\nrename big.bin big2.bin\nsymlink big2.bin link\nchmod 640 big2.bin\nls -l\nget big2.bin {}\nrm link\nmkdir sub\nrmdir sub\n",
+            big.display(),
+            back.display()
+        ),
+    )
+    .expect("batch");
+    let o = run(Command::new("sftp")
+        .args(opts(&d))
+        .args(["-P", &port(&ws), "-b"])
+        .arg(&batch)
+        .arg(user_at(&ws)));
+    assert!(o.status.success(), "sftp:\n{}", text(&o));
+    assert!(
+        std::fs::read(&back).expect("back") == data,
+        "sftp get returned other bytes"
+    );
+    // relative paths start in the user's home, as with OpenSSH's sftp-server
+    let out = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "files",
+            "--",
+            "sh",
+            "-c",
+            "stat -c %a /root/d/big2.bin; test -e /root/d/link || echo link-gone; test -d /root/d/sub || echo sub-gone",
+        ],
+    );
+    assert_eq!(out, "640\nlink-gone\nsub-gone\n");
+
+    // scp both ways (OpenSSH 9 speaks SFTP for scp)
+    let o = run(Command::new("scp")
+        .args(opts(&d))
+        .args(["-P", &port(&ws)])
+        .arg(&big)
+        .arg(format!("{}:/tmp/up.bin", user_at(&ws))));
+    assert!(o.status.success(), "scp up:\n{}", text(&o));
+    let down = dir.path().join("down.bin");
+    let o = run(Command::new("scp")
+        .args(opts(&d))
+        .args(["-P", &port(&ws)])
+        .arg(format!("{}:/tmp/up.bin", user_at(&ws)))
+        .arg(&down));
+    assert!(o.status.success(), "scp down:\n{}", text(&o));
+    assert!(std::fs::read(&down).expect("down") == data, "scp returned other bytes");
+}
+
+#[test]
+fn sftp_runs_with_the_session_users_permissions() {
+    let d = Daemon::start_as_user(28);
+    let repo = Repo::new();
+    nexus_e2e::chown_to_test_user(repo.path());
+    let ws = d.create(&repo, "perms", DEBIAN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("f.txt"), "x").expect("write");
+    let batch = dir.path().join("ok");
+    std::fs::write(&batch, format!("put {} mine.txt\n", dir.path().join("f.txt").display())).expect("batch");
+    let o = run(Command::new("sftp")
+        .args(opts(&d))
+        .args(["-P", &port(&ws), "-b"])
+        .arg(&batch)
+        .arg(user_at(&ws)));
+    assert!(o.status.success(), "sftp put:\n{}", text(&o));
+    let owner = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "perms",
+            "--",
+            "stat",
+            "-c",
+            "%u",
+            "/home/dev/mine.txt",
+        ],
+    );
+    assert_eq!(owner.trim(), nexus_e2e::TEST_USER.1.to_string());
+    let denied = dir.path().join("denied");
+    std::fs::write(
+        &denied,
+        format!("put {} /root/nope.txt\n", dir.path().join("f.txt").display()),
+    )
+    .expect("batch");
+    let o = run(Command::new("sftp")
+        .args(opts(&d))
+        .args(["-P", &port(&ws), "-b"])
+        .arg(&denied)
+        .arg(user_at(&ws)));
+    assert!(!o.status.success(), "dev must not write /root:\n{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("ermission denied"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn local_and_remote_forwarding() {
+    let d = Daemon::start(29);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "fwd", BUSYBOX);
+    let data = payload(8 << 20);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("f.bin"), &data).expect("write");
+    let o = run(Command::new("scp")
+        .args(opts(&d))
+        .args(["-P", &port(&ws)])
+        .arg(dir.path().join("f.bin"))
+        .arg(format!("{}:/srv-f.bin", user_at(&ws))));
+    assert!(o.status.success(), "{}", text(&o));
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "fwd",
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p /srv && mv /srv-f.bin /srv/f.bin && (httpd -p 127.0.0.1:8080 -h /srv &)",
+        ],
+    );
+
+    // -L: many connections at once, large transfers intact
+    let local = nexus_e2e::free_port();
+    let _l = Background(
+        Command::new("ssh")
+            .args(opts(&d))
+            .args(["-N", "-o", "ExitOnForwardFailure=yes", "-p", &port(&ws), "-L"])
+            .arg(format!("{local}:127.0.0.1:8080"))
+            .arg(user_at(&ws))
+            .spawn()
+            .expect("ssh -L"),
+    );
+    wait_until("the -L listener", || TcpStream::connect(("127.0.0.1", local)).is_ok());
+    let fetches: Vec<_> = (0..10)
+        .map(|_| std::thread::spawn(move || http_get(local, "/f.bin")))
+        .collect();
+    for f in fetches {
+        assert!(f.join().expect("fetch") == data, "a -L transfer came back corrupted");
+    }
+
+    // -R 0: the server picks the port and the client reports it
+    let host = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let host_port = host.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in host.incoming().flatten().take(2) {
+            let mut s = s;
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nfrom-host\r\n");
+        }
+    });
+    let mut r = Background(
+        Command::new("ssh")
+            // ssh keeps the first value of an option: INFO before opts' ERROR
+            .args(["-o", "LogLevel=INFO"])
+            .args(opts(&d))
+            .args(["-N", "-o", "ExitOnForwardFailure=yes", "-p", &port(&ws), "-R"])
+            .arg(format!("0:127.0.0.1:{host_port}"))
+            .arg(user_at(&ws))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh -R"),
+    );
+    let mut stderr = std::io::BufReader::new(r.0.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let allocated: u16 = loop {
+        line.clear();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).expect("read") > 0,
+            "ssh -R said no port"
+        );
+        if let Some(rest) = line.strip_prefix("Allocated port ") {
+            break rest
+                .split_whitespace()
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("port number");
+        }
+    };
+    let got = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "fwd",
+            "--",
+            "wget",
+            "-qO-",
+            &format!("http://127.0.0.1:{allocated}/"),
+        ],
+    );
+    assert_eq!(got, "from-host\r\n");
+    // cancelled when the client goes away
+    drop(r);
+    let hex = format!(":{allocated:04X} ");
+    wait_until("the -R listener to close", || {
+        let tcp = d.cli_ok(repo.path(), &["workspace", "exec", "fwd", "--", "cat", "/proc/net/tcp"]);
+        !tcp.lines()
+            .any(|l| l.contains(&hex) && l.split_whitespace().nth(3) == Some("0A"))
+    });
+}
+
+#[test]
+fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
+    let d = Daemon::start(30);
+    let repo = Repo::new();
+    let a = d.create(&repo, "agent-a", DEBIAN);
+    d.create(&repo, "agent-b", DEBIAN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sock = dir.path().join("agent.sock");
+    let _agent = Background(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent"),
+    );
+    wait_until("ssh-agent", || sock.exists());
+    let o = run(Command::new("ssh-add").arg(d.key()).env("SSH_AUTH_SOCK", &sock));
+    assert!(o.status.success(), "ssh-add:\n{}", text(&o));
+    let fingerprint =
+        String::from_utf8_lossy(&run(Command::new("ssh-add").arg("-l").env("SSH_AUTH_SOCK", &sock)).stdout)
+            .trim()
+            .to_string();
+
+    let ssh_a = |extra: &[&str], command: &str| {
+        // the agent, not a key file: no -i
+        run(Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .args(extra)
+            .args(["-p", &port(&a), &user_at(&a), command])
+            .env("SSH_AUTH_SOCK", &sock))
+    };
+    let o = ssh_a(
+        &["-A"],
+        "echo $SSH_AUTH_SOCK; stat -c '%a %u' $(dirname $SSH_AUTH_SOCK) $SSH_AUTH_SOCK; ssh-add -l",
+    );
+    assert!(o.status.success(), "ssh -A:\n{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "/tmp/nexus-ssh-agent-0/agent.sock");
+    assert_eq!(&lines[1..3], ["700 0", "600 0"], "{out}");
+    assert_eq!(lines[3], fingerprint);
+    // the same path in every session of the user
+    let o = ssh_a(&["-A"], "echo $SSH_AUTH_SOCK");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "/tmp/nexus-ssh-agent-0/agent.sock\n"
+    );
+
+    // from A to B with the forwarded key
+    let b_ip = String::from_utf8_lossy(
+        &run(Command::new("docker").args([
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &format!(
+                "nexus-agent-b-{}",
+                &d.cli_ok(repo.path(), &["workspace", "show", "agent-b", "--json"])
+                    .split("\"id\": \"")
+                    .nth(1)
+                    .expect("id")[..8]
+            ),
+        ]))
+        .stdout,
+    )
+    .trim()
+    .to_string();
+    let o = ssh_a(
+        &["-A"],
+        &format!(
+            "ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -p 2222 root@{b_ip} hostname"
+        ),
+    );
+    assert!(o.status.success(), "A to B:\n{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "agent-b\n");
+
+    // direct-streamlocal: -L to the forwarded agent's Unix socket, from the host
+    let _holder = Background(
+        Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            // agent forwarding is asked per session channel, so not with -N
+            .args(["-A", "-p", &port(&a), &user_at(&a), "sleep 60"])
+            .env("SSH_AUTH_SOCK", &sock)
+            .spawn()
+            .expect("ssh -A -N"),
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let local = dir.path().join("local.sock");
+    let _l = Background(
+        Command::new("ssh")
+            .args(opts(&d))
+            .args(["-N", "-o", "ExitOnForwardFailure=yes", "-p", &port(&a), "-L"])
+            .arg(format!("{}:/tmp/nexus-ssh-agent-0/agent.sock", local.display()))
+            .arg(user_at(&a))
+            .spawn()
+            .expect("ssh -L socket"),
+    );
+    wait_until("the -L socket", || local.exists());
+    let o = run(Command::new("ssh-add").arg("-l").env("SSH_AUTH_SOCK", &local));
+    assert!(o.status.success(), "ssh-add through -L socket:\n{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), fingerprint);
+}
+
+#[test]
+fn rsync_and_git_over_ssh() {
+    let d = Daemon::start(31);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "tools", DEBIAN);
+    let ssh_cmd = format!("ssh {} -p {}", opts(&d).join(" "), port(&ws));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("nested")).expect("mkdir");
+    std::fs::write(src.join("a.txt"), "alpha\n").expect("write");
+    std::fs::write(src.join("nested/b.bin"), payload(1 << 20)).expect("write");
+    let o = run(Command::new("rsync")
+        .args(["-az", "-e", &ssh_cmd])
+        .arg(format!("{}/", src.display()))
+        .arg(format!("{}:/tmp/synced/", user_at(&ws))));
+    assert!(o.status.success(), "rsync up:\n{}", text(&o));
+    let back = dir.path().join("back");
+    let o = run(Command::new("rsync")
+        .args(["-az", "-e", &ssh_cmd])
+        .arg(format!("{}:/tmp/synced/", user_at(&ws)))
+        .arg(format!("{}/", back.display())));
+    assert!(o.status.success(), "rsync down:\n{}", text(&o));
+    assert_eq!(std::fs::read(back.join("a.txt")).expect("a"), b"alpha\n");
+    assert!(std::fs::read(back.join("nested/b.bin")).expect("b") == payload(1 << 20));
+
+    // git@-style clone from and push to a bare repository in the workspace
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "tools",
+            "--",
+            "git",
+            "init",
+            "-q",
+            "--bare",
+            "-b",
+            "main",
+            "/srv/repo.git",
+        ],
+    );
+    let clone = dir.path().join("clone");
+    let git = |dir: &Path, args: &[&str]| {
+        run(Command::new("git")
+            .args([
+                "-c",
+                "user.name=T",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_SSH_COMMAND", &ssh_cmd))
+    };
+    let o = git(
+        dir.path(),
+        &["clone", "-q", &format!("{}:/srv/repo.git", user_at(&ws)), "clone"],
+    );
+    assert!(o.status.success(), "git clone:\n{}", text(&o));
+    std::fs::write(clone.join("f.txt"), "pushed\n").expect("write");
+    assert!(git(&clone, &["add", "f.txt"]).status.success());
+    assert!(git(&clone, &["commit", "-qm", "over-ssh"]).status.success());
+    let o = git(&clone, &["push", "-q", "origin", "HEAD:main"]);
+    assert!(o.status.success(), "git push:\n{}", text(&o));
+    let log = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "tools",
+            "--",
+            "git",
+            "--git-dir=/srv/repo.git",
+            "log",
+            "--oneline",
+            "main",
+        ],
+    );
+    assert!(log.contains("over-ssh"), "{log}");
+}
+
+#[test]
+fn sessions_many_channels_many_connections_and_a_gibibyte() {
+    let d = Daemon::start(32);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "load", BUSYBOX);
+
+    // /etc/environment is part of the login environment; stdin EOF ends cat
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "load",
+            "--",
+            "sh",
+            "-c",
+            "echo 'FROM_ETC=\"yes\"' >> /etc/environment",
+        ],
+    );
+    let mut c = d
+        .ssh_command(&ws, &[])
+        .arg("echo $FROM_ETC; cat; echo done")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ssh");
+    c.stdin.take().expect("stdin").write_all(b"hi\n").expect("write");
+    let out = c.wait_with_output().expect("ssh");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "yes\nhi\ndone\n");
+
+    // 20 channels on one connection (OpenSSH connection sharing)
+    let dir = tempfile::tempdir().expect("tempdir");
+    let control = dir.path().join("ctl");
+    let _master = Background(
+        Command::new("ssh")
+            .args(opts(&d))
+            .args(["-N", "-o", "ControlMaster=yes", "-o"])
+            .arg(format!("ControlPath={}", control.display()))
+            .args(["-p", &port(&ws), &user_at(&ws)])
+            .spawn()
+            .expect("master"),
+    );
+    wait_until("the control socket", || control.exists());
+    let channels: Vec<_> = (0..20)
+        .map(|i| {
+            let control = control.clone();
+            let (p, u) = (port(&ws), user_at(&ws));
+            std::thread::spawn(move || {
+                run(Command::new("ssh")
+                    .args(["-F", "/dev/null", "-o", "ControlMaster=no", "-o"])
+                    .arg(format!("ControlPath={}", control.display()))
+                    .args(["-p", &p, &u, &format!("echo channel-{i}")]))
+            })
+        })
+        .collect();
+    for (i, t) in channels.into_iter().enumerate() {
+        let o = t.join().expect("thread");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            format!("channel-{i}\n"),
+            "{}",
+            text(&o)
+        );
+    }
+
+    // 50 connections at once
+    let conns: Vec<_> = (0..50)
+        .map(|i| {
+            let mut cmd = d.ssh_command(&ws, &[]);
+            cmd.arg(format!("echo conn-{i}"));
+            std::thread::spawn(move || run(&mut cmd))
+        })
+        .collect();
+    for (i, t) in conns.into_iter().enumerate() {
+        let o = t.join().expect("thread");
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            format!("conn-{i}\n"),
+            "{}",
+            text(&o)
+        );
+    }
+
+    // 1 GiB through cat and back
+    let mut c = d
+        .ssh_command(&ws, &[])
+        .arg("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ssh cat");
+    let mut stdin = c.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![0xa5u8; 1 << 20];
+        for _ in 0..1024 {
+            stdin.write_all(&chunk).expect("write");
+        }
+    });
+    let mut stdout = c.stdout.take().expect("stdout");
+    let (mut total, mut buf, mut intact) = (0u64, vec![0u8; 1 << 16], true);
+    loop {
+        let n = stdout.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        intact &= buf[..n].iter().all(|b| *b == 0xa5);
+        total += n as u64;
+    }
+    writer.join().expect("writer");
+    assert!(c.wait().expect("ssh").success());
+    assert_eq!(total, 1 << 30);
+    assert!(intact, "bytes changed on the way");
+}
+
+/// Rewrites the user's line of the workspace's authorized_keys with `options`.
+fn with_options(d: &Daemon, repo: &Repo, name: &str, options: &str) {
+    let key = std::fs::read_to_string(d.home().join(".ssh/id_ed25519.pub")).expect("pub");
+    let key = key.trim();
+    let script = format!(
+        "grep -v -F '{key}' /.nexus/authorized_keys > /tmp/ak; echo '{options} {key}' >> /tmp/ak; cat /tmp/ak > /.nexus/authorized_keys"
+    );
+    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", &script]);
+}
+
+#[test]
+fn authorized_keys_options_are_honoured_and_failures_throttled() {
+    let d = Daemon::start(33);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "locked", BUSYBOX);
+
+    with_options(&d, &repo, "locked", "no-pty");
+    let o = run(d.ssh_command(&ws, &["-tt"]).arg("echo in").stdin(Stdio::null()));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("PTY allocation request failed"),
+        "{}",
+        text(&o)
+    );
+
+    with_options(&d, &repo, "locked", "restrict");
+    let o = run(d
+        .ssh_command(&ws, &["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"])
+        .arg("true"));
+    assert!(!o.status.success(), "restrict must refuse -R:\n{}", text(&o));
+    let o = run(d
+        .ssh_command(&ws, &["-A", "-o", "ForwardAgent=yes"])
+        .arg("echo \"[$SSH_AUTH_SOCK]\"")
+        .env("SSH_AUTH_SOCK", "/nonexistent"));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n", "{}", text(&o));
+
+    with_options(&d, &repo, "locked", "from=\"10.9.9.9\"");
+    let o = d.ssh(&ws, "true");
+    assert!(!o.status.success(), "from= must refuse other addresses:\n{}", text(&o));
+    with_options(&d, &repo, "locked", "from=\"10.9.9.9,*\"");
+    assert!(d.ssh(&ws, "true").status.success());
+
+    // a key that is not authorized, again and again: then even the right one is refused
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stranger = dir.path().join("stranger");
+    assert!(
+        run(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&stranger))
+        .status
+        .success()
+    );
+    for _ in 0..11 {
+        let o = run(Command::new("ssh")
+            .args([
+                "-F",
+                "/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "IdentitiesOnly=yes",
+            ])
+            .arg("-i")
+            .arg(&stranger)
+            .args(["-p", &port(&ws), &user_at(&ws), "true"]));
+        assert!(!o.status.success());
+    }
+    let o = d.ssh(&ws, "true");
+    assert!(
+        !o.status.success(),
+        "after 11 failures the address must be throttled:\n{}",
+        text(&o)
+    );
+    let logs = d.cli(repo.path(), &["workspace", "logs", "locked"]);
+    let logs = String::from_utf8_lossy(&logs.stderr);
+    assert!(
+        logs.contains("failed login") && logs.contains("too many failed logins"),
+        "{logs}"
+    );
+}
