@@ -86,6 +86,18 @@ fn interactive_login_shell_with_terminal_size_and_resize() {
     std::thread::sleep(Duration::from_millis(200));
     tmux.send("echo \"[resized $(stty size)]\"");
     tmux.wait_for("[resized 50 120]");
+
+    // Ctrl-C reaches the foreground process (through the pty's line discipline)
+    tmux.send("sleep 30; echo not-interrupted");
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    run(tmux.cmd().args(["send-keys", "-t", "t", "C-c"]));
+    tmux.send("echo \"[after ctrl-c $?]\"");
+    let screen = tmux.wait_for("[after ctrl-c 130]");
+    assert!(
+        started.elapsed() < Duration::from_secs(10) && !screen.lines().any(|l| l.trim() == "not-interrupted"),
+        "{screen}"
+    );
     tmux.send("exit");
 }
 

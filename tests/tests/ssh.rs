@@ -551,6 +551,22 @@ fn sessions_many_channels_many_connections_and_a_gibibyte() {
     let out = c.wait_with_output().expect("ssh");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "yes\nhi\ndone\n");
 
+    // what VS Code Remote-SSH and others do: the user's shell reading a script on stdin
+    let mut c = d
+        .ssh_command(&ws, &[])
+        .arg("sh")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ssh sh");
+    c.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"echo from-script\nuname -s\nexit 0\n")
+        .expect("write");
+    let out = c.wait_with_output().expect("ssh");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from-script\nLinux\n");
+
     // 20 channels on one connection (OpenSSH connection sharing)
     let dir = tempfile::tempdir().expect("tempdir");
     let control = dir.path().join("ctl");
