@@ -1,9 +1,14 @@
-"""Nexus beside plain Docker, in one run on one image (see scripts/bench.sh).
+"""Nexus beside its peers, each figure measured in one run (see scripts/bench.sh).
 
-Prints, for each figure, ours and the peer's:
+`bench.py core IMAGE` — Nexus beside plain Docker on one image:
   create   `nexus workspace create` until SSH answers  vs  `docker run -d` + first `docker exec C true`
   exec     `nexus workspace exec W -- true`            vs  `docker exec C true`        (median of 20)
   memory   RSS of nexusd with 20 running workspaces, and of one idle agent
+`bench.py ssh` — the agent beside OpenSSH's sshd in the same container:
+  connect  `ssh … true`, median of 20
+  stream   1 GiB through `ssh … 'cat > /dev/null'`
+  scp      a 256 MiB file, upload
+  memory   RSS of the agent with 20 open sessions (and of all sshd processes)
 Runs its own daemon (own data directory and port) and removes all it made.
 """
 
@@ -18,7 +23,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEXUS = os.path.join(ROOT, "target/release/nexus")
-IMAGE = sys.argv[1] if len(sys.argv) > 1 else "nexus/default:bookworm"
+MODE = sys.argv[1] if len(sys.argv) > 1 else "core"
+IMAGE = sys.argv[2] if len(sys.argv) > 2 else "nexus/default:bookworm"
+OPENSSH_IMAGE = "nexus-test/openssh:bookworm"
 ROUNDS_CREATE = 5
 ROUNDS_EXEC = 20
 LABEL = "dev.nexus.bench=1"
@@ -42,7 +49,82 @@ def rss_kib(pid):
     return 0
 
 
+def ssh_bench():
+    run(["docker", "build", "-q", "-t", OPENSSH_IMAGE, os.path.join(ROOT, "scripts/bench-openssh")])
+    work = tempfile.mkdtemp(prefix="nexus-bench-ssh-")
+    env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47392", HOME=f"{work}/home")
+    os.makedirs(f"{work}/home/.ssh")
+    key = f"{work}/home/.ssh/id_ed25519"
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
+    repo = f"{work}/repo"
+    run(["git", "clone", "-q", ROOT, repo])
+    nexus = lambda *a: [NEXUS, *a]
+    daemon_pid = None
+    sessions = []
+    try:
+        daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        ws = json.loads(run(nexus("workspace", "create", "sshbench", "--image", OPENSSH_IMAGE, "--json"), env=env, cwd=repo).stdout)
+        cname = f"nexus-sshbench-{ws['id'][:8]}"
+        ip = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", cname]).stdout.strip()
+        pub = open(key + ".pub").read().strip()
+        run(["docker", "exec", cname, "sh", "-c",
+             f"mkdir -p /root/.ssh && echo '{pub}' > /root/.ssh/authorized_keys && chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys"
+             " && ssh-keygen -A >/dev/null && /usr/sbin/sshd -p 22"])
+        opts = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                "-o", "LogLevel=ERROR", "-i", key]
+        servers = {"nexus-agent": ["-p", "2222"], "openssh sshd": ["-p", "22"]}
+        big = f"{work}/big.bin"
+        with open(big, "wb") as f:
+            f.write(os.urandom(256 << 20))
+        # memory first, on the fresh agent: 20 open sessions each, opened one
+        # at a time (sshd refuses bursts of unauthenticated connections, MaxStartups)
+        def open_sessions(port):
+            procs = []
+            for _ in range(20):
+                procs.append(subprocess.Popen(["ssh", *opts, *port, f"root@{ip}", "sleep 300"], stdin=subprocess.DEVNULL))
+                time.sleep(0.15)
+            time.sleep(2)
+            return procs
+        sessions += open_sessions(servers["nexus-agent"])
+        agent_pid = int(run(["docker", "inspect", "-f", "{{.State.Pid}}", cname]).stdout.strip())
+        agent_rss = rss_kib(agent_pid)
+        sessions += open_sessions(servers["openssh sshd"])
+        top = run(["docker", "top", cname, "-eo", "pid,comm,rss"]).stdout.splitlines()[1:]
+        sshd_rss = sum(int(l.split()[2]) for l in top if l.split()[1] == "sshd")
+        for p in sessions:
+            p.kill()
+        res = {}
+        for name, port in servers.items():
+            ssh = ["ssh", *opts, *port, f"root@{ip}"]
+            timed(ssh + ["true"])  # warm up
+            connect = statistics.median(timed(ssh + ["true"]) for _ in range(20))
+            t = time.perf_counter()
+            subprocess.run(f"head -c 1073741824 /dev/zero | {' '.join(ssh)} 'cat > /dev/null'", shell=True, check=True)
+            stream = 1024 / (time.perf_counter() - t)
+            scp_time = timed(["scp", *opts, "-P", port[1], big, f"root@{ip}:/tmp/big.bin"])
+            res[name] = (connect, stream, 256 / scp_time)
+        a, o = res["nexus-agent"], res["openssh sshd"]
+        print(f"ssh servers in one container ({OPENSSH_IMAGE}), reached at {ip}")
+        print(f"{'figure':44} {'nexus-agent':>12} {'openssh':>12}  goal")
+        print(f"{'ssh … true, median of 20 (ms)':44} {a[0]*1000:12.1f} {o[0]*1000:12.1f}  nexus <= 1.1 x openssh")
+        print(f"{'1 GiB through cat > /dev/null (MiB/s)':44} {a[1]:12.0f} {o[1]:12.0f}  nexus >= 0.9 x openssh")
+        print(f"{'scp of 256 MiB, upload (MiB/s)':44} {a[2]:12.0f} {o[2]:12.0f}  nexus >= 0.9 x openssh")
+        print(f"{'RSS with 20 open sessions (MiB)':44} {agent_rss/1024:12.1f} {sshd_rss/1024:12.1f}  (sshd: all its processes)")
+    finally:
+        for p in sessions:
+            p.kill()
+        subprocess.run(nexus("workspace", "rm", "sshbench", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
+        if daemon_pid:
+            try:
+                os.kill(daemon_pid, 15)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
+    if MODE == "ssh":
+        return ssh_bench()
     work = tempfile.mkdtemp(prefix="nexus-bench-")
     env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47391", HOME=f"{work}/home")
     os.makedirs(f"{work}/home/.ssh")

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark: Nexus beside plain Docker, measured in one run on the same image.
-#   scripts/bench.sh [IMAGE]     (default: nexus/default:bookworm)
+# Benchmarks, each figure beside its peer's, measured in one run:
+#   scripts/bench.sh [IMAGE]   Nexus beside plain Docker (default image nexus/default:bookworm)
+#   scripts/bench.sh ssh       the agent beside OpenSSH's sshd in one container
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-exec python3 "$root/scripts/bench.py" "${1:-nexus/default:bookworm}"
+if [ "${1:-}" = ssh ]; then
+  exec python3 "$root/scripts/bench.py" ssh
+fi
+exec python3 "$root/scripts/bench.py" core "${1:-nexus/default:bookworm}"

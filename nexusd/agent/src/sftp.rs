@@ -297,15 +297,54 @@ impl russh_sftp::server::Handler for Sftp {
     }
 }
 
-/// Serves SFTP on stdin/stdout until the client closes it.
+/// Serves SFTP on stdin/stdout until the client closes it. Standard input
+/// and output are the pipes the agent made: they are used as non-blocking
+/// pipes with buffers (tokio's stdin/stdout go through a blocking thread per
+/// read, which halves transfer rates); anything else falls back to those.
 pub async fn serve_stdio() {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let stream = DoneOnDrop {
-        inner: tokio::io::join(tokio::io::stdin(), tokio::io::stdout()),
-        done: Some(tx),
-    };
-    russh_sftp::server::run(stream, Sftp::default()).await;
+    match stdio_pipes() {
+        Ok((read, write)) => {
+            let io = tokio::io::join(
+                tokio::io::BufReader::with_capacity(IO_BUFFER, read),
+                tokio::io::BufWriter::with_capacity(IO_BUFFER, write),
+            );
+            russh_sftp::server::run(
+                DoneOnDrop {
+                    inner: io,
+                    done: Some(tx),
+                },
+                Sftp::default(),
+            )
+            .await;
+        }
+        Err(_) => {
+            let io = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+            russh_sftp::server::run(
+                DoneOnDrop {
+                    inner: io,
+                    done: Some(tx),
+                },
+                Sftp::default(),
+            )
+            .await;
+        }
+    }
     let _ = rx.await;
+}
+
+/// Buffer size of the stdio pipes, in bytes.
+const IO_BUFFER: usize = 256 * 1024;
+
+/// Standard input and output as async pipe ends.
+fn stdio_pipes() -> std::io::Result<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
+    use std::os::fd::AsFd;
+    let input = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let output = std::io::stdout().as_fd().try_clone_to_owned()?;
+    Ok((
+        tokio::net::unix::pipe::Receiver::from_owned_fd(input)?,
+        tokio::net::unix::pipe::Sender::from_owned_fd(output)?,
+    ))
 }
 
 /// A stream that reports when russh-sftp drops it (the session ended).
