@@ -301,6 +301,40 @@ fn local_and_remote_forwarding() {
         ],
     );
     assert_eq!(got, "from-host\r\n");
+    // cancelled when the client asks (cancel-tcpip-forward through a control master)
+    let ctl_dir = tempfile::tempdir().expect("tempdir");
+    let ctl = ctl_dir.path().join("ctl");
+    let _master = Background(
+        Command::new("ssh")
+            .args(opts(&d))
+            .args(["-N", "-o", "ControlMaster=yes", "-o"])
+            .arg(format!("ControlPath={}", ctl.display()))
+            .args(["-p", &port(&ws), &user_at(&ws)])
+            .spawn()
+            .expect("master"),
+    );
+    wait_until("the control socket", || ctl.exists());
+    let listening = |p: u16| {
+        let hex = format!(":{p:04X} ");
+        let tcp = d.cli_ok(repo.path(), &["workspace", "exec", "fwd", "--", "cat", "/proc/net/tcp"]);
+        tcp.lines()
+            .any(|l| l.contains(&hex) && l.split_whitespace().nth(3) == Some("0A"))
+    };
+    let fixed = 40777u16;
+    let spec = format!("{fixed}:127.0.0.1:{host_port}");
+    let mux = |op: &str| {
+        run(Command::new("ssh")
+            .args(["-F", "/dev/null", "-o"])
+            .arg(format!("ControlPath={}", ctl.display()))
+            .args(["-O", op, "-R", &spec, "-p", &port(&ws), &user_at(&ws)]))
+    };
+    let o = mux("forward");
+    assert!(o.status.success(), "-O forward:\n{}", text(&o));
+    wait_until("the requested forward", || listening(fixed));
+    let o = mux("cancel");
+    assert!(o.status.success(), "-O cancel:\n{}", text(&o));
+    wait_until("the cancelled forward to close", || !listening(fixed));
+
     // cancelled when the client goes away
     drop(r);
     let hex = format!(":{allocated:04X} ");
@@ -666,6 +700,38 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
     let d = Daemon::start(33);
     let repo = Repo::new();
     let ws = d.create(&repo, "locked", BUSYBOX);
+
+    // only public keys: password, keyboard-interactive and none are refused
+    let o = run(Command::new("ssh")
+        .args([
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args([
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "PreferredAuthentications=password,keyboard-interactive,none",
+        ])
+        .args(["-p", &port(&ws), &user_at(&ws), "true"]));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Permission denied (publickey)"),
+        "{}",
+        text(&o)
+    );
+    // a user that does not exist in the container is refused
+    let o = run(d.ssh_command(&ws, &[]).arg("true"));
+    assert!(o.status.success());
+    let o = run(Command::new("ssh")
+        .args(opts(&d))
+        .args(["-p", &port(&ws), "nobody-here@127.0.0.1", "true"]));
+    assert!(!o.status.success(), "an unknown user must be refused:\n{}", text(&o));
 
     with_options(&d, &repo, "locked", "no-pty");
     let o = run(d.ssh_command(&ws, &["-tt"]).arg("echo in").stdin(Stdio::null()));
