@@ -385,22 +385,19 @@ impl Daemon {
         String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
     }
 
-    /// Real `ssh` to a workspace with the user's key and no host-key
-    /// checks: `ssh [OPTIONS] -p PORT USER@127.0.0.1`; the caller adds the
-    /// remote command.
-    pub fn ssh_command(&self, ws: &serde_json::Value, options: &[&str]) -> Command {
-        let port = ws["sshPort"].as_u64().expect("sshPort").to_string();
-        let user = ws["remoteUser"].as_str().expect("remoteUser");
-        let mut c = Command::new("ssh");
-        c.args([
+    /// OpenSSH client options for the tests: no config file, no prompts, no
+    /// host-key checks, quiet, and the user's key.
+    pub fn ssh_options(&self) -> Vec<String> {
+        let mut o: Vec<String> = [
             "-F",
             "/dev/null",
             "-o",
             "BatchMode=yes",
             "-o",
             "StrictHostKeyChecking=no",
-        ])
-        .args([
+        ]
+        .into_iter()
+        .chain([
             "-o",
             "UserKnownHostsFile=/dev/null",
             "-o",
@@ -408,11 +405,23 @@ impl Daemon {
             "-o",
             "ConnectTimeout=10",
         ])
-        .args(options)
-        .arg("-i")
-        .arg(self.key())
-        .args(["-p", &port])
-        .arg(format!("{user}@127.0.0.1"));
+        .map(String::from)
+        .collect();
+        o.push("-i".into());
+        o.push(self.key().display().to_string());
+        o
+    }
+
+    /// Real `ssh` to a workspace with [`Daemon::ssh_options`]:
+    /// `ssh [OPTIONS] -p PORT USER@127.0.0.1`; the caller adds the remote command.
+    pub fn ssh_command(&self, ws: &serde_json::Value, options: &[&str]) -> Command {
+        let port = ws["sshPort"].as_u64().expect("sshPort").to_string();
+        let user = ws["remoteUser"].as_str().expect("remoteUser");
+        let mut c = Command::new("ssh");
+        c.args(options)
+            .args(self.ssh_options())
+            .args(["-p", &port])
+            .arg(format!("{user}@127.0.0.1"));
         c
     }
 

@@ -6,27 +6,29 @@
 use nexus_e2e::{BUSYBOX, DEBIAN, Daemon, Repo, run, text};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// OpenSSH client options: the user's key, no host-key checks, no prompts.
 fn opts(d: &Daemon) -> Vec<String> {
-    let mut o: Vec<String> = [
-        "-F",
-        "/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "StrictHostKeyChecking=no",
-    ]
-    .into_iter()
-    .chain(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
-    .map(String::from)
-    .collect();
-    o.push("-i".into());
-    o.push(d.key().display().to_string());
-    o
+    d.ssh_options()
+}
+
+/// Starts an OpenSSH control master (`ssh -M -N`) to `ws`; the socket path.
+fn control_master(d: &Daemon, ws: &serde_json::Value, dir: &Path) -> (PathBuf, Background) {
+    let ctl = dir.join("ctl");
+    let master = Background(
+        Command::new("ssh")
+            .args(opts(d))
+            .args(["-N", "-o", "ControlMaster=yes", "-o"])
+            .arg(format!("ControlPath={}", ctl.display()))
+            .args(["-p", &port(ws), &user_at(ws)])
+            .spawn()
+            .expect("ssh master"),
+    );
+    wait_until("the control socket", || ctl.exists());
+    (ctl, master)
 }
 
 fn port(ws: &serde_json::Value) -> String {
@@ -303,17 +305,7 @@ fn local_and_remote_forwarding() {
     assert_eq!(got, "from-host\r\n");
     // cancelled when the client asks (cancel-tcpip-forward through a control master)
     let ctl_dir = tempfile::tempdir().expect("tempdir");
-    let ctl = ctl_dir.path().join("ctl");
-    let _master = Background(
-        Command::new("ssh")
-            .args(opts(&d))
-            .args(["-N", "-o", "ControlMaster=yes", "-o"])
-            .arg(format!("ControlPath={}", ctl.display()))
-            .args(["-p", &port(&ws), &user_at(&ws)])
-            .spawn()
-            .expect("master"),
-    );
-    wait_until("the control socket", || ctl.exists());
+    let (ctl, _master) = control_master(&d, &ws, ctl_dir.path());
     let listening = |p: u16| {
         let hex = format!(":{p:04X} ");
         let tcp = d.cli_ok(repo.path(), &["workspace", "exec", "fwd", "--", "cat", "/proc/net/tcp"]);
@@ -603,17 +595,7 @@ fn sessions_many_channels_many_connections_and_a_gibibyte() {
 
     // 20 channels on one connection (OpenSSH connection sharing)
     let dir = tempfile::tempdir().expect("tempdir");
-    let control = dir.path().join("ctl");
-    let _master = Background(
-        Command::new("ssh")
-            .args(opts(&d))
-            .args(["-N", "-o", "ControlMaster=yes", "-o"])
-            .arg(format!("ControlPath={}", control.display()))
-            .args(["-p", &port(&ws), &user_at(&ws)])
-            .spawn()
-            .expect("master"),
-    );
-    wait_until("the control socket", || control.exists());
+    let (control, _master) = control_master(&d, &ws, dir.path());
     let channels: Vec<_> = (0..20)
         .map(|i| {
             let control = control.clone();
