@@ -96,10 +96,11 @@ fn known_hosts_line(w: &Workspace) -> String {
     format!("{} {}", alias(&w.name), w.host_public_key.trim())
 }
 
-/// The `Host nexus-<name>` block of a workspace.
+/// The `Host nexus-<name>` block of a workspace (with `ForwardAgent yes`: the
+/// agent serves forwarded agents on a stable per-user socket, `docs/ssh.md`).
 fn host_block(w: &Workspace, identities: &[PathBuf]) -> String {
     let mut b = format!(
-        "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  HostKeyAlias {alias}\n  UserKnownHostsFile \"{kh}\"\n  StrictHostKeyChecking yes\n",
+        "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  HostKeyAlias {alias}\n  UserKnownHostsFile \"{kh}\"\n  StrictHostKeyChecking yes\n  ForwardAgent yes\n",
         alias = alias(&w.name),
         host = w.ssh_host,
         port = w.ssh_port,
@@ -204,6 +205,7 @@ mod tests {
         assert!(b.contains("  User dev\n"));
         assert!(b.contains("  HostKeyAlias nexus-feat\n"));
         assert!(b.contains("  StrictHostKeyChecking yes\n"));
+        assert!(b.contains("  ForwardAgent yes\n"));
         assert!(b.contains("  IdentityFile \"/h/.ssh/id_ed25519\"\n"));
         assert_eq!(known_hosts_line(&ws()), "nexus-feat ssh-ed25519 AAAA nexus");
     }

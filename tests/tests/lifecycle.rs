@@ -209,6 +209,32 @@ fn ssh_config_pins_host_keys_for_strict_checking() {
     assert!(o.status.success(), "ssh nexus-pinned:\n{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "strict-ok\n");
 
+    // the generated block forwards the user's agent (ForwardAgent yes)
+    let agent_sock = d.root.path().join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&agent_sock)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("ssh-agent");
+    while !agent_sock.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = run(Command::new("ssh")
+        .arg("-F")
+        .arg(&user_config)
+        .args(["-o", "BatchMode=yes", "nexus-pinned", "echo \"[$SSH_AUTH_SOCK]\""])
+        .env("SSH_AUTH_SOCK", &agent_sock));
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "[/tmp/nexus-ssh-agent-0/agent.sock]\n",
+        "{}",
+        text(&o)
+    );
+
     // a changed host key is refused
     let kh = home.join(".ssh/nexus/known_hosts");
     let other = nexus_e2e::run(
