@@ -9,9 +9,9 @@ pub fn code(code: i32) -> std::process::ExitCode {
 }
 
 /// Exit code of a failed command: EX_USAGE 64 for bad input, EX_NOINPUT 66 for
-/// a missing workspace, EX_UNAVAILABLE 69 when Docker, the daemon or an agent
+/// a missing workspace or file, EX_UNAVAILABLE 69 when Docker, the daemon or an agent
 /// is down, EX_TEMPFAIL 75 when the request needs another state or ports ran
-/// out, EX_NOPERM 77 for a refused token, EX_SOFTWARE 70 otherwise; 1 for
+/// out, EX_NOPERM 77 for a refused token or a denied file operation, EX_SOFTWARE 70 otherwise; 1 for
 /// local failures.
 pub fn for_error(e: &anyhow::Error) -> i32 {
     let Some(client) = e.downcast_ref::<ClientError>() else {
@@ -28,7 +28,9 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
         | ErrorKind::NoSshKey
         | ErrorKind::ImageNotFound
         | ErrorKind::NameTaken => 64,
-        ErrorKind::NotFound => 66,
+        ErrorKind::NotFound | ErrorKind::FileNotFound => 66,
+        ErrorKind::PermissionDenied => 77,
+        ErrorKind::FileOperationFailed => 1,
         ErrorKind::DockerUnavailable | ErrorKind::AgentUnavailable => 69,
         ErrorKind::InvalidState | ErrorKind::PortsExhausted | ErrorKind::WorktreeDirty => 75,
         ErrorKind::Unauthorized => 77,

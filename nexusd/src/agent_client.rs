@@ -42,10 +42,11 @@ pub struct Target {
     pub host_public_key: String,
 }
 
-/// The connection pool.
+/// The connection pool, with one SFTP session per workspace beside it.
 pub struct AgentPool {
     key: Arc<PrivateKey>,
     conns: Mutex<HashMap<String, Conn>>,
+    sftp: Mutex<HashMap<String, Arc<russh_sftp::client::SftpSession>>>,
 }
 
 impl std::fmt::Debug for AgentPool {
@@ -94,6 +95,7 @@ impl AgentPool {
         AgentPool {
             key: Arc::new(key),
             conns: Mutex::new(HashMap::new()),
+            sftp: Mutex::new(HashMap::new()),
         }
     }
 
@@ -155,8 +157,32 @@ impl AgentPool {
         }
     }
 
+    /// The workspace's SFTP session (the agent's `sftp` subsystem, as the
+    /// workspace user), opened on the pooled connection on first use.
+    pub async fn sftp(&self, t: &Target) -> Result<Arc<russh_sftp::client::SftpSession>> {
+        let mut sessions = self.sftp.lock().await;
+        if let Some(s) = sessions.get(&t.id) {
+            return Ok(s.clone());
+        }
+        let conn = self.get(t).await?;
+        let channel = conn.channel_open_session().await.map_err(unavailable)?;
+        channel.request_subsystem(true, "sftp").await.map_err(unavailable)?;
+        let session = russh_sftp::client::SftpSession::new(channel.into_stream())
+            .await
+            .map_err(unavailable)?;
+        let session = Arc::new(session);
+        sessions.insert(t.id.clone(), session.clone());
+        Ok(session)
+    }
+
+    /// Drops the SFTP session of workspace `id` (after a transport error).
+    pub async fn forget_sftp(&self, id: &str) {
+        self.sftp.lock().await.remove(id);
+    }
+
     /// Drops the pooled connection of workspace `id`.
     pub async fn forget(&self, id: &str) {
+        self.forget_sftp(id).await;
         if let Some(c) = self.conns.lock().await.remove(id) {
             let _ = c.disconnect(russh::Disconnect::ByApplication, "", "").await;
         }

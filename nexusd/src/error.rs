@@ -70,6 +70,34 @@ pub enum WorkspaceError {
     /// An authorized key line is no OpenSSH public key.
     #[error("{0:?}… is no OpenSSH public key: pass the contents of a .pub file (e.g. ~/.ssh/id_ed25519.pub)")]
     InvalidKey(String),
+    /// `fs.*`: nothing at the path.
+    #[error("no such file or directory in workspace {workspace:?}: {path}")]
+    FileNotFound {
+        /// The workspace.
+        workspace: String,
+        /// The path in the container.
+        path: String,
+    },
+    /// `fs.*`: the workspace user may not.
+    #[error("permission denied in workspace {workspace:?} for {path}: the workspace user ({user}) may not do this")]
+    PermissionDenied {
+        /// The workspace.
+        workspace: String,
+        /// The path in the container.
+        path: String,
+        /// The workspace user.
+        user: String,
+    },
+    /// `fs.*`: another failure the agent reported.
+    #[error("{op} failed for {path}: {message}")]
+    FileOperation {
+        /// The method, e.g. `fs.rm`.
+        op: &'static str,
+        /// The path in the container.
+        path: String,
+        /// What the agent said.
+        message: String,
+    },
     /// No SSH public key.
     #[error(
         "no SSH public key to authorize: make one with `ssh-keygen -t ed25519`, or pass --ssh-key PATH to a .pub file"
@@ -109,6 +137,9 @@ impl WorkspaceError {
             WorkspaceError::NoSshKey => ErrorKind::NoSshKey,
             WorkspaceError::InvalidParams(_) | WorkspaceError::InvalidKey(_) => ErrorKind::InvalidParams,
             WorkspaceError::AgentUnavailable(_) => ErrorKind::AgentUnavailable,
+            WorkspaceError::FileNotFound { .. } => ErrorKind::FileNotFound,
+            WorkspaceError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
+            WorkspaceError::FileOperation { .. } => ErrorKind::FileOperationFailed,
             WorkspaceError::Step { source, .. } => source.kind(),
             WorkspaceError::Internal(_) => ErrorKind::Internal,
         }

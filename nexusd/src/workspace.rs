@@ -107,7 +107,8 @@ fn repo_of(r: &WorkspaceRecord) -> RepoInfo {
     }
 }
 
-fn target(r: &WorkspaceRecord) -> Target {
+/// How to reach a workspace's agent.
+pub fn target(r: &WorkspaceRecord) -> Target {
     Target {
         id: r.id.clone(),
         port: r.ssh_port,
@@ -551,10 +552,10 @@ impl Manager {
         Ok(())
     }
 
-    /// Checks an exec request against the workspace: it must run, the
-    /// command must not be empty, env names must be names.
-    pub fn prepare_exec(&self, p: &ExecParams) -> Result<PreparedExec> {
-        let r = self.store.get(&p.workspace)?;
+    /// A running workspace's record. Errors: `NotFound`, or `InvalidState`
+    /// saying how to start it.
+    pub fn running(&self, name: &str) -> Result<WorkspaceRecord> {
+        let r = self.store.get(name)?;
         if r.state != WorkspaceState::Running {
             return Err(WorkspaceError::InvalidState {
                 name: r.name.clone(),
@@ -562,6 +563,18 @@ impl Manager {
                 hint: format!("start it with `nexus workspace start {}`", r.name),
             });
         }
+        Ok(r)
+    }
+
+    /// The pool of SSH connections to agents.
+    pub fn agents(&self) -> &AgentPool {
+        &self.agents
+    }
+
+    /// Checks an exec request against the workspace: it must run, the
+    /// command must not be empty, env names must be names.
+    pub fn prepare_exec(&self, p: &ExecParams) -> Result<PreparedExec> {
+        let r = self.running(&p.workspace)?;
         if p.command.is_empty() {
             return Err(WorkspaceError::InvalidParams(
                 "command is empty: give the program and its arguments".into(),

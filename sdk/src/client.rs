@@ -216,6 +216,50 @@ impl Client {
         self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE).await
     }
 
+    /// `fs.readFile`.
+    pub async fn fs_read_file(&self, params: &ReadFileParams) -> Result<ReadFileResult, ClientError> {
+        self.call(m::FS_READ_FILE, params).await
+    }
+
+    /// `fs.writeFile`.
+    pub async fn fs_write_file(&self, params: &WriteFileParams) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(m::FS_WRITE_FILE, params).await?;
+        Ok(())
+    }
+
+    /// `fs.exists`.
+    pub async fn fs_exists(&self, params: &PathParams) -> Result<bool, ClientError> {
+        self.call(m::FS_EXISTS, params).await
+    }
+
+    /// `fs.stat`.
+    pub async fn fs_stat(&self, params: &PathParams) -> Result<FileStat, ClientError> {
+        self.call(m::FS_STAT, params).await
+    }
+
+    /// `fs.readdir`.
+    pub async fn fs_readdir(&self, params: &PathParams) -> Result<Vec<FileStat>, ClientError> {
+        self.call(m::FS_READDIR, params).await
+    }
+
+    /// `fs.mkdir`.
+    pub async fn fs_mkdir(&self, params: &MkdirParams) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(m::FS_MKDIR, params).await?;
+        Ok(())
+    }
+
+    /// `fs.rm`.
+    pub async fn fs_rm(&self, params: &RmParams) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(m::FS_RM, params).await?;
+        Ok(())
+    }
+
+    /// `fs.rename`.
+    pub async fn fs_rename(&self, params: &RenameParams) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(m::FS_RENAME, params).await?;
+        Ok(())
+    }
+
     /// `events.subscribe`.
     pub async fn events(&self, params: &EventsParams) -> Result<Subscription<Event>, ClientError> {
         self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE).await

@@ -38,6 +38,13 @@ pub enum ErrorKind {
     Unauthorized,
     /// The workspace's agent did not answer over SSH.
     AgentUnavailable,
+    /// `fs.*`: no file or directory at the path.
+    FileNotFound,
+    /// `fs.*`: the workspace user may not do that to the path.
+    PermissionDenied,
+    /// `fs.*`: the operation failed in the workspace for another reason
+    /// (the message says which, e.g. a directory that is not empty).
+    FileOperationFailed,
     /// Anything else: a bug or an unexpected fault of Docker, git or the disk.
     Internal,
 }
@@ -61,6 +68,9 @@ impl ErrorKind {
             ErrorKind::NoSshKey => -32020,
             ErrorKind::Unauthorized => -32021,
             ErrorKind::AgentUnavailable => -32022,
+            ErrorKind::FileNotFound => -32023,
+            ErrorKind::PermissionDenied => -32024,
+            ErrorKind::FileOperationFailed => -32025,
         }
     }
 
@@ -86,6 +96,9 @@ pub const ALL_KINDS: &[ErrorKind] = &[
     ErrorKind::NoSshKey,
     ErrorKind::Unauthorized,
     ErrorKind::AgentUnavailable,
+    ErrorKind::FileNotFound,
+    ErrorKind::PermissionDenied,
+    ErrorKind::FileOperationFailed,
     ErrorKind::Internal,
 ];
 

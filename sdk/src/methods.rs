@@ -37,5 +37,21 @@ pub const EVENTS_SUBSCRIBE: &str = "events.subscribe";
 pub const EVENTS_NOTIFICATION: &str = "events.event";
 /// Unsubscribe method of [`EVENTS_SUBSCRIBE`].
 pub const EVENTS_UNSUBSCRIBE: &str = "events.unsubscribe";
+/// `fs.readFile`: [`crate::ReadFileParams`] → [`crate::ReadFileResult`].
+pub const FS_READ_FILE: &str = "fs.readFile";
+/// `fs.writeFile`: [`crate::WriteFileParams`] → `null`.
+pub const FS_WRITE_FILE: &str = "fs.writeFile";
+/// `fs.exists`: [`crate::PathParams`] → `bool`.
+pub const FS_EXISTS: &str = "fs.exists";
+/// `fs.stat`: [`crate::PathParams`] → [`crate::FileStat`].
+pub const FS_STAT: &str = "fs.stat";
+/// `fs.readdir`: [`crate::PathParams`] → `[FileStat]` (without `.` and `..`).
+pub const FS_READDIR: &str = "fs.readdir";
+/// `fs.mkdir`: [`crate::MkdirParams`] → `null`.
+pub const FS_MKDIR: &str = "fs.mkdir";
+/// `fs.rm`: [`crate::RmParams`] → `null`.
+pub const FS_RM: &str = "fs.rm";
+/// `fs.rename`: [`crate::RenameParams`] → `null`.
+pub const FS_RENAME: &str = "fs.rename";
 /// `daemon.info`: `{}` → [`crate::DaemonInfo`].
 pub const DAEMON_INFO: &str = "daemon.info";

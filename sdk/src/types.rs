@@ -236,6 +236,159 @@ pub struct DaemonInfo {
     pub port_range: (u16, u16),
 }
 
+/// Largest `fs.readFile` answer, in bytes of file content: larger files are
+/// read in chunks with `offset` and `length`.
+pub const MAX_READ_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How file content travels in `fs.readFile` and `fs.writeFile`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// UTF-8 text (reading replaces invalid bytes with U+FFFD).
+    #[default]
+    Utf8,
+    /// Standard base64 (RFC 4648), for any bytes.
+    Base64,
+}
+
+/// Parameters naming a path in a workspace. `fs.*` paths are in the
+/// container; a relative path is relative to the workspace folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The path.
+    pub path: String,
+}
+
+/// Parameters of `fs.readFile`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadFileParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The file.
+    pub path: String,
+    /// How to return the content; `utf8` when absent.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Byte offset to start at; 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Bytes to read at most; the rest of the file (up to [`MAX_READ_BYTES`]) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+/// Result of `fs.readFile`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadFileResult {
+    /// The bytes read, in `encoding`.
+    pub content: String,
+    /// The encoding of `content`.
+    pub encoding: Encoding,
+    /// The file's whole size, in bytes.
+    pub size: u64,
+    /// Whether the read reached the end of the file.
+    pub eof: bool,
+}
+
+/// Parameters of `fs.writeFile`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteFileParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The file; created (mode 0644 before umask) when missing.
+    pub path: String,
+    /// The bytes, in `encoding`.
+    pub content: String,
+    /// How `content` is encoded; `utf8` when absent.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Write at this byte offset without truncating (for chunked writes);
+    /// when absent the file is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Append to the end instead of replacing.
+    #[serde(default)]
+    pub append: bool,
+}
+
+/// Parameters of `fs.mkdir`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MkdirParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The directory.
+    pub path: String,
+    /// Make missing parents too, and accept an existing directory.
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+/// Parameters of `fs.rm`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RmParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The file or directory.
+    pub path: String,
+    /// Remove a directory with everything in it.
+    #[serde(default)]
+    pub recursive: bool,
+    /// A missing path is no error.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Parameters of `fs.rename`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenameParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The current path.
+    pub from: String,
+    /// The new path; must not exist.
+    pub to: String,
+}
+
+/// What kind of file a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link (as `lstat` sees it).
+    Symlink,
+    /// Anything else (socket, device, fifo).
+    Other,
+}
+
+/// A file's metadata, as `fs.stat` and `fs.readdir` return it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileStat {
+    /// The file name (last path component).
+    pub name: String,
+    /// Its kind (`fs.stat` follows symlinks; `fs.readdir` does not).
+    #[serde(rename = "type")]
+    pub file_type: FileType,
+    /// Size in bytes.
+    pub size: u64,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// Last modification, seconds since the Unix epoch.
+    pub mtime: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

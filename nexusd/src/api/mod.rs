@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod events;
 mod exec;
+mod fs;
 mod workspace;
 
 pub use auth::BearerAuth;
@@ -78,6 +79,27 @@ pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server:
         m::EVENTS_NOTIFICATION,
         m::EVENTS_UNSUBSCRIBE,
         |p, sink, ctx, _| async move { events::subscribe(p, sink, ctx).await },
+    )?;
+    rpc.register_async_method(m::FS_READ_FILE, |p, ctx, _| async move {
+        guarded(fs::read_file(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::FS_WRITE_FILE, |p, ctx, _| async move {
+        guarded(fs::write_file(p, ctx)).await
+    })?;
+    rpc.register_async_method(
+        m::FS_EXISTS,
+        |p, ctx, _| async move { guarded(fs::exists(p, ctx)).await },
+    )?;
+    rpc.register_async_method(m::FS_STAT, |p, ctx, _| async move { guarded(fs::stat(p, ctx)).await })?;
+    rpc.register_async_method(
+        m::FS_READDIR,
+        |p, ctx, _| async move { guarded(fs::readdir(p, ctx)).await },
+    )?;
+    rpc.register_async_method(m::FS_MKDIR, |p, ctx, _| async move { guarded(fs::mkdir(p, ctx)).await })?;
+    rpc.register_async_method(m::FS_RM, |p, ctx, _| async move { guarded(fs::rm(p, ctx)).await })?;
+    rpc.register_async_method(
+        m::FS_RENAME,
+        |p, ctx, _| async move { guarded(fs::rename(p, ctx)).await },
     )?;
     Ok(rpc)
 }

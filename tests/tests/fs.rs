@@ -1,0 +1,287 @@
+//! `fs.*` through the SDK: inside the container (never the host), through the
+//! agent, as the workspace user; chunked reads and writes; error kinds.
+
+use nexus_e2e::{BUSYBOX, DEBIAN, Daemon, Repo};
+use nexus_sdk::{
+    Encoding, ErrorKind, FileType, MkdirParams, PathParams, ReadFileParams, RenameParams, RmParams, WriteFileParams,
+};
+
+fn path(ws: &str, p: &str) -> PathParams {
+    PathParams {
+        workspace: ws.into(),
+        path: p.into(),
+    }
+}
+
+fn b64(data: &[u8]) -> String {
+    // standard base64 (RFC 4648), written here so the test shares no code with the daemon
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn files_in_the_container_through_the_agent() {
+    let d = Daemon::start(34);
+    let repo = Repo::new();
+    d.create(&repo, "files", BUSYBOX);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = d.client().await;
+        // relative paths are in the workspace folder, which is the worktree
+        c.fs_write_file(&WriteFileParams {
+            workspace: "files".into(),
+            path: "notes.txt".into(),
+            content: "héllo\n".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("write utf8");
+        assert_eq!(
+            std::fs::read_to_string(repo.worktree("files").join("notes.txt")).expect("on the worktree"),
+            "héllo\n"
+        );
+        let r = c
+            .fs_read_file(&ReadFileParams {
+                workspace: "files".into(),
+                path: "notes.txt".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("read");
+        assert_eq!((r.content.as_str(), r.size, r.eof), ("héllo\n", 7, true));
+
+        // a file outside the worktree lives in the container only, never on the host
+        let host_path = "/etc/nexus-fs-test-marker";
+        c.fs_write_file(&WriteFileParams {
+            workspace: "files".into(),
+            path: host_path.into(),
+            content: "in-container".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("write /etc");
+        assert!(
+            !std::path::Path::new(host_path).exists(),
+            "fs.writeFile touched the host"
+        );
+        assert!(c.fs_exists(&path("files", host_path)).await.expect("exists"));
+
+        // binary content, 20 MiB, written and read in chunks with offsets
+        let data: Vec<u8> = (0..20u32 << 20)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        for (i, chunk) in data.chunks(6 << 20).enumerate() {
+            c.fs_write_file(&WriteFileParams {
+                workspace: "files".into(),
+                path: "/tmp/big.bin".into(),
+                content: b64(chunk),
+                encoding: Encoding::Base64,
+                offset: Some((i * (6 << 20)) as u64),
+                ..Default::default()
+            })
+            .await
+            .expect("chunk write");
+        }
+        let whole = c
+            .fs_read_file(&ReadFileParams {
+                workspace: "files".into(),
+                path: "/tmp/big.bin".into(),
+                encoding: Encoding::Base64,
+                ..Default::default()
+            })
+            .await;
+        assert_eq!(whole.expect_err("too large at once").kind(), ErrorKind::InvalidParams);
+        let mut offset = 0u64;
+        let mut back = String::new();
+        loop {
+            let r = c
+                .fs_read_file(&ReadFileParams {
+                    workspace: "files".into(),
+                    path: "/tmp/big.bin".into(),
+                    encoding: Encoding::Base64,
+                    offset: Some(offset),
+                    length: Some(3 << 20),
+                })
+                .await
+                .expect("chunk read");
+            assert_eq!(r.size, data.len() as u64);
+            back.push_str(&r.content);
+            offset += 3 << 20;
+            if r.eof {
+                break;
+            }
+        }
+        assert!(back == b64(&data), "chunked read differs from what was written");
+
+        // append, mkdir -p, readdir, stat, rename, rm -r
+        c.fs_write_file(&WriteFileParams {
+            workspace: "files".into(),
+            path: "notes.txt".into(),
+            content: "more\n".into(),
+            append: true,
+            ..Default::default()
+        })
+        .await
+        .expect("append");
+        let r = c
+            .fs_read_file(&ReadFileParams {
+                workspace: "files".into(),
+                path: "notes.txt".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("read");
+        assert_eq!(r.content, "héllo\nmore\n");
+        c.fs_mkdir(&MkdirParams {
+            workspace: "files".into(),
+            path: "/tmp/a/b/c".into(),
+            recursive: true,
+        })
+        .await
+        .expect("mkdir -p");
+        c.fs_mkdir(&MkdirParams {
+            workspace: "files".into(),
+            path: "/tmp/a/b/c".into(),
+            recursive: true,
+        })
+        .await
+        .expect("mkdir -p again");
+        let err = c
+            .fs_mkdir(&MkdirParams {
+                workspace: "files".into(),
+                path: "/tmp/x/y".into(),
+                recursive: false,
+            })
+            .await
+            .expect_err("no parent");
+        assert_eq!(err.kind(), ErrorKind::FileNotFound, "{err}");
+        c.fs_write_file(&WriteFileParams {
+            workspace: "files".into(),
+            path: "/tmp/a/f.txt".into(),
+            content: "12345".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("write");
+        let list = c.fs_readdir(&path("files", "/tmp/a")).await.expect("readdir");
+        let names: Vec<(&str, FileType, u64)> = list.iter().map(|e| (e.name.as_str(), e.file_type, e.size)).collect();
+        assert_eq!(names[0], ("b", FileType::Directory, names[0].2));
+        assert_eq!(names[1], ("f.txt", FileType::File, 5));
+        assert_eq!(list.len(), 2);
+        let st = c.fs_stat(&path("files", "/tmp/a/f.txt")).await.expect("stat");
+        assert_eq!((st.file_type, st.size, st.mode), (FileType::File, 5, 0o644));
+        assert!(st.mtime > 1_700_000_000);
+        c.fs_rename(&RenameParams {
+            workspace: "files".into(),
+            from: "/tmp/a/f.txt".into(),
+            to: "/tmp/a/g.txt".into(),
+        })
+        .await
+        .expect("rename");
+        assert!(!c.fs_exists(&path("files", "/tmp/a/f.txt")).await.expect("exists"));
+        let err = c
+            .fs_rm(&RmParams {
+                workspace: "files".into(),
+                path: "/tmp/a".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("dir without recursive");
+        assert_eq!(err.kind(), ErrorKind::FileOperationFailed, "{err}");
+        c.fs_rm(&RmParams {
+            workspace: "files".into(),
+            path: "/tmp/a".into(),
+            recursive: true,
+            force: false,
+        })
+        .await
+        .expect("rm -r");
+        assert!(!c.fs_exists(&path("files", "/tmp/a")).await.expect("exists"));
+        c.fs_rm(&RmParams {
+            workspace: "files".into(),
+            path: "/tmp/a".into(),
+            recursive: true,
+            force: true,
+        })
+        .await
+        .expect("rm -rf of nothing");
+
+        // bad input: each its own kind, and the daemon keeps serving
+        let err = c.fs_stat(&path("files", "/tmp/a\0b")).await.expect_err("NUL");
+        assert_eq!(err.kind(), ErrorKind::InvalidParams, "{err}");
+        let err = c.fs_stat(&path("files", "/nope")).await.expect_err("missing");
+        assert_eq!(err.kind(), ErrorKind::FileNotFound, "{err}");
+        let err = c
+            .fs_stat(&path("no-such-workspace", "/"))
+            .await
+            .expect_err("unknown workspace");
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        let r = c
+            .fs_read_file(&ReadFileParams {
+                workspace: "files".into(),
+                path: "notes.txt".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("still serving");
+        assert_eq!(r.content, "héllo\nmore\n");
+        c.stop("files").await.expect("stop");
+        let err = c.fs_stat(&path("files", "/")).await.expect_err("stopped");
+        assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
+        // after a restart the daemon opens a new SFTP session
+        c.start("files").await.expect("start");
+        assert!(
+            c.fs_exists(&path("files", host_path))
+                .await
+                .expect("exists after restart")
+        );
+    });
+}
+
+#[test]
+fn files_as_the_workspace_user() {
+    let d = Daemon::start_as_user(35);
+    let repo = Repo::new();
+    nexus_e2e::chown_to_test_user(repo.path());
+    d.create(&repo, "user-files", DEBIAN);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = d.client().await;
+        c.fs_write_file(&WriteFileParams {
+            workspace: "user-files".into(),
+            path: "mine.txt".into(),
+            content: "x".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("write in the worktree");
+        use std::os::unix::fs::MetadataExt;
+        let meta = std::fs::metadata(repo.worktree("user-files").join("mine.txt")).expect("on host");
+        assert_eq!(
+            meta.uid(),
+            nexus_e2e::TEST_USER.1,
+            "files written through fs.* belong to the workspace user"
+        );
+        let err = c
+            .fs_write_file(&WriteFileParams {
+                workspace: "user-files".into(),
+                path: "/root/nope".into(),
+                content: "x".into(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("dev may not write /root");
+        assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    });
+}
