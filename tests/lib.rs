@@ -170,6 +170,30 @@ pub fn chown_to_test_user(path: &Path) {
     assert!(o.status.success(), "chown:\n{}", text(&o));
 }
 
+/// OpenSSH client options for the tests, without a key: no config file, no
+/// prompts, no host-key checks, quiet, a connect timeout.
+pub fn ssh_base_options() -> Vec<String> {
+    [
+        "-F",
+        "/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=no",
+    ]
+    .into_iter()
+    .chain([
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=10",
+    ])
+    .map(String::from)
+    .collect()
+}
+
 /// A running `nexusd` and a HOME with an SSH key for the CLI.
 pub struct Daemon {
     /// Data directory, HOME and log live here.
@@ -385,28 +409,9 @@ impl Daemon {
         String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
     }
 
-    /// OpenSSH client options for the tests: no config file, no prompts, no
-    /// host-key checks, quiet, and the user's key.
+    /// OpenSSH client options for the tests: [`ssh_base_options`] and the user's key.
     pub fn ssh_options(&self) -> Vec<String> {
-        let mut o: Vec<String> = [
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-        ]
-        .into_iter()
-        .chain([
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "ConnectTimeout=10",
-        ])
-        .map(String::from)
-        .collect();
+        let mut o = ssh_base_options();
         o.push("-i".into());
         o.push(self.key().display().to_string());
         o

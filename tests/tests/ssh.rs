@@ -365,18 +365,7 @@ fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
     let ssh_a = |extra: &[&str], command: &str| {
         // the agent, not a key file: no -i
         run(Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-            ])
+            .args(nexus_e2e::ssh_base_options())
             .args(extra)
             .args(["-p", &port(&a), &user_at(&a), command])
             .env("SSH_AUTH_SOCK", &sock))
@@ -428,18 +417,7 @@ fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
     // direct-streamlocal: -L to the forwarded agent's Unix socket, from the host
     let _holder = Background(
         Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-            ])
+            .args(nexus_e2e::ssh_base_options())
             // agent forwarding is asked per session channel, so not with -N
             .args(["-A", "-p", &port(&a), &user_at(&a), "sleep 60"])
             .env("SSH_AUTH_SOCK", &sock)
