@@ -175,6 +175,20 @@ impl AgentPool {
         Ok(session)
     }
 
+    /// A `direct-tcpip` channel to `port` on the container's loopback, for a
+    /// host-side forward (`originator_port`: the local client's port).
+    pub async fn direct_tcpip(
+        &self,
+        t: &Target,
+        port: u16,
+        originator_port: u16,
+    ) -> Result<russh::Channel<russh::client::Msg>> {
+        let conn = self.get(t).await?;
+        conn.channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", originator_port as u32)
+            .await
+            .map_err(unavailable)
+    }
+
     /// Drops the SFTP session of workspace `id` (after a transport error).
     pub async fn forget_sftp(&self, id: &str) {
         self.sftp.lock().await.remove(id);

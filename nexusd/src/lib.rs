@@ -8,6 +8,7 @@ pub mod config;
 pub mod docker;
 pub mod error;
 pub mod events;
+pub mod forwards;
 pub mod fs;
 pub mod git;
 pub mod keys;

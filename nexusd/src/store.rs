@@ -132,6 +132,17 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
     })
 }
 
+/// The lowest port of `range` no row holds and `probe` accepts, read inside
+/// the caller's write transaction. Errors: `PortsExhausted`.
+fn pick_free(tx: &rusqlite::Transaction<'_>, range: (u16, u16), probe: impl Fn(u16) -> bool) -> Result<u16> {
+    let taken: HashSet<u16> = {
+        let mut stmt = tx.prepare("SELECT port FROM ports")?;
+        let rows = stmt.query_map([], |r| r.get::<_, u16>(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    crate::ports::pick(range, &taken, probe).ok_or(WorkspaceError::PortsExhausted(range.0, range.1))
+}
+
 /// The state database. One connection behind a mutex: every call is short.
 pub struct Store {
     conn: Mutex<Connection>,
@@ -201,12 +212,7 @@ impl Store {
         if exists.is_some() {
             return Err(WorkspaceError::NameTaken(record.name.clone()));
         }
-        let taken: HashSet<u16> = {
-            let mut stmt = tx.prepare("SELECT port FROM ports")?;
-            let rows = stmt.query_map([], |r| r.get::<_, u16>(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        let port = crate::ports::pick(range, &taken, probe).ok_or(WorkspaceError::PortsExhausted(range.0, range.1))?;
+        let port = pick_free(&tx, range, probe)?;
         tx.execute(
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
@@ -240,6 +246,46 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(port)
+    }
+
+    /// Allocates a port of `range` for workspace `id` and `purpose` (e.g.
+    /// `forward:8080`) in one write transaction, as `insert_creating` does.
+    /// Errors: `PortsExhausted`.
+    pub fn allocate_port(
+        &self,
+        id: &str,
+        purpose: &str,
+        range: (u16, u16),
+        probe: impl Fn(u16) -> bool,
+    ) -> Result<u16> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let port = pick_free(&tx, range, probe)?;
+        tx.execute(
+            "INSERT INTO ports (port, workspace_id, purpose) VALUES (?1, ?2, ?3)",
+            params![port, id, purpose],
+        )?;
+        tx.commit()?;
+        Ok(port)
+    }
+
+    /// Releases one port of workspace `id`.
+    pub fn release_port(&self, id: &str, port: u16) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM ports WHERE workspace_id = ?1 AND port = ?2",
+            params![id, port],
+        )?;
+        Ok(())
+    }
+
+    /// Releases every port of `purpose_prefix` (all workspaces): the forwards
+    /// a restarted daemon no longer serves.
+    pub fn release_ports_like(&self, purpose_prefix: &str) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM ports WHERE purpose LIKE ?1",
+            [format!("{purpose_prefix}%")],
+        )?;
+        Ok(())
     }
 
     /// All workspaces, by name.

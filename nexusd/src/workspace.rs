@@ -133,12 +133,13 @@ pub struct PreparedExec {
 
 /// The manager. One per daemon.
 pub struct Manager {
-    config: DaemonConfig,
+    pub(crate) config: DaemonConfig,
     daemon_id: String,
     daemon_public_key: String,
-    store: Store,
+    pub(crate) store: Store,
     runtime: Arc<dyn ContainerRuntime>,
-    agents: AgentPool,
+    agents: Arc<AgentPool>,
+    pub(crate) forwards: crate::forwards::Forwards,
     /// The event bus.
     pub events: Events,
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -166,7 +167,8 @@ impl Manager {
             daemon_public_key,
             store,
             runtime,
-            agents: AgentPool::new(daemon_key),
+            agents: Arc::new(AgentPool::new(daemon_key)),
+            forwards: Default::default(),
             events: Events::default(),
             locks: std::sync::Mutex::new(HashMap::new()),
         })
@@ -488,6 +490,7 @@ impl Manager {
         self.require_settled(&r)?;
         self.runtime.ping().await?;
         self.agents.forget(&r.id).await;
+        self.stop_forwards(&r.id);
         self.runtime.stop(&container_name(&r), 10).await?;
         self.store.set_state(&r.id, WorkspaceState::Stopped)?;
         r.state = WorkspaceState::Stopped;
@@ -532,6 +535,7 @@ impl Manager {
         self.events
             .progress(&r.name, "remove", "removing the container and the worktree");
         self.agents.forget(&r.id).await;
+        self.stop_forwards(&r.id);
         self.runtime
             .remove(&container_name(r))
             .await
@@ -569,6 +573,11 @@ impl Manager {
     /// The pool of SSH connections to agents.
     pub fn agents(&self) -> &AgentPool {
         &self.agents
+    }
+
+    /// The pool, shared, for tasks that outlive a request.
+    pub(crate) fn agents_handle(&self) -> Arc<AgentPool> {
+        self.agents.clone()
     }
 
     /// Checks an exec request against the workspace: it must run, the
@@ -621,9 +630,12 @@ impl Manager {
     }
 
     /// Settles records against Docker and git after a start or a crash:
-    /// `creating` is rolled back, `removing` finished, running/stopped set to
-    /// what Docker says, and containers of this daemon without a record removed.
+    /// stale forwards released, `creating` rolled back, `removing` finished,
+    /// running/stopped set to what Docker says, and containers of this daemon
+    /// without a record removed.
     pub async fn reconcile(&self) -> Result<()> {
+        // forwards lived in the previous process: their ports are free again
+        self.store.release_ports_like(crate::forwards::PURPOSE)?;
         if let Err(e) = self.runtime.ping().await {
             tracing::warn!("skipping reconciliation: {e}");
             return Ok(());

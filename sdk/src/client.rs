@@ -260,6 +260,28 @@ impl Client {
         Ok(())
     }
 
+    /// `ports.list`.
+    pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>, ClientError> {
+        self.call(
+            m::PORTS_LIST,
+            PortsParams {
+                workspace: workspace.into(),
+            },
+        )
+        .await
+    }
+
+    /// `ports.forward`.
+    pub async fn ports_forward(&self, params: &ForwardParams) -> Result<PortInfo, ClientError> {
+        self.call(m::PORTS_FORWARD, params).await
+    }
+
+    /// `ports.unforward`.
+    pub async fn ports_unforward(&self, params: &UnforwardParams) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(m::PORTS_UNFORWARD, params).await?;
+        Ok(())
+    }
+
     /// `events.subscribe`.
     pub async fn events(&self, params: &EventsParams) -> Result<Subscription<Event>, ClientError> {
         self.subscribe(m::EVENTS_SUBSCRIBE, params, m::EVENTS_UNSUBSCRIBE).await

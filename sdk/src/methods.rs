@@ -53,5 +53,11 @@ pub const FS_MKDIR: &str = "fs.mkdir";
 pub const FS_RM: &str = "fs.rm";
 /// `fs.rename`: [`crate::RenameParams`] → `null`.
 pub const FS_RENAME: &str = "fs.rename";
+/// `ports.list`: [`crate::PortsParams`] → `[PortInfo]`.
+pub const PORTS_LIST: &str = "ports.list";
+/// `ports.forward`: [`crate::ForwardParams`] → [`crate::PortInfo`].
+pub const PORTS_FORWARD: &str = "ports.forward";
+/// `ports.unforward`: [`crate::UnforwardParams`] → `null`.
+pub const PORTS_UNFORWARD: &str = "ports.unforward";
 /// `daemon.info`: `{}` → [`crate::DaemonInfo`].
 pub const DAEMON_INFO: &str = "daemon.info";

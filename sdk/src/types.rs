@@ -389,6 +389,48 @@ pub struct FileStat {
     pub mtime: u64,
 }
 
+/// Parameters of `ports.list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortsParams {
+    /// The workspace name.
+    pub workspace: String,
+}
+
+/// A TCP port of a workspace: listening in the container, forwarded to the
+/// host, or both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortInfo {
+    /// The port in the container.
+    pub container_port: u16,
+    /// Whether a process in the container listens on it now.
+    pub listening: bool,
+    /// The host port on 127.0.0.1 that forwards to it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_port: Option<u16>,
+}
+
+/// Parameters of `ports.forward`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ForwardParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The port in the container to reach.
+    pub container_port: u16,
+}
+
+/// Parameters of `ports.unforward`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnforwardParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The host port `ports.forward` returned.
+    pub host_port: u16,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

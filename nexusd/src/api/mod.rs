@@ -6,6 +6,7 @@ mod error;
 mod events;
 mod exec;
 mod fs;
+mod ports;
 mod workspace;
 
 pub use auth::BearerAuth;
@@ -101,5 +102,15 @@ pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server:
         m::FS_RENAME,
         |p, ctx, _| async move { guarded(fs::rename(p, ctx)).await },
     )?;
+    rpc.register_async_method(
+        m::PORTS_LIST,
+        |p, ctx, _| async move { guarded(ports::list(p, ctx)).await },
+    )?;
+    rpc.register_async_method(m::PORTS_FORWARD, |p, ctx, _| async move {
+        guarded(ports::forward(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::PORTS_UNFORWARD, |p, ctx, _| async move {
+        guarded(ports::unforward(p, ctx)).await
+    })?;
     Ok(rpc)
 }
