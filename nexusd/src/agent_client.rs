@@ -128,15 +128,18 @@ impl AgentPool {
     }
 
     /// A live connection to `t`, reusing the pooled one.
+    /// The pooled connection to `t`, connecting when there is none. The pool
+    /// is locked only to look up and to insert, never while connecting, so a
+    /// slow agent holds up no other workspace; of two racing connects to one
+    /// workspace the later one is kept.
     async fn get(&self, t: &Target) -> Result<Conn> {
-        let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&t.id)
+        if let Some(c) = self.conns.lock().await.get(&t.id)
             && !c.is_closed()
         {
             return Ok(c.clone());
         }
         let c = self.connect(t).await?;
-        conns.insert(t.id.clone(), c.clone());
+        self.conns.lock().await.insert(t.id.clone(), c.clone());
         Ok(c)
     }
 
@@ -158,10 +161,10 @@ impl AgentPool {
     }
 
     /// The workspace's SFTP session (the agent's `sftp` subsystem, as the
-    /// workspace user), opened on the pooled connection on first use.
+    /// workspace user), opened on the pooled connection on first use; like
+    /// [`AgentPool::get`], without holding the pool's lock while opening.
     pub async fn sftp(&self, t: &Target) -> Result<Arc<russh_sftp::client::SftpSession>> {
-        let mut sessions = self.sftp.lock().await;
-        if let Some(s) = sessions.get(&t.id) {
+        if let Some(s) = self.sftp.lock().await.get(&t.id) {
             return Ok(s.clone());
         }
         let conn = self.get(t).await?;
@@ -171,7 +174,7 @@ impl AgentPool {
             .await
             .map_err(unavailable)?;
         let session = Arc::new(session);
-        sessions.insert(t.id.clone(), session.clone());
+        self.sftp.lock().await.insert(t.id.clone(), session.clone());
         Ok(session)
     }
 
