@@ -370,7 +370,7 @@ async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
     }
     // pin this workspace's host key (the other entries stay as they are)
     let mut known = std::fs::read_to_string(ssh::known_hosts_path()).unwrap_or_default();
-    let line = format!("{} {}", ssh::alias(&w.name), w.host_public_key.trim());
+    let line = ssh::known_hosts_line(&w);
     if !known.lines().any(|l| l == line) {
         let prefix = format!("{} ", ssh::alias(&w.name));
         known = known

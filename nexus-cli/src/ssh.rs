@@ -92,7 +92,7 @@ pub fn user_keys(explicit: Option<&Path>) -> anyhow::Result<Vec<UserKey>> {
 }
 
 /// The known_hosts line pinning a workspace's host key under its alias.
-fn known_hosts_line(w: &Workspace) -> String {
+pub fn known_hosts_line(w: &Workspace) -> String {
     format!("{} {}", alias(&w.name), w.host_public_key.trim())
 }
 

@@ -9,7 +9,6 @@ use crate::error::{Result, WorkspaceError};
 use crate::workspace::{AGENT_PORT, Manager, target};
 use nexus_sdk::PortInfo;
 use std::collections::{BTreeMap, HashMap};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// Prefix of the ports table's `purpose` for forwards (`forward:<container port>`).
@@ -72,21 +71,12 @@ impl Manager {
     /// `ports.list`: listening ports (the agent's own excepted) and forwards.
     pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>> {
         let r = self.running(workspace)?;
-        let argv = ["cat", "/proc/net/tcp", "/proc/net/tcp6"].map(String::from);
-        let (tx, mut rx) = mpsc::channel(64);
-        let line = crate::agent_client::command_line(&argv, None, &[]);
-        let collect = async move {
-            let mut out = String::new();
-            while let Some(ev) = rx.recv().await {
-                if let nexus_sdk::ExecEvent::Stdout { data } = ev {
-                    out.push_str(&data);
-                }
-            }
-            out
+        let listing = nexus_sdk::ExecParams {
+            workspace: workspace.to_string(),
+            command: ["cat", "/proc/net/tcp", "/proc/net/tcp6"].map(String::from).to_vec(),
+            ..Default::default()
         };
-        let t = target(&r);
-        let (code, text) = tokio::join!(self.agents().exec(&t, &line, None, tx), collect);
-        code?;
+        let text = self.exec_to_end(&self.prepare_exec(&listing)?).await?.stdout;
         let mut ports: BTreeMap<u16, PortInfo> = listening_ports(&text)
             .into_iter()
             .filter(|p| *p != AGENT_PORT)

@@ -618,6 +618,28 @@ impl Manager {
         }
     }
 
+    /// Runs a prepared command to its end, collecting stdout and stderr.
+    pub async fn exec_to_end(&self, e: &PreparedExec) -> Result<nexus_sdk::ExecResult> {
+        let (tx, mut rx) = mpsc::channel(64);
+        let collect = async move {
+            let (mut stdout, mut stderr) = (String::new(), String::new());
+            while let Some(ev) = rx.recv().await {
+                match ev {
+                    ExecEvent::Stdout { data } => stdout.push_str(&data),
+                    ExecEvent::Stderr { data } => stderr.push_str(&data),
+                    ExecEvent::Exit { .. } => {}
+                }
+            }
+            (stdout, stderr)
+        };
+        let (code, (stdout, stderr)) = tokio::join!(self.exec(e, tx), collect);
+        Ok(nexus_sdk::ExecResult {
+            exit_code: code?,
+            stdout,
+            stderr,
+        })
+    }
+
     /// The container's output.
     pub async fn logs(
         &self,

@@ -17,25 +17,7 @@ pub const EXEC_FAILED: i32 = 255;
 pub async fn run(p: Params<'static>, ctx: Ctx) -> Result<ExecResult, ErrorObjectOwned> {
     let params: ExecParams = parse(&p)?;
     let prepared = ctx.prepare_exec(&params).map_err(|e| to_rpc_error(&e))?;
-    let (tx, mut rx) = mpsc::channel(64);
-    let collect = async move {
-        let (mut stdout, mut stderr) = (String::new(), String::new());
-        while let Some(ev) = rx.recv().await {
-            match ev {
-                ExecEvent::Stdout { data } => stdout.push_str(&data),
-                ExecEvent::Stderr { data } => stderr.push_str(&data),
-                ExecEvent::Exit { .. } => {}
-            }
-        }
-        (stdout, stderr)
-    };
-    let (code, (stdout, stderr)) = tokio::join!(ctx.exec(&prepared, tx), collect);
-    let exit_code = code.map_err(|e| to_rpc_error(&e))?;
-    Ok(ExecResult {
-        exit_code,
-        stdout,
-        stderr,
-    })
+    ctx.exec_to_end(&prepared).await.map_err(|e| to_rpc_error(&e))
 }
 
 /// `exec.stream`: valid while the workspace runs. Output chunks in order,
