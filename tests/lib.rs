@@ -170,6 +170,14 @@ pub fn chown_to_test_user(path: &Path) {
     assert!(o.status.success(), "chown:\n{}", text(&o));
 }
 
+/// Makes an Ed25519 key pair without a passphrase at `path` (and `path.pub`).
+pub fn keygen(path: &Path) {
+    let o = run(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path));
+    assert!(o.status.success(), "ssh-keygen:\n{}", text(&o));
+}
+
 /// OpenSSH client options for the tests, without a key: no config file, no
 /// prompts, no host-key checks, quiet, a connect timeout.
 pub fn ssh_base_options() -> Vec<String> {
@@ -244,10 +252,7 @@ impl Daemon {
             .expect("tempdir");
         let home = root.path().join("home");
         std::fs::create_dir_all(home.join(".ssh")).expect("home");
-        let o = run(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(home.join(".ssh/id_ed25519")));
-        assert!(o.status.success(), "ssh-keygen:\n{}", text(&o));
+        keygen(&home.join(".ssh/id_ed25519"));
         if as_user.is_some() {
             std::fs::create_dir_all(root.path().join("data")).expect("data");
             chown_to_test_user(root.path());

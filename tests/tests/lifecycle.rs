@@ -237,12 +237,7 @@ fn ssh_config_pins_host_keys_for_strict_checking() {
 
     // a changed host key is refused
     let kh = home.join(".ssh/nexus/known_hosts");
-    let other = nexus_e2e::run(
-        Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(d.root.path().join("other")),
-    );
-    assert!(other.status.success());
+    nexus_e2e::keygen(&d.root.path().join("other"));
     let other_pub = std::fs::read_to_string(d.root.path().join("other.pub")).expect("pub");
     std::fs::write(&kh, format!("nexus-pinned {}", other_pub)).expect("write");
     let o = ssh(&user_config);

@@ -34,6 +34,10 @@ fn list_forward_and_unforward_ports() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let c = d.client().await;
+        let http = ForwardParams {
+            workspace: "web".into(),
+            container_port: 8080,
+        };
         let ports = c.ports_list("web").await.expect("ports.list");
         assert!(
             ports
@@ -46,13 +50,7 @@ fn list_forward_and_unforward_ports() {
             "the agent's own port is not listed: {ports:?}"
         );
 
-        let f = c
-            .ports_forward(&ForwardParams {
-                workspace: "web".into(),
-                container_port: 8080,
-            })
-            .await
-            .expect("forward");
+        let f = c.ports_forward(&http).await.expect("forward");
         let host = f.host_port.expect("host port");
         assert!(
             (d.range.0..=d.range.1).contains(&host),
@@ -71,13 +69,7 @@ fn list_forward_and_unforward_ports() {
         for f in fetches {
             assert!(f.await.expect("join").expect("GET").ends_with("served-in-container\n"));
         }
-        let again = c
-            .ports_forward(&ForwardParams {
-                workspace: "web".into(),
-                container_port: 8080,
-            })
-            .await
-            .expect("forward again");
+        let again = c.ports_forward(&http).await.expect("forward again");
         assert_eq!(
             again.host_port,
             Some(host),
@@ -111,35 +103,17 @@ fn list_forward_and_unforward_ports() {
         assert_eq!(err.kind(), ErrorKind::InvalidParams, "{err}");
 
         // a forward ends with its workspace, and its port is released
-        let f = c
-            .ports_forward(&ForwardParams {
-                workspace: "web".into(),
-                container_port: 8080,
-            })
-            .await
-            .expect("forward");
+        let f = c.ports_forward(&http).await.expect("forward");
         let host = f.host_port.expect("host port");
         c.stop("web").await.expect("stop");
         assert!(
             TcpStream::connect(("127.0.0.1", host)).is_err(),
             "stop must close forwards"
         );
-        let err = c
-            .ports_forward(&ForwardParams {
-                workspace: "web".into(),
-                container_port: 8080,
-            })
-            .await
-            .expect_err("stopped");
+        let err = c.ports_forward(&http).await.expect_err("stopped");
         assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
         c.start("web").await.expect("start");
-        let f = c
-            .ports_forward(&ForwardParams {
-                workspace: "web".into(),
-                container_port: 8080,
-            })
-            .await
-            .expect("forward");
+        let f = c.ports_forward(&http).await.expect("forward");
         let host = f.host_port.expect("host port");
         c.remove(&nexus_sdk::RemoveParams {
             name: "web".into(),

@@ -663,16 +663,7 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
 
     // only public keys: password, keyboard-interactive and none are refused
     let o = run(Command::new("ssh")
-        .args([
-            "-F",
-            "/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
+        .args(nexus_e2e::ssh_base_options())
         .args([
             "-o",
             "PubkeyAuthentication=no",
@@ -721,27 +712,11 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
     // a key that is not authorized, again and again: then even the right one is refused
     let dir = tempfile::tempdir().expect("tempdir");
     let stranger = dir.path().join("stranger");
-    assert!(
-        run(Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-            .arg(&stranger))
-        .status
-        .success()
-    );
+    nexus_e2e::keygen(&stranger);
     for _ in 0..11 {
         let o = run(Command::new("ssh")
-            .args([
-                "-F",
-                "/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "IdentitiesOnly=yes",
-            ])
+            .args(nexus_e2e::ssh_base_options())
+            .args(["-o", "IdentitiesOnly=yes"])
             .arg("-i")
             .arg(&stranger)
             .args(["-p", &port(&ws), &user_at(&ws), "true"]));
