@@ -220,7 +220,7 @@ impl Daemon {
     /// 33000 + 40·block). Tests run at once, so each test has its own block:
     /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
     /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
-    /// agent; 20–21 exec.
+    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream.
     pub fn start(block: u16) -> Daemon {
         Daemon::start_env(block, &[])
     }
@@ -394,6 +394,31 @@ impl Daemon {
     pub fn create(&self, repo: &Repo, name: &str, image: &str) -> serde_json::Value {
         let out = self.cli_ok(repo.path(), &["workspace", "create", name, "--image", image, "--json"]);
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("create --json printed no JSON ({e}):\n{out}"))
+    }
+
+    /// The daemon's resident set size now, in KiB (`VmRSS` of /proc/PID/status).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().expect("daemon runs").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// A raw WebSocket to the API with the token, for what the SDK will
+    /// not send (bad JSON, a reader that stops reading).
+    pub async fn raw_socket(
+        &self,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://{}", self.address).into_client_request().expect("request");
+        req.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.token()).parse().expect("header"),
+        );
+        tokio_tungstenite::connect_async(req).await.expect("websocket").0
     }
 
     /// An SDK client.

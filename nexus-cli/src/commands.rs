@@ -108,6 +108,12 @@ pub struct ExecArgs {
     /// KEY=VALUE to add to the environment (repeatable).
     #[arg(long, short = 'e')]
     pub env: Vec<String>,
+    /// The user to run as [default: the workspace's remoteUser].
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Pass this process's standard input to the command (as `docker exec -i`).
+    #[arg(long, short = 'i')]
+    pub interactive: bool,
     /// Program and arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -409,6 +415,22 @@ async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
     Err(anyhow::Error::new(err).context("cannot run ssh: install the OpenSSH client"))
 }
 
+/// Sends this process's stdin to exec `exec_id`, then closes its stdin.
+async fn pump_stdin(client: &Client, exec_id: String) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let mut stdin = tokio::io::stdin();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stdin.read(&mut buf).await.context("reading stdin")?;
+        if n == 0 {
+            break;
+        }
+        client.exec_write(&exec_id, &buf[..n]).await?;
+    }
+    client.exec_close_stdin(&exec_id).await?;
+    Ok(())
+}
+
 async fn exec(a: ExecArgs, client: &Client) -> anyhow::Result<i32> {
     let mut env = std::collections::BTreeMap::new();
     for kv in &a.env {
@@ -422,17 +444,38 @@ async fn exec(a: ExecArgs, client: &Client) -> anyhow::Result<i32> {
         command: a.command,
         env,
         cwd: a.workdir,
-        timeout_secs: None,
+        user: a.user,
+        stdin: a.interactive,
+        encoding: nexus_sdk::Encoding::Base64,
+        ..Default::default()
     };
     let mut sub = client.exec_stream(&params).await?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
-    while let Some(ev) = sub.next().await {
+    let decode = |data: &str| nexus_sdk::Encoding::Base64.decode(data).map_err(anyhow::Error::msg);
+    let mut stdin_pump = None;
+    loop {
+        let next = match stdin_pump.as_mut() {
+            Some(pump) => tokio::select! {
+                ev = sub.next() => ev,
+                done = pump => {
+                    let _: anyhow::Result<()> = done;
+                    stdin_pump = None;
+                    continue;
+                }
+            },
+            None => sub.next().await,
+        };
+        let Some(ev) = next else { break };
         match ev.context("the exec stream broke")? {
+            ExecEvent::Started { exec_id } if a.interactive => {
+                stdin_pump = Some(Box::pin(pump_stdin(client, exec_id)));
+            }
+            ExecEvent::Started { .. } => {}
             ExecEvent::Stdout { data } => {
-                out.write_all(data.as_bytes())?;
+                out.write_all(&decode(&data)?)?;
                 out.flush()?;
             }
-            ExecEvent::Stderr { data } => err.write_all(data.as_bytes())?,
+            ExecEvent::Stderr { data } => err.write_all(&decode(&data)?)?,
             ExecEvent::Exit { exit_code } => return Ok(exit_code),
         }
     }

@@ -22,13 +22,17 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
     }
     match client.kind() {
         ErrorKind::InvalidParams
+        | ErrorKind::ParseError
+        | ErrorKind::InvalidRequest
+        | ErrorKind::MethodNotFound
+        | ErrorKind::MessageTooLarge
         | ErrorKind::InvalidName
         | ErrorKind::NotAGitRepository
         | ErrorKind::RefNotFound
         | ErrorKind::NoSshKey
         | ErrorKind::ImageNotFound
         | ErrorKind::NameTaken => 64,
-        ErrorKind::NotFound | ErrorKind::FileNotFound => 66,
+        ErrorKind::NotFound | ErrorKind::FileNotFound | ErrorKind::SessionNotFound => 66,
         ErrorKind::PermissionDenied => 77,
         ErrorKind::FileOperationFailed => 1,
         ErrorKind::DockerUnavailable | ErrorKind::AgentUnavailable => 69,

@@ -3,7 +3,6 @@
 //! the workspace's host key; each exec is a channel on it, not a `docker exec`.
 
 use crate::error::{Result, WorkspaceError};
-use nexus_sdk::ExecEvent;
 use russh::ChannelMsg;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use std::collections::HashMap;
@@ -45,7 +44,8 @@ pub struct Target {
 /// The connection pool, with one SFTP session per workspace beside it.
 pub struct AgentPool {
     key: Arc<PrivateKey>,
-    conns: Mutex<HashMap<String, Conn>>,
+    /// Keyed by workspace id and user.
+    conns: Mutex<HashMap<(String, String), Conn>>,
     sftp: Mutex<HashMap<String, Arc<russh_sftp::client::SftpSession>>>,
 }
 
@@ -105,6 +105,9 @@ impl AgentPool {
             nodelay: true,
             keepalive_interval: Some(Duration::from_secs(30)),
             inactivity_timeout: None,
+            // messages queued per channel for a reader that lags: with the
+            // API's own queue, what a stalled `exec.stream` holds
+            channel_buffer_size: 16,
             ..Default::default()
         });
         let mut handle = tokio::time::timeout(
@@ -133,13 +136,14 @@ impl AgentPool {
     /// slow agent holds up no other workspace; of two racing connects to one
     /// workspace the later one is kept.
     async fn get(&self, t: &Target) -> Result<Conn> {
-        if let Some(c) = self.conns.lock().await.get(&t.id)
+        let key = (t.id.clone(), t.user.clone());
+        if let Some(c) = self.conns.lock().await.get(&key)
             && !c.is_closed()
         {
             return Ok(c.clone());
         }
         let c = self.connect(t).await?;
-        self.conns.lock().await.insert(t.id.clone(), c.clone());
+        self.conns.lock().await.insert(key, c.clone());
         Ok(c)
     }
 
@@ -200,62 +204,173 @@ impl AgentPool {
     /// Drops the pooled connection of workspace `id`.
     pub async fn forget(&self, id: &str) {
         self.forget_sftp(id).await;
-        if let Some(c) = self.conns.lock().await.remove(id) {
+        let gone: Vec<Conn> = {
+            let mut conns = self.conns.lock().await;
+            let keys: Vec<_> = conns.keys().filter(|k| k.0 == id).cloned().collect();
+            keys.iter().filter_map(|k| conns.remove(k)).collect()
+        };
+        for c in gone {
             let _ = c.disconnect(russh::Disconnect::ByApplication, "", "").await;
         }
     }
 
-    /// Runs `command` (a shell command line), sending output chunks to `out`
-    /// in order; returns the exit code (128+N for signal N). With `timeout`,
-    /// the process is sent SIGKILL when it passes and 124 is returned.
-    pub async fn exec(
-        &self,
-        t: &Target,
-        command: &str,
-        timeout: Option<Duration>,
-        out: mpsc::Sender<ExecEvent>,
-    ) -> Result<i32> {
-        let conn = self.get(t).await?;
-        let mut channel = conn.channel_open_session().await.map_err(unavailable)?;
-        channel.exec(true, command).await.map_err(unavailable)?;
-        channel.eof().await.map_err(unavailable)?;
-        let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
-        let mut code: Option<i32> = None;
-        loop {
-            let msg = match deadline {
-                Some(d) => match tokio::time::timeout_at(d, channel.wait()).await {
-                    Ok(m) => m,
-                    Err(_) => {
-                        let _ = channel.signal(russh::Sig::KILL).await;
-                        let _ = channel.close().await;
-                        return Ok(124);
-                    }
-                },
-                None => channel.wait().await,
-            };
-            let Some(msg) = msg else { break };
-            match msg {
-                ChannelMsg::Data { data } => {
-                    let text = String::from_utf8_lossy(&data).into_owned();
-                    if out.send(ExecEvent::Stdout { data: text }).await.is_err() {
-                        let _ = channel.close().await;
-                        return Ok(code.unwrap_or(crate::api::EXEC_FAILED));
-                    }
-                }
-                ChannelMsg::ExtendedData { data, ext: 1 } => {
-                    let text = String::from_utf8_lossy(&data).into_owned();
-                    if out.send(ExecEvent::Stderr { data: text }).await.is_err() {
-                        let _ = channel.close().await;
-                        return Ok(code.unwrap_or(crate::api::EXEC_FAILED));
-                    }
-                }
-                ChannelMsg::ExitStatus { exit_status } => code = Some(exit_status as i32),
-                ChannelMsg::ExitSignal { signal_name, .. } => code = Some(128 + signal_number(&signal_name)),
-                ChannelMsg::Close => break,
-                _ => {}
-            }
+    /// Opens a session channel running `command` (a shell command line),
+    /// on the pooled connection or, with `opts.dedicated`, on a connection of
+    /// its own (so a reader that stalls the channel stalls nothing else).
+    pub async fn open_exec(&self, t: &Target, command: &str, opts: &RunOptions) -> Result<OpenChannel> {
+        let conn = if opts.dedicated {
+            self.connect(t).await?
+        } else {
+            self.get(t).await?
+        };
+        let channel = conn.channel_open_session().await.map_err(unavailable)?;
+        if let Some(size) = opts.pty {
+            channel
+                .request_pty(true, "xterm-256color", size.cols, size.rows, 0, 0, &[])
+                .await
+                .map_err(unavailable)?;
         }
-        code.ok_or_else(|| unavailable("the connection closed before the command exited"))
+        channel.exec(true, command).await.map_err(unavailable)?;
+        if !opts.stdin {
+            channel.eof().await.map_err(unavailable)?;
+        }
+        Ok(OpenChannel {
+            channel,
+            conn,
+            dedicated: opts.dedicated,
+        })
+    }
+
+    /// Opens a `direct-tcpip` channel to `port` on the container's loopback
+    /// on a connection of its own, for a `tunnel.open`.
+    pub async fn open_tunnel(&self, t: &Target, port: u16) -> Result<OpenChannel> {
+        let conn = self.connect(t).await?;
+        let channel = conn
+            .channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", 0)
+            .await
+            .map_err(unavailable)?;
+        Ok(OpenChannel {
+            channel,
+            conn,
+            dedicated: true,
+        })
+    }
+}
+
+/// How [`AgentPool::open_exec`] runs a command.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Run on a pseudo-terminal of this size.
+    pub pty: Option<nexus_sdk::PtySize>,
+    /// Keep stdin open for [`Control::Write`]; otherwise it is at its end at once.
+    pub stdin: bool,
+    /// SIGKILL after this long, and exit code 124.
+    pub timeout: Option<Duration>,
+    /// Use a connection of its own instead of the pooled one.
+    pub dedicated: bool,
+}
+
+/// What a channel's controller asks of it (`exec.write`, `tunnel.close`, …).
+#[derive(Debug)]
+pub enum Control {
+    /// Bytes for the remote end; `done` is told once they are sent (which
+    /// waits for the SSH window: backpressure for writers).
+    Write(Vec<u8>, tokio::sync::oneshot::Sender<()>),
+    /// End of input.
+    Eof,
+    /// The pty's new size.
+    Resize(nexus_sdk::PtySize),
+    /// A signal for the process.
+    Signal(russh::Sig),
+}
+
+/// A chunk of a channel's output.
+#[derive(Debug)]
+pub enum Output {
+    /// Standard output (or a tunnel's bytes, or a pty's output).
+    Stdout(Vec<u8>),
+    /// Standard error.
+    Stderr(Vec<u8>),
+}
+
+/// An open channel and the connection it lives on.
+pub struct OpenChannel {
+    channel: russh::Channel<russh::client::Msg>,
+    conn: Conn,
+    dedicated: bool,
+}
+
+impl OpenChannel {
+    /// Carries the channel to its end: output to `out` in order (awaiting
+    /// room there, which holds the remote process back when the reader
+    /// stalls), requests from `control` to the remote end. Returns the exit
+    /// status (128+N for signal N; 124 after `timeout`; `None` when the
+    /// channel closed without one, as tunnels do). When `out` is gone the
+    /// channel is closed and [`crate::api::EXEC_FAILED`] returned.
+    pub async fn drive(
+        self,
+        timeout: Option<Duration>,
+        out: mpsc::Sender<Output>,
+        mut control: mpsc::Receiver<Control>,
+    ) -> Result<Option<i32>> {
+        let OpenChannel {
+            channel,
+            conn,
+            dedicated,
+        } = self;
+        let (mut rd, wr) = channel.split();
+        let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
+        let expired = async move {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
+        let mut code: Option<i32> = None;
+        let mut controlled = true;
+        let result = loop {
+            tokio::select! {
+                _ = &mut expired => {
+                    let _ = wr.signal(russh::Sig::KILL).await;
+                    let _ = wr.close().await;
+                    break Ok(Some(124));
+                }
+                c = control.recv(), if controlled => match c {
+                    Some(Control::Write(bytes, done)) => {
+                        if let Err(e) = wr.data(&bytes[..]).await {
+                            break Err(unavailable(e));
+                        }
+                        let _ = done.send(());
+                    }
+                    Some(Control::Eof) => { let _ = wr.eof().await; }
+                    Some(Control::Resize(size)) => { let _ = wr.window_change(size.cols, size.rows, 0, 0).await; }
+                    Some(Control::Signal(sig)) => { let _ = wr.signal(sig).await; }
+                    None => controlled = false,
+                },
+                msg = rd.wait() => {
+                    let chunk = match msg {
+                        None | Some(ChannelMsg::Close) => break Ok(code),
+                        Some(ChannelMsg::Data { data }) => Output::Stdout(data.to_vec()),
+                        Some(ChannelMsg::ExtendedData { data, ext: 1 }) => Output::Stderr(data.to_vec()),
+                        Some(ChannelMsg::ExitStatus { exit_status }) => { code = Some(exit_status as i32); continue; }
+                        Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                            code = Some(128 + signal_number(&signal_name));
+                            continue;
+                        }
+                        Some(_) => continue,
+                    };
+                    if out.send(chunk).await.is_err() {
+                        let _ = wr.close().await;
+                        break Ok(Some(code.unwrap_or(crate::api::EXEC_FAILED)));
+                    }
+                }
+            }
+        };
+        if dedicated {
+            let _ = conn.disconnect(russh::Disconnect::ByApplication, "", "").await;
+        }
+        result
     }
 }
 

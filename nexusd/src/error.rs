@@ -115,6 +115,17 @@ pub enum WorkspaceError {
         #[source]
         source: Box<WorkspaceError>,
     },
+    /// No open exec or tunnel has the id.
+    #[error("no open {what} with id {id:?}: it ended, or the id is wrong")]
+    SessionNotFound {
+        /// `exec` or `tunnel`.
+        what: &'static str,
+        /// The id given.
+        id: String,
+    },
+    /// An answer would pass the message limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Anything else.
     #[error("{0}")]
     Internal(String),
@@ -140,6 +151,8 @@ impl WorkspaceError {
             WorkspaceError::FileNotFound { .. } => ErrorKind::FileNotFound,
             WorkspaceError::PermissionDenied { .. } => ErrorKind::PermissionDenied,
             WorkspaceError::FileOperation { .. } => ErrorKind::FileOperationFailed,
+            WorkspaceError::SessionNotFound { .. } => ErrorKind::SessionNotFound,
+            WorkspaceError::TooLarge(_) => ErrorKind::MessageTooLarge,
             WorkspaceError::Step { source, .. } => source.kind(),
             WorkspaceError::Internal(_) => ErrorKind::Internal,
         }

@@ -5,10 +5,9 @@
 
 use crate::error::{Result, WorkspaceError};
 use crate::workspace::Manager;
-use base64::Engine;
 use nexus_sdk::{
-    Encoding, FileStat, FileType, MAX_READ_BYTES, MkdirParams, PathParams, ReadFileParams, ReadFileResult,
-    RenameParams, RmParams, WriteFileParams,
+    FileStat, FileType, MAX_READ_BYTES, MkdirParams, PathParams, ReadFileParams, ReadFileResult, RenameParams,
+    RmParams, WriteFileParams,
 };
 use russh_sftp::client::SftpSession;
 use russh_sftp::client::error::Error as SftpError;
@@ -165,10 +164,7 @@ impl Fs<'_> {
             .read_to_end(&mut data)
             .await
             .map_err(|e| self.io_fail("fs.readFile", &path, e))?;
-        let content = match p.encoding {
-            Encoding::Utf8 => String::from_utf8_lossy(&data).into_owned(),
-            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(&data),
-        };
+        let content = p.encoding.encode(&data);
         Ok(ReadFileResult {
             content,
             encoding: p.encoding,
@@ -180,12 +176,10 @@ impl Fs<'_> {
     /// `fs.writeFile`: replace, append, or write at an offset.
     pub async fn write_file(&self, p: &WriteFileParams) -> Result<()> {
         let path = resolve(&self.folder, &p.path)?;
-        let data = match p.encoding {
-            Encoding::Utf8 => p.content.clone().into_bytes(),
-            Encoding::Base64 => base64::engine::general_purpose::STANDARD
-                .decode(p.content.as_bytes())
-                .map_err(|e| WorkspaceError::InvalidParams(format!("content is no base64: {e}")))?,
-        };
+        let data = p
+            .encoding
+            .decode(&p.content)
+            .map_err(|e| WorkspaceError::InvalidParams(format!("content is {e}")))?;
         let flags = if p.append {
             OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::APPEND
         } else if p.offset.is_some() {

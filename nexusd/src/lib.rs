@@ -4,6 +4,7 @@
 
 pub mod agent_client;
 pub mod api;
+pub mod channels;
 pub mod config;
 pub mod docker;
 pub mod error;

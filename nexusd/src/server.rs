@@ -12,8 +12,14 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Largest JSON-RPC message accepted, in bytes.
-pub const MAX_MESSAGE_BYTES: u32 = 16 * 1024 * 1024;
+pub use nexus_sdk::MAX_MESSAGE_BYTES;
+
+/// Answers and notifications queued per connection for a client that reads
+/// slowly; when full, subscriptions wait (and hold their processes back).
+/// A streamed exec chunk is at most 32 KiB of output (the SSH packet size),
+/// so this bounds a stalled connection's queue at 512 KiB of output (3 MiB
+/// of JSON for NUL bytes, which JSON spells `\u0000`).
+const MESSAGE_BUFFER: u32 = 16;
 
 /// Why the daemon cannot serve.
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +54,7 @@ fn read_or_init(path: &Path, make: impl FnOnce() -> String) -> Result<String, Wo
 }
 
 /// `n` random bytes as hex.
-fn random_hex(n: usize) -> String {
+pub(crate) fn random_hex(n: usize) -> String {
     (0..n).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
 }
 
@@ -92,6 +98,7 @@ pub async fn serve(
             jsonrpsee::server::ServerConfig::builder()
                 .max_request_body_size(MAX_MESSAGE_BYTES)
                 .max_response_body_size(MAX_MESSAGE_BYTES)
+                .set_message_buffer_capacity(MESSAGE_BUFFER)
                 .build(),
         )
         .build_from_tcp(listener)

@@ -2,7 +2,7 @@
 //! DESIGN.md, each step recorded in the store before its side effect, every
 //! failure rolled back, and [`Manager::reconcile`] settling what a crash left.
 
-use crate::agent_client::{AgentPool, Target, command_line};
+use crate::agent_client::{AgentPool, OpenChannel, Output, RunOptions, Target, command_line};
 use crate::config::DaemonConfig;
 use crate::docker::{ContainerRuntime, ContainerSpec, LABEL_DAEMON, LABEL_WORKSPACE};
 use crate::error::{Result, WorkspaceError};
@@ -10,7 +10,7 @@ use crate::events::Events;
 use crate::git::{self, RepoInfo};
 use crate::keys;
 use crate::store::{Store, WorkspaceRecord};
-use nexus_sdk::{CreateParams, ExecEvent, ExecParams, WorkspaceState};
+use nexus_sdk::{CreateParams, ExecParams, WorkspaceState};
 use russh::keys::PublicKey;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -127,9 +127,21 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 #[derive(Debug, Clone)]
 pub struct PreparedExec {
     line: String,
-    timeout: Option<Duration>,
+    opts: RunOptions,
     target: Target,
 }
+
+impl PreparedExec {
+    /// The same exec on a connection of its own, for `exec.stream`: a
+    /// subscriber that stops reading then holds back only its own process.
+    pub fn dedicated(mut self) -> PreparedExec {
+        self.opts.dedicated = true;
+        self
+    }
+}
+
+/// Most output `exec.run` collects, stdout and stderr together, in bytes.
+pub const MAX_EXEC_OUTPUT: usize = 8 * 1024 * 1024;
 
 /// The manager. One per daemon.
 pub struct Manager {
@@ -140,6 +152,8 @@ pub struct Manager {
     runtime: Arc<dyn ContainerRuntime>,
     agents: Arc<AgentPool>,
     pub(crate) forwards: crate::forwards::Forwards,
+    /// Open exec and tunnel channels, by id.
+    pub channels: crate::channels::Channels,
     /// The event bus.
     pub events: Events,
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -169,6 +183,7 @@ impl Manager {
             runtime,
             agents: Arc::new(AgentPool::new(daemon_key)),
             forwards: Default::default(),
+            channels: Default::default(),
             events: Events::default(),
             locks: std::sync::Mutex::new(HashMap::new()),
         })
@@ -598,45 +613,79 @@ impl Manager {
                 "{bad:?} is no environment variable name"
             )));
         }
+        if let Some(user) = &p.user
+            && (user.is_empty() || !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+        {
+            return Err(WorkspaceError::InvalidParams(format!("{user:?} is no user name")));
+        }
+        let mut target = target(&r);
+        if let Some(user) = &p.user {
+            target.user = user.clone();
+        }
         Ok(PreparedExec {
             line: command_line(&p.command, Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)), &env),
-            timeout: p.timeout_secs.map(Duration::from_secs),
-            target: target(&r),
+            opts: RunOptions {
+                pty: p.pty,
+                stdin: p.stdin,
+                timeout: p.timeout_secs.map(Duration::from_secs),
+                dedicated: false,
+            },
+            target,
         })
     }
 
-    /// Runs a prepared command through the workspace's agent, sending output
-    /// to `out`; returns the exit code.
-    pub async fn exec(&self, e: &PreparedExec, out: mpsc::Sender<ExecEvent>) -> Result<i32> {
-        match self.agents.exec(&e.target, &e.line, e.timeout, out.clone()).await {
-            Err(WorkspaceError::AgentUnavailable(_)) => {
+    /// Starts a prepared command through the workspace's agent.
+    pub async fn open_exec(&self, e: &PreparedExec) -> Result<OpenChannel> {
+        let opened = match self.agents.open_exec(&e.target, &e.line, &e.opts).await {
+            Err(WorkspaceError::AgentUnavailable(_)) if !e.opts.dedicated => {
                 // a pooled connection may have died with a restarted container
                 self.agents.forget(&e.target.id).await;
-                self.agents.exec(&e.target, &e.line, e.timeout, out).await
+                self.agents.open_exec(&e.target, &e.line, &e.opts).await
             }
             other => other,
-        }
+        };
+        opened.map_err(|err| match err {
+            WorkspaceError::AgentUnavailable(m) if m.contains("refused the daemon's key") => {
+                WorkspaceError::InvalidParams(format!("no user {:?} in the container", e.target.user))
+            }
+            err => err,
+        })
     }
 
-    /// Runs a prepared command to its end, collecting stdout and stderr.
+    /// Runs a prepared command to its end, collecting stdout and stderr (at
+    /// most [`MAX_EXEC_OUTPUT`] bytes; past that the process is stopped and
+    /// the error says to use `exec.stream`).
     pub async fn exec_to_end(&self, e: &PreparedExec) -> Result<nexus_sdk::ExecResult> {
-        let (tx, mut rx) = mpsc::channel(64);
+        let channel = self.open_exec(e).await?;
+        let (tx, mut rx) = mpsc::channel(16);
+        let (_control, controls) = mpsc::channel(1);
         let collect = async move {
-            let (mut stdout, mut stderr) = (String::new(), String::new());
-            while let Some(ev) = rx.recv().await {
-                match ev {
-                    ExecEvent::Stdout { data } => stdout.push_str(&data),
-                    ExecEvent::Stderr { data } => stderr.push_str(&data),
-                    ExecEvent::Exit { .. } => {}
+            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+            while let Some(chunk) = rx.recv().await {
+                match chunk {
+                    Output::Stdout(b) => stdout.extend_from_slice(&b),
+                    Output::Stderr(b) => stderr.extend_from_slice(&b),
+                }
+                if stdout.len() + stderr.len() > MAX_EXEC_OUTPUT {
+                    return None; // dropping `rx` ends the command
                 }
             }
-            (stdout, stderr)
+            Some((stdout, stderr))
         };
-        let (code, (stdout, stderr)) = tokio::join!(self.exec(e, tx), collect);
+        let (code, output) = tokio::join!(channel.drive(e.opts.timeout, tx, controls), collect);
+        let Some((stdout, stderr)) = output else {
+            return Err(WorkspaceError::TooLarge(format!(
+                "the command's output passed {} MiB, the most exec.run returns: use exec.stream",
+                MAX_EXEC_OUTPUT >> 20
+            )));
+        };
+        let code = code?.ok_or_else(|| {
+            WorkspaceError::AgentUnavailable("the connection closed before the command exited".into())
+        })?;
         Ok(nexus_sdk::ExecResult {
-            exit_code: code?,
-            stdout,
-            stderr,
+            exit_code: code,
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
     }
 

@@ -4,7 +4,9 @@
 use crate::error::{ErrorKind, RpcErrorData};
 use crate::methods as m;
 use crate::types::*;
-use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
+/// A subscription's notifications as a stream (`next().await`); dropping it unsubscribes.
+pub use jsonrpsee::core::client::Subscription;
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee::core::traits::ToRpcParams;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use serde::Serialize;
@@ -67,6 +69,12 @@ fn named<P: Serialize>(params: P) -> Result<Named, ClientError> {
             kind: ErrorKind::InvalidParams,
             message: format!("parameters do not serialize: {e}"),
         })
+}
+
+fn exec_id_params(exec_id: &str) -> ExecIdParams {
+    ExecIdParams {
+        exec_id: exec_id.to_string(),
+    }
 }
 
 /// A connected client of one daemon.
@@ -152,6 +160,11 @@ impl Client {
             .map_err(|e| self.map_err(e))
     }
 
+    async fn call_unit<P: Serialize>(&self, method: &str, params: P) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.call(method, params).await?;
+        Ok(())
+    }
+
     async fn subscribe<P: Serialize, R: DeserializeOwned>(
         &self,
         method: &str,
@@ -214,6 +227,77 @@ impl Client {
     /// `exec.stream`: output chunks in order, then one [`ExecEvent::Exit`].
     pub async fn exec_stream(&self, params: &ExecParams) -> Result<Subscription<ExecEvent>, ClientError> {
         self.subscribe(m::EXEC_STREAM, params, m::EXEC_STREAM_UNSUBSCRIBE).await
+    }
+
+    /// `exec.write`: returns once the bytes are sent to the process.
+    pub async fn exec_write(&self, exec_id: &str, data: &[u8]) -> Result<(), ClientError> {
+        let params = ExecWriteParams {
+            exec_id: exec_id.to_string(),
+            data: Encoding::Base64.encode(data),
+            encoding: Encoding::Base64,
+        };
+        self.call_unit(m::EXEC_WRITE, params).await
+    }
+
+    /// `exec.closeStdin`.
+    pub async fn exec_close_stdin(&self, exec_id: &str) -> Result<(), ClientError> {
+        self.call_unit(m::EXEC_CLOSE_STDIN, exec_id_params(exec_id)).await
+    }
+
+    /// `exec.resize`.
+    pub async fn exec_resize(&self, exec_id: &str, size: PtySize) -> Result<(), ClientError> {
+        let params = ExecResizeParams {
+            exec_id: exec_id.to_string(),
+            cols: size.cols,
+            rows: size.rows,
+        };
+        self.call_unit(m::EXEC_RESIZE, params).await
+    }
+
+    /// `exec.signal` (`signal`: `TERM`, `INT`, …).
+    pub async fn exec_signal(&self, exec_id: &str, signal: &str) -> Result<(), ClientError> {
+        let params = ExecSignalParams {
+            exec_id: exec_id.to_string(),
+            signal: signal.to_string(),
+        };
+        self.call_unit(m::EXEC_SIGNAL, params).await
+    }
+
+    /// `exec.kill`.
+    pub async fn exec_kill(&self, exec_id: &str) -> Result<(), ClientError> {
+        self.call_unit(m::EXEC_KILL, exec_id_params(exec_id)).await
+    }
+
+    /// `fs.watch`: `ready`, then create/modify/delete events.
+    pub async fn fs_watch(&self, params: &WatchParams) -> Result<Subscription<FsEvent>, ClientError> {
+        self.subscribe(m::FS_WATCH, params, m::FS_WATCH_UNSUBSCRIBE).await
+    }
+
+    /// `tunnel.open`: `opened`, then `data`, then `closed`.
+    pub async fn tunnel_open(&self, params: &TunnelParams) -> Result<Subscription<TunnelEvent>, ClientError> {
+        self.subscribe(m::TUNNEL_OPEN, params, m::TUNNEL_UNSUBSCRIBE).await
+    }
+
+    /// `tunnel.write`: returns once the bytes are sent.
+    pub async fn tunnel_write(&self, tunnel_id: &str, data: &[u8]) -> Result<(), ClientError> {
+        let params = TunnelWriteParams {
+            tunnel_id: tunnel_id.to_string(),
+            data: Encoding::Base64.encode(data),
+        };
+        self.call_unit(m::TUNNEL_WRITE, params).await
+    }
+
+    /// `tunnel.close`: end of input for the remote end.
+    pub async fn tunnel_close(&self, tunnel_id: &str) -> Result<(), ClientError> {
+        let params = TunnelIdParams {
+            tunnel_id: tunnel_id.to_string(),
+        };
+        self.call_unit(m::TUNNEL_CLOSE, params).await
+    }
+
+    /// `rpc.discover`: the OpenRPC document.
+    pub async fn discover(&self) -> Result<serde_json::Value, ClientError> {
+        self.call(m::RPC_DISCOVER, serde_json::json!({})).await
     }
 
     /// `fs.readFile`.

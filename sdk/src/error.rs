@@ -4,10 +4,11 @@
 //! is one of [`ErrorKind::code`] and whose `data` is [`RpcErrorData`]. Codes
 //! never change meaning; new kinds get new codes.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What failed, as the `data.kind` string of a JSON-RPC error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The parameters do not parse (JSON-RPC's own "Invalid params").
@@ -45,6 +46,17 @@ pub enum ErrorKind {
     /// `fs.*`: the operation failed in the workspace for another reason
     /// (the message says which, e.g. a directory that is not empty).
     FileOperationFailed,
+    /// No exec or tunnel has that id (it ended, or never existed).
+    SessionNotFound,
+    /// The request is not valid JSON (JSON-RPC's "Parse error").
+    ParseError,
+    /// The JSON is not a JSON-RPC 2.0 request (JSON-RPC's "Invalid Request").
+    InvalidRequest,
+    /// No method of that name (JSON-RPC's "Method not found").
+    MethodNotFound,
+    /// The request or its answer is larger than the daemon's message limit
+    /// (`MAX_MESSAGE_BYTES`).
+    MessageTooLarge,
     /// Anything else: a bug or an unexpected fault of Docker, git or the disk.
     Internal,
 }
@@ -71,6 +83,11 @@ impl ErrorKind {
             ErrorKind::FileNotFound => -32023,
             ErrorKind::PermissionDenied => -32024,
             ErrorKind::FileOperationFailed => -32025,
+            ErrorKind::SessionNotFound => -32026,
+            ErrorKind::ParseError => -32700,
+            ErrorKind::InvalidRequest => -32600,
+            ErrorKind::MethodNotFound => -32601,
+            ErrorKind::MessageTooLarge => -32007,
         }
     }
 
@@ -99,11 +116,16 @@ pub const ALL_KINDS: &[ErrorKind] = &[
     ErrorKind::FileNotFound,
     ErrorKind::PermissionDenied,
     ErrorKind::FileOperationFailed,
+    ErrorKind::SessionNotFound,
+    ErrorKind::ParseError,
+    ErrorKind::InvalidRequest,
+    ErrorKind::MethodNotFound,
+    ErrorKind::MessageTooLarge,
     ErrorKind::Internal,
 ];
 
 /// The `data` member of every Nexus JSON-RPC error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RpcErrorData {
     /// What failed.
     pub kind: ErrorKind,

@@ -31,6 +31,19 @@ pub const EXEC_STREAM: &str = "exec.stream";
 pub const EXEC_STREAM_NOTIFICATION: &str = "exec.stream.event";
 /// Unsubscribe method of [`EXEC_STREAM`].
 pub const EXEC_STREAM_UNSUBSCRIBE: &str = "exec.stream.unsubscribe";
+/// `exec`: the first Nexus SDK's name of [`EXEC_RUN`], kept as an alias.
+pub const EXEC: &str = "exec";
+/// `exec.write`: [`crate::ExecWriteParams`] → `null`, once the bytes are
+/// handed to the process's stdin (awaits room: backpressure for writers).
+pub const EXEC_WRITE: &str = "exec.write";
+/// `exec.closeStdin`: [`crate::ExecIdParams`] → `null` (the process reads end-of-file).
+pub const EXEC_CLOSE_STDIN: &str = "exec.closeStdin";
+/// `exec.resize`: [`crate::ExecResizeParams`] → `null` (the pty's new size).
+pub const EXEC_RESIZE: &str = "exec.resize";
+/// `exec.signal`: [`crate::ExecSignalParams`] → `null`.
+pub const EXEC_SIGNAL: &str = "exec.signal";
+/// `exec.kill`: [`crate::ExecIdParams`] → `null` (SIGKILL).
+pub const EXEC_KILL: &str = "exec.kill";
 /// `events.subscribe`: [`crate::EventsParams`] → [`crate::Event`] notifications.
 pub const EVENTS_SUBSCRIBE: &str = "events.subscribe";
 /// Notification method of [`EVENTS_SUBSCRIBE`].
@@ -53,6 +66,26 @@ pub const FS_MKDIR: &str = "fs.mkdir";
 pub const FS_RM: &str = "fs.rm";
 /// `fs.rename`: [`crate::RenameParams`] → `null`.
 pub const FS_RENAME: &str = "fs.rename";
+/// `fs.watch`: [`crate::WatchParams`] → [`crate::FsEvent`] notifications (a subscription).
+pub const FS_WATCH: &str = "fs.watch";
+/// Notification method of [`FS_WATCH`].
+pub const FS_WATCH_NOTIFICATION: &str = "fs.watch.event";
+/// Unsubscribe method of [`FS_WATCH`].
+pub const FS_WATCH_UNSUBSCRIBE: &str = "fs.watch.unsubscribe";
+/// `tunnel.open`: [`crate::TunnelParams`] → [`crate::TunnelEvent`]
+/// notifications (a subscription carrying one TCP connection's bytes).
+pub const TUNNEL_OPEN: &str = "tunnel.open";
+/// Notification method of [`TUNNEL_OPEN`].
+pub const TUNNEL_NOTIFICATION: &str = "tunnel.event";
+/// Unsubscribe method of [`TUNNEL_OPEN`] (closes the connection).
+pub const TUNNEL_UNSUBSCRIBE: &str = "tunnel.unsubscribe";
+/// `tunnel.write`: [`crate::TunnelWriteParams`] → `null`, once the bytes are sent.
+pub const TUNNEL_WRITE: &str = "tunnel.write";
+/// `tunnel.close`: [`crate::TunnelIdParams`] → `null` (sends end-of-file;
+/// `closed` follows when the remote end closes too).
+pub const TUNNEL_CLOSE: &str = "tunnel.close";
+/// `rpc.discover`: `{}` → the OpenRPC 1.2 document of this API.
+pub const RPC_DISCOVER: &str = "rpc.discover";
 /// `ports.list`: [`crate::PortsParams`] → `[PortInfo]`.
 pub const PORTS_LIST: &str = "ports.list";
 /// `ports.forward`: [`crate::ForwardParams`] → [`crate::PortInfo`].

@@ -1,11 +1,12 @@
 //! Parameter and result types of every method, in their wire shape
 //! (camelCase members, as JSON-RPC APIs of IDE tooling expect).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Where a workspace is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkspaceState {
     /// Being created: worktree, image, container, agent.
@@ -30,7 +31,7 @@ impl std::fmt::Display for WorkspaceState {
 }
 
 /// A workspace as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Workspace {
     /// Stable id (16 hex digits); the value of the `dev.nexus.workspace` label.
@@ -64,7 +65,7 @@ pub struct Workspace {
 }
 
 /// Parameters of `workspace.create`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateParams {
     /// Workspace name: `[a-z0-9][a-z0-9-]{0,62}` (a git branch component and a
@@ -84,7 +85,7 @@ pub struct CreateParams {
 }
 
 /// Parameters naming one workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NameParams {
     /// The workspace name.
@@ -92,7 +93,7 @@ pub struct NameParams {
 }
 
 /// Parameters of `workspace.remove`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoveParams {
     /// The workspace name.
@@ -106,7 +107,7 @@ pub struct RemoveParams {
 }
 
 /// Parameters of `workspace.logs`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogsParams {
     /// The workspace name.
@@ -117,7 +118,7 @@ pub struct LogsParams {
 }
 
 /// One piece of a container's log (its PID 1's stdout and stderr).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogChunk {
     /// `stdout` or `stderr`.
@@ -131,7 +132,7 @@ pub struct LogChunk {
 }
 
 /// Parameters of `exec.run` and `exec.stream`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecParams {
     /// The workspace name.
@@ -147,10 +148,37 @@ pub struct ExecParams {
     /// Seconds after which the process is killed (exit code 124); none when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// The user to run as (a name in the container's `/etc/passwd`); the
+    /// workspace's `remoteUser` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `exec.stream` only: keep the process's standard input open for
+    /// `exec.write` until `exec.closeStdin`. When false, stdin is at its end
+    /// from the start (as `exec.run` always has it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin: bool,
+    /// `exec.stream` only: run on a pseudo-terminal of this size (`TERM` is
+    /// `xterm-256color`); stdout and stderr then arrive together as `stdout`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pty: Option<PtySize>,
+    /// `exec.stream` only: how `stdout`/`stderr` chunks carry their bytes;
+    /// `utf8` when absent (a character split between chunks is kept whole).
+    #[serde(default, skip_serializing_if = "Encoding::is_utf8")]
+    pub encoding: Encoding,
+}
+
+/// A terminal size, in character cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PtySize {
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
 }
 
 /// Result of `exec.run`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecResult {
     /// Exit code; 128+N when killed by signal N (as shells report it).
@@ -161,10 +189,18 @@ pub struct ExecResult {
     pub stderr: String,
 }
 
-/// A notification of `exec.stream`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A notification of `exec.stream`: one `started`, then output chunks in
+/// order, then exactly one `exit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ExecEvent {
+    /// The process runs; `execId` names it in `exec.write`, `exec.closeStdin`,
+    /// `exec.resize`, `exec.signal` and `exec.kill`. Always the first notification.
+    #[serde(rename_all = "camelCase")]
+    Started {
+        /// The id (16 hex digits), valid until `exit`.
+        exec_id: String,
+    },
     /// A chunk of standard output.
     Stdout {
         /// The bytes, UTF-8 (invalid bytes replaced).
@@ -183,8 +219,53 @@ pub enum ExecEvent {
     },
 }
 
+/// Parameters of `exec.write`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecWriteParams {
+    /// The id from the `started` notification.
+    pub exec_id: String,
+    /// The bytes for the process's stdin (or the terminal), in `encoding`.
+    pub data: String,
+    /// How `data` is encoded; `utf8` when absent.
+    #[serde(default)]
+    pub encoding: Encoding,
+}
+
+/// Parameters of `exec.closeStdin` and `exec.kill`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecIdParams {
+    /// The id from the `started` notification.
+    pub exec_id: String,
+}
+
+/// Parameters of `exec.resize`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecResizeParams {
+    /// The id from the `started` notification (of an exec with `pty`).
+    pub exec_id: String,
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
+}
+
+/// Parameters of `exec.signal`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecSignalParams {
+    /// The id from the `started` notification.
+    pub exec_id: String,
+    /// The signal's name without `SIG`, as SSH's "signal" request names it
+    /// (RFC 4254 section 6.9): `HUP`, `INT`, `QUIT`, `KILL`, `TERM`, `USR1`,
+    /// `USR2`, … (`SIGTERM` is accepted too).
+    pub signal: String,
+}
+
 /// Parameters of `events.subscribe`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventsParams {
     /// Only events of this workspace; all when absent.
@@ -193,7 +274,7 @@ pub struct EventsParams {
 }
 
 /// A notification of `events.subscribe`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Event {
     /// A create, start or remove step began.
@@ -213,19 +294,46 @@ pub enum Event {
         /// The new state; `null` once removed.
         state: Option<WorkspaceState>,
     },
+    /// A process in the container began listening on a TCP port, or the
+    /// daemon opened a host forward to one (then `hostPort` is set).
+    #[serde(rename_all = "camelCase")]
+    PortOpened {
+        /// The workspace name.
+        workspace: String,
+        /// The port in the container.
+        container_port: u16,
+        /// The host port on 127.0.0.1 of a forward.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_port: Option<u16>,
+    },
+    /// The listener on a container port went away, or a host forward closed
+    /// (then `hostPort` is set).
+    #[serde(rename_all = "camelCase")]
+    PortClosed {
+        /// The workspace name.
+        workspace: String,
+        /// The port in the container.
+        container_port: u16,
+        /// The host port on 127.0.0.1 of a forward.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host_port: Option<u16>,
+    },
 }
 
 impl Event {
     /// The workspace the event is about.
     pub fn workspace(&self) -> &str {
         match self {
-            Event::Progress { workspace, .. } | Event::State { workspace, .. } => workspace,
+            Event::Progress { workspace, .. }
+            | Event::State { workspace, .. }
+            | Event::PortOpened { workspace, .. }
+            | Event::PortClosed { workspace, .. } => workspace,
         }
     }
 }
 
 /// Result of `daemon.info`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DaemonInfo {
     /// The daemon's version (Cargo package version).
@@ -236,12 +344,16 @@ pub struct DaemonInfo {
     pub port_range: (u16, u16),
 }
 
+/// Largest JSON-RPC message, request or answer, in bytes; a larger request
+/// gets `message_too_large` (code -32007).
+pub const MAX_MESSAGE_BYTES: u32 = 16 * 1024 * 1024;
+
 /// Largest `fs.readFile` answer, in bytes of file content: larger files are
 /// read in chunks with `offset` and `length`.
 pub const MAX_READ_BYTES: u64 = 8 * 1024 * 1024;
 
 /// How file content travels in `fs.readFile` and `fs.writeFile`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// UTF-8 text (reading replaces invalid bytes with U+FFFD).
@@ -251,9 +363,36 @@ pub enum Encoding {
     Base64,
 }
 
+impl Encoding {
+    /// Whether this is the default, `utf8`.
+    pub fn is_utf8(&self) -> bool {
+        *self == Encoding::Utf8
+    }
+
+    /// `bytes` in this encoding (`utf8` replaces invalid bytes with U+FFFD).
+    pub fn encode(self, bytes: &[u8]) -> String {
+        use base64::Engine;
+        match self {
+            Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The bytes `text` carries in this encoding; `Err` says why base64 is bad.
+    pub fn decode(self, text: &str) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        match self {
+            Encoding::Utf8 => Ok(text.as_bytes().to_vec()),
+            Encoding::Base64 => base64::engine::general_purpose::STANDARD
+                .decode(text.as_bytes())
+                .map_err(|e| format!("not base64 (RFC 4648, with padding): {e}")),
+        }
+    }
+}
+
 /// Parameters naming a path in a workspace. `fs.*` paths are in the
 /// container; a relative path is relative to the workspace folder.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PathParams {
     /// The workspace name.
@@ -263,7 +402,7 @@ pub struct PathParams {
 }
 
 /// Parameters of `fs.readFile`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadFileParams {
     /// The workspace name.
@@ -282,7 +421,7 @@ pub struct ReadFileParams {
 }
 
 /// Result of `fs.readFile`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadFileResult {
     /// The bytes read, in `encoding`.
@@ -296,7 +435,7 @@ pub struct ReadFileResult {
 }
 
 /// Parameters of `fs.writeFile`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WriteFileParams {
     /// The workspace name.
@@ -318,7 +457,7 @@ pub struct WriteFileParams {
 }
 
 /// Parameters of `fs.mkdir`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MkdirParams {
     /// The workspace name.
@@ -331,7 +470,7 @@ pub struct MkdirParams {
 }
 
 /// Parameters of `fs.rm`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RmParams {
     /// The workspace name.
@@ -347,7 +486,7 @@ pub struct RmParams {
 }
 
 /// Parameters of `fs.rename`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RenameParams {
     /// The workspace name.
@@ -359,7 +498,7 @@ pub struct RenameParams {
 }
 
 /// What kind of file a path is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileType {
     /// A regular file.
@@ -373,7 +512,7 @@ pub enum FileType {
 }
 
 /// A file's metadata, as `fs.stat` and `fs.readdir` return it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileStat {
     /// The file name (last path component).
@@ -390,7 +529,7 @@ pub struct FileStat {
 }
 
 /// Parameters of `ports.list`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortsParams {
     /// The workspace name.
@@ -399,7 +538,7 @@ pub struct PortsParams {
 
 /// A TCP port of a workspace: listening in the container, forwarded to the
 /// host, or both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortInfo {
     /// The port in the container.
@@ -412,7 +551,7 @@ pub struct PortInfo {
 }
 
 /// Parameters of `ports.forward`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ForwardParams {
     /// The workspace name.
@@ -422,13 +561,103 @@ pub struct ForwardParams {
 }
 
 /// Parameters of `ports.unforward`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnforwardParams {
     /// The workspace name.
     pub workspace: String,
     /// The host port `ports.forward` returned.
     pub host_port: u16,
+}
+
+/// Parameters of `fs.watch`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The file or directory to watch (in the container; relative to the
+    /// workspace folder).
+    pub path: String,
+    /// Watch every directory below `path` too, including ones made later.
+    #[serde(default)]
+    pub recursive: bool,
+}
+
+/// A notification of `fs.watch` (from inotify in the agent). The
+/// subscription ends when unsubscribed or when the workspace stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum FsEvent {
+    /// The watches are in place: changes from now on are reported. Always
+    /// the first notification.
+    Ready,
+    /// A file or directory appeared (made, or moved in).
+    Create {
+        /// Its absolute path in the container.
+        path: String,
+    },
+    /// A file's content changed (written and closed, or truncated).
+    Modify {
+        /// Its absolute path in the container.
+        path: String,
+    },
+    /// A file or directory disappeared (removed, or moved out).
+    Delete {
+        /// Its absolute path in the container.
+        path: String,
+    },
+}
+
+/// Parameters of `tunnel.open`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TunnelParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The TCP port on the container's loopback to reach; the workspace's
+    /// SSH server when absent (what `nexus workspace ssh --stdio` uses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+}
+
+/// A notification of `tunnel.open`: one `opened`, then `data` in order,
+/// then exactly one `closed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum TunnelEvent {
+    /// The connection is made; `tunnelId` names it in `tunnel.write` and
+    /// `tunnel.close`.
+    #[serde(rename_all = "camelCase")]
+    Opened {
+        /// The id (16 hex digits), valid until `closed`.
+        tunnel_id: String,
+    },
+    /// Bytes from the remote end.
+    Data {
+        /// The bytes, standard base64 (RFC 4648).
+        data: String,
+    },
+    /// The remote end closed the connection; always the last notification.
+    Closed,
+}
+
+/// Parameters of `tunnel.write`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TunnelWriteParams {
+    /// The id from the `opened` notification.
+    pub tunnel_id: String,
+    /// The bytes, standard base64 (RFC 4648).
+    pub data: String,
+}
+
+/// Parameters of `tunnel.close`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TunnelIdParams {
+    /// The id from the `opened` notification.
+    pub tunnel_id: String,
 }
 
 #[cfg(test)]

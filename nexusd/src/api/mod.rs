@@ -69,6 +69,24 @@ pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server:
         |p, sink, ctx, _| async move { workspace::logs(p, sink, ctx).await },
     )?;
     rpc.register_async_method(m::EXEC_RUN, |p, ctx, _| async move { guarded(exec::run(p, ctx)).await })?;
+    rpc.register_alias(m::EXEC, m::EXEC_RUN)?;
+    rpc.register_async_method(
+        m::EXEC_WRITE,
+        |p, ctx, _| async move { guarded(exec::write(p, ctx)).await },
+    )?;
+    rpc.register_async_method(m::EXEC_CLOSE_STDIN, |p, ctx, _| async move {
+        guarded(exec::close_stdin(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::EXEC_RESIZE, |p, ctx, _| async move {
+        guarded(exec::resize(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::EXEC_SIGNAL, |p, ctx, _| async move {
+        guarded(exec::send_signal(p, ctx)).await
+    })?;
+    rpc.register_async_method(
+        m::EXEC_KILL,
+        |p, ctx, _| async move { guarded(exec::kill(p, ctx)).await },
+    )?;
     rpc.register_subscription(
         m::EXEC_STREAM,
         m::EXEC_STREAM_NOTIFICATION,

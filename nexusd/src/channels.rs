@@ -1,0 +1,69 @@
+//! Open exec and tunnel channels by id, so the requests that steer one
+//! (`exec.write`, `exec.resize`, `tunnel.close`, …) reach it from any
+//! connection. An id lives as long as its [`Registration`].
+
+use crate::agent_client::Control;
+use crate::error::{Result, WorkspaceError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+type Map = Arc<Mutex<HashMap<String, mpsc::Sender<Control>>>>;
+
+/// The registry; one per daemon.
+#[derive(Default)]
+pub struct Channels {
+    map: Map,
+}
+
+/// An id in the registry; dropping it removes the id.
+pub struct Registration {
+    /// The id (16 hex digits).
+    pub id: String,
+    map: Map,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(&self.id);
+        }
+    }
+}
+
+impl Channels {
+    /// A new id and the receiving end of its requests (a few at a time: a
+    /// sender waits while the channel catches up).
+    pub fn register(&self) -> (Registration, mpsc::Receiver<Control>) {
+        let (tx, rx) = mpsc::channel(4);
+        let id = crate::server::random_hex(8);
+        if let Ok(mut map) = self.map.lock() {
+            map.insert(id.clone(), tx);
+        }
+        let registration = Registration {
+            id,
+            map: self.map.clone(),
+        };
+        (registration, rx)
+    }
+
+    /// Hands `control` to the channel `id` (`what`: `exec` or `tunnel`, for the error).
+    pub async fn send(&self, what: &'static str, id: &str, control: Control) -> Result<()> {
+        let tx = self.map.lock().ok().and_then(|m| m.get(id).cloned());
+        let gone = || WorkspaceError::SessionNotFound {
+            what,
+            id: id.to_string(),
+        };
+        tx.ok_or_else(gone)?.send(control).await.map_err(|_| gone())
+    }
+
+    /// Writes `bytes` and waits until they are sent.
+    pub async fn write(&self, what: &'static str, id: &str, bytes: Vec<u8>) -> Result<()> {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        self.send(what, id, Control::Write(bytes, done)).await?;
+        sent.await.map_err(|_| WorkspaceError::SessionNotFound {
+            what,
+            id: id.to_string(),
+        })
+    }
+}
