@@ -26,6 +26,8 @@ pub enum WorkspaceCommand {
     Ssh(SshArgs),
     /// Run `-- CMD ARGS` in the workspace through the daemon; prints its output, exits with its code.
     Exec(ExecArgs),
+    /// Forward 127.0.0.1:LOCAL to port REMOTE in the workspace, through the daemon's API (until Ctrl-C).
+    PortForward(PortForwardArgs),
     /// Start a stopped workspace (same container, same ports).
     Start(NameArg),
     /// Stop a workspace's container; files in it are kept.
@@ -92,9 +94,54 @@ pub struct SshArgs {
     /// Private key to use [default: ssh's own choice, plus keys beside ~/.ssh/*.pub].
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
+    /// Connect stdin and stdout to the workspace's SSH server through the
+    /// daemon's API, for ssh's `ProxyCommand` (what `ssh-config --remote` writes).
+    #[arg(long)]
+    pub stdio: bool,
     /// Command to run instead of a login shell (joined with spaces, as ssh does).
     #[arg(last = true)]
     pub command: Vec<String>,
+}
+
+/// Flags of `port-forward`.
+#[derive(Debug, Args)]
+pub struct PortForwardArgs {
+    /// Workspace name.
+    pub name: String,
+    /// LOCAL:REMOTE, e.g. 8080:3000 (LOCAL 0 picks a free port).
+    pub ports: String,
+}
+
+/// `nexus context …`
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Name a daemon: `nexus context add NAME ADDRESS --token TOKEN`
+    /// (ADDRESS: host:port, ws://host:port or wss://host[:port]).
+    Add(ContextAddArgs),
+    /// Make NAME the current context (`local`: this machine's daemon).
+    Use(ContextNameArg),
+    /// List contexts; `*` marks the current one.
+    #[command(alias = "ls")]
+    List,
+    /// Forget a context.
+    #[command(alias = "remove")]
+    Rm(ContextNameArg),
+}
+
+/// Flags of `context add`.
+#[derive(Debug, Args)]
+pub struct ContextAddArgs {
+    /// The context's name.
+    pub name: String,
+    /// The daemon's address.
+    pub address: String,
+}
+
+/// A context name.
+#[derive(Debug, Args)]
+pub struct ContextNameArg {
+    /// The context's name.
+    pub name: String,
 }
 
 /// Flags of `exec`.
@@ -155,13 +202,66 @@ pub struct SshConfigArgs {
     /// Private key to name as IdentityFile [default: keys beside ~/.ssh/*.pub].
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
+    /// Reach workspaces through the daemon's API (`ProxyCommand nexus
+    /// workspace ssh --stdio`) instead of their ports; the default when the
+    /// daemon is not on this machine.
+    #[arg(long)]
+    pub remote: bool,
+}
+
+/// `nexus context …`: local files only, no daemon.
+fn context(cmd: ContextCommand, target: &Target) -> anyhow::Result<i32> {
+    use crate::context::{Contexts, Entry, LOCAL};
+    let mut all = Contexts::load()?;
+    match cmd {
+        ContextCommand::Add(a) => {
+            if a.name == LOCAL {
+                anyhow::bail!("{LOCAL:?} names this machine's daemon: pick another name");
+            }
+            let Some(token) = target.token.clone() else {
+                anyhow::bail!("no token: pass --token TOKEN (the daemon's token file holds it)");
+            };
+            all.contexts.insert(a.name.clone(), Entry { host: a.address, token });
+            all.save()?;
+            println!("added context {} (use it with `nexus context use {}`)", a.name, a.name);
+        }
+        ContextCommand::Use(a) => {
+            all.resolve(Some(&a.name))?;
+            all.current = (a.name != LOCAL).then_some(a.name.clone());
+            all.save()?;
+            println!("using context {}", a.name);
+        }
+        ContextCommand::List => {
+            let current = all.current.as_deref().unwrap_or(LOCAL);
+            let mark = |n: &str| if n == current { "*" } else { " " };
+            println!("{} {LOCAL:<16} {}", mark(LOCAL), nexus_sdk::local::address());
+            for (name, e) in &all.contexts {
+                println!("{} {name:<16} {}", mark(name), e.host);
+            }
+        }
+        ContextCommand::Rm(a) => {
+            if all.contexts.remove(&a.name).is_none() {
+                anyhow::bail!("no context named {:?}: see `nexus context list`", a.name);
+            }
+            if all.current.as_deref() == Some(a.name.as_str()) {
+                all.current = None;
+            }
+            all.save()?;
+            println!("removed context {}", a.name);
+        }
+    }
+    Ok(0)
 }
 
 /// Runs a command; returns the exit code.
 pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32> {
+    if let crate::Command::Context(c) = command {
+        return context(c, &target);
+    }
     let client = connect(&target).await?;
     match command {
-        crate::Command::Workspace(w) => workspace(w, &client).await,
+        crate::Command::Context(_) => unreachable!("handled above"),
+        crate::Command::Workspace(w) => workspace(w, &client, &target).await,
         crate::Command::Daemon(DaemonCommand::Info(a)) => {
             let info = client.daemon_info().await?;
             if a.json {
@@ -177,7 +277,10 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
         crate::Command::SshConfig(a) => {
             let list = client.list().await?;
             let ids = identities(a.ssh_key.as_deref())?;
-            ssh::write_nexus_files(&list, &ids)?;
+            let proxy = (a.remote || !target.is_local()?)
+                .then(|| proxy_command(&target))
+                .transpose()?;
+            ssh::write_nexus_files(&list, &ids, proxy.as_deref())?;
             let changed = ssh::ensure_include()?;
             println!(
                 "wrote {} ({} workspaces) and {}",
@@ -203,7 +306,7 @@ fn identities(explicit: Option<&std::path::Path>) -> anyhow::Result<Vec<PathBuf>
         .collect())
 }
 
-async fn workspace(cmd: WorkspaceCommand, client: &Client) -> anyhow::Result<i32> {
+async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> anyhow::Result<i32> {
     match cmd {
         WorkspaceCommand::Create(a) => create(a, client).await,
         WorkspaceCommand::List(a) => {
@@ -224,7 +327,9 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client) -> anyhow::Result<i32
             }
             Ok(0)
         }
-        WorkspaceCommand::Ssh(a) => ssh_into(a, client).await,
+        WorkspaceCommand::Ssh(a) if a.stdio => ssh_stdio(&a.name, client).await,
+        WorkspaceCommand::Ssh(a) => ssh_into(a, client, target).await,
+        WorkspaceCommand::PortForward(a) => port_forward(a, client).await,
         WorkspaceCommand::Exec(a) => exec(a, client).await,
         WorkspaceCommand::Start(a) => {
             let w = client.start(&a.name).await?;
@@ -364,7 +469,7 @@ fn print_table(list: &[Workspace]) {
     }
 }
 
-async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
+async fn ssh_into(a: SshArgs, client: &Client, target: &Target) -> anyhow::Result<i32> {
     let w = client.get(&a.name).await?;
     if w.state != nexus_sdk::WorkspaceState::Running {
         anyhow::bail!(
@@ -390,6 +495,10 @@ async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
         std::fs::write(ssh::known_hosts_path(), known)?;
     }
     let mut cmd = std::process::Command::new("ssh");
+    if !target.is_local()? {
+        let proxy = ssh::proxy_line(&proxy_command(target)?, &w.name);
+        cmd.arg("-o").arg(format!("ProxyCommand={proxy}"));
+    }
     cmd.args(["-p", &w.ssh_port.to_string()])
         .arg("-o")
         .arg(format!("HostKeyAlias={}", ssh::alias(&w.name)))
@@ -415,20 +524,133 @@ async fn ssh_into(a: SshArgs, client: &Client) -> anyhow::Result<i32> {
     Err(anyhow::Error::new(err).context("cannot run ssh: install the OpenSSH client"))
 }
 
-/// Sends this process's stdin to exec `exec_id`, then closes its stdin.
-async fn pump_stdin(client: &Client, exec_id: String) -> anyhow::Result<()> {
+/// Where [`pump`] sends what it reads.
+enum Feed<'a> {
+    /// An exec's stdin.
+    Exec(&'a str),
+    /// A tunnel.
+    Tunnel(&'a str),
+}
+
+/// Sends everything `input` gives to an exec or a tunnel, then its end.
+async fn pump(client: &Client, mut input: impl tokio::io::AsyncRead + Unpin, into: Feed<'_>) -> anyhow::Result<()> {
     use tokio::io::AsyncReadExt;
-    let mut stdin = tokio::io::stdin();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = stdin.read(&mut buf).await.context("reading stdin")?;
+        let n = input.read(&mut buf).await.context("reading input")?;
         if n == 0 {
             break;
         }
-        client.exec_write(&exec_id, &buf[..n]).await?;
+        match into {
+            Feed::Exec(id) => client.exec_write(id, &buf[..n]).await?,
+            Feed::Tunnel(id) => client.tunnel_write(id, &buf[..n]).await?,
+        }
     }
-    client.exec_close_stdin(&exec_id).await?;
+    match into {
+        Feed::Exec(id) => client.exec_close_stdin(id).await?,
+        Feed::Tunnel(id) => client.tunnel_close(id).await?,
+    }
     Ok(())
+}
+
+/// Opens a tunnel to `port` (the SSH server when `None`) and carries bytes
+/// between it and `input`/`output` until the remote end closes.
+async fn tunnel(
+    client: &Client,
+    workspace: &str,
+    port: Option<u16>,
+    input: impl tokio::io::AsyncRead + Unpin,
+    mut output: impl tokio::io::AsyncWrite + Unpin,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    let params = nexus_sdk::TunnelParams {
+        workspace: workspace.to_string(),
+        port,
+    };
+    let mut sub = client.tunnel_open(&params).await?;
+    let id = match sub.next().await {
+        Some(Ok(nexus_sdk::TunnelEvent::Opened { tunnel_id })) => tunnel_id,
+        other => anyhow::bail!("the daemon did not open the tunnel: {other:?}"),
+    };
+    let carry_out = async {
+        while let Some(ev) = sub.next().await {
+            match ev.context("the tunnel broke")? {
+                nexus_sdk::TunnelEvent::Data { data } => {
+                    let bytes = nexus_sdk::Encoding::Base64.decode(&data).map_err(anyhow::Error::msg)?;
+                    output.write_all(&bytes).await?;
+                    output.flush().await?;
+                }
+                nexus_sdk::TunnelEvent::Closed => break,
+                nexus_sdk::TunnelEvent::Opened { .. } => {}
+            }
+        }
+        anyhow::Ok(())
+    };
+    let carry_in = pump(client, input, Feed::Tunnel(&id));
+    tokio::pin!(carry_in, carry_out);
+    tokio::select! {
+        r = &mut carry_out => r,
+        // input ended: the output runs on until the remote end closes
+        r = &mut carry_in => match r {
+            Ok(()) => carry_out.await,
+            Err(e) => Err(e),
+        },
+    }
+}
+
+/// `workspace ssh --stdio`: stdin and stdout to the workspace's SSH server.
+async fn ssh_stdio(name: &str, client: &Client) -> anyhow::Result<i32> {
+    tunnel(client, name, None, tokio::io::stdin(), tokio::io::stdout()).await?;
+    Ok(0)
+}
+
+/// `workspace port-forward NAME LOCAL:REMOTE`: one tunnel per accepted connection.
+async fn port_forward(a: PortForwardArgs, client: &Client) -> anyhow::Result<i32> {
+    use futures::StreamExt;
+    let (local, remote) = a
+        .ports
+        .split_once(':')
+        .and_then(|(l, r)| Some((l.parse::<u16>().ok()?, r.parse::<u16>().ok().filter(|p| *p > 0)?)))
+        .with_context(|| {
+            format!(
+                "{:?}: expected LOCAL:REMOTE, two port numbers (e.g. 8080:3000)",
+                a.ports
+            )
+        })?;
+    client.get(&a.name).await?; // an unknown workspace fails here, not per connection
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", local))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{local}: pick another LOCAL port"))?;
+    let bound = listener.local_addr()?;
+    println!("forwarding {bound} to port {remote} in workspace {}", a.name);
+    let mut open = futures::stream::FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (socket, _) = accepted?;
+                let name = a.name.clone();
+                open.push(async move {
+                    let (rd, wr) = socket.into_split();
+                    if let Err(e) = tunnel(client, &name, Some(remote), rd, wr).await {
+                        eprintln!("connection to port {remote}: {e:#}");
+                    }
+                });
+            }
+            Some(()) = open.next(), if !open.is_empty() => {}
+            _ = tokio::signal::ctrl_c() => return Ok(0),
+        }
+    }
+}
+
+/// How to run this `nexus` against this daemon from ssh's `ProxyCommand`:
+/// the binary's path and the global flags ([`ssh::proxy_line`] adds the rest).
+fn proxy_command(target: &Target) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("cannot find the nexus binary")?;
+    let mut line = format!("\"{}\"", exe.display());
+    for flag in target.flags()? {
+        line.push_str(&format!(" \"{flag}\""));
+    }
+    Ok(line)
 }
 
 async fn exec(a: ExecArgs, client: &Client) -> anyhow::Result<i32> {
@@ -468,7 +690,9 @@ async fn exec(a: ExecArgs, client: &Client) -> anyhow::Result<i32> {
         let Some(ev) = next else { break };
         match ev.context("the exec stream broke")? {
             ExecEvent::Started { exec_id } if a.interactive => {
-                stdin_pump = Some(Box::pin(pump_stdin(client, exec_id)));
+                stdin_pump = Some(Box::pin(async move {
+                    pump(client, tokio::io::stdin(), Feed::Exec(&exec_id)).await
+                }));
             }
             ExecEvent::Started { .. } => {}
             ExecEvent::Stdout { data } => {

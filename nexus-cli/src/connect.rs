@@ -14,9 +14,68 @@ pub struct Target {
     pub host: Option<String>,
     /// `--token` / `NEXUS_TOKEN`.
     pub token: Option<String>,
+    /// `--context` / `NEXUS_CONTEXT`.
+    pub context: Option<String>,
+}
+
+/// A resolved daemon: address and token, and how to name it again.
+#[derive(Debug, Clone)]
+struct Resolved {
+    address: String,
+    token: Option<String>,
+    /// Set when it came from a context.
+    context: Option<String>,
+}
+
+impl Target {
+    /// `--host`/`--token` first, then the named or current context, then the
+    /// local daemon.
+    fn resolve(&self) -> anyhow::Result<Resolved> {
+        if let Some(host) = &self.host {
+            return Ok(Resolved {
+                address: host.clone(),
+                token: self.token.clone(),
+                context: None,
+            });
+        }
+        let contexts = crate::context::Contexts::load()?;
+        Ok(match contexts.resolve(self.context.as_deref())? {
+            Some((name, entry)) => Resolved {
+                address: entry.host,
+                token: Some(self.token.clone().unwrap_or(entry.token)),
+                context: Some(name),
+            },
+            None => Resolved {
+                address: local::address(),
+                token: self.token.clone(),
+                context: None,
+            },
+        })
+    }
+
+    /// Whether the daemon is this machine's (so its SSH ports are reachable
+    /// directly, without a tunnel through the API).
+    pub fn is_local(&self) -> anyhow::Result<bool> {
+        Ok(is_local(&self.resolve()?.address))
+    }
+
+    /// The global flags that reach the same daemon from another `nexus`
+    /// (for an SSH `ProxyCommand`): the context's name, or `--host` (the
+    /// token then comes from `NEXUS_TOKEN` at the time).
+    pub fn flags(&self) -> anyhow::Result<Vec<String>> {
+        let r = self.resolve()?;
+        Ok(match (r.context, &self.host) {
+            (Some(name), _) => vec!["--context".into(), name],
+            (None, Some(host)) => vec!["--host".into(), host.clone()],
+            (None, None) => vec![],
+        })
+    }
 }
 
 fn is_local(address: &str) -> bool {
+    if address.starts_with("wss://") {
+        return false;
+    }
     let a = address.trim_start_matches("ws://");
     a.starts_with("127.0.0.1:") || a.starts_with("localhost:") || a.starts_with("[::1]:")
 }
@@ -30,8 +89,9 @@ fn read_token() -> Option<String> {
 
 /// Connects, starting a local daemon first when none answers.
 pub async fn connect(target: &Target) -> anyhow::Result<Client> {
-    let address = target.host.clone().unwrap_or_else(local::address);
-    let token = target.token.clone().or_else(read_token);
+    let resolved = target.resolve()?;
+    let address = resolved.address;
+    let token = resolved.token.or_else(|| is_local(&address).then(read_token).flatten());
     if let Some(token) = &token {
         match Client::connect(&address, token).await {
             Ok(c) => return Ok(c),
@@ -39,7 +99,9 @@ pub async fn connect(target: &Target) -> anyhow::Result<Client> {
             Err(e) => return Err(e.into()),
         }
     } else if !is_local(&address) {
-        anyhow::bail!("no token for {address}: set NEXUS_TOKEN or pass --token");
+        anyhow::bail!(
+            "no token for {address}: set NEXUS_TOKEN, pass --token, or add a context with `nexus context add`"
+        );
     }
     start_daemon(&address)?;
     let deadline = std::time::Instant::now() + Duration::from_secs(15);

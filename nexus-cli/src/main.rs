@@ -3,6 +3,7 @@
 
 mod commands;
 mod connect;
+mod context;
 mod exit;
 mod ssh;
 
@@ -18,6 +19,9 @@ struct Cli {
     /// Bearer token [default: the local daemon's token file].
     #[arg(long, global = true, env = "NEXUS_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The context (daemon) to use [default: the current one, see `nexus context`].
+    #[arg(long, global = true, env = "NEXUS_CONTEXT")]
+    context: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -33,6 +37,9 @@ enum Command {
     /// Write `Host nexus-<name>` blocks and known_hosts for every workspace,
     /// included once from ~/.ssh/config.
     SshConfig(commands::SshConfigArgs),
+    /// Name daemons (address and token) and pick the one to use.
+    #[command(subcommand)]
+    Context(commands::ContextCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +58,7 @@ fn main() -> std::process::ExitCode {
     let target = connect::Target {
         host: cli.host,
         token: cli.token,
+        context: cli.context,
     };
     let result = runtime.block_on(commands::run(cli.command, target));
     match result {

@@ -98,7 +98,9 @@ pub fn known_hosts_line(w: &Workspace) -> String {
 
 /// The `Host nexus-<name>` block of a workspace (with `ForwardAgent yes`: the
 /// agent serves forwarded agents on a stable per-user socket, `docs/ssh.md`).
-fn host_block(w: &Workspace, identities: &[PathBuf]) -> String {
+/// With `proxy` (see [`proxy_line`]), ssh reaches it through the daemon's
+/// API instead of its port.
+fn host_block(w: &Workspace, identities: &[PathBuf], proxy: Option<&str>) -> String {
     let mut b = format!(
         "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  HostKeyAlias {alias}\n  UserKnownHostsFile \"{kh}\"\n  StrictHostKeyChecking yes\n  ForwardAgent yes\n",
         alias = alias(&w.name),
@@ -107,13 +109,23 @@ fn host_block(w: &Workspace, identities: &[PathBuf]) -> String {
         user = w.remote_user,
         kh = known_hosts_path().display(),
     );
+    if let Some(prefix) = proxy {
+        b.push_str(&format!("  ProxyCommand {}\n", proxy_line(prefix, &w.name)));
+    }
     for id in identities {
         b.push_str(&format!("  IdentityFile \"{}\"\n", id.display()));
     }
     b
 }
 
-fn write_0600(path: &Path, text: &str) -> anyhow::Result<()> {
+/// The `ProxyCommand` for workspace `name`: `prefix` (the `nexus` binary
+/// and its global flags) and `workspace ssh --stdio NAME`.
+pub fn proxy_line(prefix: &str, name: &str) -> String {
+    format!("{prefix} workspace ssh --stdio {name}")
+}
+
+/// Writes `text` to `path` (through a temporary file, renamed), mode 0600.
+pub fn write_0600(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
@@ -130,13 +142,13 @@ fn write_0600(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Rewrites the Nexus-owned config and known_hosts for `workspaces`.
-pub fn write_nexus_files(workspaces: &[Workspace], identities: &[PathBuf]) -> anyhow::Result<()> {
+pub fn write_nexus_files(workspaces: &[Workspace], identities: &[PathBuf], proxy: Option<&str>) -> anyhow::Result<()> {
     let dir = nexus_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut config = String::from("# Written by `nexus ssh-config`; changes here are overwritten.\n\n");
     let mut known = String::new();
     for w in workspaces {
-        config.push_str(&host_block(w, identities));
+        config.push_str(&host_block(w, identities, proxy));
         config.push('\n');
         known.push_str(&known_hosts_line(w));
         known.push('\n');
@@ -199,7 +211,7 @@ mod tests {
 
     #[test]
     fn host_block_pins_the_key_under_the_alias() {
-        let b = host_block(&ws(), &[PathBuf::from("/h/.ssh/id_ed25519")]);
+        let b = host_block(&ws(), &[PathBuf::from("/h/.ssh/id_ed25519")], None);
         assert!(b.starts_with("Host nexus-feat\n"));
         assert!(b.contains("  Port 32800\n"));
         assert!(b.contains("  User dev\n"));

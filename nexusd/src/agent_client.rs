@@ -238,6 +238,7 @@ impl AgentPool {
             channel,
             conn,
             dedicated: opts.dedicated,
+            close_on_eof: false,
         })
     }
 
@@ -248,11 +249,17 @@ impl AgentPool {
         let channel = conn
             .channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", 0)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| match e {
+                russh::Error::ChannelOpenFailure(_) => WorkspaceError::InvalidParams(format!(
+                    "nothing in the workspace accepts connections on port {port}: start the server first"
+                )),
+                e => unavailable(e),
+            })?;
         Ok(OpenChannel {
             channel,
             conn,
             dedicated: true,
+            close_on_eof: true,
         })
     }
 }
@@ -298,6 +305,9 @@ pub struct OpenChannel {
     channel: russh::Channel<russh::client::Msg>,
     conn: Conn,
     dedicated: bool,
+    /// End at the remote end's EOF (a tunnel: the server closed its socket)
+    /// instead of waiting for an exit status and the channel's close.
+    close_on_eof: bool,
 }
 
 impl OpenChannel {
@@ -317,6 +327,7 @@ impl OpenChannel {
             channel,
             conn,
             dedicated,
+            close_on_eof,
         } = self;
         let (mut rd, wr) = channel.split();
         let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
@@ -351,6 +362,10 @@ impl OpenChannel {
                 msg = rd.wait() => {
                     let chunk = match msg {
                         None | Some(ChannelMsg::Close) => break Ok(code),
+                        Some(ChannelMsg::Eof) if close_on_eof => {
+                            let _ = wr.close().await;
+                            break Ok(code);
+                        }
                         Some(ChannelMsg::Data { data }) => Output::Stdout(data.to_vec()),
                         Some(ChannelMsg::ExtendedData { data, ext: 1 }) => Output::Stderr(data.to_vec()),
                         Some(ChannelMsg::ExitStatus { exit_status }) => { code = Some(exit_status as i32); continue; }

@@ -652,6 +652,18 @@ impl Manager {
         })
     }
 
+    /// Opens a TCP connection to `port` on the container's loopback (the
+    /// agent's SSH server when `None`), valid while the workspace runs.
+    pub async fn open_tunnel(&self, workspace: &str, port: Option<u16>) -> Result<OpenChannel> {
+        let r = self.running(workspace)?;
+        if port == Some(0) {
+            return Err(WorkspaceError::InvalidParams(
+                "port 0 is no TCP port: use 1-65535".into(),
+            ));
+        }
+        self.agents.open_tunnel(&target(&r), port.unwrap_or(AGENT_PORT)).await
+    }
+
     /// Runs a prepared command to its end, collecting stdout and stderr (at
     /// most [`MAX_EXEC_OUTPUT`] bytes; past that the process is stopped and
     /// the error says to use `exec.stream`).

@@ -7,6 +7,7 @@ mod events;
 mod exec;
 mod fs;
 mod ports;
+mod tunnel;
 mod workspace;
 
 pub use auth::BearerAuth;
@@ -129,6 +130,18 @@ pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server:
     })?;
     rpc.register_async_method(m::PORTS_UNFORWARD, |p, ctx, _| async move {
         guarded(ports::unforward(p, ctx)).await
+    })?;
+    rpc.register_subscription(
+        m::TUNNEL_OPEN,
+        m::TUNNEL_NOTIFICATION,
+        m::TUNNEL_UNSUBSCRIBE,
+        |p, sink, ctx, _| async move { tunnel::open(p, sink, ctx).await },
+    )?;
+    rpc.register_async_method(m::TUNNEL_WRITE, |p, ctx, _| async move {
+        guarded(tunnel::write(p, ctx)).await
+    })?;
+    rpc.register_async_method(m::TUNNEL_CLOSE, |p, ctx, _| async move {
+        guarded(tunnel::close(p, ctx)).await
     })?;
     Ok(rpc)
 }

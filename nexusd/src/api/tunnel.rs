@@ -1,0 +1,71 @@
+//! `tunnel.*`: one TCP connection to a port on a workspace's container
+//! loopback (the agent's SSH server by default), carried over the API's
+//! WebSocket, so a client reaches workspaces with only the daemon's port open.
+
+use super::error::{parse, to_rpc_error};
+use super::{Ctx, guarded};
+use crate::agent_client::{Control, Output};
+use crate::error::WorkspaceError;
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use nexus_sdk::{Encoding, TunnelEvent, TunnelIdParams, TunnelParams, TunnelWriteParams};
+use tokio::sync::mpsc;
+
+/// `tunnel.open`: `opened`, `data` in order, then exactly one `closed`.
+pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+    let checked = guarded(async {
+        let params = parse::<TunnelParams>(&p)?;
+        ctx.open_tunnel(&params.workspace, params.port)
+            .await
+            .map_err(|e| to_rpc_error(&e))
+    })
+    .await;
+    let opened = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let sink = pending.accept().await?;
+    let (registration, controls) = ctx.channels.register();
+    let send = |ev: &TunnelEvent| serde_json::value::to_raw_value(ev);
+    sink.send(send(&TunnelEvent::Opened {
+        tunnel_id: registration.id.clone(),
+    })?)
+    .await?;
+    let (tx, mut rx) = mpsc::channel::<Output>(4);
+    let run = tokio::spawn(async move { opened.drive(None, tx, controls).await });
+    while let Some(Output::Stdout(bytes) | Output::Stderr(bytes)) = rx.recv().await {
+        let data = Encoding::Base64.encode(&bytes);
+        sink.send(send(&TunnelEvent::Data { data })?).await?;
+    }
+    drop(registration);
+    if let Ok(Err(e)) = run.await {
+        tracing::info!("tunnel ended: {e}");
+    }
+    sink.send(send(&TunnelEvent::Closed)?).await?;
+    Ok(())
+}
+
+/// `tunnel.write`: returns once the bytes are sent.
+pub async fn write(p: Params<'static>, ctx: Ctx) -> Result<(), ErrorObjectOwned> {
+    let params: TunnelWriteParams = parse(&p)?;
+    let bytes = Encoding::Base64
+        .decode(&params.data)
+        .map_err(|e| to_rpc_error(&WorkspaceError::InvalidParams(format!("data is {e}"))))?;
+    ctx.channels
+        .write("tunnel", &params.tunnel_id, bytes)
+        .await
+        .map_err(|e| to_rpc_error(&e))
+}
+
+/// `tunnel.close`: end of input for the remote end.
+pub async fn close(p: Params<'static>, ctx: Ctx) -> Result<(), ErrorObjectOwned> {
+    let params: TunnelIdParams = parse(&p)?;
+    ctx.channels
+        .send("tunnel", &params.tunnel_id, Control::Eof)
+        .await
+        .map_err(|e| to_rpc_error(&e))
+}
