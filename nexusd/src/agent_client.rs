@@ -316,7 +316,8 @@ impl OpenChannel {
     /// stalls), requests from `control` to the remote end. Returns the exit
     /// status (128+N for signal N; 124 after `timeout`; `None` when the
     /// channel closed without one, as tunnels do). When `out` is gone the
-    /// channel is closed and [`crate::api::EXEC_FAILED`] returned.
+    /// channel is closed and [`crate::api::EXEC_FAILED`] returned; when every
+    /// sender of `control` is gone, the channel is closed too.
     pub async fn drive(
         self,
         timeout: Option<Duration>,
@@ -339,7 +340,6 @@ impl OpenChannel {
         };
         tokio::pin!(expired);
         let mut code: Option<i32> = None;
-        let mut controlled = true;
         let result = loop {
             tokio::select! {
                 _ = &mut expired => {
@@ -347,7 +347,7 @@ impl OpenChannel {
                     let _ = wr.close().await;
                     break Ok(Some(124));
                 }
-                c = control.recv(), if controlled => match c {
+                c = control.recv() => match c {
                     Some(Control::Write(bytes, done)) => {
                         if let Err(e) = wr.data(&bytes[..]).await {
                             break Err(unavailable(e));
@@ -357,7 +357,13 @@ impl OpenChannel {
                     Some(Control::Eof) => { let _ = wr.eof().await; }
                     Some(Control::Resize(size)) => { let _ = wr.window_change(size.cols, size.rows, 0, 0).await; }
                     Some(Control::Signal(sig)) => { let _ = wr.signal(sig).await; }
-                    None => controlled = false,
+                    None => {
+                        // every controller is gone: the caller gave up on the
+                        // channel; hang up its process as a closed terminal would
+                        let _ = wr.signal(russh::Sig::HUP).await;
+                        let _ = wr.close().await;
+                        break Ok(code);
+                    }
                 },
                 msg = rd.wait() => {
                     let chunk = match msg {
@@ -376,6 +382,7 @@ impl OpenChannel {
                         Some(_) => continue,
                     };
                     if out.send(chunk).await.is_err() {
+                        let _ = wr.signal(russh::Sig::HUP).await;
                         let _ = wr.close().await;
                         break Ok(Some(code.unwrap_or(crate::api::EXEC_FAILED)));
                     }

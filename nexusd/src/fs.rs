@@ -66,6 +66,25 @@ fn stat_of(name: String, a: &FileAttributes) -> FileStat {
 
 impl Manager {
     /// The `fs.*` context of a running workspace.
+    /// Starts the agent's inotify watcher (`nexus-agent --watch`) on a
+    /// connection of its own, as the workspace user; its stdout carries
+    /// `fs.watch` notifications as JSON lines.
+    pub async fn open_watch(&self, p: &nexus_sdk::WatchParams) -> Result<crate::agent_client::OpenChannel> {
+        let r = self.running(&p.workspace)?;
+        let path = resolve(&r.workspace_folder, &p.path)?;
+        let mut argv = vec![crate::workspace::AGENT_BINARY.to_string(), "--watch".into(), path];
+        if p.recursive {
+            argv.push("--recursive".into());
+        }
+        let exec = nexus_sdk::ExecParams {
+            workspace: p.workspace.clone(),
+            command: argv,
+            cwd: Some("/".into()),
+            ..Default::default()
+        };
+        self.open_exec(&self.prepare_exec(&exec)?.dedicated()).await
+    }
+
     pub async fn fs(&self, workspace: &str) -> Result<Fs<'_>> {
         let r = self.running(workspace)?;
         let sftp = self.agents().sftp(&crate::workspace::target(&r)).await?;

@@ -22,6 +22,8 @@ use tokio::sync::mpsc;
 pub const AGENT_PORT: u16 = 2222;
 /// Where the agent and its files live in every container.
 const AGENT_DIR: &str = ".nexus";
+/// The agent's path in every workspace container.
+pub const AGENT_BINARY: &str = "/.nexus/nexus-agent";
 
 /// Checks a workspace name: `[a-z0-9][a-z0-9-]{0,62}`, both a git branch
 /// component and a DNS label (RFC 1123).
@@ -338,7 +340,7 @@ impl Manager {
                 (record.git_common_dir.clone(), record.git_common_dir.clone()),
             ],
             ports: vec![(AGENT_PORT, record.ssh_port)],
-            entrypoint: vec![format!("/{AGENT_DIR}/nexus-agent")],
+            entrypoint: vec![AGENT_BINARY.to_string()],
             hostname: record.name.clone(),
         };
         let id = self.runtime.create(&spec).await.map_err(|e| e.at("container"))?;

@@ -607,6 +607,12 @@ pub enum FsEvent {
         /// Its absolute path in the container.
         path: String,
     },
+    /// The watch ended (the watched path was removed, or the workspace
+    /// stopped); always the last notification.
+    End {
+        /// Why, for people.
+        reason: String,
+    },
 }
 
 /// Parameters of `tunnel.open`.

@@ -124,6 +124,26 @@ fn streamed_exec_with_stdin_pty_signals_and_kill() {
         c.exec_kill(&id).await.expect("kill");
         assert_eq!(to_exit(&mut sub).await.2, 137);
 
+        // unsubscribing hangs the process up
+        let mut sub = c.exec_stream(&params(&["sleep", "301"])).await.expect("exec.stream");
+        started(&mut sub).await;
+        drop(sub);
+        let mut gone = false;
+        for _ in 0..50 {
+            if !c
+                .exec_run(&params(&["ps"]))
+                .await
+                .expect("ps")
+                .stdout
+                .contains("sleep 301")
+            {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(gone, "the process outlived its subscription");
+
         // another user; an unknown one is bad input
         let r = c
             .exec_run(&ExecParams {

@@ -285,3 +285,105 @@ fn files_as_the_workspace_user() {
         assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
     });
 }
+
+#[test]
+fn watch_reports_changes_until_unsubscribed_or_stopped() {
+    use nexus_sdk::{FsEvent, WatchParams};
+    let d = Daemon::start(40);
+    let repo = Repo::new();
+    d.create(&repo, "watched", BUSYBOX);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = d.client().await;
+        let folder = c.get("watched").await.expect("get").workspace_folder;
+        let watch = |path: &str, recursive: bool| WatchParams {
+            workspace: "watched".into(),
+            path: path.into(),
+            recursive,
+        };
+        async fn next(sub: &mut nexus_sdk::client::Subscription<FsEvent>) -> FsEvent {
+            tokio::time::timeout(std::time::Duration::from_secs(20), sub.next())
+                .await
+                .expect("an event in time")
+                .expect("open")
+                .expect("parses")
+        }
+        let err = c
+            .fs_watch(&watch("/no/such/dir", false))
+            .await
+            .expect_err("missing path");
+        assert_eq!(err.kind(), nexus_sdk::ErrorKind::FileNotFound, "{err}");
+
+        let mut sub = c.fs_watch(&watch(".", true)).await.expect("fs.watch");
+        assert_eq!(next(&mut sub).await, FsEvent::Ready);
+        let run = |cmd: &str| {
+            let c = &c;
+            let cmd = cmd.to_string();
+            async move {
+                let p = nexus_sdk::ExecParams {
+                    workspace: "watched".into(),
+                    command: vec!["sh".into(), "-c".into(), cmd],
+                    ..Default::default()
+                };
+                assert_eq!(c.exec_run(&p).await.expect("exec").exit_code, 0);
+            }
+        };
+        run("echo a > new.txt").await;
+        assert_eq!(
+            next(&mut sub).await,
+            FsEvent::Create {
+                path: format!("{folder}/new.txt")
+            }
+        );
+        assert_eq!(
+            next(&mut sub).await,
+            FsEvent::Modify {
+                path: format!("{folder}/new.txt")
+            }
+        );
+        // a directory made after the watch began is watched too
+        run("mkdir sub").await;
+        assert_eq!(
+            next(&mut sub).await,
+            FsEvent::Create {
+                path: format!("{folder}/sub")
+            }
+        );
+        run("touch sub/deep.txt && rm new.txt").await;
+        let mut seen = Vec::new();
+        while !seen.contains(&FsEvent::Delete {
+            path: format!("{folder}/new.txt"),
+        }) {
+            seen.push(next(&mut sub).await);
+        }
+        assert!(
+            seen.contains(&FsEvent::Create {
+                path: format!("{folder}/sub/deep.txt")
+            }),
+            "{seen:?}"
+        );
+
+        // unsubscribing stops the watcher in the container
+        drop(sub);
+        let mut gone = false;
+        for _ in 0..50 {
+            let p = nexus_sdk::ExecParams {
+                workspace: "watched".into(),
+                command: vec!["ps".into()],
+                ..Default::default()
+            };
+            if !c.exec_run(&p).await.expect("ps").stdout.contains("--watch") {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(gone, "the watcher outlived its subscription");
+
+        // stopping the workspace ends a watch
+        let mut sub = c.fs_watch(&watch("/tmp", false)).await.expect("fs.watch");
+        assert_eq!(next(&mut sub).await, FsEvent::Ready);
+        c.stop("watched").await.expect("stop");
+        assert!(matches!(next(&mut sub).await, FsEvent::End { .. }));
+    });
+}

@@ -11,6 +11,7 @@ mod server;
 mod session;
 mod sftp;
 mod users;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,13 @@ fn main() -> std::process::ExitCode {
                 None => return usage("--config needs a path"),
             },
             "--sftp" => return sftp_main(),
+            "--watch" => {
+                let Some(path) = args.next() else {
+                    return usage("--watch needs a path");
+                };
+                let recursive = args.next().as_deref() == Some("--recursive");
+                return watch::main(&path, recursive);
+            }
             "--version" => {
                 println!("nexus-agent {}", env!("CARGO_PKG_VERSION"));
                 return std::process::ExitCode::SUCCESS;
@@ -57,7 +65,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn usage(problem: &str) -> std::process::ExitCode {
-    eprintln!("nexus-agent: {problem}\nusage: nexus-agent [--config PATH]");
+    eprintln!("nexus-agent: {problem}\nusage: nexus-agent [--config PATH] | --sftp | --watch PATH [--recursive]");
     std::process::ExitCode::from(2)
 }
 

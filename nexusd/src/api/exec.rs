@@ -120,7 +120,15 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
         encoding,
         pending: Vec::new(),
     });
-    while let Some(chunk) = rx.recv().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = rx.recv() => match chunk {
+                Some(chunk) => chunk,
+                None => break,
+            },
+            // unsubscribed: dropping the registration's sender ends the process
+            _ = sink.closed() => return Ok(()),
+        };
         let ev = match chunk {
             Output::Stdout(b) => out.text(b).map(|data| ExecEvent::Stdout { data }),
             Output::Stderr(b) => err.text(b).map(|data| ExecEvent::Stderr { data }),

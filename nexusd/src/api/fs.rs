@@ -2,12 +2,18 @@
 //! first Nexus SDK used, with a `workspace` parameter). Each is valid while
 //! the workspace runs.
 
-use super::Ctx;
 use super::error::{parse, to_rpc_error};
+use super::{Ctx, guarded};
+use crate::agent_client::Output;
+use crate::error::WorkspaceError;
+use jsonrpsee::PendingSubscriptionSink;
+use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use nexus_sdk::{
     FileStat, MkdirParams, PathParams, ReadFileParams, ReadFileResult, RenameParams, RmParams, WriteFileParams,
 };
+use nexus_sdk::{FsEvent, WatchParams};
+use tokio::sync::mpsc;
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
@@ -65,4 +71,109 @@ pub async fn rename(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RenameParams = parse(&p)?;
     let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
     fs.rename(&params).await.map_err(|e| to_rpc_error(&e))
+}
+
+/// Splits a byte stream into lines.
+#[derive(Default)]
+struct Lines(Vec<u8>);
+
+impl Lines {
+    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.0.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(i) = self.0.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.0.drain(..=i).collect();
+            out.push(String::from_utf8_lossy(&line[..i]).into_owned());
+        }
+        out
+    }
+}
+
+/// The error of a watcher that failed to start, from what it printed.
+fn watch_error(workspace: &str, path: &str, stderr: &[u8]) -> WorkspaceError {
+    let message = String::from_utf8_lossy(stderr).trim().to_string();
+    if message.contains("No such file") {
+        WorkspaceError::FileNotFound {
+            workspace: workspace.to_string(),
+            path: path.to_string(),
+        }
+    } else if message.contains("Permission denied") {
+        WorkspaceError::PermissionDenied {
+            workspace: workspace.to_string(),
+            path: path.to_string(),
+            user: "the workspace user".into(),
+        }
+    } else {
+        WorkspaceError::FileOperation {
+            op: "fs.watch",
+            path: path.to_string(),
+            message: if message.is_empty() {
+                "the watcher ended".into()
+            } else {
+                message
+            },
+        }
+    }
+}
+
+/// `fs.watch`: `ready` once inotify watches are in place, then events; `end`
+/// when the path goes or the workspace stops. Unsubscribing stops the
+/// watcher. Refused (before any notification) when the path is missing.
+pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+    let checked = guarded(async {
+        let params = parse::<WatchParams>(&p)?;
+        let opened = ctx.open_watch(&params).await.map_err(|e| to_rpc_error(&e))?;
+        Ok((params, opened))
+    })
+    .await;
+    let (params, opened) = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let (tx, mut rx) = mpsc::channel::<Output>(4);
+    let (_control, controls) = mpsc::channel(1);
+    tokio::spawn(async move { opened.drive(None, tx, controls).await });
+    let (mut lines, mut stderr) = (Lines::default(), Vec::new());
+    let mut queued = Vec::new();
+    // wait for `ready`: a path that cannot be watched is an error, not a subscription
+    while queued.is_empty() {
+        match rx.recv().await {
+            Some(Output::Stdout(b)) => queued = lines.push(&b),
+            Some(Output::Stderr(b)) => stderr.extend_from_slice(&b),
+            None => {
+                let e = watch_error(&params.workspace, &params.path, &stderr);
+                pending.reject(to_rpc_error(&e)).await;
+                return Ok(());
+            }
+        }
+    }
+    let sink = pending.accept().await?;
+    loop {
+        for line in queued.drain(..) {
+            match serde_json::from_str::<FsEvent>(&line) {
+                Ok(ev) => sink.send(serde_json::value::to_raw_value(&ev)?).await?,
+                Err(e) => tracing::warn!("the watcher printed {line:?}: {e}"),
+            }
+        }
+        tokio::select! {
+            chunk = rx.recv() => match chunk {
+                Some(Output::Stdout(b)) => queued = lines.push(&b),
+                Some(Output::Stderr(_)) => {}
+                None => break,
+            },
+            // unsubscribed: dropping `_control` stops the watcher
+            _ = sink.closed() => return Ok(()),
+        }
+    }
+    let reason = if ctx.running(&params.workspace).is_ok() {
+        "the watched path is gone"
+    } else {
+        "the workspace stopped"
+    };
+    let end = FsEvent::End { reason: reason.into() };
+    sink.send(serde_json::value::to_raw_value(&end)?).await?;
+    Ok(())
 }

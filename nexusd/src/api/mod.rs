@@ -132,6 +132,12 @@ pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server:
         guarded(ports::unforward(p, ctx)).await
     })?;
     rpc.register_subscription(
+        m::FS_WATCH,
+        m::FS_WATCH_NOTIFICATION,
+        m::FS_WATCH_UNSUBSCRIBE,
+        |p, sink, ctx, _| async move { fs::watch(p, sink, ctx).await },
+    )?;
+    rpc.register_subscription(
         m::TUNNEL_OPEN,
         m::TUNNEL_NOTIFICATION,
         m::TUNNEL_UNSUBSCRIBE,

@@ -37,7 +37,15 @@ pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx
     .await?;
     let (tx, mut rx) = mpsc::channel::<Output>(4);
     let run = tokio::spawn(async move { opened.drive(None, tx, controls).await });
-    while let Some(Output::Stdout(bytes) | Output::Stderr(bytes)) = rx.recv().await {
+    loop {
+        let bytes = tokio::select! {
+            chunk = rx.recv() => match chunk {
+                Some(Output::Stdout(bytes) | Output::Stderr(bytes)) => bytes,
+                None => break,
+            },
+            // unsubscribed: dropping the registration's sender closes the connection
+            _ = sink.closed() => return Ok(()),
+        };
         let data = Encoding::Base64.encode(&bytes);
         sink.send(send(&TunnelEvent::Data { data })?).await?;
     }
