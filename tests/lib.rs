@@ -220,7 +220,7 @@ impl Daemon {
     /// 33000 + 40·block). Tests run at once, so each test has its own block:
     /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
     /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
-    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch.
+    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors.
     pub fn start(block: u16) -> Daemon {
         Daemon::start_env(block, &[])
     }
@@ -418,7 +418,14 @@ impl Daemon {
             "authorization",
             format!("Bearer {}", self.token()).parse().expect("header"),
         );
-        tokio_tungstenite::connect_async(req).await.expect("websocket").0
+        // no client-side size limits: the daemon's are under test
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(None)
+            .max_frame_size(None);
+        tokio_tungstenite::connect_async_with_config(req, Some(config), false)
+            .await
+            .expect("websocket")
+            .0
     }
 
     /// An SDK client.

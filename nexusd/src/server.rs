@@ -92,8 +92,13 @@ pub async fn serve(
         .set_nonblocking(true)
         .map_err(|e| ServeError::Api(e.to_string()))?;
     let addr = listener.local_addr().map_err(|e| ServeError::Api(e.to_string()))?;
+    let names: std::collections::HashSet<&'static str> = module.method_names().collect();
+    let names = Arc::new(names);
+    let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+        .layer_fn(move |service| api::KnownMethods::new(service, names.clone()));
     let server = jsonrpsee::server::Server::builder()
         .set_http_middleware(tower::ServiceBuilder::new().layer(api::BearerAuth::new(token)))
+        .set_rpc_middleware(rpc_middleware)
         .set_config(
             jsonrpsee::server::ServerConfig::builder()
                 .max_request_body_size(MAX_MESSAGE_BYTES)

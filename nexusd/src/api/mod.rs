@@ -6,6 +6,7 @@ mod error;
 mod events;
 mod exec;
 mod fs;
+mod methods;
 mod ports;
 mod tunnel;
 mod workspace;
@@ -13,6 +14,7 @@ mod workspace;
 pub use auth::BearerAuth;
 pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
+pub use methods::KnownMethods;
 
 use crate::workspace::Manager;
 use jsonrpsee::RpcModule;

@@ -1,0 +1,300 @@
+//! Bad input at the API: 30+ malformed, unknown, mistyped, oversized or
+//! misdirected requests each get the right JSON-RPC error, with a stable
+//! code and `data.kind`; the daemon keeps serving the same connection and
+//! every other client.
+
+use futures::{SinkExt, StreamExt};
+use nexus_e2e::{BUSYBOX, Daemon, Repo};
+use nexus_sdk::ErrorKind;
+use nexus_sdk::ErrorKind::*;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends `text`, returns the answer.
+async fn ask(ws: &mut Socket, text: String) -> Value {
+    ws.send(Message::text(text)).await.expect("send");
+    loop {
+        let msg = ws.next().await.expect("an answer").expect("a frame");
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(&t).expect("the answer is JSON");
+        }
+    }
+}
+
+/// Asserts that `answer` is an error of `kind`: its code, and `data.kind`.
+/// JSON-RPC's transport-level errors (parse error, invalid request, request
+/// too big) are answered by the server library before any method runs and
+/// carry no `data`; their codes name the kind (`ErrorKind::from_code`).
+fn assert_error(what: &str, answer: &Value, kind: ErrorKind) {
+    let code = answer["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{what}: no error in {answer}"));
+    assert_eq!(code as i32, kind.code(), "{what}: {answer}");
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty(), "{what}: no message in {answer}");
+    match answer["error"]["data"]["kind"].as_str() {
+        Some(k) => assert_eq!(
+            serde_json::from_value::<ErrorKind>(json!(k)).ok(),
+            Some(kind),
+            "{what}: {answer}"
+        ),
+        None => {
+            assert!(
+                matches!(
+                    kind,
+                    ErrorKind::ParseError | ErrorKind::InvalidRequest | ErrorKind::MessageTooLarge
+                ),
+                "{what}: no data.kind in {answer}"
+            );
+            assert_eq!(ErrorKind::from_code(code as i32), Some(kind), "{what}");
+        }
+    }
+}
+
+#[test]
+fn thirty_bad_requests_get_their_errors_and_the_daemon_keeps_serving() {
+    let d = Daemon::start(41);
+    let repo = Repo::new();
+    d.create(&repo, "up", BUSYBOX);
+    d.create(&repo, "down", BUSYBOX);
+    d.cli_ok(repo.path(), &["workspace", "stop", "down"]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let mut ws = d.raw_socket().await;
+        let call = |method: &str, params: Value| {
+            json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}).to_string()
+        };
+        let nul = "a\u{0}b";
+        let cases: Vec<(&str, String, ErrorKind)> = vec![
+            ("truncated JSON", "{\"jsonrpc\": \"2.0\", \"id\": 1,".into(), ParseError),
+            ("not JSON", "hello".into(), ParseError),
+            ("a JSON string", "\"daemon.info\"".into(), ParseError),
+            (
+                "no method",
+                json!({"jsonrpc": "2.0", "id": 1}).to_string(),
+                InvalidRequest,
+            ),
+            (
+                "JSON-RPC 1.0",
+                json!({"jsonrpc": "1.0", "id": 1, "method": "daemon.info"}).to_string(),
+                InvalidRequest,
+            ),
+            (
+                "method is a number",
+                json!({"jsonrpc": "2.0", "id": 1, "method": 5}).to_string(),
+                InvalidRequest,
+            ),
+            ("unknown method", call("workspace.explode", json!({})), MethodNotFound),
+            ("a near miss", call("fs.readfile", json!({})), MethodNotFound),
+            ("an empty method", call("", json!({})), MethodNotFound),
+            (
+                "name is a number",
+                call("workspace.get", json!({"name": 5})),
+                InvalidParams,
+            ),
+            ("params are a string", call("workspace.get", json!("up")), InvalidParams),
+            (
+                "params missing",
+                json!({"jsonrpc": "2.0", "id": 1, "method": "workspace.get"}).to_string(),
+                InvalidParams,
+            ),
+            (
+                "command is a string",
+                call("exec.run", json!({"workspace": "up", "command": "ls"})),
+                InvalidParams,
+            ),
+            (
+                "empty command",
+                call("exec.run", json!({"workspace": "up", "command": []})),
+                InvalidParams,
+            ),
+            (
+                "path is a number",
+                call("fs.readFile", json!({"workspace": "up", "path": 7})),
+                InvalidParams,
+            ),
+            (
+                "unknown encoding",
+                call(
+                    "fs.readFile",
+                    json!({"workspace": "up", "path": "/etc/hostname", "encoding": "rot13"}),
+                ),
+                InvalidParams,
+            ),
+            (
+                "NUL in readFile",
+                call("fs.readFile", json!({"workspace": "up", "path": nul})),
+                InvalidParams,
+            ),
+            (
+                "NUL in writeFile",
+                call("fs.writeFile", json!({"workspace": "up", "path": nul, "content": "x"})),
+                InvalidParams,
+            ),
+            (
+                "NUL in stat",
+                call("fs.stat", json!({"workspace": "up", "path": nul})),
+                InvalidParams,
+            ),
+            (
+                "NUL in watch",
+                call("fs.watch", json!({"workspace": "up", "path": nul})),
+                InvalidParams,
+            ),
+            (
+                "bad base64",
+                call(
+                    "fs.writeFile",
+                    json!({"workspace": "up", "path": "/tmp/x", "content": "@@", "encoding": "base64"}),
+                ),
+                InvalidParams,
+            ),
+            (
+                "bad workspace name",
+                call("workspace.create", json!({"name": "Bad Name", "repository": "/tmp"})),
+                InvalidName,
+            ),
+            (
+                "unknown workspace",
+                call("workspace.get", json!({"name": "ghost"})),
+                NotFound,
+            ),
+            (
+                "exec in an unknown workspace",
+                call("exec.run", json!({"workspace": "ghost", "command": ["true"]})),
+                NotFound,
+            ),
+            (
+                "files of an unknown workspace",
+                call("fs.readFile", json!({"workspace": "ghost", "path": "/etc/hostname"})),
+                NotFound,
+            ),
+            (
+                "ports of an unknown workspace",
+                call("ports.list", json!({"workspace": "ghost"})),
+                NotFound,
+            ),
+            (
+                "exec in a stopped workspace",
+                call("exec.run", json!({"workspace": "down", "command": ["true"]})),
+                InvalidState,
+            ),
+            (
+                "stream in a stopped workspace",
+                call("exec.stream", json!({"workspace": "down", "command": ["true"]})),
+                InvalidState,
+            ),
+            (
+                "files of a stopped workspace",
+                call("fs.readFile", json!({"workspace": "down", "path": "/etc/hostname"})),
+                InvalidState,
+            ),
+            (
+                "watch in a stopped workspace",
+                call("fs.watch", json!({"workspace": "down", "path": "/"})),
+                InvalidState,
+            ),
+            (
+                "tunnel to a stopped workspace",
+                call("tunnel.open", json!({"workspace": "down"})),
+                InvalidState,
+            ),
+            (
+                "forward in a stopped workspace",
+                call("ports.forward", json!({"workspace": "down", "containerPort": 80})),
+                InvalidState,
+            ),
+            (
+                "write to no exec",
+                call("exec.write", json!({"execId": "0123456789abcdef", "data": "x"})),
+                SessionNotFound,
+            ),
+            (
+                "signal to no exec",
+                call("exec.signal", json!({"execId": "0123456789abcdef", "signal": "TERM"})),
+                SessionNotFound,
+            ),
+            (
+                "write to no tunnel",
+                call("tunnel.write", json!({"tunnelId": "0123456789abcdef", "data": "eA=="})),
+                SessionNotFound,
+            ),
+            (
+                "a zero-size terminal",
+                call(
+                    "exec.resize",
+                    json!({"execId": "0123456789abcdef", "cols": 0, "rows": 0}),
+                ),
+                InvalidParams,
+            ),
+            (
+                "a missing file",
+                call("fs.readFile", json!({"workspace": "up", "path": "/no/such/file"})),
+                FileNotFound,
+            ),
+            (
+                "a tunnel to a closed port",
+                call("tunnel.open", json!({"workspace": "up", "port": 9})),
+                InvalidParams,
+            ),
+        ];
+        assert!(cases.len() >= 30);
+        for (what, text, kind) in cases {
+            let answer = ask(&mut ws, text).await;
+            assert_error(what, &answer, kind);
+        }
+        // larger than the stated limit (nexus_sdk::MAX_MESSAGE_BYTES), on a
+        // connection of its own: the daemon answers without reading the rest,
+        // so the sender's write may never finish
+        let big = "x".repeat(nexus_sdk::MAX_MESSAGE_BYTES as usize + 1024);
+        let (mut tx, mut rx) = d.raw_socket().await.split();
+        let text = call(
+            "fs.writeFile",
+            json!({"workspace": "up", "path": "/tmp/big", "content": big}),
+        );
+        let sending = tokio::spawn(async move { tx.send(Message::text(text)).await });
+        let answer = loop {
+            match rx.next().await.expect("an answer").expect("a frame") {
+                Message::Text(t) => break serde_json::from_str::<Value>(&t).expect("JSON"),
+                _ => continue,
+            }
+        };
+        assert_error("an oversized message", &answer, MessageTooLarge);
+        sending.abort();
+
+        // the same connection still serves
+        let answer = ask(
+            &mut ws,
+            call("exec.run", json!({"workspace": "up", "command": ["echo", "fine"]})),
+        )
+        .await;
+        assert_eq!(answer["result"]["stdout"], "fine\n", "{answer}");
+    });
+
+    // a missing or wrong token: the WebSocket handshake gets 401 with a
+    // JSON-RPC error of kind unauthorized
+    rt.block_on(async {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        for auth in [None, Some("Bearer wrong")] {
+            let mut req = format!("ws://{}", d.address).into_client_request().expect("request");
+            if let Some(a) = auth {
+                req.headers_mut().insert("authorization", a.parse().expect("header"));
+            }
+            match tokio_tungstenite::connect_async(req).await {
+                Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                    assert_eq!(resp.status().as_u16(), 401);
+                    let body: Value =
+                        serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).expect("JSON body");
+                    assert_error("a refused token", &body, Unauthorized);
+                }
+                other => panic!("{auth:?}: expected 401, got {:?}", other.map(|_| ())),
+            }
+        }
+    });
+
+    // and every other client too
+    let out = d.cli_ok(repo.path(), &["workspace", "exec", "up", "--", "echo", "still-here"]);
+    assert_eq!(out, "still-here\n");
+}
