@@ -7,6 +7,7 @@
 pub mod error;
 pub mod local;
 pub mod methods;
+pub mod openrpc;
 pub mod types;
 
 #[cfg(feature = "client")]

@@ -264,6 +264,23 @@ fn thirty_bad_requests_get_their_errors_and_the_daemon_keeps_serving() {
         assert_error("an oversized message", &answer, MessageTooLarge);
         sending.abort();
 
+        // rpc.discover returns the SDK's OpenRPC document, and every method
+        // it names is served (an empty params object gets anything but
+        // method_not_found)
+        let answer = ask(&mut ws, call("rpc.discover", json!({}))).await;
+        assert_eq!(answer["result"], nexus_sdk::openrpc::document());
+        let methods = answer["result"]["methods"].as_array().expect("methods").clone();
+        assert!(methods.len() >= 30, "{}", methods.len());
+        for method in methods {
+            let name = method["name"].as_str().expect("name");
+            let answer = ask(&mut ws, call(name, json!({}))).await;
+            assert_ne!(
+                answer["error"]["code"],
+                json!(MethodNotFound.code()),
+                "{name}: {answer}"
+            );
+        }
+
         // the same connection still serves
         let answer = ask(
             &mut ws,

@@ -44,6 +44,8 @@ pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, ErrorObjectOw
 /// Builds the module with every method.
 pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
     let mut rpc = RpcModule::new(manager);
+    let discovered = Arc::new(nexus_sdk::openrpc::document());
+    rpc.register_method(m::RPC_DISCOVER, move |_, _, _| (*discovered).clone())?;
     rpc.register_async_method(m::DAEMON_INFO, |_, ctx, _| async move {
         guarded(workspace::daemon_info(ctx)).await
     })?;

@@ -1,0 +1,507 @@
+//! The API described once: every method with its parameter and result types,
+//! a one-line summary and an example. `rpc.discover` returns [`document`], an
+//! OpenRPC 1.2 document with JSON Schemas generated from the types
+//! (schemars); `docs/protocol.md`'s method reference is [`markdown`]; a test
+//! checks every example against the types, so the docs cannot drift.
+
+use crate::methods as m;
+use crate::types::*;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// `{}`: the parameters of methods that take none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
+pub struct NoParams {}
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+type CheckFn = fn(&Value, &Value) -> Result<(), String>;
+
+/// One method of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodSpec {
+    /// The method name.
+    pub name: &'static str,
+    /// What it does, one sentence.
+    pub summary: &'static str,
+    /// For a subscription: its notification and unsubscribe methods.
+    pub subscription: Option<(&'static str, &'static str)>,
+    /// Example `params` (JSON).
+    pub example_params: &'static str,
+    /// Example `result`; for a subscription, an example notification's `result`.
+    pub example_result: &'static str,
+    params: SchemaFn,
+    result: SchemaFn,
+    check: CheckFn,
+}
+
+fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// `v` parses as `T` and serializes back to the same JSON.
+fn round_trip<T: Serialize + DeserializeOwned>(what: &str, v: &Value) -> Result<(), String> {
+    let parsed: T = serde_json::from_value(v.clone()).map_err(|e| format!("{what} {v} does not parse: {e}"))?;
+    let back = serde_json::to_value(&parsed).map_err(|e| e.to_string())?;
+    if &back != v {
+        return Err(format!(
+            "{what} {v} comes back as {back}: a member is misspelt, or a default is spelt out"
+        ));
+    }
+    Ok(())
+}
+
+fn check<P, R>(params: &Value, result: &Value) -> Result<(), String>
+where
+    P: Serialize + DeserializeOwned,
+    R: Serialize + DeserializeOwned,
+{
+    round_trip::<P>("params", params)?;
+    round_trip::<R>("result", result)
+}
+
+const fn call<P, R>(name: &'static str, summary: &'static str, params: &'static str, result: &'static str) -> MethodSpec
+where
+    P: JsonSchema + Serialize + DeserializeOwned,
+    R: JsonSchema + Serialize + DeserializeOwned,
+{
+    MethodSpec {
+        name,
+        summary,
+        subscription: None,
+        example_params: params,
+        example_result: result,
+        params: schema::<P>,
+        result: schema::<R>,
+        check: check::<P, R>,
+    }
+}
+
+const fn subscription<P, N>(
+    (name, notification, unsubscribe): (&'static str, &'static str, &'static str),
+    summary: &'static str,
+    params: &'static str,
+    item: &'static str,
+) -> MethodSpec
+where
+    P: JsonSchema + Serialize + DeserializeOwned,
+    N: JsonSchema + Serialize + DeserializeOwned,
+{
+    MethodSpec {
+        name,
+        summary,
+        subscription: Some((notification, unsubscribe)),
+        example_params: params,
+        example_result: item,
+        params: schema::<P>,
+        result: schema::<N>,
+        check: check::<P, N>,
+    }
+}
+
+const WS: &str = r#"{"id":"3f9a0c1d2b4e5f60","name":"feat-x","state":"running","repository":"/home/ana/src/app","worktree":"/home/ana/src/app/.worktree/feat-x","branch":"nexus/feat-x","image":"nexus/default:bookworm","remoteUser":"dev","workspaceFolder":"/workspaces/app","sshHost":"127.0.0.1","sshPort":32800,"hostPublicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8 nexus","createdAt":1795000000}"#;
+const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
+
+/// Every method, in the order the docs list them.
+pub const METHODS: &[MethodSpec] = &[
+    call::<CreateParams, Workspace>(
+        m::WORKSPACE_CREATE,
+        "Creates a workspace: worktree, branch, container, agent; returns once SSH answers.",
+        r#"{"name":"feat-x","repository":"/home/ana/src/app","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk ana@laptop"]}"#,
+        WS,
+    ),
+    call::<NoParams, Vec<Workspace>>(m::WORKSPACE_LIST, "Lists every workspace.", "{}", WS_LIST),
+    call::<NameParams, Workspace>(m::WORKSPACE_GET, "One workspace.", r#"{"name":"feat-x"}"#, WS),
+    call::<NameParams, Workspace>(
+        m::WORKSPACE_START,
+        "Starts a stopped workspace (same container, same port).",
+        r#"{"name":"feat-x"}"#,
+        WS,
+    ),
+    call::<NameParams, Workspace>(
+        m::WORKSPACE_STOP,
+        "Stops a workspace's container; its files stay.",
+        r#"{"name":"feat-x"}"#,
+        WS,
+    ),
+    call::<RemoveParams, ()>(
+        m::WORKSPACE_REMOVE,
+        "Removes container, worktree, port and record; the branch too with deleteBranch.",
+        r#"{"name":"feat-x","force":false,"deleteBranch":true}"#,
+        "null",
+    ),
+    subscription::<LogsParams, LogChunk>(
+        (
+            m::WORKSPACE_LOGS,
+            m::WORKSPACE_LOGS_NOTIFICATION,
+            m::WORKSPACE_LOGS_UNSUBSCRIBE,
+        ),
+        "The container's log; with follow, until the container stops (a last chunk has end: true).",
+        r#"{"name":"feat-x","follow":true}"#,
+        r#"{"stream":"stderr","text":"serving SSH on port 2222\n"}"#,
+    ),
+    call::<ExecParams, ExecResult>(
+        m::EXEC_RUN,
+        "Runs a command to its end (stdin closed); alias `exec`. At most 8 MiB of output.",
+        r#"{"workspace":"feat-x","command":["cargo","test"],"env":{"RUST_LOG":"debug"},"cwd":"/workspaces/app","timeoutSecs":600}"#,
+        r#"{"exitCode":0,"stdout":"test result: ok. 12 passed\n","stderr":""}"#,
+    ),
+    subscription::<ExecParams, ExecEvent>(
+        (m::EXEC_STREAM, m::EXEC_STREAM_NOTIFICATION, m::EXEC_STREAM_UNSUBSCRIBE),
+        "Runs a command on its own connection: started, output chunks in order, exactly one exit. Unsubscribing hangs it up (SIGHUP).",
+        r#"{"workspace":"feat-x","command":["bash"],"stdin":true,"pty":{"cols":120,"rows":40}}"#,
+        r#"{"type":"stdout","data":"dev@feat-x:/workspaces/app$ "}"#,
+    ),
+    call::<ExecWriteParams, ()>(
+        m::EXEC_WRITE,
+        "Writes to a streamed exec's stdin; answers once the bytes are sent (backpressure).",
+        r#"{"execId":"9c1e44a0b7d2f310","data":"ls\n","encoding":"utf8"}"#,
+        "null",
+    ),
+    call::<ExecIdParams, ()>(
+        m::EXEC_CLOSE_STDIN,
+        "Closes a streamed exec's stdin (the process reads end-of-file).",
+        r#"{"execId":"9c1e44a0b7d2f310"}"#,
+        "null",
+    ),
+    call::<ExecResizeParams, ()>(
+        m::EXEC_RESIZE,
+        "Resizes a streamed exec's pty.",
+        r#"{"execId":"9c1e44a0b7d2f310","cols":160,"rows":48}"#,
+        "null",
+    ),
+    call::<ExecSignalParams, ()>(
+        m::EXEC_SIGNAL,
+        "Sends a signal to a streamed exec's process group.",
+        r#"{"execId":"9c1e44a0b7d2f310","signal":"INT"}"#,
+        "null",
+    ),
+    call::<ExecIdParams, ()>(
+        m::EXEC_KILL,
+        "SIGKILL for a streamed exec.",
+        r#"{"execId":"9c1e44a0b7d2f310"}"#,
+        "null",
+    ),
+    call::<ReadFileParams, ReadFileResult>(
+        m::FS_READ_FILE,
+        "Reads a file (or a chunk of it, with offset and length), at most 8 MiB an answer.",
+        r#"{"workspace":"feat-x","path":"src/main.rs","encoding":"utf8"}"#,
+        r#"{"content":"fn main() {}\n","encoding":"utf8","size":13,"eof":true}"#,
+    ),
+    call::<WriteFileParams, ()>(
+        m::FS_WRITE_FILE,
+        "Writes a file: replaces it, appends, or writes at an offset.",
+        r#"{"workspace":"feat-x","path":"notes.txt","content":"aGVsbG8K","encoding":"base64","append":false}"#,
+        "null",
+    ),
+    call::<PathParams, bool>(
+        m::FS_EXISTS,
+        "Whether anything is at the path.",
+        r#"{"workspace":"feat-x","path":"Cargo.toml"}"#,
+        "true",
+    ),
+    call::<PathParams, FileStat>(
+        m::FS_STAT,
+        "A path's metadata (following symlinks).",
+        r#"{"workspace":"feat-x","path":"src/main.rs"}"#,
+        STAT,
+    ),
+    call::<PathParams, Vec<FileStat>>(
+        m::FS_READDIR,
+        "A directory's entries with type, size, mode and mtime.",
+        r#"{"workspace":"feat-x","path":"src"}"#,
+        STAT_LIST,
+    ),
+    call::<MkdirParams, ()>(
+        m::FS_MKDIR,
+        "Makes a directory (and its parents with recursive).",
+        r#"{"workspace":"feat-x","path":"a/b/c","recursive":true}"#,
+        "null",
+    ),
+    call::<RmParams, ()>(
+        m::FS_RM,
+        "Removes a file, or a directory with recursive.",
+        r#"{"workspace":"feat-x","path":"target","recursive":true,"force":true}"#,
+        "null",
+    ),
+    call::<RenameParams, ()>(
+        m::FS_RENAME,
+        "Renames a path; the target must not exist.",
+        r#"{"workspace":"feat-x","from":"a.txt","to":"b.txt"}"#,
+        "null",
+    ),
+    subscription::<WatchParams, FsEvent>(
+        (m::FS_WATCH, m::FS_WATCH_NOTIFICATION, m::FS_WATCH_UNSUBSCRIBE),
+        "Watches a path with inotify in the container: ready, then create/modify/delete; end when the path goes or the workspace stops.",
+        r#"{"workspace":"feat-x","path":".","recursive":true}"#,
+        r#"{"type":"modify","path":"/workspaces/app/src/main.rs"}"#,
+    ),
+    call::<PortsParams, Vec<PortInfo>>(
+        m::PORTS_LIST,
+        "Ports listening in the container and host forwards to them.",
+        r#"{"workspace":"feat-x"}"#,
+        r#"[{"containerPort":3000,"listening":true,"hostPort":32801}]"#,
+    ),
+    call::<ForwardParams, PortInfo>(
+        m::PORTS_FORWARD,
+        "Opens a host port on 127.0.0.1 (from the Nexus range) to a container port.",
+        r#"{"workspace":"feat-x","containerPort":3000}"#,
+        r#"{"containerPort":3000,"listening":true,"hostPort":32801}"#,
+    ),
+    call::<UnforwardParams, ()>(
+        m::PORTS_UNFORWARD,
+        "Closes a host forward and frees its port.",
+        r#"{"workspace":"feat-x","hostPort":32801}"#,
+        "null",
+    ),
+    subscription::<TunnelParams, TunnelEvent>(
+        (m::TUNNEL_OPEN, m::TUNNEL_NOTIFICATION, m::TUNNEL_UNSUBSCRIBE),
+        "One TCP connection to a container port (the SSH server when port is absent) over this WebSocket: opened, data, closed.",
+        r#"{"workspace":"feat-x"}"#,
+        r#"{"type":"data","data":"U1NILTIuMC1OZXh1c0FnZW50XzAuMS4wDQo="}"#,
+    ),
+    call::<TunnelWriteParams, ()>(
+        m::TUNNEL_WRITE,
+        "Sends bytes into a tunnel; answers once they are sent.",
+        r#"{"tunnelId":"51d0e2a7c3b94f86","data":"U1NILTIuMC1PcGVuU1NIXzkuMg0K"}"#,
+        "null",
+    ),
+    call::<TunnelIdParams, ()>(
+        m::TUNNEL_CLOSE,
+        "Ends a tunnel's input; closed follows when the remote end closes.",
+        r#"{"tunnelId":"51d0e2a7c3b94f86"}"#,
+        "null",
+    ),
+    subscription::<EventsParams, Event>(
+        (m::EVENTS_SUBSCRIBE, m::EVENTS_NOTIFICATION, m::EVENTS_UNSUBSCRIBE),
+        "Workspace state changes, create/start/remove progress, ports opened and closed; for one workspace or all.",
+        r#"{"workspace":"feat-x"}"#,
+        r#"{"type":"state","workspace":"feat-x","state":"running"}"#,
+    ),
+    call::<NoParams, DaemonInfo>(
+        m::DAEMON_INFO,
+        "The daemon's version, pid and SSH port range.",
+        "{}",
+        r#"{"version":"0.1.0","pid":4242,"portRange":[32800,34999]}"#,
+    ),
+    call::<NoParams, Value>(
+        m::RPC_DISCOVER,
+        "This API as an OpenRPC 1.2 document.",
+        "{}",
+        r#"{"openrpc":"1.2.6"}"#,
+    ),
+];
+
+const WS_LIST: &str = r#"[{"id":"3f9a0c1d2b4e5f60","name":"feat-x","state":"stopped","repository":"/home/ana/src/app","worktree":"/home/ana/src/app/.worktree/feat-x","branch":"nexus/feat-x","image":"nexus/default:bookworm","remoteUser":"dev","workspaceFolder":"/workspaces/app","sshHost":"127.0.0.1","sshPort":32800,"hostPublicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8 nexus","createdAt":1795000000}]"#;
+
+const STAT_LIST: &str = r#"[{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000},{"name":"bin","type":"directory","size":4096,"mode":493,"mtime":1795000000}]"#;
+
+/// The OpenRPC 1.2 document of the API (<https://spec.open-rpc.org>):
+/// by-name parameters, one per member of the method's params type; schemas
+/// under `components.schemas`; subscriptions marked with `x-subscription`
+/// (their result is the subscription id; `x-subscription.item` is each
+/// notification's `result`).
+pub fn document() -> Value {
+    let mut settings = schemars::generate::SchemaSettings::draft07();
+    settings.definitions_path = "/components/schemas".into();
+    let mut g = SchemaGenerator::new(settings);
+    let mut methods = Vec::new();
+    for spec in METHODS {
+        let params_ref = (spec.params)(&mut g);
+        let result = (spec.result)(&mut g);
+        let mut method = json!({
+            "name": spec.name,
+            "summary": spec.summary,
+            "paramStructure": "by-name",
+            "params": by_name(&g, &params_ref),
+            "examples": [{
+                "name": "example",
+                "params": example_params(spec),
+                "result": {"name": "result", "value": parse(spec.example_result)},
+            }],
+        });
+        match spec.subscription {
+            Some((notification, unsubscribe)) => {
+                method["result"] = json!({"name": "subscription", "schema": {"type": "string"}});
+                method["x-subscription"] = json!({
+                    "notification": notification,
+                    "unsubscribe": unsubscribe,
+                    "item": result,
+                });
+            }
+            None => method["result"] = json!({"name": "result", "schema": result}),
+        }
+        methods.push(method);
+    }
+    methods.push(json!({
+        "name": m::EXEC,
+        "summary": "The first Nexus SDK's name of exec.run (same params and result).",
+        "paramStructure": "by-name",
+        "params": methods.iter().find(|x| x["name"] == m::EXEC_RUN).map(|x| x["params"].clone()),
+        "result": methods.iter().find(|x| x["name"] == m::EXEC_RUN).map(|x| x["result"].clone()),
+    }));
+    let errors: Vec<Value> = crate::error::ALL_KINDS
+        .iter()
+        .map(|k| json!({"code": k.code(), "message": serde_json::to_value(k).unwrap_or_default()}))
+        .collect();
+    json!({
+        "openrpc": "1.2.6",
+        "info": {
+            "title": "Nexus daemon API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "JSON-RPC 2.0 over WebSocket with a bearer token; see docs/protocol.md.",
+        },
+        "methods": methods,
+        "components": {
+            "schemas": g.definitions(),
+            "x-errors": errors,
+        },
+    })
+}
+
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+fn example_params(spec: &MethodSpec) -> Vec<Value> {
+    match parse(spec.example_params) {
+        Value::Object(map) => map.into_iter().map(|(k, v)| json!({"name": k, "value": v})).collect(),
+        _ => vec![],
+    }
+}
+
+/// The ContentDescriptors of a params type's members (its schema is a `$ref`
+/// into the generator's definitions).
+fn by_name(g: &SchemaGenerator, params_ref: &Schema) -> Vec<Value> {
+    let name = params_ref
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_default();
+    let Some(def) = g.definitions().get(name) else {
+        return vec![];
+    };
+    let required: Vec<&str> = def["required"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    def["properties"]
+        .as_object()
+        .map(|props| {
+            props
+                .iter()
+                .map(|(k, schema)| {
+                    json!({
+                        "name": k,
+                        "required": required.contains(&k.as_str()),
+                        "description": schema.get("description").cloned().unwrap_or(Value::Null),
+                        "schema": schema,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks every example against its types: `Err` names the method and the mismatch.
+pub fn check_examples() -> Result<(), String> {
+    for spec in METHODS {
+        if spec.name == m::RPC_DISCOVER {
+            continue; // its result is a document, checked by its own test
+        }
+        (spec.check)(&parse(spec.example_params), &parse(spec.example_result))
+            .map_err(|e| format!("{}: {e}", spec.name))?;
+    }
+    Ok(())
+}
+
+/// The method reference of `docs/protocol.md`, generated from [`METHODS`].
+pub fn markdown() -> String {
+    let mut out = String::new();
+    for spec in METHODS {
+        out.push_str(&format!("### `{}`\n\n{}\n\n", spec.name, spec.summary));
+        if let Some((notification, unsubscribe)) = spec.subscription {
+            out.push_str(&format!(
+                "A subscription: the answer is its id; notifications come as `{notification}`; \
+                 `{unsubscribe}` ends it.\n\n"
+            ));
+        }
+        let request = json!({"jsonrpc": "2.0", "id": 1, "method": spec.name, "params": parse(spec.example_params)});
+        out.push_str(&format!(
+            "```json\n{}\n```\n\n",
+            serde_json::to_string(&request).unwrap_or_default()
+        ));
+        let answer = match spec.subscription {
+            Some((notification, _)) => json!({"jsonrpc": "2.0", "method": notification,
+                "params": {"subscription": "8147051927335562", "result": parse(spec.example_result)}}),
+            None => json!({"jsonrpc": "2.0", "id": 1, "result": parse(spec.example_result)}),
+        };
+        let label = if spec.subscription.is_some() {
+            "A notification"
+        } else {
+            "The answer"
+        };
+        out.push_str(&format!(
+            "{label}:\n\n```json\n{}\n```\n\n",
+            serde_json::to_string(&answer).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_matches_its_types() {
+        check_examples().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn every_method_is_described_once() {
+        let mut names: Vec<&str> = METHODS.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "a method is described twice");
+        let doc = document();
+        for spec in METHODS {
+            let method = doc["methods"]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["name"] == spec.name))
+                .unwrap_or_else(|| panic!("{} missing", spec.name));
+            let schema = &method["result"]["schema"];
+            assert!(schema.is_object() || schema.is_boolean(), "{}", spec.name);
+        }
+        // schema refs all resolve
+        let text = doc.to_string();
+        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap_or_default();
+            assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+        }
+    }
+
+    /// `docs/protocol.md` holds [`markdown`] between its markers; run with
+    /// `NEXUS_BLESS=1` to rewrite it after changing the API.
+    #[test]
+    fn protocol_doc_matches_the_types() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/protocol.md");
+        let text = std::fs::read_to_string(path).expect("docs/protocol.md");
+        let (begin, end) = ("<!-- methods:begin -->\n", "<!-- methods:end -->");
+        let start = text.find(begin).expect("begin marker") + begin.len();
+        let stop = text.find(end).expect("end marker");
+        let want = markdown();
+        if text[start..stop] != want {
+            if std::env::var_os("NEXUS_BLESS").is_some() {
+                let new = format!("{}{want}{}", &text[..start], &text[stop..]);
+                std::fs::write(path, new).expect("write");
+            } else {
+                panic!(
+                    "docs/protocol.md's method reference differs from the types: run `NEXUS_BLESS=1 cargo test -p nexus-sdk` and review the diff"
+                );
+            }
+        }
+    }
+}
