@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine, idempotent: the OpenSSH client, git and the other
-# tools the tests use; a Docker engine that answers; `nexusd` and `nexus`
+# tools the tests use (with --debug, Node and the TypeScript client's npm
+# packages too); a Docker engine that answers; `nexusd` and `nexus`
 # (release), the fully static agent; the default workspace image and the
 # busybox test image.
 #
@@ -13,7 +14,10 @@ profile=release
 [ "${1:-}" = "--debug" ] && profile=debug
 
 need_pkgs=()
-for cmd_pkg in ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux; do
+tools="ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux"
+# the TypeScript client's tests need Node and npm
+[ "$profile" = debug ] && tools="$tools node:nodejs npm:npm"
+for cmd_pkg in $tools; do
   cmd="${cmd_pkg%%:*}"; pkg="${cmd_pkg#*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
@@ -41,6 +45,14 @@ fi
 echo "==> building the static agent" >&2
 RUSTFLAGS="-C target-feature=+crt-static" \
   cargo build -q -p nexus-agent --profile agent --target x86_64-unknown-linux-gnu
+
+if [ "$profile" = debug ]; then
+  ts="$root/sdk/typescript"
+  if [ ! -f "$ts/node_modules/.package-lock.json" ] || [ "$ts/package-lock.json" -nt "$ts/node_modules/.package-lock.json" ]; then
+    echo "==> installing the TypeScript client's packages (npm ci)" >&2
+    (cd "$ts" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
 
 bash "$root/scripts/images.sh" all
 echo "==> ready: target/$profile/nexus, target/$profile/nexusd, target/x86_64-unknown-linux-gnu/agent/nexus-agent" >&2

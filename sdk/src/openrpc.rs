@@ -315,6 +315,7 @@ pub fn document() -> Value {
             "summary": spec.summary,
             "paramStructure": "by-name",
             "params": by_name(&g, &params_ref),
+            "x-params": params_ref,
             "examples": [{
                 "name": "example",
                 "params": example_params(spec),
@@ -480,6 +481,22 @@ mod tests {
         for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
             let name = piece.split('"').next().unwrap_or_default();
             assert!(doc["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+        }
+    }
+
+    /// `sdk/openrpc.json` (what the TypeScript client's types are generated
+    /// from) is [`document`]; `NEXUS_BLESS=1` rewrites it.
+    #[test]
+    fn openrpc_json_matches_the_types() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openrpc.json");
+        let want = format!("{}\n", serde_json::to_string_pretty(&document()).expect("json"));
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        if have != want {
+            if std::env::var_os("NEXUS_BLESS").is_some() {
+                std::fs::write(path, want).expect("write");
+            } else {
+                panic!("sdk/openrpc.json differs from the types: run `NEXUS_BLESS=1 cargo test -p nexus-sdk`");
+            }
         }
     }
 
