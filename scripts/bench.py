@@ -126,9 +126,39 @@ def ssh_bench():
         shutil.rmtree(work, ignore_errors=True)
 
 
+def api_bench():
+    """The SDK beside the Docker API: exec.run, fs.readFile, 100 streams."""
+    work = tempfile.mkdtemp(prefix="nexus-bench-")
+    env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47392", HOME=f"{work}/home")
+    os.makedirs(f"{work}/home/.ssh")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{work}/home/.ssh/id_ed25519"])
+    repo = f"{work}/repo"
+    run(["git", "clone", "-q", ROOT, repo])
+    nexus = lambda *a: [NEXUS, *a]
+    image = "nexus/default:bookworm"
+    cid, pid = None, None
+    try:
+        pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        run(nexus("workspace", "create", "bapi", "--image", image), env=env, cwd=repo)
+        cid = run(["docker", "run", "-d", "--label", LABEL, "--entrypoint", "sleep", image, "infinity"]).stdout.strip()
+        token = open(f"{work}/data/token").read().strip()
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", "nexus-e2e", "--example", "api_bench"], cwd=ROOT, check=True)
+        bench = os.path.join(ROOT, "target/release/examples/api_bench")
+        subprocess.run([bench, "127.0.0.1:47392", token, "bapi", cid, str(pid)], check=True)
+    finally:
+        subprocess.run(nexus("workspace", "rm", "bapi", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
+        if cid:
+            subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        if pid:
+            os.kill(pid, 15)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     if MODE == "ssh":
         return ssh_bench()
+    if MODE == "api":
+        return api_bench()
     work = tempfile.mkdtemp(prefix="nexus-bench-")
     env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47391", HOME=f"{work}/home")
     os.makedirs(f"{work}/home/.ssh")

@@ -2,10 +2,11 @@
 # Benchmarks, each figure beside its peer's, measured in one run:
 #   scripts/bench.sh [IMAGE]   Nexus beside plain Docker (default image nexus/default:bookworm)
 #   scripts/bench.sh ssh       the agent beside OpenSSH's sshd in one container
+#   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ]; then
-  exec python3 "$root/scripts/bench.py" ssh
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ]; then
+  exec python3 "$root/scripts/bench.py" "$1"
 fi
 exec python3 "$root/scripts/bench.py" core "${1:-nexus/default:bookworm}"
