@@ -84,12 +84,7 @@ async fn main() {
     let id = c.get(workspace).await.expect("get").id;
     let container = String::from_utf8(
         std::process::Command::new("docker")
-            .args([
-                "ps",
-                "-q",
-                "--filter",
-                &format!("label=dev.nexus.workspace={container}"),
-            ])
+            .args(["ps", "-q", "--filter", &format!("label=dev.nexus.workspace={id}")])
             .output()
             .expect("docker ps")
             .stdout,
