@@ -126,14 +126,21 @@ def ssh_bench():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def api_bench():
-    """The SDK beside the Docker API: exec.run, fs.readFile, 100 streams."""
+def bench_home(port):
+    """A fresh HOME with an SSH key, a clone of this repository, and the
+    environment that points `nexus` at a daemon of its own on `port`."""
     work = tempfile.mkdtemp(prefix="nexus-bench-")
-    env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47392", HOME=f"{work}/home")
+    env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST=f"127.0.0.1:{port}", HOME=f"{work}/home")
     os.makedirs(f"{work}/home/.ssh")
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{work}/home/.ssh/id_ed25519"])
     repo = f"{work}/repo"
     run(["git", "clone", "-q", ROOT, repo])
+    return work, env, repo
+
+
+def api_bench():
+    """The SDK beside the Docker API: exec.run, fs.readFile, 100 streams."""
+    work, env, repo = bench_home(47392)
     nexus = lambda *a: [NEXUS, *a]
     image = "nexus/default:bookworm"
     cid, pid = None, None
@@ -159,12 +166,7 @@ def main():
         return ssh_bench()
     if MODE == "api":
         return api_bench()
-    work = tempfile.mkdtemp(prefix="nexus-bench-")
-    env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47391", HOME=f"{work}/home")
-    os.makedirs(f"{work}/home/.ssh")
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", f"{work}/home/.ssh/id_ed25519"])
-    repo = f"{work}/repo"
-    run(["git", "clone", "-q", ROOT, repo])
+    work, env, repo = bench_home(47391)
     nexus = lambda *a: [NEXUS, *a]
     daemon_pid = None
     try:

@@ -672,6 +672,8 @@ impl Manager {
     pub async fn exec_to_end(&self, e: &PreparedExec) -> Result<nexus_sdk::ExecResult> {
         let channel = self.open_exec(e).await?;
         let (tx, mut rx) = mpsc::channel(16);
+        // nothing steers this channel, but the sender must live until the
+        // end: `drive` closes a channel whose controllers are all gone
         let (_control, controls) = mpsc::channel(1);
         let collect = async move {
             let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

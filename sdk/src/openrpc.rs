@@ -89,14 +89,8 @@ where
     N: JsonSchema + Serialize + DeserializeOwned,
 {
     MethodSpec {
-        name,
-        summary,
         subscription: Some((notification, unsubscribe)),
-        example_params: params,
-        example_result: item,
-        params: schema::<P>,
-        result: schema::<N>,
-        check: check::<P, N>,
+        ..call::<P, N>(name, summary, params, item)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `events.subscribe`: progress and state changes, for one workspace or all.
 
-use super::Ctx;
 use super::error::parse;
+use super::{Ctx, checked};
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::Params;
@@ -10,12 +10,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 /// `events.subscribe`: always valid.
 pub async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
-    let params: EventsParams = match parse(&p) {
-        Ok(p) => p,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
+    let Some((params, pending)) = checked(pending, async { parse::<EventsParams>(&p) }).await else {
+        return Ok(());
     };
     let mut rx = ctx.events.subscribe();
     let sink = pending.accept().await?;

@@ -4,7 +4,7 @@
 //! `exec.signal` and `exec.kill`.
 
 use super::error::{parse, to_rpc_error};
-use super::{Ctx, guarded};
+use super::{Ctx, Next, checked, next_output};
 use crate::agent_client::{Control, Output};
 use crate::error::WorkspaceError;
 use jsonrpsee::PendingSubscriptionSink;
@@ -89,7 +89,7 @@ fn incomplete_tail(b: &[u8]) -> usize {
 /// buffers down to the process's pipe).
 pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     // refuse before accepting when the request or the workspace is wrong
-    let checked = guarded(async {
+    let checks = async {
         let params = parse::<ExecParams>(&p)?;
         let prepared = ctx.prepare_exec(&params).map_err(|e| to_rpc_error(&e))?;
         let opened = ctx
@@ -97,14 +97,9 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
             .await
             .map_err(|e| to_rpc_error(&e))?;
         Ok((params, opened))
-    })
-    .await;
-    let (params, opened) = match checked {
-        Ok(ok) => ok,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
+    };
+    let Some(((params, opened), pending)) = checked(pending, checks).await else {
+        return Ok(());
     };
     let sink = pending.accept().await?;
     let (registration, controls) = ctx.channels.register();
@@ -121,13 +116,11 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
         pending: Vec::new(),
     });
     loop {
-        let chunk = tokio::select! {
-            chunk = rx.recv() => match chunk {
-                Some(chunk) => chunk,
-                None => break,
-            },
-            // unsubscribed: dropping the registration's sender ends the process
-            _ = sink.closed() => return Ok(()),
+        let chunk = match next_output(&mut rx, &sink).await {
+            Next::Output(chunk) => chunk,
+            Next::Ended => break,
+            // dropping the registration's sender hangs the process up
+            Next::Unsubscribed => return Ok(()),
         };
         let ev = match chunk {
             Output::Stdout(b) => out.text(b).map(|data| ExecEvent::Stdout { data }),

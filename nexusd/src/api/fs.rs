@@ -3,7 +3,7 @@
 //! the workspace runs.
 
 use super::error::{parse, to_rpc_error};
-use super::{Ctx, guarded};
+use super::{Ctx, Next, checked, next_output};
 use crate::agent_client::Output;
 use crate::error::WorkspaceError;
 use jsonrpsee::PendingSubscriptionSink;
@@ -120,18 +120,13 @@ fn watch_error(workspace: &str, path: &str, stderr: &[u8]) -> WorkspaceError {
 /// when the path goes or the workspace stops. Unsubscribing stops the
 /// watcher. Refused (before any notification) when the path is missing.
 pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
-    let checked = guarded(async {
+    let checks = async {
         let params = parse::<WatchParams>(&p)?;
         let opened = ctx.open_watch(&params).await.map_err(|e| to_rpc_error(&e))?;
         Ok((params, opened))
-    })
-    .await;
-    let (params, opened) = match checked {
-        Ok(ok) => ok,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
+    };
+    let Some(((params, opened), pending)) = checked(pending, checks).await else {
+        return Ok(());
     };
     let (tx, mut rx) = mpsc::channel::<Output>(4);
     let (_control, controls) = mpsc::channel(1);
@@ -158,14 +153,12 @@ pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ct
                 Err(e) => tracing::warn!("the watcher printed {line:?}: {e}"),
             }
         }
-        tokio::select! {
-            chunk = rx.recv() => match chunk {
-                Some(Output::Stdout(b)) => queued = lines.push(&b),
-                Some(Output::Stderr(_)) => {}
-                None => break,
-            },
-            // unsubscribed: dropping `_control` stops the watcher
-            _ = sink.closed() => return Ok(()),
+        match next_output(&mut rx, &sink).await {
+            Next::Output(Output::Stdout(b)) => queued = lines.push(&b),
+            Next::Output(Output::Stderr(_)) => {}
+            Next::Ended => break,
+            // dropping `_control` stops the watcher
+            Next::Unsubscribed => return Ok(()),
         }
     }
     let reason = if ctx.running(&params.workspace).is_ok() {

@@ -16,12 +16,14 @@ pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
 pub use methods::KnownMethods;
 
+use crate::agent_client::Output;
 use crate::workspace::Manager;
-use jsonrpsee::RpcModule;
 use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionSink};
 use nexus_sdk::methods as m;
 use std::future::Future;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// Shared state of every handler (jsonrpsee hands it out in an `Arc`).
 pub type Ctx = Arc<Manager>;
@@ -38,6 +40,40 @@ pub(crate) async fn guarded<T>(fut: impl Future<Output = Result<T, ErrorObjectOw
                 "the daemon hit a bug handling this request; see its log".into(),
             )))
         }
+    }
+}
+
+/// Runs a subscription's checks as [`guarded`] does; when they fail, refuses
+/// the subscription with the error (no notification is ever sent) and
+/// returns `None`, else their value and the subscription still to accept.
+pub(crate) async fn checked<T>(
+    pending: PendingSubscriptionSink,
+    checks: impl Future<Output = Result<T, ErrorObjectOwned>>,
+) -> Option<(T, PendingSubscriptionSink)> {
+    match guarded(checks).await {
+        Ok(value) => Some((value, pending)),
+        Err(e) => {
+            pending.reject(e).await;
+            None
+        }
+    }
+}
+
+/// What a subscription carrying a channel's output gets next.
+pub(crate) enum Next {
+    /// A chunk of output.
+    Output(Output),
+    /// The channel ended.
+    Ended,
+    /// The subscriber went away (unsubscribed or disconnected).
+    Unsubscribed,
+}
+
+/// The next chunk of `rx`, or why there is none.
+pub(crate) async fn next_output(rx: &mut mpsc::Receiver<Output>, sink: &SubscriptionSink) -> Next {
+    tokio::select! {
+        chunk = rx.recv() => chunk.map_or(Next::Ended, Next::Output),
+        _ = sink.closed() => Next::Unsubscribed,
     }
 }
 

@@ -3,7 +3,7 @@
 //! WebSocket, so a client reaches workspaces with only the daemon's port open.
 
 use super::error::{parse, to_rpc_error};
-use super::{Ctx, guarded};
+use super::{Ctx, Next, checked, next_output};
 use crate::agent_client::{Control, Output};
 use crate::error::WorkspaceError;
 use jsonrpsee::PendingSubscriptionSink;
@@ -14,19 +14,14 @@ use tokio::sync::mpsc;
 
 /// `tunnel.open`: `opened`, `data` in order, then exactly one `closed`.
 pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
-    let checked = guarded(async {
+    let checks = async {
         let params = parse::<TunnelParams>(&p)?;
         ctx.open_tunnel(&params.workspace, params.port)
             .await
             .map_err(|e| to_rpc_error(&e))
-    })
-    .await;
-    let opened = match checked {
-        Ok(ok) => ok,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
+    };
+    let Some((opened, pending)) = checked(pending, checks).await else {
+        return Ok(());
     };
     let sink = pending.accept().await?;
     let (registration, controls) = ctx.channels.register();
@@ -38,13 +33,11 @@ pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx
     let (tx, mut rx) = mpsc::channel::<Output>(4);
     let run = tokio::spawn(async move { opened.drive(None, tx, controls).await });
     loop {
-        let bytes = tokio::select! {
-            chunk = rx.recv() => match chunk {
-                Some(Output::Stdout(bytes) | Output::Stderr(bytes)) => bytes,
-                None => break,
-            },
-            // unsubscribed: dropping the registration's sender closes the connection
-            _ = sink.closed() => return Ok(()),
+        let bytes = match next_output(&mut rx, &sink).await {
+            Next::Output(Output::Stdout(bytes) | Output::Stderr(bytes)) => bytes,
+            Next::Ended => break,
+            // dropping the registration's sender closes the connection
+            Next::Unsubscribed => return Ok(()),
         };
         let data = Encoding::Base64.encode(&bytes);
         sink.send(send(&TunnelEvent::Data { data })?).await?;

@@ -2,7 +2,7 @@
 //! here, at the boundary.
 
 use super::error::{parse, to_rpc_error};
-use super::{Ctx, guarded};
+use super::{Ctx, checked};
 use crate::store::WorkspaceRecord;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
@@ -86,19 +86,14 @@ pub async fn remove(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
 
 /// `workspace.logs`: valid while the container exists.
 pub async fn logs(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
-    let opened = guarded(async {
+    let checks = async {
         let params: LogsParams = parse(&p)?;
         ctx.logs(&params.name, params.follow)
             .await
             .map_err(|e| to_rpc_error(&e))
-    })
-    .await;
-    let mut stream = match opened {
-        Ok(s) => s,
-        Err(e) => {
-            pending.reject(e).await;
-            return Ok(());
-        }
+    };
+    let Some((mut stream, pending)) = checked(pending, checks).await else {
+        return Ok(());
     };
     let sink = pending.accept().await?;
     use futures::StreamExt;
