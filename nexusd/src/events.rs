@@ -1,4 +1,4 @@
-//! The daemon's event bus: progress of creates and state changes, fanned out
+//! The daemon's event bus: progress of creates, state changes and ports, fanned out
 //! to `events.subscribe` subscribers.
 
 use nexus_sdk::{Event, WorkspaceState};
@@ -30,6 +30,25 @@ impl Events {
             workspace: workspace.to_string(),
             step: step.to_string(),
             message: message.into(),
+        });
+    }
+
+    /// Announces a listener (no `host_port`) or a host forward (`host_port`)
+    /// on `container_port` that `opened` or closed.
+    pub fn port(&self, workspace: &str, opened: bool, container_port: u16, host_port: Option<u16>) {
+        let workspace = workspace.to_string();
+        let _ = self.tx.send(if opened {
+            Event::PortOpened {
+                workspace,
+                container_port,
+                host_port,
+            }
+        } else {
+            Event::PortClosed {
+                workspace,
+                container_port,
+                host_port,
+            }
         });
     }
 

@@ -1,9 +1,14 @@
 //! `ports.*`: a workspace's TCP ports — those a process in the container
-//! listens on (read from its `/proc/net/tcp` and `/proc/net/tcp6` through the
-//! agent) and host ports the daemon forwards to container ports. A forward is
-//! a listener on 127.0.0.1 at a port of the Nexus range (recorded in the
-//! ports table) whose connections are relayed over the agent's `direct-tcpip`
-//! channel on the daemon's pooled SSH connection.
+//! listens on (the agent's `nexus-agent --ports` reads `/proc/net/tcp` and
+//! `/proc/net/tcp6`) and host ports the daemon forwards to container ports. A
+//! forward is a listener on 127.0.0.1 at a port of the Nexus range (recorded
+//! in the ports table) whose connections are relayed over the agent's
+//! `direct-tcpip` channel on the daemon's pooled SSH connection.
+//!
+//! While a workspace runs, a port watcher (`nexus-agent --ports` on a
+//! connection of its own) turns listeners coming and going into
+//! `portOpened`/`portClosed` events; forwards opening and closing are
+//! announced the same way, with `hostPort`.
 
 use crate::error::{Result, WorkspaceError};
 use crate::workspace::{AGENT_PORT, Manager, target};
@@ -17,15 +22,29 @@ pub const PURPOSE: &str = "forward:";
 /// (workspace id, host port) → (container port, listener task).
 type ForwardTable = HashMap<(String, u16), (u16, JoinHandle<()>)>;
 
-/// The running forwards.
+/// The running forwards, and the port watcher of each running workspace.
 #[derive(Default)]
 pub struct Forwards {
     tasks: std::sync::Mutex<ForwardTable>,
+    /// Dropping a workspace's sender ends its watcher.
+    watchers: std::sync::Mutex<HashMap<String, tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Forwards {
     fn lock(&self) -> std::sync::MutexGuard<'_, ForwardTable> {
         self.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps `stop` as the port watcher of workspace `id`, ending any earlier one.
+    fn set_watcher(&self, id: &str, stop: tokio::sync::oneshot::Sender<()>) {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        w.insert(id.to_string(), stop);
+    }
+
+    /// Ends the port watcher of workspace `id`, if one runs.
+    fn stop_watcher(&self, id: &str) {
+        let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        w.remove(id);
     }
 
     /// Host port → container port of workspace `id`.
@@ -37,49 +56,47 @@ impl Forwards {
             .collect()
     }
 
-    /// Stops every forward of workspace `id`; returns their host ports.
-    pub fn stop_all(&self, id: &str) -> Vec<u16> {
+    /// Stops every forward of workspace `id`; returns their (host port,
+    /// container port) pairs.
+    pub fn stop_all(&self, id: &str) -> Vec<(u16, u16)> {
         let mut tasks = self.lock();
-        let ports: Vec<u16> = tasks.keys().filter(|(w, _)| w == id).map(|(_, h)| *h).collect();
-        for h in &ports {
-            if let Some((_, t)) = tasks.remove(&(id.to_string(), *h)) {
+        let hosts: Vec<u16> = tasks.keys().filter(|(w, _)| w == id).map(|(_, h)| *h).collect();
+        let mut stopped = Vec::new();
+        for h in hosts {
+            if let Some((c, t)) = tasks.remove(&(id.to_string(), h)) {
                 t.abort();
+                stopped.push((h, c));
             }
         }
-        ports
+        stopped
     }
 }
 
-/// Listening TCP ports in `/proc/net/tcp` text (state `0A`), any address.
-pub fn listening_ports(proc_net_tcp: &str) -> Vec<u16> {
-    let mut ports: Vec<u16> = proc_net_tcp
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            if f.len() < 4 || f[3] != "0A" {
-                return None;
-            }
-            u16::from_str_radix(f[1].rsplit(':').next()?, 16).ok()
-        })
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
+/// A line of `nexus-agent --ports`: `{"type":"opened"|"closed","port":N}`.
+#[derive(serde::Deserialize)]
+struct PortLine {
+    #[serde(rename = "type")]
+    kind: String,
+    port: u16,
+}
+
+/// The ports of `opened` lines in `nexus-agent --ports` output, the agent's
+/// own SSH port left out.
+fn opened_ports(text: &str) -> Vec<u16> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<PortLine>(l).ok())
+        .filter(|l| l.kind == "opened" && l.port != AGENT_PORT)
+        .map(|l| l.port)
+        .collect()
 }
 
 impl Manager {
     /// `ports.list`: listening ports (the agent's own excepted) and forwards.
     pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>> {
         let r = self.running(workspace)?;
-        let listing = nexus_sdk::ExecParams {
-            workspace: workspace.to_string(),
-            command: ["cat", "/proc/net/tcp", "/proc/net/tcp6"].map(String::from).to_vec(),
-            ..Default::default()
-        };
-        let text = self.exec_to_end(&self.prepare_exec(&listing)?).await?.stdout;
-        let mut ports: BTreeMap<u16, PortInfo> = listening_ports(&text)
+        let text = self.exec_to_end(&self.port_lister(workspace, true)?).await?.stdout;
+        let mut ports: BTreeMap<u16, PortInfo> = opened_ports(&text)
             .into_iter()
-            .filter(|p| *p != AGENT_PORT)
             .map(|p| {
                 (
                     p,
@@ -102,6 +119,77 @@ impl Manager {
                 .host_port = Some(host);
         }
         Ok(ports.into_values().collect())
+    }
+
+    /// `nexus-agent --ports` in workspace `workspace`: the listening ports
+    /// once, or (not `once`) a watch on a connection of its own.
+    fn port_lister(&self, workspace: &str, once: bool) -> Result<crate::workspace::PreparedExec> {
+        let mut command = vec![crate::workspace::AGENT_BINARY.to_string(), "--ports".into()];
+        if once {
+            command.push("--once".into());
+        }
+        let p = nexus_sdk::ExecParams {
+            workspace: workspace.to_string(),
+            command,
+            cwd: Some("/".into()),
+            ..Default::default()
+        };
+        let prepared = self.prepare_exec(&p)?;
+        Ok(if once { prepared } else { prepared.dedicated() })
+    }
+
+    /// Starts the port watcher of running workspace `r`: `portOpened` and
+    /// `portClosed` events (no `hostPort`) as listeners in the container come
+    /// and go, until the workspace stops or is removed (then the ports still
+    /// open are announced closed). Faults are logged; the workspace is not
+    /// affected.
+    pub(crate) fn watch_ports(&self, r: &crate::store::WorkspaceRecord) {
+        let prepared = match self.port_lister(&r.name, false) {
+            Ok(p) => p,
+            Err(e) => return tracing::warn!(workspace = %r.name, "no port watcher: {e}"),
+        };
+        let (agents, events, name) = (self.agents_handle(), self.events.clone(), r.name.clone());
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let opened = match prepared.open_with(&agents).await {
+                Ok(o) => o,
+                Err(e) => return tracing::warn!(workspace = %name, "no port watcher: {e}"),
+            };
+            let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+            let (_control, controls) = tokio::sync::mpsc::channel(1);
+            // dropping `_control` (or the container stopping) ends the watcher
+            tokio::spawn(opened.drive(None, tx, controls));
+            let (mut lines, mut open) = (crate::agent_client::Lines::default(), std::collections::BTreeSet::new());
+            loop {
+                let bytes = tokio::select! {
+                    out = rx.recv() => match out {
+                        Some(crate::agent_client::Output::Stdout(bytes)) => bytes,
+                        Some(crate::agent_client::Output::Stderr(_)) => continue,
+                        None => break,
+                    },
+                    _ = &mut stopped => break,
+                };
+                for line in lines.push(&bytes) {
+                    let Ok(l) = serde_json::from_str::<PortLine>(&line) else {
+                        continue;
+                    };
+                    if l.port == AGENT_PORT {
+                        continue;
+                    }
+                    let opened = l.kind == "opened";
+                    if opened {
+                        open.insert(l.port);
+                    } else {
+                        open.remove(&l.port);
+                    }
+                    events.port(&name, opened, l.port, None);
+                }
+            }
+            for port in open {
+                events.port(&name, false, port, None);
+            }
+        });
+        self.forwards.set_watcher(&r.id, stop);
     }
 
     /// `ports.forward`: a host port on 127.0.0.1 relaying to `container_port`
@@ -155,6 +243,7 @@ impl Manager {
             "ports",
             format!("forwarding 127.0.0.1:{host} to container port {container_port}"),
         );
+        self.events.port(&r.name, true, container_port, Some(host));
         Ok(PortInfo {
             container_port,
             listening: true,
@@ -165,8 +254,12 @@ impl Manager {
     /// `ports.unforward`: closes the forward on `host_port` and releases the port.
     pub async fn ports_unforward(&self, workspace: &str, host_port: u16) -> Result<()> {
         let r = self.store.get(workspace)?;
-        match self.forwards.lock().remove(&(r.id.clone(), host_port)) {
-            Some((_, task)) => task.abort(),
+        let removed = self.forwards.lock().remove(&(r.id.clone(), host_port));
+        match removed {
+            Some((container_port, task)) => {
+                task.abort();
+                self.events.port(&r.name, false, container_port, Some(host_port));
+            }
             None => {
                 return Err(WorkspaceError::InvalidParams(format!(
                     "workspace {workspace:?} forwards no host port {host_port}: see ports.list"
@@ -176,10 +269,13 @@ impl Manager {
         self.store.release_port(&r.id, host_port)
     }
 
-    /// Stops a workspace's forwards and releases their ports (stop, remove).
-    pub(crate) fn stop_forwards(&self, id: &str) {
-        for host in self.forwards.stop_all(id) {
-            if let Err(e) = self.store.release_port(id, host) {
+    /// Stops a workspace's port watcher and forwards and releases their
+    /// ports (stop, remove).
+    pub(crate) fn stop_forwards(&self, r: &crate::store::WorkspaceRecord) {
+        self.forwards.stop_watcher(&r.id);
+        for (host, container) in self.forwards.stop_all(&r.id) {
+            self.events.port(&r.name, false, container, Some(host));
+            if let Err(e) = self.store.release_port(&r.id, host) {
                 tracing::warn!("cannot release port {host}: {e}");
             }
         }
@@ -191,12 +287,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_listening_ports() {
-        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
-   0: 00000000:08AE 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1\n\
-   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1\n\
-   2: 0100007F:1F90 0100007F:D2A4 01 00000000:00000000 00:00000000 00000000     0        0 0 1\n\
-   0: 00000000000000000000000000000000:1F90 00000000000000000000000000000000:0000 0A 0 0 0 0 0 0 0\n";
-        assert_eq!(listening_ports(text), vec![2222, 8080]);
+    fn reads_the_agents_port_lines() {
+        let text = "{\"type\":\"opened\",\"port\":2222}\n{\"type\":\"opened\",\"port\":8080}\nnoise\n{\"type\":\"closed\",\"port\":9000}\n";
+        assert_eq!(opened_ports(text), vec![8080]);
     }
 }

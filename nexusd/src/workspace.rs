@@ -140,6 +140,11 @@ impl PreparedExec {
         self.opts.dedicated = true;
         self
     }
+
+    /// Opens it through `agents` (for tasks that hold the pool, not the manager).
+    pub(crate) async fn open_with(&self, agents: &AgentPool) -> Result<crate::agent_client::OpenChannel> {
+        agents.open_exec(&self.target, &self.line, &self.opts).await
+    }
 }
 
 /// Most output `exec.run` collects, stdout and stderr together, in bytes.
@@ -296,6 +301,7 @@ impl Manager {
                 self.store.set_state(&record.id, WorkspaceState::Running)?;
                 record.state = WorkspaceState::Running;
                 self.events.state(&name, Some(WorkspaceState::Running));
+                self.watch_ports(&record);
                 Ok(record)
             }
             Err(e) => {
@@ -497,6 +503,7 @@ impl Manager {
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
         self.events.state(name, Some(WorkspaceState::Running));
+        self.watch_ports(&r);
         Ok(r)
     }
 
@@ -507,7 +514,7 @@ impl Manager {
         self.require_settled(&r)?;
         self.runtime.ping().await?;
         self.agents.forget(&r.id).await;
-        self.stop_forwards(&r.id);
+        self.stop_forwards(&r);
         self.runtime.stop(&container_name(&r), 10).await?;
         self.store.set_state(&r.id, WorkspaceState::Stopped)?;
         r.state = WorkspaceState::Stopped;
@@ -552,7 +559,7 @@ impl Manager {
         self.events
             .progress(&r.name, "remove", "removing the container and the worktree");
         self.agents.forget(&r.id).await;
-        self.stop_forwards(&r.id);
+        self.stop_forwards(r);
         self.runtime
             .remove(&container_name(r))
             .await
@@ -638,11 +645,11 @@ impl Manager {
 
     /// Starts a prepared command through the workspace's agent.
     pub async fn open_exec(&self, e: &PreparedExec) -> Result<OpenChannel> {
-        let opened = match self.agents.open_exec(&e.target, &e.line, &e.opts).await {
+        let opened = match e.open_with(&self.agents).await {
             Err(WorkspaceError::AgentUnavailable(_)) if !e.opts.dedicated => {
                 // a pooled connection may have died with a restarted container
                 self.agents.forget(&e.target.id).await;
-                self.agents.open_exec(&e.target, &e.line, &e.opts).await
+                e.open_with(&self.agents).await
             }
             other => other,
         };
@@ -747,6 +754,9 @@ impl Manager {
                     };
                     if state != r.state {
                         self.store.set_state(&r.id, state)?;
+                    }
+                    if state == WorkspaceState::Running {
+                        self.watch_ports(r);
                     }
                 }
             }

@@ -1,8 +1,9 @@
 //! `ports.*` through the SDK: listening ports detected in the container, and
-//! host ports from the Nexus range forwarded to them through the agent.
+//! host ports from the Nexus range forwarded to them through the agent; both
+//! announced as `portOpened`/`portClosed` events.
 
 use nexus_e2e::{BUSYBOX, Daemon, Repo};
-use nexus_sdk::{ErrorKind, ForwardParams, UnforwardParams};
+use nexus_sdk::{ErrorKind, Event, EventsParams, ExecParams, ForwardParams, UnforwardParams};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
@@ -14,26 +15,59 @@ fn get(port: u16) -> std::io::Result<String> {
     Ok(out)
 }
 
+/// The next port event of `sub` (other events skipped), within 20 s.
+async fn next_port_event(sub: &mut nexus_sdk::client::Subscription<Event>) -> Event {
+    loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(20), sub.next())
+            .await
+            .expect("a port event in time")
+            .expect("open")
+            .expect("parses");
+        if matches!(e, Event::PortOpened { .. } | Event::PortClosed { .. }) {
+            return e;
+        }
+    }
+}
+
+fn opened(container_port: u16, host_port: Option<u16>) -> Event {
+    Event::PortOpened {
+        workspace: "web".into(),
+        container_port,
+        host_port,
+    }
+}
+
+fn closed(container_port: u16, host_port: Option<u16>) -> Event {
+    Event::PortClosed {
+        workspace: "web".into(),
+        container_port,
+        host_port,
+    }
+}
+
 #[test]
 fn list_forward_and_unforward_ports() {
     let d = Daemon::start(36);
     let repo = Repo::new();
     d.create(&repo, "web", BUSYBOX);
-    d.cli_ok(
-        repo.path(),
-        &[
-            "workspace",
-            "exec",
-            "web",
-            "--",
-            "sh",
-            "-c",
-            "mkdir -p /srv && echo served-in-container > /srv/index.html && (httpd -p 8080 -h /srv &)",
-        ],
-    );
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let c = d.client().await;
+        let mut events = c
+            .events(&EventsParams {
+                workspace: Some("web".into()),
+            })
+            .await
+            .expect("events.subscribe");
+        let serve = "mkdir -p /srv && echo served-in-container > /srv/index.html && (httpd -p 8080 -h /srv &)";
+        let exec = |cmd: &str| ExecParams {
+            workspace: "web".into(),
+            command: vec!["sh".into(), "-c".into(), cmd.into()],
+            ..Default::default()
+        };
+        assert_eq!(c.exec_run(&exec(serve)).await.expect("httpd").exit_code, 0);
+        // the agent's watcher sees the listener come (not its own port 2222)
+        assert_eq!(next_port_event(&mut events).await, opened(8080, None));
         let http = ForwardParams {
             workspace: "web".into(),
             container_port: 8080,
@@ -52,6 +86,7 @@ fn list_forward_and_unforward_ports() {
 
         let f = c.ports_forward(&http).await.expect("forward");
         let host = f.host_port.expect("host port");
+        assert_eq!(next_port_event(&mut events).await, opened(8080, Some(host)));
         assert!(
             (d.range.0..=d.range.1).contains(&host),
             "host port {host} outside {:?}",
@@ -89,10 +124,19 @@ fn list_forward_and_unforward_ports() {
         })
         .await
         .expect("unforward");
+        assert_eq!(next_port_event(&mut events).await, closed(8080, Some(host)));
         assert!(
             TcpStream::connect(("127.0.0.1", host)).is_err(),
             "the host port must be closed"
         );
+        // a listener that goes away, and one that comes
+        let swap = "pkill httpd || killall httpd; httpd -p 8081 -h /srv";
+        assert_eq!(c.exec_run(&exec(swap)).await.expect("swap").exit_code, 0);
+        let mut seen = vec![next_port_event(&mut events).await, next_port_event(&mut events).await];
+        seen.sort_by_key(|e| matches!(e, Event::PortOpened { .. }));
+        assert_eq!(seen, vec![closed(8080, None), opened(8081, None)]);
+        assert_eq!(c.exec_run(&exec(serve)).await.expect("httpd").exit_code, 0);
+        assert_eq!(next_port_event(&mut events).await, opened(8080, None));
         let err = c
             .ports_unforward(&UnforwardParams {
                 workspace: "web".into(),
@@ -105,11 +149,20 @@ fn list_forward_and_unforward_ports() {
         // a forward ends with its workspace, and its port is released
         let f = c.ports_forward(&http).await.expect("forward");
         let host = f.host_port.expect("host port");
+        assert_eq!(next_port_event(&mut events).await, opened(8080, Some(host)));
         c.stop("web").await.expect("stop");
         assert!(
             TcpStream::connect(("127.0.0.1", host)).is_err(),
             "stop must close forwards"
         );
+        // stopping closes the forward and every listener, each announced once
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            seen.push(next_port_event(&mut events).await);
+        }
+        for e in [closed(8080, Some(host)), closed(8080, None), closed(8081, None)] {
+            assert!(seen.contains(&e), "{e:?} missing from {seen:?}");
+        }
         let err = c.ports_forward(&http).await.expect_err("stopped");
         assert_eq!(err.kind(), ErrorKind::InvalidState, "{err}");
         c.start("web").await.expect("start");

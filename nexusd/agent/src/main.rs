@@ -1,10 +1,12 @@
 //! `nexus-agent`: the static SSH server and init that Nexus injects into every
 //! workspace container. Usage: `nexus-agent [--config PATH]` (default
-//! `/.nexus/agent.json`).
+//! `/.nexus/agent.json`); the helpers the daemon runs through it are
+//! `--sftp`, `--watch PATH [--recursive]` and `--ports [--once]`.
 
 mod authkeys;
 mod config;
 mod forward;
+mod ports;
 mod process;
 mod reaper;
 mod server;
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
                 let recursive = args.next().as_deref() == Some("--recursive");
                 return watch::main(&path, recursive);
             }
+            "--ports" => return ports::main(args.next().as_deref() == Some("--once")),
             "--version" => {
                 println!("nexus-agent {}", env!("CARGO_PKG_VERSION"));
                 return std::process::ExitCode::SUCCESS;
@@ -65,7 +68,9 @@ fn main() -> std::process::ExitCode {
 }
 
 fn usage(problem: &str) -> std::process::ExitCode {
-    eprintln!("nexus-agent: {problem}\nusage: nexus-agent [--config PATH] | --sftp | --watch PATH [--recursive]");
+    eprintln!(
+        "nexus-agent: {problem}\nusage: nexus-agent [--config PATH] | --sftp | --watch PATH [--recursive] | --ports [--once]"
+    );
     std::process::ExitCode::from(2)
 }
 

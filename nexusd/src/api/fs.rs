@@ -4,7 +4,7 @@
 
 use super::error::{parse, to_rpc_error};
 use super::{Ctx, Next, checked, next_output};
-use crate::agent_client::Output;
+use crate::agent_client::{Lines, Output};
 use crate::error::WorkspaceError;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
@@ -71,22 +71,6 @@ pub async fn rename(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RenameParams = parse(&p)?;
     let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
     fs.rename(&params).await.map_err(|e| to_rpc_error(&e))
-}
-
-/// Splits a byte stream into lines.
-#[derive(Default)]
-struct Lines(Vec<u8>);
-
-impl Lines {
-    fn push(&mut self, bytes: &[u8]) -> Vec<String> {
-        self.0.extend_from_slice(bytes);
-        let mut out = Vec::new();
-        while let Some(i) = self.0.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.0.drain(..=i).collect();
-            out.push(String::from_utf8_lossy(&line[..i]).into_owned());
-        }
-        out
-    }
 }
 
 /// The error of a watcher that failed to start, from what it printed.
