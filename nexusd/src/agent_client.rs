@@ -46,7 +46,7 @@ pub struct AgentPool {
     key: Arc<PrivateKey>,
     /// Keyed by workspace id and user.
     conns: Mutex<HashMap<(String, String), Conn>>,
-    sftp: Mutex<HashMap<String, Arc<russh_sftp::client::SftpSession>>>,
+    sftp: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<russh_sftp::client::SftpSession>>>>>,
 }
 
 impl std::fmt::Debug for AgentPool {
@@ -171,21 +171,24 @@ impl AgentPool {
     }
 
     /// The workspace's SFTP session (the agent's `sftp` subsystem, as the
-    /// workspace user), opened on the pooled connection on first use; like
-    /// [`AgentPool::get`], without holding the pool's lock while opening.
+    /// workspace user), opened on the pooled connection on first use.
+    /// Concurrent first calls share one opening (a session each had left
+    /// extra channels behind and stalled reads into timeouts); the pool's
+    /// lock is not held while it opens, so other workspaces wait for nothing.
     pub async fn sftp(&self, t: &Target) -> Result<Arc<russh_sftp::client::SftpSession>> {
-        if let Some(s) = self.sftp.lock().await.get(&t.id) {
-            return Ok(s.clone());
-        }
-        let conn = self.get(t).await?;
-        let channel = conn.channel_open_session().await.map_err(unavailable)?;
-        channel.request_subsystem(true, "sftp").await.map_err(unavailable)?;
-        let session = russh_sftp::client::SftpSession::new(channel.into_stream())
-            .await
-            .map_err(unavailable)?;
-        let session = Arc::new(session);
-        self.sftp.lock().await.insert(t.id.clone(), session.clone());
-        Ok(session)
+        let cell = self.sftp.lock().await.entry(t.id.clone()).or_default().clone();
+        let session = cell
+            .get_or_try_init(|| async {
+                let conn = self.get(t).await?;
+                let channel = conn.channel_open_session().await.map_err(unavailable)?;
+                channel.request_subsystem(true, "sftp").await.map_err(unavailable)?;
+                let session = russh_sftp::client::SftpSession::new(channel.into_stream())
+                    .await
+                    .map_err(unavailable)?;
+                Ok::<_, WorkspaceError>(Arc::new(session))
+            })
+            .await?;
+        Ok(session.clone())
     }
 
     /// A `direct-tcpip` channel to `port` on the container's loopback, for a

@@ -385,3 +385,71 @@ fn watch_reports_changes_until_unsubscribed_or_stopped() {
         assert!(matches!(next(&mut sub).await, FsEvent::End { .. }));
     });
 }
+
+#[test]
+fn concurrent_first_reads_share_one_session() {
+    // The first fs.* calls on a workspace open its SFTP session. Four large
+    // reads at once used to open four, and reads stalled into timeouts.
+    let d = Daemon::start(43);
+    let repo = Repo::new();
+    d.create(&repo, "many", BUSYBOX);
+    let size: u64 = 32 << 20;
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "many",
+            "--",
+            "sh",
+            "-c",
+            &format!("head -c {size} /dev/urandom > /tmp/big && md5sum /tmp/big > /tmp/big.md5"),
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = d.client().await;
+        let chunk = nexus_sdk::MAX_READ_BYTES;
+        let reads = (0..size).step_by(chunk as usize).map(|offset| {
+            let c = &c;
+            async move {
+                let r = c
+                    .fs_read_file(&ReadFileParams {
+                        workspace: "many".into(),
+                        path: "/tmp/big".into(),
+                        encoding: Encoding::Base64,
+                        offset: Some(offset),
+                        length: Some(chunk),
+                    })
+                    .await
+                    .expect("a concurrent read");
+                Encoding::Base64.decode(&r.content).expect("base64")
+            }
+        });
+        let data: Vec<u8> = futures::future::join_all(reads).await.concat();
+        assert_eq!(data.len() as u64, size);
+        // the same bytes as in the container, in order
+        let sum = c
+            .fs_read_file(&ReadFileParams {
+                workspace: "many".into(),
+                path: "/tmp/big.md5".into(),
+                encoding: Encoding::Utf8,
+                offset: None,
+                length: None,
+            })
+            .await
+            .expect("md5");
+        let ours = std::process::Command::new("md5sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut p| {
+                use std::io::Write;
+                p.stdin.take().expect("stdin").write_all(&data)?;
+                p.wait_with_output()
+            })
+            .expect("md5sum");
+        let ours = String::from_utf8_lossy(&ours.stdout);
+        assert_eq!(sum.content.split_whitespace().next(), ours.split_whitespace().next());
+    });
+}
