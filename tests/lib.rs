@@ -117,6 +117,17 @@ impl Repo {
         !git(self.path(), &["branch", "--list", name]).trim().is_empty()
     }
 
+    /// Writes `files` (path relative to the repository, contents) and commits them.
+    pub fn commit(&self, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let full = self.path().join(path);
+            std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+            std::fs::write(full, text).expect("write");
+        }
+        git(self.path(), &["add", "-A"]);
+        git(self.path(), &["commit", "-qm", "change"]);
+    }
+
     /// The worktree path of workspace `name`.
     pub fn worktree(&self, name: &str) -> PathBuf {
         self.path().join(".worktree").join(name)
@@ -220,7 +231,7 @@ impl Daemon {
     /// 33000 + 40·block). Tests run at once, so each test has its own block:
     /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
     /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
-    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads.
+    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads; 44–46 devcontainer.
     pub fn start(block: u16) -> Daemon {
         Daemon::start_env(block, &[])
     }

@@ -47,9 +47,13 @@ pub struct CreateArgs {
     /// Commit-ish the branch starts from [default: HEAD].
     #[arg(long)]
     pub from: Option<String>,
-    /// Image to run instead of the default template's.
+    /// Image to run instead of the one devcontainer.json or the default template gives.
     #[arg(long)]
     pub image: Option<String>,
+    /// devcontainer.json to use, relative to the repository root
+    /// (default: .devcontainer/devcontainer.json, then .devcontainer.json).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<String>,
     /// Public key to authorize [default: every ~/.ssh/*.pub].
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
@@ -409,6 +413,7 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         repository: repo.display().to_string(),
         from: a.from,
         image: a.image,
+        config: a.config,
         authorized_keys: keys.iter().map(|k| k.public.clone()).collect(),
     };
     let mut events = client

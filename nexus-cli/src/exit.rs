@@ -11,8 +11,9 @@ pub fn code(code: i32) -> std::process::ExitCode {
 /// Exit code of a failed command: EX_USAGE 64 for bad input, EX_NOINPUT 66 for
 /// a missing workspace or file, EX_UNAVAILABLE 69 when Docker, the daemon or an agent
 /// is down, EX_TEMPFAIL 75 when the request needs another state or ports ran
-/// out, EX_NOPERM 77 for a refused token or a denied file operation, EX_SOFTWARE 70 otherwise; 1 for
-/// local failures.
+/// out, EX_NOPERM 77 for a refused token or a denied file operation, EX_CONFIG 78 for a
+/// devcontainer.json or Dockerfile that cannot be used, EX_SOFTWARE 70 otherwise; 1 for
+/// local failures, failed file operations and failed lifecycle hooks.
 pub fn for_error(e: &anyhow::Error) -> i32 {
     let Some(client) = e.downcast_ref::<ClientError>() else {
         return 1;
@@ -34,7 +35,8 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
         | ErrorKind::NameTaken => 64,
         ErrorKind::NotFound | ErrorKind::FileNotFound | ErrorKind::SessionNotFound => 66,
         ErrorKind::PermissionDenied => 77,
-        ErrorKind::FileOperationFailed => 1,
+        ErrorKind::FileOperationFailed | ErrorKind::HookFailed => 1,
+        ErrorKind::InvalidConfig | ErrorKind::BuildFailed => 78,
         ErrorKind::DockerUnavailable | ErrorKind::AgentUnavailable => 69,
         ErrorKind::InvalidState | ErrorKind::PortsExhausted | ErrorKind::WorktreeDirty => 75,
         ErrorKind::Unauthorized => 77,

@@ -39,6 +39,27 @@ pub struct ContainerSpec {
     pub entrypoint: Vec<String>,
     /// Hostname.
     pub hostname: String,
+    /// Environment (devcontainer.json `containerEnv`), as (name, value).
+    pub env: Vec<(String, String)>,
+}
+
+/// An image build through the Docker API (`POST /build`).
+#[derive(Debug, Clone, Default)]
+pub struct BuildSpec {
+    /// The tag to give the image.
+    pub tag: String,
+    /// The build context as a tar archive.
+    pub context: Vec<u8>,
+    /// The Dockerfile's path inside the context.
+    pub dockerfile: String,
+    /// Where the Dockerfile comes from, for errors (e.g. `.devcontainer/Dockerfile`).
+    pub source: String,
+    /// `--build-arg`s.
+    pub args: HashMap<String, String>,
+    /// `--target`.
+    pub target: Option<String>,
+    /// Labels of the image.
+    pub labels: HashMap<String, String>,
 }
 
 /// A container as reconciliation sees it.
@@ -60,9 +81,10 @@ pub trait ContainerRuntime: Send + Sync {
     /// Makes sure `image` is present (pulling it if not); returns its
     /// configured user (`""` for root). Errors: `ImageNotFound`.
     async fn ensure_image(&self, image: &str) -> Result<String>;
-    /// Builds `tag` from a tar build context holding a `Dockerfile`.
-    /// Errors: `ImageNotFound` with the build's own error.
-    async fn build_image(&self, tag: &str, context: Vec<u8>) -> Result<()>;
+    /// Builds an image. Errors: `BuildFailed` with the build's own error.
+    async fn build_image(&self, build: BuildSpec) -> Result<()>;
+    /// Whether the engine has image `image` (no pull).
+    async fn has_image(&self, image: &str) -> Result<bool>;
     /// Creates a container; returns its id.
     async fn create(&self, spec: &ContainerSpec) -> Result<String>;
     /// Extracts a tar archive at `/` in a created container.
@@ -167,23 +189,30 @@ impl ContainerRuntime for Docker {
         Ok(info.config.and_then(|c| c.user).unwrap_or_default())
     }
 
-    async fn build_image(&self, tag: &str, context: Vec<u8>) -> Result<()> {
+    async fn has_image(&self, image: &str) -> Result<bool> {
+        match self.client().await?.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(docker_err(e)),
+        }
+    }
+
+    async fn build_image(&self, b: BuildSpec) -> Result<()> {
         let c = self.client().await?;
         let opts = BuildImageOptions {
-            dockerfile: "Dockerfile".into(),
-            t: Some(tag.to_string()),
+            dockerfile: b.dockerfile.clone(),
+            t: Some(b.tag.clone()),
             rm: true,
-            labels: Some(HashMap::from([(
-                "dev.nexus.template".to_string(),
-                "default".to_string(),
-            )])),
+            labels: Some(b.labels.clone()),
+            buildargs: Some(b.args.clone()),
+            target: b.target.clone().unwrap_or_default(),
             ..Default::default()
         };
-        let failed = |reason: String| WorkspaceError::ImageNotFound {
-            image: tag.to_string(),
-            reason: format!("building it from the built-in template failed: {reason}"),
+        let failed = |message: String| WorkspaceError::BuildFailed {
+            dockerfile: b.source.clone(),
+            message: message.trim().to_string(),
         };
-        let mut build = c.build_image(opts, None, Some(bollard::body_full(context.into())));
+        let mut build = c.build_image(opts, None, Some(bollard::body_full(b.context.into())));
         while let Some(step) = build.next().await {
             match step {
                 Ok(info) => {
@@ -228,6 +257,7 @@ impl ContainerRuntime for Docker {
             cmd: Some(Vec::new()),
             user: Some("0:0".into()),
             hostname: Some(spec.hostname.clone()),
+            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             labels: Some(spec.labels.clone()),
             exposed_ports: Some(exposed),
             host_config: Some(HostConfig {

@@ -98,6 +98,29 @@ pub enum WorkspaceError {
         /// What the agent said.
         message: String,
     },
+    /// devcontainer.json is missing, does not parse, or asks for what cannot be.
+    #[error("{0}")]
+    InvalidConfig(String),
+    /// A lifecycle hook (devcontainer.json `postCreateCommand`, …) failed.
+    #[error(
+        "{hook} exited with code {exit_code}: fix the command in devcontainer.json and try again; its output ends: {tail}"
+    )]
+    HookFailed {
+        /// The hook's property name, and the command's name in the object form.
+        hook: String,
+        /// Its exit code.
+        exit_code: i32,
+        /// Its last lines of output.
+        tail: String,
+    },
+    /// A Dockerfile build failed.
+    #[error("building {dockerfile} failed: {message}: fix the Dockerfile and try again")]
+    BuildFailed {
+        /// The Dockerfile, relative to the repository root.
+        dockerfile: String,
+        /// What Docker said.
+        message: String,
+    },
     /// No SSH public key.
     #[error(
         "no SSH public key to authorize: make one with `ssh-keygen -t ed25519`, or pass --ssh-key PATH to a .pub file"
@@ -153,6 +176,9 @@ impl WorkspaceError {
             WorkspaceError::FileOperation { .. } => ErrorKind::FileOperationFailed,
             WorkspaceError::SessionNotFound { .. } => ErrorKind::SessionNotFound,
             WorkspaceError::TooLarge(_) => ErrorKind::MessageTooLarge,
+            WorkspaceError::InvalidConfig(_) => ErrorKind::InvalidConfig,
+            WorkspaceError::HookFailed { .. } => ErrorKind::HookFailed,
+            WorkspaceError::BuildFailed { .. } => ErrorKind::BuildFailed,
             WorkspaceError::Step { source, .. } => source.kind(),
             WorkspaceError::Internal(_) => ErrorKind::Internal,
         }

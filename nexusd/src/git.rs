@@ -33,6 +33,95 @@ fn internal(e: git2::Error) -> WorkspaceError {
     WorkspaceError::Internal(format!("git: {}", e.message()))
 }
 
+/// The bytes of the file at `path` (relative to the repository root, `/`
+/// separated) in commit `commit`; `None` when the commit has no such file.
+pub fn read_at(repo: &RepoInfo, commit: git2::Oid, path: &str) -> Result<Option<Vec<u8>>> {
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let tree = r.find_commit(commit).and_then(|c| c.tree()).map_err(internal)?;
+    let Ok(entry) = tree.get_path(Path::new(path)) else {
+        return Ok(None);
+    };
+    match entry.to_object(&r).map_err(internal)?.into_blob() {
+        Ok(blob) => Ok(Some(blob.content().to_vec())),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The directory `dir` of commit `commit` as a tar archive (a Docker build
+/// context: files with their modes, symlinks; submodules left out), and the
+/// id of its tree, which changes exactly when its content does; `extra`
+/// files are added at the end. `None` when the commit has no such directory
+/// (`""` is the root).
+pub fn archive_at(
+    repo: &RepoInfo,
+    commit: git2::Oid,
+    dir: &str,
+    extra: &[(&str, &[u8])],
+) -> Result<Option<(Vec<u8>, String)>> {
+    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let root = r.find_commit(commit).and_then(|c| c.tree()).map_err(internal)?;
+    let tree = if dir.is_empty() {
+        root
+    } else {
+        match root.get_path(Path::new(dir)).and_then(|e| e.to_object(&r)) {
+            Ok(o) => match o.into_tree() {
+                Ok(t) => t,
+                Err(_) => return Ok(None),
+            },
+            Err(_) => return Ok(None),
+        }
+    };
+    let mut b = tar::Builder::new(Vec::new());
+    let mut failed = None;
+    tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        let Ok(name) = entry.name() else {
+            return git2::TreeWalkResult::Skip;
+        };
+        let path = format!("{parent}{name}");
+        let mode = entry.filemode();
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok; // directories are walked; submodules skipped
+        }
+        let blob = match r.find_blob(entry.id()) {
+            Ok(b) => b,
+            Err(e) => {
+                failed = Some(e);
+                return git2::TreeWalkResult::Abort;
+            }
+        };
+        let mut h = tar::Header::new_gnu();
+        let added = if mode == 0o120000 {
+            h.set_entry_type(tar::EntryType::Symlink);
+            h.set_size(0);
+            h.set_mode(0o777);
+            let target = String::from_utf8_lossy(blob.content()).into_owned();
+            b.append_link(&mut h, &path, target)
+        } else {
+            h.set_size(blob.content().len() as u64);
+            h.set_mode(if mode == 0o100755 { 0o755 } else { 0o644 });
+            b.append_data(&mut h, &path, blob.content())
+        };
+        match added {
+            Ok(()) => git2::TreeWalkResult::Ok,
+            Err(e) => {
+                failed = Some(git2::Error::from_str(&e.to_string()));
+                git2::TreeWalkResult::Abort
+            }
+        }
+    })
+    .map_err(internal)?;
+    if let Some(e) = failed {
+        return Err(internal(e));
+    }
+    for (path, data) in extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, path, *data)?;
+    }
+    Ok(Some((b.into_inner()?, tree.id().to_string())))
+}
+
 /// Finds the repository containing `path` (from any of its worktrees too).
 ///
 /// Errors: `NotAGitRepository` (also for bare repositories, which have no

@@ -42,6 +42,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 2: a remove records whether it deletes the branch, so a restart finishes it as asked
     "ALTER TABLE workspaces ADD COLUMN delete_branch INTEGER NOT NULL DEFAULT 0;",
+    // 3: the devcontainer.json a workspace was made from (JSON, variables replaced)
+    "ALTER TABLE workspaces ADD COLUMN devcontainer TEXT;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -84,6 +86,9 @@ pub struct WorkspaceRecord {
     pub delete_branch: bool,
     /// Docker container id, once created.
     pub container_id: Option<String>,
+    /// The devcontainer.json it was made from, as JSON with variables
+    /// replaced (its hooks run again at start); `None` for an image or template.
+    pub devcontainer: Option<String>,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
 }
@@ -128,6 +133,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         authorized_keys: r.get("authorized_keys")?,
         delete_branch: r.get("delete_branch")?,
         container_id: r.get("container_id")?,
+        devcontainer: r.get("devcontainer")?,
         created_at: r.get("created_at")?,
     })
 }
@@ -216,8 +222,8 @@ impl Store {
         tx.execute(
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
-                ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at, devcontainer)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
             params![
                 record.id,
                 record.name,
@@ -238,6 +244,7 @@ impl Store {
                 record.authorized_keys,
                 record.container_id,
                 record.created_at,
+                record.devcontainer,
             ],
         )?;
         tx.execute(
@@ -370,6 +377,7 @@ mod tests {
             authorized_keys: "a".into(),
             delete_branch: false,
             container_id: None,
+            devcontainer: Some("{\"image\":\"x\"}".into()),
             created_at: 1,
         }
     }

@@ -4,6 +4,7 @@
 
 use crate::agent_client::{AgentPool, OpenChannel, Output, RunOptions, Target, command_line};
 use crate::config::DaemonConfig;
+use crate::devcontainer::{self, DevContainer, Loaded};
 use crate::docker::{ContainerRuntime, ContainerSpec, LABEL_DAEMON, LABEL_WORKSPACE};
 use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
@@ -76,6 +77,77 @@ pub fn remote_user(image_user: &str, owner: (u32, u32)) -> (String, Option<(u32,
         return ("root".to_string(), None);
     }
     (user.to_string(), Some(owner))
+}
+
+/// [`Manager::prepare_exec`] for the workspace of record `r`, whatever its
+/// state (lifecycle hooks run while it is still being created).
+pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<PreparedExec> {
+    if p.command.is_empty() {
+        return Err(WorkspaceError::InvalidParams(
+            "command is empty: give the program and its arguments".into(),
+        ));
+    }
+    let env: Vec<(String, String)> = p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some((bad, _)) = env
+        .iter()
+        .find(|(k, _)| k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+    {
+        return Err(WorkspaceError::InvalidParams(format!(
+            "{bad:?} is no environment variable name"
+        )));
+    }
+    if let Some(user) = &p.user
+        && (user.is_empty() || !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+    {
+        return Err(WorkspaceError::InvalidParams(format!("{user:?} is no user name")));
+    }
+    let mut target = target(r);
+    if let Some(user) = &p.user {
+        target.user = user.clone();
+    }
+    Ok(PreparedExec {
+        line: command_line(&p.command, Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)), &env),
+        opts: RunOptions {
+            pty: p.pty,
+            stdin: p.stdin,
+            timeout: p.timeout_secs.map(Duration::from_secs),
+            dedicated: false,
+        },
+        target,
+    })
+}
+
+/// The devcontainer.json a workspace was made from, if any.
+fn devcontainer_of(r: &WorkspaceRecord) -> Option<DevContainer> {
+    serde_json::from_str(r.devcontainer.as_deref()?).ok()
+}
+
+/// Parses devcontainer.json at `path` of the repository for a workspace
+/// whose worktree is `worktree`: `${localWorkspaceFolder}` is the worktree,
+/// `${devcontainerId}` comes from the labels `@devcontainers/cli` uses
+/// (`devcontainer.local_folder`, `devcontainer.config_file`), and
+/// `${containerWorkspaceFolder}` is the file's own `workspaceFolder` when it
+/// has one.
+fn load_devcontainer(path: &str, text: &str, repo: &RepoInfo, worktree: &std::path::Path) -> Result<Loaded> {
+    let local = worktree.display().to_string();
+    let labels = std::collections::BTreeMap::from([
+        ("devcontainer.local_folder".to_string(), local.clone()),
+        ("devcontainer.config_file".to_string(), format!("{local}/{path}")),
+    ]);
+    let mut vars = devcontainer::Variables {
+        local_workspace_folder: local,
+        container_workspace_folder: format!("/workspaces/{}", repo.name),
+        devcontainer_id: devcontainer::devcontainer_id(&labels),
+    };
+    let mut config = devcontainer::parse(path, text, &vars)?;
+    if let Some(folder) = config.workspace_folder.clone() {
+        vars.container_workspace_folder = folder;
+        config = devcontainer::parse(path, text, &vars)?;
+    }
+    Ok(Loaded {
+        path: path.to_string(),
+        config,
+    })
 }
 
 fn new_id() -> String {
@@ -156,7 +228,7 @@ pub struct Manager {
     daemon_id: String,
     daemon_public_key: String,
     pub(crate) store: Store,
-    runtime: Arc<dyn ContainerRuntime>,
+    pub(crate) runtime: Arc<dyn ContainerRuntime>,
     agents: Arc<AgentPool>,
     pub(crate) forwards: crate::forwards::Forwards,
     /// Open exec and tunnel channels, by id.
@@ -245,30 +317,40 @@ impl Manager {
         if self.store.get(&name).is_ok() {
             return Err(WorkspaceError::NameTaken(name));
         }
-        let image = p.image.clone().unwrap_or_else(|| self.config.default_image.clone());
-        self.events.progress(&name, "image", format!("finding image {image}"));
-        self.runtime.ping().await?;
-        let image_user = match self.runtime.ensure_image(&image).await {
-            // the default template's image is made from the embedded template when missing
-            Err(WorkspaceError::ImageNotFound { .. }) if p.image.is_none() => {
-                self.events.progress(
-                    &name,
-                    "image",
-                    format!("building {image} from the built-in default template"),
-                );
-                self.runtime
-                    .build_image(&image, crate::templates::default_context()?)
-                    .await?;
-                self.runtime.ensure_image(&image).await?
-            }
-            other => other?,
+        // devcontainer.json of the commit the workspace starts from
+        let worktree = git::worktree_path(&repo, &name);
+        let (found_repo, config_arg) = (repo.clone(), p.config.clone());
+        let found = blocking(move || devcontainer::find(&found_repo, start, config_arg.as_deref())).await?;
+        let loaded = match found {
+            Some((path, text)) => Some(load_devcontainer(&path, &text, &repo, &worktree)?),
+            None => None,
         };
+        self.runtime.ping().await?;
+        let (image, image_user) = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
         let owner = {
             use std::os::unix::fs::MetadataExt;
             let m = std::fs::metadata(&repo.workdir)?;
             (m.uid(), m.gid())
         };
-        let (remote_user, remote_user_uid) = remote_user(&image_user, owner);
+        let config = loaded.as_ref().map(|l| &l.config);
+        // devcontainer.json's remoteUser, else its containerUser, else the
+        // image's user (root when the repository's owner is root)
+        let (remote_user, mut remote_user_uid) =
+            match config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone())) {
+                Some(user) if user != "root" && user != "0" => (user, (owner.0 != 0).then_some(owner)),
+                Some(_) => ("root".to_string(), None),
+                None => remote_user(&image_user, owner),
+            };
+        if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
+            remote_user_uid = None;
+        }
+        let workspace_folder = config
+            .and_then(|c| c.workspace_folder.clone())
+            .unwrap_or_else(|| format!("/workspaces/{}", repo.name));
+        let devcontainer = config
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| WorkspaceError::Internal(format!("cannot keep the devcontainer.json: {e}")))?;
         let host_key = keys::generate()?;
         let mut record = WorkspaceRecord {
             id: new_id(),
@@ -276,19 +358,20 @@ impl Manager {
             state: WorkspaceState::Creating,
             repository: repo.workdir.display().to_string(),
             git_common_dir: repo.common_dir.display().to_string(),
-            worktree: git::worktree_path(&repo, &name).display().to_string(),
+            worktree: worktree.display().to_string(),
             branch: git::branch_name(&name),
             branch_created: !branch_exists,
             image,
             remote_user,
             remote_user_uid,
-            workspace_folder: format!("/workspaces/{}", repo.name),
+            workspace_folder,
             ssh_port: 0,
             host_key: keys::to_pem(&host_key)?,
             host_public_key: keys::public_line(&host_key)?,
             authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
             delete_branch: false,
             container_id: None,
+            devcontainer,
             created_at: now(),
         };
         self.events.progress(&name, "ports", "allocating the SSH port");
@@ -296,7 +379,11 @@ impl Manager {
             .store
             .insert_creating(&record, self.config.port_range, crate::ports::bindable)?;
         self.events.state(&name, Some(WorkspaceState::Creating));
-        match self.provision(&mut record, Some(start)).await {
+        let made = match self.provision(&mut record, Some(start)).await {
+            Ok(()) => self.run_hooks(&record, &devcontainer::CONTAINER_HOOKS).await,
+            Err(e) => Err(e),
+        };
+        match made {
             Ok(()) => {
                 self.store.set_state(&record.id, WorkspaceState::Running)?;
                 record.state = WorkspaceState::Running;
@@ -348,6 +435,9 @@ impl Manager {
             ports: vec![(AGENT_PORT, record.ssh_port)],
             entrypoint: vec![AGENT_BINARY.to_string()],
             hostname: record.name.clone(),
+            env: devcontainer_of(record)
+                .map(|c| c.container_env.into_iter().collect())
+                .unwrap_or_default(),
         };
         let id = self.runtime.create(&spec).await.map_err(|e| e.at("container"))?;
         self.store.set_container(&record.id, &id)?;
@@ -423,6 +513,14 @@ impl Manager {
             "workspaceFolder": r.workspace_folder,
             "remoteUser": r.remote_user,
             "remoteUserUid": r.remote_user_uid,
+            "remoteEnv": devcontainer_of(r)
+                .map(|c| {
+                    c.remote_env
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, v?)))
+                        .collect::<std::collections::BTreeMap<_, _>>()
+                })
+                .unwrap_or_default(),
         });
         let mut b = tar::Builder::new(Vec::new());
         let mut dir = tar::Header::new_gnu();
@@ -500,6 +598,7 @@ impl Manager {
             None => self.provision(&mut r, None).await?,
         }
         self.wait_ssh(&r).await?;
+        self.run_hooks(&r, &["postStartCommand"]).await?;
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
         self.events.state(name, Some(WorkspaceState::Running));
@@ -608,39 +707,7 @@ impl Manager {
     /// command must not be empty, env names must be names.
     pub fn prepare_exec(&self, p: &ExecParams) -> Result<PreparedExec> {
         let r = self.running(&p.workspace)?;
-        if p.command.is_empty() {
-            return Err(WorkspaceError::InvalidParams(
-                "command is empty: give the program and its arguments".into(),
-            ));
-        }
-        let env: Vec<(String, String)> = p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        if let Some((bad, _)) = env
-            .iter()
-            .find(|(k, _)| k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        {
-            return Err(WorkspaceError::InvalidParams(format!(
-                "{bad:?} is no environment variable name"
-            )));
-        }
-        if let Some(user) = &p.user
-            && (user.is_empty() || !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
-        {
-            return Err(WorkspaceError::InvalidParams(format!("{user:?} is no user name")));
-        }
-        let mut target = target(&r);
-        if let Some(user) = &p.user {
-            target.user = user.clone();
-        }
-        Ok(PreparedExec {
-            line: command_line(&p.command, Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)), &env),
-            opts: RunOptions {
-                pty: p.pty,
-                stdin: p.stdin,
-                timeout: p.timeout_secs.map(Duration::from_secs),
-                dedicated: false,
-            },
-            target,
-        })
+        prepare_exec_for(&r, p)
     }
 
     /// Starts a prepared command through the workspace's agent.

@@ -57,6 +57,14 @@ pub enum ErrorKind {
     /// The request or its answer is larger than the daemon's message limit
     /// (`MAX_MESSAGE_BYTES`).
     MessageTooLarge,
+    /// devcontainer.json is missing, does not parse (the message gives file,
+    /// line and column), or asks for what cannot be.
+    InvalidConfig,
+    /// A lifecycle hook of devcontainer.json exited non-zero (the message
+    /// gives the hook, its exit code and its last output).
+    HookFailed,
+    /// Building the image from devcontainer.json's Dockerfile failed.
+    BuildFailed,
     /// Anything else: a bug or an unexpected fault of Docker, git or the disk.
     Internal,
 }
@@ -88,6 +96,9 @@ impl ErrorKind {
             ErrorKind::InvalidRequest => -32600,
             ErrorKind::MethodNotFound => -32601,
             ErrorKind::MessageTooLarge => -32007,
+            ErrorKind::InvalidConfig => -32027,
+            ErrorKind::HookFailed => -32028,
+            ErrorKind::BuildFailed => -32029,
         }
     }
 
@@ -121,6 +132,9 @@ pub const ALL_KINDS: &[ErrorKind] = &[
     ErrorKind::InvalidRequest,
     ErrorKind::MethodNotFound,
     ErrorKind::MessageTooLarge,
+    ErrorKind::InvalidConfig,
+    ErrorKind::HookFailed,
+    ErrorKind::BuildFailed,
     ErrorKind::Internal,
 ];
 

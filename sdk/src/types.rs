@@ -76,9 +76,16 @@ pub struct CreateParams {
     /// The commit-ish the branch starts from; `HEAD` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
-    /// Image to run instead of the built-in default template's.
+    /// Image to run instead of the one devcontainer.json (or the built-in
+    /// default template) gives; the rest of devcontainer.json still applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// devcontainer.json to use, relative to the repository root (e.g.
+    /// `.devcontainer/python/devcontainer.json`); else
+    /// `.devcontainer/devcontainer.json`, then `.devcontainer.json`, read
+    /// from the commit the workspace starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
     /// OpenSSH public keys (authorized_keys lines) allowed to log in.
     #[serde(default)]
     pub authorized_keys: Vec<String>,
@@ -282,7 +289,8 @@ pub enum Event {
         /// The workspace name.
         workspace: String,
         /// Step id: `validate`, `ports`, `worktree`, `image`, `container`,
-        /// `agent`, `start`, `ssh`, `remove`.
+        /// `agent`, `start`, `ssh`, `hook` (devcontainer.json lifecycle
+        /// hooks: each output line is a message), `remove`.
         step: String,
         /// What the step does, for people.
         message: String,

@@ -152,8 +152,10 @@ pub(crate) enum Program {
 impl Connection {
     /// The login environment of a session (HOME, USER, LOGNAME, SHELL, PATH,
     /// the SSH_* variables and SSH_AUTH_SOCK; a terminal adds TERM and
-    /// SSH_TTY), then `/etc/environment`, `remoteEnv` and the client's `env`
-    /// requests; the last definition wins.
+    /// SSH_TTY), then the container's own environment (the image's `ENV` and
+    /// devcontainer.json's `containerEnv`: the agent's, as PID 1, as `docker
+    /// exec` would give it, but not its user's variables), `/etc/environment`,
+    /// `remoteEnv` and the client's `env` requests; the last definition wins.
     fn environment(&self, user: &User, state: &ChannelState) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = vec![
             ("HOME".into(), user.home.clone()),
@@ -173,6 +175,10 @@ impl Connection {
         if let Some(sock) = &self.agent_socket {
             env.push(("SSH_AUTH_SOCK".into(), sock.display().to_string()));
         }
+        env.extend(
+            std::env::vars()
+                .filter(|(k, _)| !["HOME", "USER", "LOGNAME", "SHELL", "PWD", "SHLVL", "_"].contains(&k.as_str())),
+        );
         env.extend(etc_environment());
         env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.extend(state.env.iter().cloned());

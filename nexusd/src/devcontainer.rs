@@ -1,0 +1,422 @@
+//! devcontainer.json, as the Dev Container specification (containers.dev,
+//! the `devcontainers/spec` repository) defines it: finding the file in a
+//! commit, parsing it as JSON with comments and trailing commas, replacing
+//! its variables, and the parts a workspace is made from — the image or the
+//! Dockerfile build, the container's environment and users, the workspace
+//! folder and the lifecycle hooks. Property names are the spec's. Unknown
+//! properties are kept (and ignored), not errors.
+
+use crate::error::{Result, WorkspaceError};
+use crate::git::RepoInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where devcontainer.json is looked for, in order (the spec's "standard locations").
+pub const LOCATIONS: [&str; 2] = [".devcontainer/devcontainer.json", ".devcontainer.json"];
+
+/// A `build` object (`build.dockerfile`, `build.context`, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Build {
+    /// The Dockerfile, relative to devcontainer.json.
+    pub dockerfile: Option<String>,
+    /// The build context, relative to devcontainer.json; `"."` when absent.
+    pub context: Option<String>,
+    /// `--build-arg`s.
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+    /// The stage to build (`--target`).
+    pub target: Option<String>,
+    /// Extra `docker build` flags.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// One lifecycle command in the spec's three forms: a string run by `/bin/sh
+/// -c`, an array run as argv without a shell, or an object whose values (each
+/// a string or an array) run in parallel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LifecycleCommand {
+    /// `"npm install"`.
+    Shell(String),
+    /// `["npm", "install"]`.
+    Exec(Vec<String>),
+    /// `{"server": "npm start", "db": ["mysql", "-u", "root"]}`.
+    Parallel(BTreeMap<String, LifecycleCommand>),
+}
+
+impl LifecycleCommand {
+    /// The commands to run, each as (label, argv), in parallel when more than one.
+    pub fn argvs(&self) -> Vec<(Option<String>, Vec<String>)> {
+        match self {
+            LifecycleCommand::Shell(s) => vec![(None, vec!["/bin/sh".into(), "-c".into(), s.clone()])],
+            LifecycleCommand::Exec(v) => vec![(None, v.clone())],
+            LifecycleCommand::Parallel(m) => m
+                .iter()
+                .flat_map(|(k, c)| c.argvs().into_iter().map(move |(_, argv)| (Some(k.clone()), argv)))
+                .collect(),
+        }
+    }
+}
+
+/// The lifecycle hooks run in the container, in the order the spec runs them.
+pub const CONTAINER_HOOKS: [&str; 4] = [
+    "onCreateCommand",
+    "updateContentCommand",
+    "postCreateCommand",
+    "postStartCommand",
+];
+
+/// A devcontainer.json, as far as Nexus reads it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevContainer {
+    /// `name`.
+    pub name: Option<String>,
+    /// `image`: the image to run.
+    pub image: Option<String>,
+    /// `build`: the Dockerfile to build instead.
+    pub build: Option<Build>,
+    /// The older top-level `dockerFile` (same as `build.dockerfile`).
+    pub docker_file: Option<String>,
+    /// The older top-level `context` (same as `build.context`).
+    pub context: Option<String>,
+    /// `workspaceFolder`: where the worktree is mounted; `/workspaces/<repository name>` when absent.
+    pub workspace_folder: Option<String>,
+    /// `containerEnv`: environment of the container.
+    #[serde(default)]
+    pub container_env: BTreeMap<String, String>,
+    /// `remoteEnv`: environment of sessions (SSH, exec, hooks); `null` unsets.
+    #[serde(default)]
+    pub remote_env: BTreeMap<String, Option<String>>,
+    /// `containerUser`: the user processes in the container run as; also the
+    /// default of `remoteUser`.
+    pub container_user: Option<String>,
+    /// `remoteUser`: the user SSH sessions, exec and hooks run as.
+    pub remote_user: Option<String>,
+    /// `updateRemoteUserUID`: give `remoteUser` the host user's UID/GID (default true).
+    #[serde(rename = "updateRemoteUserUID")]
+    pub update_remote_user_uid: Option<bool>,
+    /// `onCreateCommand`.
+    pub on_create_command: Option<LifecycleCommand>,
+    /// `updateContentCommand`.
+    pub update_content_command: Option<LifecycleCommand>,
+    /// `postCreateCommand`.
+    pub post_create_command: Option<LifecycleCommand>,
+    /// `postStartCommand`.
+    pub post_start_command: Option<LifecycleCommand>,
+    /// `postAttachCommand`.
+    pub post_attach_command: Option<LifecycleCommand>,
+    /// `customizations`: tool-specific settings, kept for IDEs.
+    pub customizations: Option<serde_json::Value>,
+    /// Every other property, kept as written.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DevContainer {
+    /// The lifecycle command of hook `name` (one of [`CONTAINER_HOOKS`]).
+    pub fn hook(&self, name: &str) -> Option<&LifecycleCommand> {
+        match name {
+            "onCreateCommand" => self.on_create_command.as_ref(),
+            "updateContentCommand" => self.update_content_command.as_ref(),
+            "postCreateCommand" => self.post_create_command.as_ref(),
+            "postStartCommand" => self.post_start_command.as_ref(),
+            "postAttachCommand" => self.post_attach_command.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The Dockerfile build, from `build` or the older `dockerFile`/`context`.
+    pub fn dockerfile_build(&self) -> Option<Build> {
+        let mut b = self.build.clone().unwrap_or_default();
+        b.dockerfile = b.dockerfile.or_else(|| self.docker_file.clone());
+        b.context = b.context.or_else(|| self.context.clone());
+        b.dockerfile.is_some().then_some(b)
+    }
+}
+
+/// A devcontainer.json found in a commit.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// Its path relative to the repository root (`.devcontainer/devcontainer.json`).
+    pub path: String,
+    /// The configuration, variables replaced.
+    pub config: DevContainer,
+}
+
+impl Loaded {
+    /// The folder holding devcontainer.json, relative to the repository root
+    /// (`""` for the root), which the spec's relative paths start from.
+    pub fn folder(&self) -> &str {
+        self.path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+    }
+
+    /// `path` (relative to devcontainer.json) relative to the repository root,
+    /// `.` and `..` resolved. Errors when it leaves the repository.
+    pub fn resolve(&self, path: &str) -> Result<String> {
+        let mut parts: Vec<&str> = self.folder().split('/').filter(|p| !p.is_empty()).collect();
+        for p in path.split('/') {
+            match p {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Err(WorkspaceError::InvalidConfig(format!(
+                            "{}: {path:?} leads out of the repository: keep the build inside it",
+                            self.path
+                        )));
+                    }
+                }
+                p => parts.push(p),
+            }
+        }
+        Ok(parts.join("/"))
+    }
+}
+
+/// What `${...}` variables stand for (the spec's names).
+#[derive(Debug, Clone)]
+pub struct Variables {
+    /// `${localWorkspaceFolder}`: the folder on the host that is mounted (the worktree).
+    pub local_workspace_folder: String,
+    /// `${containerWorkspaceFolder}`: where it is mounted in the container.
+    pub container_workspace_folder: String,
+    /// `${devcontainerId}`.
+    pub devcontainer_id: String,
+}
+
+fn basename(path: &str) -> &str {
+    path.trim_end_matches('/').rsplit('/').next().unwrap_or(path)
+}
+
+/// `text` with the spec's variables replaced: `${localEnv:VAR}` and
+/// `${localEnv:VAR:default}` (the daemon's environment; empty when unset and
+/// no default), `${localWorkspaceFolder}`, `${localWorkspaceFolderBasename}`,
+/// `${containerWorkspaceFolder}`, `${containerWorkspaceFolderBasename}`,
+/// `${devcontainerId}`. `${containerEnv:VAR}` and unknown variables stay as
+/// written (the former is only known inside the container).
+pub fn substitute(text: &str, v: &Variables) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let name = &after[..end];
+        let value = match name {
+            "localWorkspaceFolder" => Some(v.local_workspace_folder.clone()),
+            "localWorkspaceFolderBasename" => Some(basename(&v.local_workspace_folder).to_string()),
+            "containerWorkspaceFolder" => Some(v.container_workspace_folder.clone()),
+            "containerWorkspaceFolderBasename" => Some(basename(&v.container_workspace_folder).to_string()),
+            "devcontainerId" => Some(v.devcontainer_id.clone()),
+            n => n
+                .strip_prefix("localEnv:")
+                .or_else(|| n.strip_prefix("env:"))
+                .map(|spec| {
+                    let (var, default) = spec.split_once(':').unwrap_or((spec, ""));
+                    std::env::var(var).unwrap_or_else(|_| default.to_string())
+                }),
+        };
+        match value {
+            Some(val) => out.push_str(&val),
+            None => out.push_str(&rest[start..start + 2 + end + 1]),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn substitute_all(value: &mut serde_json::Value, v: &Variables) {
+    match value {
+        serde_json::Value::String(s) => *s = substitute(s, v),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| substitute_all(x, v)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| substitute_all(x, v)),
+        _ => {}
+    }
+}
+
+/// `${devcontainerId}` as the spec's label-based computation gives it (and
+/// `@devcontainers/cli` with its labels `devcontainer.local_folder` and
+/// `devcontainer.config_file`): the SHA-256 of the labels as compact JSON
+/// with sorted keys, as a base-32 number (digits `0-9a-v`) left-padded with
+/// `0` to 52 characters.
+pub fn devcontainer_id(labels: &BTreeMap<String, String>) -> String {
+    use sha2::Digest;
+    let json = serde_json::to_string(labels).unwrap_or_default();
+    let hash = sha2::Sha256::digest(json.as_bytes());
+    // 256 bits, five at a time from the least significant end
+    let mut digits = Vec::with_capacity(52);
+    for i in 0..52 {
+        let mut d = 0u8;
+        for b in 0..5 {
+            let bit = i * 5 + b;
+            if bit < 256 {
+                let byte = hash[31 - bit / 8];
+                d |= ((byte >> (bit % 8)) & 1) << b;
+            }
+        }
+        digits.push(b"0123456789abcdefghijklmnopqrstuv"[d as usize]);
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// The error for a devcontainer.json that does not parse: file, line, column.
+fn parse_error(path: &str, e: &jsonc_parser::errors::ParseError) -> WorkspaceError {
+    WorkspaceError::InvalidConfig(format!(
+        "{path}:{}:{}: {}: fix the file and try again",
+        e.line_display(),
+        e.column_display(),
+        e.kind()
+    ))
+}
+
+/// Parses devcontainer.json text found at `path`, variables replaced.
+/// Errors: `InvalidConfig` with file, line and column.
+pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
+    // JSON with comments and trailing commas, as VS Code reads it; nothing looser
+    let opts = jsonc_parser::ParseOptions {
+        allow_comments: true,
+        allow_trailing_commas: true,
+        allow_loose_object_property_names: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        ..Default::default()
+    };
+    // typed first, for the position of a wrong type; then as a value for the variables
+    jsonc_parser::parse_to_serde_value::<DevContainer>(text, &opts).map_err(|e| parse_error(path, &e))?;
+    let mut value: serde_json::Value =
+        jsonc_parser::parse_to_serde_value(text, &opts).map_err(|e| parse_error(path, &e))?;
+    if !value.is_object() {
+        return Err(WorkspaceError::InvalidConfig(format!(
+            "{path}: devcontainer.json must hold one JSON object"
+        )));
+    }
+    substitute_all(&mut value, vars);
+    serde_json::from_value(value).map_err(|e| WorkspaceError::InvalidConfig(format!("{path}: {e}")))
+}
+
+/// Finds devcontainer.json in commit `commit`: `config` (relative to the
+/// repository root) when given, else the first of [`LOCATIONS`]. `None` when
+/// there is none and none was asked for. Errors: `InvalidConfig` for a
+/// `config` that is missing or a file that does not parse.
+pub fn find(repo: &RepoInfo, commit: git2::Oid, config: Option<&str>) -> Result<Option<(String, String)>> {
+    let read = |path: &str| -> Result<Option<String>> {
+        Ok(crate::git::read_at(repo, commit, path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    };
+    if let Some(path) = config {
+        let path = path.trim_start_matches("./").to_string();
+        return match read(&path)? {
+            Some(text) => Ok(Some((path, text))),
+            None => Err(WorkspaceError::InvalidConfig(format!(
+                "{path}: no such file in the commit the workspace starts from: commit it, or fix --config"
+            ))),
+        };
+    }
+    for path in LOCATIONS {
+        if let Some(text) = read(path)? {
+            return Ok(Some((path.to_string(), text)));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Variables {
+        Variables {
+            local_workspace_folder: "/home/u/repo/.worktree/feat".into(),
+            container_workspace_folder: "/workspaces/repo".into(),
+            devcontainer_id: "abc".into(),
+        }
+    }
+
+    #[test]
+    fn parses_jsonc_and_keeps_unknown_properties() {
+        let text = r#"{
+            // a comment
+            "image": "debian:bookworm", /* another */
+            "containerEnv": {"A": "1",},
+            "postCreateCommand": {"one": "echo 1", "two": ["echo", "2"]},
+            "onCreateCommand": ["touch", "x"],
+            "someFutureProperty": {"x": 1},
+        }"#;
+        let c = parse("devcontainer.json", text, &vars()).expect("parses");
+        assert_eq!(c.image.as_deref(), Some("debian:bookworm"));
+        assert_eq!(c.container_env["A"], "1");
+        assert_eq!(c.other["someFutureProperty"], serde_json::json!({"x": 1}));
+        let post = c.post_create_command.expect("post");
+        assert_eq!(
+            post.argvs(),
+            vec![
+                (Some("one".into()), vec!["/bin/sh".into(), "-c".into(), "echo 1".into()]),
+                (Some("two".into()), vec!["echo".into(), "2".into()]),
+            ]
+        );
+        assert_eq!(c.on_create_command.expect("on").argvs()[0].1, vec!["touch", "x"]);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let e = parse(
+            ".devcontainer/devcontainer.json",
+            "{\n  \"image\": \"x\",\n  oops\n}",
+            &vars(),
+        )
+        .expect_err("bad");
+        let m = e.to_string();
+        assert!(m.starts_with(".devcontainer/devcontainer.json:3:"), "{m}");
+        let e = parse("d.json", "{\n\"image\": 5}", &vars()).expect_err("wrong type");
+        assert!(e.to_string().starts_with("d.json:2:"), "{e}");
+    }
+
+    #[test]
+    fn replaces_variables() {
+        // SAFETY: tests of this module read only this variable
+        unsafe { std::env::set_var("NEXUS_DC_TEST_VAR", "val") };
+        let v = vars();
+        assert_eq!(
+            substitute(
+                "${localEnv:NEXUS_DC_TEST_VAR}-${localEnv:NEXUS_DC_UNSET:dflt}-${localEnv:NEXUS_DC_UNSET}-${localWorkspaceFolderBasename}-${containerWorkspaceFolder}-${devcontainerId}-${containerEnv:PATH}-${unknown}",
+                &v
+            ),
+            "val-dflt--feat-/workspaces/repo-abc-${containerEnv:PATH}-${unknown}"
+        );
+    }
+
+    #[test]
+    fn devcontainer_id_matches_the_spec_computation() {
+        // BigInt(sha256('{"devcontainer.config_file":"/r/.devcontainer/devcontainer.json","devcontainer.local_folder":"/r"}')).toString(32).padStart(52, '0'),
+        // computed with Node for this test
+        let labels = BTreeMap::from([
+            ("devcontainer.local_folder".to_string(), "/r".to_string()),
+            (
+                "devcontainer.config_file".to_string(),
+                "/r/.devcontainer/devcontainer.json".to_string(),
+            ),
+        ]);
+        let id = devcontainer_id(&labels);
+        assert_eq!(id.len(), 52);
+        assert_eq!(id, "0ii9okkcpnbu6r670dbe0iqun2rgsp9chokkpu5l6r2su82uoiop");
+    }
+
+    #[test]
+    fn paths_resolve_against_the_config_folder() {
+        let l = Loaded {
+            path: ".devcontainer/devcontainer.json".into(),
+            config: DevContainer::default(),
+        };
+        assert_eq!(l.resolve("Dockerfile").expect("ok"), ".devcontainer/Dockerfile");
+        assert_eq!(l.resolve("..").expect("ok"), "");
+        assert_eq!(l.resolve("../docker/./Dockerfile").expect("ok"), "docker/Dockerfile");
+        assert!(l.resolve("../..").is_err());
+    }
+}

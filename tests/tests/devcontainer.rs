@@ -1,0 +1,200 @@
+//! devcontainer.json end to end: a repository's config decides the image (or
+//! the Dockerfile build), the workspace folder, the container's environment,
+//! the remote user and the lifecycle hooks; bad configs fail with file, line
+//! and column and leave nothing behind.
+
+use nexus_e2e::{Daemon, Repo};
+use std::process::Command;
+
+/// `sh -c SCRIPT` in workspace `name` through the CLI; its stdout.
+fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
+    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
+}
+
+#[test]
+fn image_config_sets_folder_env_user_and_runs_hooks_in_order() {
+    let d = Daemon::start(44);
+    let repo = Repo::new();
+    repo.commit(&[(
+        ".devcontainer/devcontainer.json",
+        r#"{
+            // JSON with comments and trailing commas
+            "image": "nexus-test/busybox:latest",
+            "workspaceFolder": "/src/${localWorkspaceFolderBasename}",
+            "containerEnv": {"FROM_CONTAINER_ENV": "c1", "FOLDER": "${containerWorkspaceFolder}"},
+            "remoteEnv": {"FROM_REMOTE_ENV": "r1"},
+            "remoteUser": "dev",
+            "onCreateCommand": "echo on-create $(id -un) >> /tmp/hooks",
+            "updateContentCommand": ["sh", "-c", "echo update-content >> /tmp/hooks"],
+            "postCreateCommand": {
+                "a": "echo post-create-a > /tmp/post-a",
+                "b": ["sh", "-c", "echo post-create-b > /tmp/post-b"],
+            },
+            "postStartCommand": "echo post-start $PWD >> /tmp/hooks",
+            "someFutureProperty": {"kept": true},
+        }"#,
+    )]);
+    let created = d.cli_ok(repo.path(), &["workspace", "create", "dc", "--json"]);
+    let ws: serde_json::Value = serde_json::from_str(&created).expect("json");
+    assert_eq!(ws["workspaceFolder"], "/src/dc", "{ws}");
+    assert_eq!(ws["image"], "nexus-test/busybox:latest", "{ws}");
+
+    assert_eq!(
+        sh(&d, &repo, "dc", "cat /tmp/hooks"),
+        "on-create dev\nupdate-content\npost-start /src/dc\n"
+    );
+    assert_eq!(
+        sh(&d, &repo, "dc", "cat /tmp/post-a /tmp/post-b"),
+        "post-create-a\npost-create-b\n"
+    );
+    assert_eq!(
+        sh(
+            &d,
+            &repo,
+            "dc",
+            "echo $FROM_CONTAINER_ENV $FROM_REMOTE_ENV $FOLDER; id -un; pwd"
+        ),
+        "c1 r1 /src/dc\ndev\n/src/dc\n"
+    );
+    // the worktree is what is mounted there
+    assert!(sh(&d, &repo, "dc", "ls -a").contains(".devcontainer"));
+
+    // postStartCommand runs on every start; the create-time hooks once
+    d.cli_ok(repo.path(), &["workspace", "stop", "dc"]);
+    d.cli_ok(repo.path(), &["workspace", "start", "dc"]);
+    assert_eq!(
+        sh(&d, &repo, "dc", "cat /tmp/hooks"),
+        "on-create dev\nupdate-content\npost-start /src/dc\npost-start /src/dc\n"
+    );
+    d.cli_ok(repo.path(), &["workspace", "rm", "dc", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "dc", false);
+}
+
+#[test]
+fn dockerfile_config_is_built_once_and_reused() {
+    let d = Daemon::start(45);
+    let repo = Repo::new();
+    let marker = format!("built-{}", std::process::id());
+    repo.commit(&[
+        (
+            ".devcontainer/devcontainer.json",
+            r#"{"build": {"dockerfile": "Dockerfile", "context": "..", "args": {"GREETING": "${localEnv:NEXUS_TEST_GREETING:hello}"}}}"#,
+        ),
+        (
+            ".devcontainer/Dockerfile",
+            "FROM nexus-test/busybox:latest\nARG GREETING\nCOPY marker.txt /marker.txt\nRUN echo $GREETING > /greeting\n",
+        ),
+        ("marker.txt", &marker),
+    ]);
+    let first: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "create", "b1", "--json"])).expect("json");
+    let image = first["image"].as_str().expect("image").to_string();
+    assert!(image.starts_with("nexus/devcontainer:"), "{image}");
+    assert_eq!(
+        sh(&d, &repo, "b1", "cat /greeting /marker.txt"),
+        format!("hello\n{marker}")
+    );
+    let label = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"dev.nexus.build\"}}",
+            &image,
+        ])
+        .output()
+        .expect("docker");
+    assert_eq!(
+        String::from_utf8_lossy(&label.stdout).trim().len(),
+        64,
+        "a content hash label"
+    );
+
+    // the same content: the same image, not built again
+    let second = d.cli(repo.path(), &["workspace", "create", "b2"]);
+    let progress = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{progress}");
+    assert!(progress.contains("reusing nexus/devcontainer:"), "{progress}");
+
+    // a change in the context: a new image
+    repo.commit(&[("marker.txt", "changed")]);
+    let third: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "create", "b3", "--json"])).expect("json");
+    assert_ne!(third["image"], first["image"]);
+    assert_eq!(sh(&d, &repo, "b3", "cat /marker.txt"), "changed");
+
+    for name in ["b1", "b2", "b3"] {
+        d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
+        d.assert_no_leftovers(&repo, name, false);
+    }
+    for image in [first["image"].as_str(), third["image"].as_str()].into_iter().flatten() {
+        let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+    }
+}
+
+#[test]
+fn bad_configs_and_failing_hooks_leave_nothing_behind() {
+    let d = Daemon::start(46);
+    let repo = Repo::new();
+    let config = ".devcontainer/devcontainer.json";
+    let fails = |name: &str, code: i32, wants: &[&str]| {
+        let out = d.cli(repo.path(), &["workspace", "create", name]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        for w in wants {
+            assert!(err.contains(w), "{w:?} missing from:\n{err}");
+        }
+        d.assert_no_leftovers(&repo, name, false);
+    };
+
+    // invalid JSONC: file, line and column
+    repo.commit(&[(config, "{\n  \"image\": \"nexus-test/busybox:latest\",\n  oops\n}\n")]);
+    fails("bad-json", 78, &[".devcontainer/devcontainer.json:3:"]);
+
+    // a property of the wrong type
+    repo.commit(&[(config, "{\n  \"image\": 5\n}\n")]);
+    fails("bad-type", 78, &[".devcontainer/devcontainer.json:2:"]);
+
+    // neither image nor build
+    repo.commit(&[(config, "{\"name\": \"nothing to run\"}")]);
+    fails("no-image", 78, &["neither \"image\" nor"]);
+
+    // a Dockerfile that is not there
+    repo.commit(&[(config, r#"{"build": {"dockerfile": "Missing.Dockerfile"}}"#)]);
+    fails("no-dockerfile", 78, &[".devcontainer/Missing.Dockerfile"]);
+
+    // a build that fails
+    repo.commit(&[
+        (config, r#"{"build": {"dockerfile": "Dockerfile"}}"#),
+        (
+            ".devcontainer/Dockerfile",
+            "FROM nexus-test/busybox:latest\nRUN echo build-broke && exit 3\n",
+        ),
+    ]);
+    fails("bad-build", 78, &["building .devcontainer/Dockerfile failed"]);
+
+    // a failing hook: its name, exit code and output
+    repo.commit(&[(
+        config,
+        r#"{"image": "nexus-test/busybox:latest", "postCreateCommand": "echo hook-said-this; exit 7"}"#,
+    )]);
+    fails(
+        "bad-hook",
+        1,
+        &["postCreateCommand exited with code 7", "hook-said-this"],
+    );
+
+    // --config naming no file
+    let out = d.cli(
+        repo.path(),
+        &[
+            "workspace",
+            "create",
+            "no-config",
+            "--config",
+            ".devcontainer/nope/devcontainer.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(78), "{}", String::from_utf8_lossy(&out.stderr));
+    d.assert_no_leftovers(&repo, "no-config", false);
+}
