@@ -326,6 +326,31 @@ impl Lines {
     }
 }
 
+/// A channel carried to its end on a task of its own with nobody steering it
+/// (`exec.run`, a hook, a watcher): its output waits in a bounded queue.
+/// Dropping it closes the channel, which ends the remote process.
+pub struct Unsteered {
+    output: mpsc::Receiver<Output>,
+    exit: tokio::task::JoinHandle<Result<Option<i32>>>,
+    // `drive` closes a channel once every controller is gone, so this one
+    // lives exactly as long as the channel should
+    _control: mpsc::Sender<Control>,
+}
+
+impl Unsteered {
+    /// The output, in order; `None` once the channel ended.
+    pub fn output(&mut self) -> &mut mpsc::Receiver<Output> {
+        &mut self.output
+    }
+
+    /// The exit status, as [`OpenChannel::drive`] returns it; await after the output ended.
+    pub async fn exit(self) -> Result<Option<i32>> {
+        self.exit
+            .await
+            .map_err(|e| WorkspaceError::Internal(format!("channel task failed: {e}")))?
+    }
+}
+
 /// An open channel and the connection it lives on.
 pub struct OpenChannel {
     channel: russh::Channel<russh::client::Msg>,
@@ -337,6 +362,18 @@ pub struct OpenChannel {
 }
 
 impl OpenChannel {
+    /// [`OpenChannel::drive`] on a task of its own with no controller (but a
+    /// `timeout`), its output queued `buffer` chunks deep.
+    pub fn spawn_unsteered(self, timeout: Option<Duration>, buffer: usize) -> Unsteered {
+        let (tx, output) = mpsc::channel(buffer);
+        let (control, controls) = mpsc::channel(1);
+        Unsteered {
+            output,
+            exit: tokio::spawn(self.drive(timeout, tx, controls)),
+            _control: control,
+        }
+    }
+
     /// Carries the channel to its end: output to `out` in order (awaiting
     /// room there, which holds the remote process back when the reader
     /// stalls), requests from `control` to the remote end. Returns the exit

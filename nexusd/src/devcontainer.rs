@@ -302,6 +302,34 @@ pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
     serde_json::from_value(value).map_err(|e| WorkspaceError::InvalidConfig(format!("{path}: {e}")))
 }
 
+/// Parses devcontainer.json at `path` of a repository named `repo_name` for a
+/// workspace whose worktree is `worktree`: `${localWorkspaceFolder}` is the worktree,
+/// `${devcontainerId}` comes from the labels `@devcontainers/cli` uses
+/// (`devcontainer.local_folder`, `devcontainer.config_file`), and
+/// `${containerWorkspaceFolder}` is the file's own `workspaceFolder` when it
+/// has one.
+pub fn load(path: &str, text: &str, repo_name: &str, worktree: &std::path::Path) -> Result<Loaded> {
+    let local = worktree.display().to_string();
+    let labels = std::collections::BTreeMap::from([
+        ("devcontainer.local_folder".to_string(), local.clone()),
+        ("devcontainer.config_file".to_string(), format!("{local}/{path}")),
+    ]);
+    let mut vars = Variables {
+        local_workspace_folder: local,
+        container_workspace_folder: format!("/workspaces/{repo_name}"),
+        devcontainer_id: devcontainer_id(&labels),
+    };
+    let mut config = parse(path, text, &vars)?;
+    if let Some(folder) = config.workspace_folder.clone() {
+        vars.container_workspace_folder = folder;
+        config = parse(path, text, &vars)?;
+    }
+    Ok(Loaded {
+        path: path.to_string(),
+        config,
+    })
+}
+
 /// Finds devcontainer.json in commit `commit`: `config` (relative to the
 /// repository root) when given, else the first of [`LOCATIONS`]. `None` when
 /// there is none and none was asked for. Errors: `InvalidConfig` for a

@@ -80,13 +80,19 @@ struct PortLine {
     port: u16,
 }
 
+/// A line of `nexus-agent --ports` as (opened, port); `None` for the agent's
+/// own SSH port and for what does not parse.
+fn port_line(line: &str) -> Option<(bool, u16)> {
+    let l = serde_json::from_str::<PortLine>(line).ok()?;
+    (l.port != AGENT_PORT).then_some((l.kind == "opened", l.port))
+}
+
 /// The ports of `opened` lines in `nexus-agent --ports` output, the agent's
 /// own SSH port left out.
 fn opened_ports(text: &str) -> Vec<u16> {
     text.lines()
-        .filter_map(|l| serde_json::from_str::<PortLine>(l).ok())
-        .filter(|l| l.kind == "opened" && l.port != AGENT_PORT)
-        .map(|l| l.port)
+        .filter_map(port_line)
+        .filter_map(|(opened, port)| opened.then_some(port))
         .collect()
 }
 
@@ -124,18 +130,11 @@ impl Manager {
     /// `nexus-agent --ports` in workspace `workspace`: the listening ports
     /// once, or (not `once`) a watch on a connection of its own.
     fn port_lister(&self, workspace: &str, once: bool) -> Result<crate::workspace::PreparedExec> {
-        let mut command = vec![crate::workspace::AGENT_BINARY.to_string(), "--ports".into()];
-        if once {
-            command.push("--once".into());
-        }
-        let p = nexus_sdk::ExecParams {
-            workspace: workspace.to_string(),
-            command,
-            cwd: Some("/".into()),
-            ..Default::default()
-        };
-        let prepared = self.prepare_exec(&p)?;
-        Ok(if once { prepared } else { prepared.dedicated() })
+        Ok(if once {
+            self.prepare_agent_helper(workspace, &["--ports", "--once"])?
+        } else {
+            self.prepare_agent_helper(workspace, &["--ports"])?.dedicated()
+        })
     }
 
     /// Starts the port watcher of running workspace `r`: `portOpened` and
@@ -151,38 +150,28 @@ impl Manager {
         let (agents, events, name) = (self.agents_handle(), self.events.clone(), r.name.clone());
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let opened = match prepared.open_with(&agents).await {
-                Ok(o) => o,
+            // dropping `watcher` (or the container stopping) ends the watcher
+            let mut watcher = match prepared.open_with(&agents).await {
+                Ok(o) => o.spawn_unsteered(None, 4),
                 Err(e) => return tracing::warn!(workspace = %name, "no port watcher: {e}"),
             };
-            let (tx, mut rx) = tokio::sync::mpsc::channel(4);
-            let (_control, controls) = tokio::sync::mpsc::channel(1);
-            // dropping `_control` (or the container stopping) ends the watcher
-            tokio::spawn(opened.drive(None, tx, controls));
             let (mut lines, mut open) = (crate::agent_client::Lines::default(), std::collections::BTreeSet::new());
             loop {
                 let bytes = tokio::select! {
-                    out = rx.recv() => match out {
+                    out = watcher.output().recv() => match out {
                         Some(crate::agent_client::Output::Stdout(bytes)) => bytes,
                         Some(crate::agent_client::Output::Stderr(_)) => continue,
                         None => break,
                     },
                     _ = &mut stopped => break,
                 };
-                for line in lines.push(&bytes) {
-                    let Ok(l) = serde_json::from_str::<PortLine>(&line) else {
-                        continue;
-                    };
-                    if l.port == AGENT_PORT {
-                        continue;
-                    }
-                    let opened = l.kind == "opened";
+                for (opened, port) in lines.push(&bytes).iter().filter_map(|l| port_line(l)) {
                     if opened {
-                        open.insert(l.port);
+                        open.insert(port);
                     } else {
-                        open.remove(&l.port);
+                        open.remove(&port);
                     }
-                    events.port(&name, opened, l.port, None);
+                    events.port(&name, opened, port, None);
                 }
             }
             for port in open {

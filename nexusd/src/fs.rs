@@ -72,17 +72,12 @@ impl Manager {
     pub async fn open_watch(&self, p: &nexus_sdk::WatchParams) -> Result<crate::agent_client::OpenChannel> {
         let r = self.running(&p.workspace)?;
         let path = resolve(&r.workspace_folder, &p.path)?;
-        let mut argv = vec![crate::workspace::AGENT_BINARY.to_string(), "--watch".into(), path];
+        let mut args = vec!["--watch", path.as_str()];
         if p.recursive {
-            argv.push("--recursive".into());
+            args.push("--recursive");
         }
-        let exec = nexus_sdk::ExecParams {
-            workspace: p.workspace.clone(),
-            command: argv,
-            cwd: Some("/".into()),
-            ..Default::default()
-        };
-        self.open_exec(&self.prepare_exec(&exec)?.dedicated()).await
+        self.open_exec(&self.prepare_agent_helper(&p.workspace, &args)?.dedicated())
+            .await
     }
 
     pub async fn fs(&self, workspace: &str) -> Result<Fs<'_>> {

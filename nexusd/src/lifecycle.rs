@@ -10,9 +10,8 @@ use crate::docker::BuildSpec;
 use crate::error::{Result, WorkspaceError};
 use crate::git::{self, RepoInfo};
 use crate::store::WorkspaceRecord;
-use crate::workspace::{Manager, prepare_exec_for};
+use crate::workspace::{Manager, blocking, devcontainer_of, prepare_exec_for};
 use std::collections::HashMap;
-use tokio::sync::mpsc;
 
 /// Repository of the images built from devcontainer.json Dockerfiles; the
 /// tag is the start of the build's content hash.
@@ -95,7 +94,7 @@ impl Manager {
         let dockerfile = l.resolve(b.dockerfile.as_deref().unwrap_or("Dockerfile"))?;
         let (repo, config_path) = (repo.clone(), l.path.clone());
         let (ctx, df) = (context_dir.clone(), dockerfile.clone());
-        let (tar, tree, in_context, text) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (tar, tree, in_context, text) = blocking(move || {
             let text = git::read_at(&repo, start, &df)?.ok_or_else(|| {
                 WorkspaceError::InvalidConfig(format!(
                     "{config_path}: the Dockerfile {df} is not in the commit the workspace starts from: add and commit it, or fix build.dockerfile"
@@ -119,8 +118,7 @@ impl Manager {
             })?;
             Ok((tar, tree, inside.unwrap_or_else(|| extra_name.to_string()), text))
         })
-        .await
-        .map_err(|e| WorkspaceError::Internal(format!("worker failed: {e}")))??;
+        .await?;
         let hash = {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
@@ -160,11 +158,7 @@ impl Manager {
     /// commands run in parallel. Each output line is a progress event of step
     /// `hook`. Errors: `HookFailed` with the hook, exit code and last lines.
     pub(crate) async fn run_hooks(&self, r: &WorkspaceRecord, hooks: &[&str]) -> Result<()> {
-        let Some(config) = r
-            .devcontainer
-            .as_deref()
-            .and_then(|j| serde_json::from_str::<crate::devcontainer::DevContainer>(j).ok())
-        else {
+        let Some(config) = devcontainer_of(r) else {
             return Ok(());
         };
         for hook in hooks {
@@ -191,12 +185,12 @@ impl Manager {
             command: argv,
             ..Default::default()
         };
-        let channel = self.open_exec(&prepare_exec_for(r, &exec)?).await?;
-        let (tx, mut rx) = mpsc::channel(16);
-        let (_control, controls) = mpsc::channel(1);
-        let drive = tokio::spawn(channel.drive(None, tx, controls));
+        let mut run = self
+            .open_exec(&prepare_exec_for(r, &exec)?)
+            .await?
+            .spawn_unsteered(None, 16);
         let (mut lines, mut tail) = (Lines::default(), std::collections::VecDeque::new());
-        while let Some(out) = rx.recv().await {
+        while let Some(out) = run.output().recv().await {
             let (Output::Stdout(b) | Output::Stderr(b)) = out;
             for line in lines.push(&b) {
                 self.events.progress(&r.name, "hook", format!("{what}: {line}"));
@@ -206,10 +200,7 @@ impl Manager {
                 }
             }
         }
-        let code = drive
-            .await
-            .map_err(|e| WorkspaceError::Internal(format!("hook task failed: {e}")))??;
-        match code {
+        match run.exit().await? {
             Some(0) => Ok(()),
             code => Err(WorkspaceError::HookFailed {
                 hook: what,

@@ -4,7 +4,7 @@
 
 use crate::agent_client::{AgentPool, OpenChannel, Output, RunOptions, Target, command_line};
 use crate::config::DaemonConfig;
-use crate::devcontainer::{self, DevContainer, Loaded};
+use crate::devcontainer::{self, DevContainer};
 use crate::docker::{ContainerRuntime, ContainerSpec, LABEL_DAEMON, LABEL_WORKSPACE};
 use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
@@ -17,7 +17,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Container port of the agent's SSH server.
 pub const AGENT_PORT: u16 = 2222;
@@ -69,14 +68,16 @@ pub fn authorized_keys(lines: &[String]) -> Result<String> {
 }
 
 /// Who SSH sessions run as (devcontainer.json `remoteUser` and
-/// `updateRemoteUserUID`): with a root-owned repository, root; otherwise the
-/// image's user (root when it names none), given the owner's UID and GID.
-pub fn remote_user(image_user: &str, owner: (u32, u32)) -> (String, Option<(u32, u32)>) {
-    let user = image_user.split(':').next().unwrap_or("").trim();
-    if owner.0 == 0 || user.is_empty() || user == "root" || user == "0" {
+/// `updateRemoteUserUID`): the `configured` user (devcontainer.json's
+/// `remoteUser`, else `containerUser`), else the image's user (root when it
+/// names none), given the owner's UID and GID. With a root-owned repository,
+/// the configured user keeps their own UID, and without one it is root.
+pub fn remote_user(configured: Option<&str>, image_user: &str, owner: (u32, u32)) -> (String, Option<(u32, u32)>) {
+    let user = configured.unwrap_or(image_user).split(':').next().unwrap_or("").trim();
+    if user.is_empty() || user == "root" || user == "0" || (owner.0 == 0 && configured.is_none()) {
         return ("root".to_string(), None);
     }
-    (user.to_string(), Some(owner))
+    (user.to_string(), (owner.0 != 0).then_some(owner))
 }
 
 /// [`Manager::prepare_exec`] for the workspace of record `r`, whatever its
@@ -118,36 +119,8 @@ pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<Pr
 }
 
 /// The devcontainer.json a workspace was made from, if any.
-fn devcontainer_of(r: &WorkspaceRecord) -> Option<DevContainer> {
+pub(crate) fn devcontainer_of(r: &WorkspaceRecord) -> Option<DevContainer> {
     serde_json::from_str(r.devcontainer.as_deref()?).ok()
-}
-
-/// Parses devcontainer.json at `path` of the repository for a workspace
-/// whose worktree is `worktree`: `${localWorkspaceFolder}` is the worktree,
-/// `${devcontainerId}` comes from the labels `@devcontainers/cli` uses
-/// (`devcontainer.local_folder`, `devcontainer.config_file`), and
-/// `${containerWorkspaceFolder}` is the file's own `workspaceFolder` when it
-/// has one.
-fn load_devcontainer(path: &str, text: &str, repo: &RepoInfo, worktree: &std::path::Path) -> Result<Loaded> {
-    let local = worktree.display().to_string();
-    let labels = std::collections::BTreeMap::from([
-        ("devcontainer.local_folder".to_string(), local.clone()),
-        ("devcontainer.config_file".to_string(), format!("{local}/{path}")),
-    ]);
-    let mut vars = devcontainer::Variables {
-        local_workspace_folder: local,
-        container_workspace_folder: format!("/workspaces/{}", repo.name),
-        devcontainer_id: devcontainer::devcontainer_id(&labels),
-    };
-    let mut config = devcontainer::parse(path, text, &vars)?;
-    if let Some(folder) = config.workspace_folder.clone() {
-        vars.container_workspace_folder = folder;
-        config = devcontainer::parse(path, text, &vars)?;
-    }
-    Ok(Loaded {
-        path: path.to_string(),
-        config,
-    })
 }
 
 fn new_id() -> String {
@@ -191,7 +164,7 @@ pub fn target(r: &WorkspaceRecord) -> Target {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| WorkspaceError::Internal(format!("worker failed: {e}")))?
@@ -301,9 +274,9 @@ impl Manager {
         let authorized = authorized_keys(&p.authorized_keys)?;
         self.events.progress(&name, "validate", "checking the repository");
         let path = PathBuf::from(&p.repository);
-        let from = p.from.clone();
+        let (from, config_arg) = (p.from.clone(), p.config.clone());
         let wt_name = name.clone();
-        let (repo, start, branch_exists) = blocking(move || {
+        let (repo, start, branch_exists, found) = blocking(move || {
             let repo = git::discover(&path)?;
             let start = git::resolve_from(&repo, from.as_deref())?;
             let exists = git::branch_exists(&repo, &git::branch_name(&wt_name))?;
@@ -311,18 +284,17 @@ impl Manager {
             if wt.exists() {
                 return Err(WorkspaceError::WorktreeExists(wt.display().to_string()));
             }
-            Ok((repo, start, exists))
+            // devcontainer.json of the commit the workspace starts from
+            let found = devcontainer::find(&repo, start, config_arg.as_deref())?;
+            Ok((repo, start, exists, found))
         })
         .await?;
         if self.store.get(&name).is_ok() {
             return Err(WorkspaceError::NameTaken(name));
         }
-        // devcontainer.json of the commit the workspace starts from
         let worktree = git::worktree_path(&repo, &name);
-        let (found_repo, config_arg) = (repo.clone(), p.config.clone());
-        let found = blocking(move || devcontainer::find(&found_repo, start, config_arg.as_deref())).await?;
         let loaded = match found {
-            Some((path, text)) => Some(load_devcontainer(&path, &text, &repo, &worktree)?),
+            Some((path, text)) => Some(devcontainer::load(&path, &text, &repo.name, &worktree)?),
             None => None,
         };
         self.runtime.ping().await?;
@@ -333,14 +305,8 @@ impl Manager {
             (m.uid(), m.gid())
         };
         let config = loaded.as_ref().map(|l| &l.config);
-        // devcontainer.json's remoteUser, else its containerUser, else the
-        // image's user (root when the repository's owner is root)
-        let (remote_user, mut remote_user_uid) =
-            match config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone())) {
-                Some(user) if user != "root" && user != "0" => (user, (owner.0 != 0).then_some(owner)),
-                Some(_) => ("root".to_string(), None),
-                None => remote_user(&image_user, owner),
-            };
+        let configured = config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone()));
+        let (remote_user, mut remote_user_uid) = remote_user(configured.as_deref(), &image_user, owner);
         if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
             remote_user_uid = None;
         }
@@ -710,6 +676,21 @@ impl Manager {
         prepare_exec_for(&r, p)
     }
 
+    /// One of the agent's own helpers (`nexus-agent --watch …`, `--ports`)
+    /// in running workspace `workspace`, as its user, from `/`.
+    pub(crate) fn prepare_agent_helper(&self, workspace: &str, args: &[&str]) -> Result<PreparedExec> {
+        let command = std::iter::once(AGENT_BINARY)
+            .chain(args.iter().copied())
+            .map(String::from)
+            .collect();
+        self.prepare_exec(&ExecParams {
+            workspace: workspace.to_string(),
+            command,
+            cwd: Some("/".into()),
+            ..Default::default()
+        })
+    }
+
     /// Starts a prepared command through the workspace's agent.
     pub async fn open_exec(&self, e: &PreparedExec) -> Result<OpenChannel> {
         let opened = match e.open_with(&self.agents).await {
@@ -744,32 +725,22 @@ impl Manager {
     /// most [`MAX_EXEC_OUTPUT`] bytes; past that the process is stopped and
     /// the error says to use `exec.stream`).
     pub async fn exec_to_end(&self, e: &PreparedExec) -> Result<nexus_sdk::ExecResult> {
-        let channel = self.open_exec(e).await?;
-        let (tx, mut rx) = mpsc::channel(16);
-        // nothing steers this channel, but the sender must live until the
-        // end: `drive` closes a channel whose controllers are all gone
-        let (_control, controls) = mpsc::channel(1);
-        let collect = async move {
-            let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-            while let Some(chunk) = rx.recv().await {
-                match chunk {
-                    Output::Stdout(b) => stdout.extend_from_slice(&b),
-                    Output::Stderr(b) => stderr.extend_from_slice(&b),
-                }
-                if stdout.len() + stderr.len() > MAX_EXEC_OUTPUT {
-                    return None; // dropping `rx` ends the command
-                }
+        let mut run = self.open_exec(e).await?.spawn_unsteered(e.opts.timeout, 16);
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        while let Some(chunk) = run.output().recv().await {
+            match chunk {
+                Output::Stdout(b) => stdout.extend_from_slice(&b),
+                Output::Stderr(b) => stderr.extend_from_slice(&b),
             }
-            Some((stdout, stderr))
-        };
-        let (code, output) = tokio::join!(channel.drive(e.opts.timeout, tx, controls), collect);
-        let Some((stdout, stderr)) = output else {
-            return Err(WorkspaceError::TooLarge(format!(
-                "the command's output passed {} MiB, the most exec.run returns: use exec.stream",
-                MAX_EXEC_OUTPUT >> 20
-            )));
-        };
-        let code = code?.ok_or_else(|| {
+            if stdout.len() + stderr.len() > MAX_EXEC_OUTPUT {
+                // dropping `run` ends the command
+                return Err(WorkspaceError::TooLarge(format!(
+                    "the command's output passed {} MiB, the most exec.run returns: use exec.stream",
+                    MAX_EXEC_OUTPUT >> 20
+                )));
+            }
+        }
+        let code = run.exit().await?.ok_or_else(|| {
             WorkspaceError::AgentUnavailable("the connection closed before the command exited".into())
         })?;
         Ok(nexus_sdk::ExecResult {
@@ -858,15 +829,25 @@ mod tests {
 
     #[test]
     fn remote_user_follows_the_owner() {
-        assert_eq!(remote_user("dev", (0, 0)), ("root".to_string(), None));
+        assert_eq!(remote_user(None, "dev", (0, 0)), ("root".to_string(), None));
         assert_eq!(
-            remote_user("dev", (1001, 1002)),
+            remote_user(None, "dev", (1001, 1002)),
             ("dev".to_string(), Some((1001, 1002)))
         );
-        assert_eq!(remote_user("", (1001, 1001)), ("root".to_string(), None));
+        assert_eq!(remote_user(None, "", (1001, 1001)), ("root".to_string(), None));
         assert_eq!(
-            remote_user("dev:dev", (1001, 1001)),
+            remote_user(None, "dev:dev", (1001, 1001)),
             ("dev".to_string(), Some((1001, 1001)))
+        );
+        // devcontainer.json's user wins over the image's, even in a root-owned repository
+        assert_eq!(remote_user(Some("dev"), "", (0, 0)), ("dev".to_string(), None));
+        assert_eq!(
+            remote_user(Some("dev"), "other", (1001, 1001)),
+            ("dev".to_string(), Some((1001, 1001)))
+        );
+        assert_eq!(
+            remote_user(Some("root"), "dev", (1001, 1001)),
+            ("root".to_string(), None)
         );
     }
 

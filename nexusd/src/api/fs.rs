@@ -13,7 +13,6 @@ use nexus_sdk::{
     FileStat, MkdirParams, PathParams, ReadFileParams, ReadFileResult, RenameParams, RmParams, WriteFileParams,
 };
 use nexus_sdk::{FsEvent, WatchParams};
-use tokio::sync::mpsc;
 
 type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
@@ -112,14 +111,13 @@ pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ct
     let Some(((params, opened), pending)) = checked(pending, checks).await else {
         return Ok(());
     };
-    let (tx, mut rx) = mpsc::channel::<Output>(4);
-    let (_control, controls) = mpsc::channel(1);
-    tokio::spawn(async move { opened.drive(None, tx, controls).await });
+    // dropping `watcher` stops the watcher in the container
+    let mut watcher = opened.spawn_unsteered(None, 4);
     let (mut lines, mut stderr) = (Lines::default(), Vec::new());
     let mut queued = Vec::new();
     // wait for `ready`: a path that cannot be watched is an error, not a subscription
     while queued.is_empty() {
-        match rx.recv().await {
+        match watcher.output().recv().await {
             Some(Output::Stdout(b)) => queued = lines.push(&b),
             Some(Output::Stderr(b)) => stderr.extend_from_slice(&b),
             None => {
@@ -137,11 +135,10 @@ pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ct
                 Err(e) => tracing::warn!("the watcher printed {line:?}: {e}"),
             }
         }
-        match next_output(&mut rx, &sink).await {
+        match next_output(watcher.output(), &sink).await {
             Next::Output(Output::Stdout(b)) => queued = lines.push(&b),
             Next::Output(Output::Stderr(_)) => {}
             Next::Ended => break,
-            // dropping `_control` stops the watcher
             Next::Unsubscribed => return Ok(()),
         }
     }
