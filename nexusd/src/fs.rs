@@ -25,6 +25,20 @@ pub struct Fs<'a> {
     folder: String,
 }
 
+/// A file opened by [`Fs::open_read`]: `length` bytes from `offset` are left to read.
+pub struct OpenRead {
+    /// The file, limited to `length` bytes.
+    pub file: tokio::io::Take<russh_sftp::client::fs::File>,
+    /// The path in the container.
+    pub path: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// Where reading starts, in bytes.
+    pub offset: u64,
+    /// How many bytes will be read.
+    pub length: u64,
+}
+
 /// `path` in the container: NUL bytes refused, relative paths joined to `folder`.
 pub fn resolve(folder: &str, path: &str) -> Result<String> {
     if path.contains('\0') {
@@ -139,51 +153,76 @@ impl Fs<'_> {
         }
     }
 
-    /// `fs.readFile`: up to [`MAX_READ_BYTES`] from `offset`.
-    pub async fn read_file(&self, p: &ReadFileParams) -> Result<ReadFileResult> {
-        let path = resolve(&self.folder, &p.path)?;
+    /// Opens `path` for reading `length` bytes (the rest of the file when
+    /// absent, up to `limit` when given) from `offset` (clamped to the size).
+    ///
+    /// Errors: `FileNotFound`, `PermissionDenied`, `FileOperation` for a
+    /// directory, `InvalidParams` when no `length` is given and more than
+    /// `limit` bytes remain.
+    pub async fn open_read(
+        &self,
+        op: &'static str,
+        path: &str,
+        offset: Option<u64>,
+        length: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<OpenRead> {
+        let path = resolve(&self.folder, path)?;
         let meta = match self.sftp.metadata(path.as_str()).await {
             Ok(m) => m,
-            Err(e) => return Err(self.fail("fs.readFile", &path, e).await),
+            Err(e) => return Err(self.fail(op, &path, e).await),
         };
         if meta.is_dir() {
             return Err(WorkspaceError::FileOperation {
-                op: "fs.readFile",
+                op,
                 path,
                 message: "is a directory: list it with fs.readdir".into(),
             });
         }
         let size = meta.size.unwrap_or(0);
-        let offset = p.offset.unwrap_or(0).min(size);
+        let offset = offset.unwrap_or(0).min(size);
         let rest = size - offset;
-        let want = match p.length {
-            Some(n) => n.min(rest).min(MAX_READ_BYTES),
-            None if rest > MAX_READ_BYTES => {
+        let limit = limit.unwrap_or(u64::MAX);
+        let length = match length {
+            Some(n) => n.min(rest).min(limit),
+            None if rest > limit => {
                 return Err(WorkspaceError::InvalidParams(format!(
-                    "{path} has {rest} bytes from offset {offset}, more than fs.readFile returns at once ({MAX_READ_BYTES}): read it in chunks with offset and length"
+                    "{path} has {rest} bytes from offset {offset}, more than {op} returns at once ({limit}): read it in chunks with offset and length"
                 )));
             }
             None => rest,
         };
         let mut file = match self.sftp.open(path.as_str()).await {
             Ok(f) => f,
-            Err(e) => return Err(self.fail("fs.readFile", &path, e).await),
+            Err(e) => return Err(self.fail(op, &path, e).await),
         };
         file.seek(std::io::SeekFrom::Start(offset))
             .await
-            .map_err(|e| self.io_fail("fs.readFile", &path, e))?;
-        let mut data = Vec::with_capacity(want as usize);
-        (&mut file)
-            .take(want)
+            .map_err(|e| self.io_fail(op, &path, e))?;
+        Ok(OpenRead {
+            file: file.take(length),
+            path,
+            size,
+            offset,
+            length,
+        })
+    }
+
+    /// `fs.readFile`: up to [`MAX_READ_BYTES`] from `offset`.
+    pub async fn read_file(&self, p: &ReadFileParams) -> Result<ReadFileResult> {
+        let mut open = self
+            .open_read("fs.readFile", &p.path, p.offset, p.length, Some(MAX_READ_BYTES))
+            .await?;
+        let mut data = Vec::with_capacity(open.length as usize);
+        open.file
             .read_to_end(&mut data)
             .await
-            .map_err(|e| self.io_fail("fs.readFile", &path, e))?;
-        let content = p.encoding.encode(&data);
+            .map_err(|e| self.io_fail("fs.readFile", &open.path, e))?;
         Ok(ReadFileResult {
-            content,
+            content: p.encoding.encode(&data),
             encoding: p.encoding,
-            size,
-            eof: offset + data.len() as u64 >= size,
+            size: open.size,
+            eof: open.offset + data.len() as u64 >= open.size,
         })
     }
 

@@ -87,7 +87,8 @@ pub async fn serve(
     if let Err(e) = manager.reconcile().await {
         tracing::error!("reconciliation failed: {e}");
     }
-    let module = api::module(manager).map_err(|e| ServeError::Api(e.to_string()))?;
+    let manager = Arc::new(manager);
+    let module = api::module(manager.clone()).map_err(|e| ServeError::Api(e.to_string()))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| ServeError::Api(e.to_string()))?;
@@ -97,7 +98,11 @@ pub async fn serve(
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
         .layer_fn(move |service| api::KnownMethods::new(service, names.clone()));
     let server = jsonrpsee::server::Server::builder()
-        .set_http_middleware(tower::ServiceBuilder::new().layer(api::BearerAuth::new(token)))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(api::BearerAuth::new(token))
+                .layer(api::RawRead::new(manager)),
+        )
         .set_rpc_middleware(rpc_middleware)
         .set_config(
             jsonrpsee::server::ServerConfig::builder()

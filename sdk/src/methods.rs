@@ -94,3 +94,16 @@ pub const PORTS_FORWARD: &str = "ports.forward";
 pub const PORTS_UNFORWARD: &str = "ports.unforward";
 /// `daemon.info`: `{}` → [`crate::DaemonInfo`].
 pub const DAEMON_INFO: &str = "daemon.info";
+
+/// `GET /fs/read?workspace=W&path=P[&offset=N][&length=N]`: not a JSON-RPC
+/// method but a plain HTTP route on the same port and token, for reading
+/// large files fast. The answer's body is the file's raw bytes (no JSON, no
+/// base64, no size limit: it streams), `length` bytes from `offset` (the rest
+/// of the file when absent); its `Content-Length` is that count and the
+/// `X-Nexus-File-Size` header the whole file's size. Query values are
+/// percent-encoded (`application/x-www-form-urlencoded`). A failure is an
+/// HTTP 4xx/5xx whose body is a JSON-RPC error response (`code`, `message`,
+/// `data.kind`) as `fs.readFile` would return it.
+pub const HTTP_FS_READ: &str = "/fs/read";
+/// The header of [`HTTP_FS_READ`] answers carrying the file's whole size, in bytes.
+pub const HTTP_FILE_SIZE_HEADER: &str = "x-nexus-file-size";

@@ -336,6 +336,14 @@ pub fn document() -> Value {
         "params": methods.iter().find(|x| x["name"] == m::EXEC_RUN).map(|x| x["params"].clone()),
         "result": methods.iter().find(|x| x["name"] == m::EXEC_RUN).map(|x| x["result"].clone()),
     }));
+    let read_bytes = g.subschema_for::<ReadBytesParams>();
+    let routes = json!([{
+        "method": "GET",
+        "path": m::HTTP_FS_READ,
+        "summary": "A file's raw bytes as the HTTP body (no JSON, no base64, no size limit); errors are JSON-RPC error responses with a 4xx/5xx status.",
+        "query": read_bytes,
+        "responseHeaders": {"content-length": "bytes in the body", (m::HTTP_FILE_SIZE_HEADER): "the whole file's size, in bytes"},
+    }]);
     let errors: Vec<Value> = crate::error::ALL_KINDS
         .iter()
         .map(|k| json!({"code": k.code(), "message": serde_json::to_value(k).unwrap_or_default()}))
@@ -352,6 +360,7 @@ pub fn document() -> Value {
             "schemas": g.definitions(),
             "x-errors": errors,
         },
+        "x-http-routes": routes,
     })
 }
 

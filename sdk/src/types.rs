@@ -428,6 +428,68 @@ pub struct ReadFileParams {
     pub length: Option<u64>,
 }
 
+/// What `GET /fs/read` ([`crate::methods::HTTP_FS_READ`]) reads: its query
+/// parameters, with the names of [`ReadFileParams`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadBytesParams {
+    /// The workspace name.
+    pub workspace: String,
+    /// The file; relative to the workspace folder unless absolute.
+    pub path: String,
+    /// Byte offset to start at; 0 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Bytes to read at most; the rest of the file when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
+}
+
+impl ReadBytesParams {
+    /// The query string (`workspace=…&path=…[&offset=…][&length=…]`), percent-encoded.
+    pub fn to_query(&self) -> String {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        q.append_pair("workspace", &self.workspace);
+        q.append_pair("path", &self.path);
+        if let Some(o) = self.offset {
+            q.append_pair("offset", &o.to_string());
+        }
+        if let Some(n) = self.length {
+            q.append_pair("length", &n.to_string());
+        }
+        q.finish()
+    }
+
+    /// Parses a query string made by [`ReadBytesParams::to_query`] (or any
+    /// client); `Err` says which parameter is missing or not a number.
+    pub fn from_query(query: &str) -> Result<ReadBytesParams, String> {
+        let mut p = ReadBytesParams::default();
+        let (mut workspace, mut path) = (false, false);
+        let number = |name: &str, v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{name} must be a byte count (a non-negative integer), not {v:?}"))
+        };
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "workspace" => (p.workspace, workspace) = (v.into_owned(), true),
+                "path" => (p.path, path) = (v.into_owned(), true),
+                "offset" => p.offset = Some(number("offset", &v)?),
+                "length" => p.length = Some(number("length", &v)?),
+                other => {
+                    return Err(format!(
+                        "unknown query parameter {other:?} (known: workspace, path, offset, length)"
+                    ));
+                }
+            }
+        }
+        match (workspace, path) {
+            (true, true) => Ok(p),
+            (false, _) => Err("the query parameter workspace is missing".into()),
+            (_, false) => Err("the query parameter path is missing".into()),
+        }
+    }
+}
+
 /// Result of `fs.readFile`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -692,5 +754,23 @@ mod tests {
             serde_json::from_value(serde_json::json!({"name": "a", "repository": "/r"})).expect("parse");
         assert_eq!(p.from, None);
         assert!(p.authorized_keys.is_empty());
+    }
+
+    #[test]
+    fn read_bytes_query_round_trips_and_names_what_is_wrong() {
+        let p = ReadBytesParams {
+            workspace: "feat-x".into(),
+            path: "a b/&c=d%.txt".into(),
+            offset: Some(7),
+            length: None,
+        };
+        let q = p.to_query();
+        assert_eq!(q, "workspace=feat-x&path=a+b%2F%26c%3Dd%25.txt&offset=7");
+        assert_eq!(ReadBytesParams::from_query(&q), Ok(p));
+        let err = |q: &str| ReadBytesParams::from_query(q).expect_err(q);
+        assert!(err("path=x").contains("workspace"));
+        assert!(err("workspace=w").contains("path"));
+        assert!(err("workspace=w&path=x&length=ten").contains("length"));
+        assert!(err("workspace=w&path=x&encoding=utf8").contains("encoding"));
     }
 }

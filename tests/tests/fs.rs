@@ -453,3 +453,144 @@ fn concurrent_first_reads_share_one_session() {
         assert_eq!(sum.content.split_whitespace().next(), ours.split_whitespace().next());
     });
 }
+
+/// `curl` against the daemon: (HTTP status, body).
+fn curl(d: &Daemon, query: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "-o", "-", "-w", "\n%{http_code}"]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = cmd
+        .arg(format!("http://{}/fs/read?{query}", d.address))
+        .output()
+        .expect("curl");
+    let mut body = out.stdout;
+    let split = body.iter().rposition(|b| *b == b'\n').expect("status line");
+    let status = String::from_utf8_lossy(&body[split + 1..]).parse().expect("status");
+    body.truncate(split);
+    (status, body)
+}
+
+/// The `data.kind` of a JSON-RPC error response body.
+fn kind_of(body: &[u8]) -> String {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("a JSON-RPC error body");
+    v["error"]["data"]["kind"].as_str().expect("data.kind").to_string()
+}
+
+#[test]
+fn raw_reads_stream_bytes_over_http() {
+    let d = Daemon::start(47);
+    let repo = Repo::new();
+    d.create(&repo, "raw", BUSYBOX);
+    let size: u64 = 24 << 20;
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "raw",
+            "--",
+            "sh",
+            "-c",
+            &format!("head -c {size} /dev/urandom > /tmp/big && mkdir -p /tmp/dir && echo hi > here.txt"),
+        ],
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = d.client().await;
+        let params = |path: &str, offset, length| nexus_sdk::ReadBytesParams {
+            workspace: "raw".into(),
+            path: path.into(),
+            offset,
+            length,
+        };
+        // the whole file in one answer, larger than any JSON-RPC message
+        let (all, whole) = c.fs_read_bytes(&params("/tmp/big", None, None)).await.expect("read");
+        assert_eq!((all.len() as u64, whole), (size, size));
+        assert!(all.len() as u64 > nexus_sdk::MAX_MESSAGE_BYTES as u64);
+        // the same bytes as fs.readFile gives, at both ends and in the middle
+        for offset in [0, size / 2 + 7, size - 5] {
+            let r = c
+                .fs_read_file(&ReadFileParams {
+                    workspace: "raw".into(),
+                    path: "/tmp/big".into(),
+                    encoding: Encoding::Base64,
+                    offset: Some(offset),
+                    length: Some(4096),
+                })
+                .await
+                .expect("fs.readFile");
+            let end = (offset + 4096).min(size) as usize;
+            assert_eq!(b64(&all[offset as usize..end]), r.content, "bytes at {offset}");
+            let (part, _) = c
+                .fs_read_bytes(&params("/tmp/big", Some(offset), Some(4096)))
+                .await
+                .expect("a range");
+            assert_eq!(part, &all[offset as usize..end], "range at {offset}");
+        }
+        // relative to the workspace folder; an offset past the end is empty
+        let (hi, _) = c
+            .fs_read_bytes(&params("here.txt", None, None))
+            .await
+            .expect("relative");
+        assert_eq!(hi, b"hi\n");
+        let (none, _) = c
+            .fs_read_bytes(&params("here.txt", Some(100), None))
+            .await
+            .expect("past the end");
+        assert!(none.is_empty());
+        // errors carry fs.readFile's kinds
+        for (path, kind) in [
+            ("/tmp/missing", ErrorKind::FileNotFound),
+            ("/tmp/dir", ErrorKind::FileOperationFailed),
+            ("a\0b", ErrorKind::InvalidParams),
+        ] {
+            let e = c.fs_read_bytes(&params(path, None, None)).await.expect_err(path);
+            assert_eq!(e.kind(), kind, "{path}: {e}");
+        }
+        let mut unknown = params("x", None, None);
+        unknown.workspace = "nope".into();
+        let e = c.fs_read_bytes(&unknown).await.expect_err("unknown workspace");
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    });
+    // a real HTTP client: statuses and JSON-RPC error bodies
+    let token = d.token();
+    let (status, body) = curl(&d, "workspace=raw&path=%2Ftmp%2Fbig&offset=10&length=3", Some(&token));
+    assert_eq!((status, body.len()), (200, 3));
+    for (query, token, status, kind) in [
+        ("workspace=raw&path=here.txt", None, 401, "unauthorized"),
+        ("workspace=raw&path=here.txt", Some("wrong"), 401, "unauthorized"),
+        ("workspace=raw", Some(token.as_str()), 400, "invalid_params"),
+        (
+            "workspace=raw&path=here.txt&offset=-1",
+            Some(token.as_str()),
+            400,
+            "invalid_params",
+        ),
+        (
+            "workspace=raw&path=here.txt&mode=x",
+            Some(token.as_str()),
+            400,
+            "invalid_params",
+        ),
+        (
+            "workspace=raw&path=%2Ftmp%2Fmissing",
+            Some(token.as_str()),
+            404,
+            "file_not_found",
+        ),
+        ("workspace=nope&path=x", Some(token.as_str()), 404, "not_found"),
+    ] {
+        let (got, body) = curl(&d, query, token);
+        assert_eq!(got, status, "{query}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(kind_of(&body), kind, "{query}");
+    }
+    // a stopped workspace has no files to read
+    d.cli_ok(repo.path(), &["workspace", "stop", "raw"]);
+    let (status, body) = curl(&d, "workspace=raw&path=here.txt", Some(&token));
+    assert_eq!((status, kind_of(&body).as_str()), (409, "invalid_state"));
+    // the JSON-RPC API still answers on the same port
+    let listed = d.cli_ok(repo.path(), &["workspace", "list"]);
+    assert!(listed.contains("raw"), "{listed}");
+}

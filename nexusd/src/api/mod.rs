@@ -8,6 +8,7 @@ mod exec;
 mod fs;
 mod methods;
 mod ports;
+mod raw_read;
 mod tunnel;
 mod workspace;
 
@@ -15,6 +16,7 @@ pub use auth::BearerAuth;
 pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
 pub use methods::KnownMethods;
+pub use raw_read::RawRead;
 
 use crate::agent_client::Output;
 use crate::workspace::Manager;
@@ -78,8 +80,8 @@ pub(crate) async fn next_output(rx: &mut mpsc::Receiver<Output>, sink: &Subscrip
 }
 
 /// Builds the module with every method.
-pub fn module(manager: Manager) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
-    let mut rpc = RpcModule::new(manager);
+pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
+    let mut rpc = RpcModule::from_arc(manager);
     let discovered = Arc::new(nexus_sdk::openrpc::document());
     rpc.register_method(m::RPC_DISCOVER, move |_, _, _| (*discovered).clone())?;
     rpc.register_async_method(m::DAEMON_INFO, |_, ctx, _| async move {

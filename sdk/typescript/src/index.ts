@@ -1,7 +1,7 @@
 // The Nexus daemon's JSON-RPC 2.0 client over WebSocket, typed from the
 // OpenRPC document the Rust SDK generates (src/generated.ts).
 import WebSocket from "ws";
-import { UNSUBSCRIBE, type Methods, type Subscriptions } from "./generated.js";
+import { UNSUBSCRIBE, type Methods, type ReadBytesParams, type Subscriptions } from "./generated.js";
 
 export * from "./generated.js";
 
@@ -84,7 +84,12 @@ export class NexusClient {
   /** Notifications that arrived before their subscription's answer was handled. */
   private early = new Map<string, unknown[]>();
 
-  private constructor(private readonly ws: WebSocket) {
+  private constructor(
+    private readonly ws: WebSocket,
+    /** `http://host:port` or `https://host:port`: where `GET /fs/read` is. */
+    private readonly httpBase: string,
+    private readonly token: string,
+  ) {
     ws.on("message", (data) => this.onMessage(data.toString()));
     ws.on("close", () => {
       for (const p of this.pending.values()) p.reject(new Error("the connection to the daemon closed"));
@@ -102,7 +107,8 @@ export class NexusClient {
     const url = /^wss?:\/\//.test(address) ? address : `ws://${address}`;
     const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` }, maxPayload: 64 * 1024 * 1024 });
     return new Promise((resolve, reject) => {
-      ws.once("open", () => resolve(new NexusClient(ws)));
+      const httpBase = url.replace(/^ws/, "http").replace(/\/+$/, "");
+      ws.once("open", () => resolve(new NexusClient(ws, httpBase, token)));
       ws.once("unexpected-response", (req, res) => {
         req.destroy();
         const kind = res.statusCode === 401 ? "unauthorized" : undefined;
@@ -158,6 +164,28 @@ export class NexusClient {
   /** Calls a method: `client.call("fs.readFile", {workspace, path})`. */
   call<M extends keyof Methods>(method: M, params: Methods[M]["params"]): Promise<Methods[M]["result"]> {
     return this.send(method, params) as Promise<Methods[M]["result"]>;
+  }
+
+  /**
+   * `GET /fs/read`: a file's raw bytes, `length` from `offset` (the rest of
+   * the file when absent), with no size limit and no base64 — the fast way
+   * to read large files. Resolves to the bytes and the file's whole size;
+   * rejects with a `NexusError` carrying `fs.readFile`'s codes and kinds.
+   */
+  async readBytes(params: ReadBytesParams): Promise<{ data: Uint8Array; size: number }> {
+    const query = new URLSearchParams({ workspace: params.workspace, path: params.path });
+    if (params.offset != null) query.set("offset", String(params.offset));
+    if (params.length != null) query.set("length", String(params.length));
+    const res = await fetch(`${this.httpBase}/fs/read?${query}`, {
+      headers: { Authorization: `Bearer ${this.token}` },
+    });
+    if (!res.ok) {
+      const body = await res.json().catch(() => undefined);
+      const e = body?.error;
+      throw new NexusError(e?.message ?? `the daemon answered HTTP ${res.status}`, e?.code ?? res.status, e?.data?.kind, e?.data);
+    }
+    const data = new Uint8Array(await res.arrayBuffer());
+    return { data, size: Number(res.headers.get("x-nexus-file-size") ?? data.length) };
   }
 
   /** Subscribes: `for await (const ev of await client.subscribe("exec.stream", …))`. */

@@ -26,6 +26,14 @@ test("calls, files, exec and a stream against the daemon", async () => {
     assert.equal(stat.type, "file");
     assert.equal(stat.size, 16);
 
+    // raw bytes over HTTP: the same content, a range, and fs.readFile's error kinds
+    const bytes = await c.readBytes({ workspace, path: "/tmp/ts.txt" });
+    assert.equal(Buffer.from(bytes.data).toString(), "from typescript\n");
+    assert.equal(bytes.size, 16);
+    const range = await c.readBytes({ workspace, path: "/tmp/ts.txt", offset: 5, length: 10 });
+    assert.equal(Buffer.from(range.data).toString(), "typescript");
+    await assert.rejects(c.readBytes({ workspace, path: "/no/such" }), (e) => e instanceof NexusError && e.kind === "file_not_found" && e.code === -32023);
+
     const run = await c.call("exec.run", { workspace, command: ["sh", "-c", "echo out; echo err >&2; exit 3"] });
     assert.deepEqual(run, { exitCode: 3, stdout: "out\n", stderr: "err\n" });
 

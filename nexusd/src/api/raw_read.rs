@@ -1,0 +1,127 @@
+//! `GET /fs/read` ([`nexus_sdk::methods::HTTP_FS_READ`]): a file's raw bytes
+//! as a plain HTTP answer beside the JSON-RPC server, as a tower layer behind
+//! [`super::BearerAuth`]. `fs.readFile` carries base64 inside JSON, which
+//! both ends must build and parse whole; this streams SFTP reads straight
+//! into the response body, with HTTP's own backpressure.
+
+use super::Ctx;
+use super::error::to_rpc_error;
+use crate::error::WorkspaceError;
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use jsonrpsee::types::ErrorObjectOwned;
+use nexus_sdk::methods::{HTTP_FILE_SIZE_HEADER, HTTP_FS_READ};
+use nexus_sdk::{ErrorKind, ReadBytesParams};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Bytes per body frame: SFTP reads are pipelined beneath, so this only
+/// sets how much one frame holds.
+const FRAME_BYTES: usize = 256 * 1024;
+
+/// The layer: answers `GET /fs/read`, hands everything else on.
+#[derive(Clone)]
+pub struct RawRead {
+    ctx: Ctx,
+}
+
+impl RawRead {
+    /// A layer reading files of `ctx`'s workspaces.
+    pub fn new(ctx: Ctx) -> RawRead {
+        RawRead { ctx }
+    }
+}
+
+impl<S> tower::Layer<S> for RawRead {
+    type Service = RawReadService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RawReadService {
+            inner,
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
+/// The service made by [`RawRead`].
+#[derive(Clone)]
+pub struct RawReadService<S> {
+    inner: S,
+    ctx: Ctx,
+}
+
+/// The HTTP status of an error of `kind`.
+fn status_of(kind: ErrorKind) -> http::StatusCode {
+    use http::StatusCode as S;
+    match kind {
+        ErrorKind::InvalidParams | ErrorKind::FileOperationFailed => S::BAD_REQUEST,
+        ErrorKind::NotFound | ErrorKind::FileNotFound => S::NOT_FOUND,
+        ErrorKind::PermissionDenied => S::FORBIDDEN,
+        ErrorKind::InvalidState => S::CONFLICT,
+        ErrorKind::AgentUnavailable | ErrorKind::DockerUnavailable => S::BAD_GATEWAY,
+        _ => S::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A JSON-RPC error response (`id` null) as an HTTP answer.
+fn error_response(e: ErrorObjectOwned) -> HttpResponse {
+    let status = status_of(ErrorKind::from_code(e.code()).unwrap_or(ErrorKind::Internal));
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": e });
+    let mut resp = HttpResponse::new(HttpBody::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Opens the file and answers with a body that streams it.
+async fn read(ctx: Ctx, query: Option<String>) -> Result<HttpResponse, WorkspaceError> {
+    let p = ReadBytesParams::from_query(query.as_deref().unwrap_or("")).map_err(WorkspaceError::InvalidParams)?;
+    let fs = ctx.fs(&p.workspace).await?;
+    let open = fs.open_read("GET /fs/read", &p.path, p.offset, p.length, None).await?;
+    let frames = tokio_util::io::ReaderStream::with_capacity(open.file, FRAME_BYTES);
+    let body = http_body_util::StreamBody::new(futures::StreamExt::map(frames, |chunk| {
+        chunk.map(http_body::Frame::data)
+    }));
+    let mut resp = HttpResponse::new(HttpBody::new(body));
+    let headers = resp.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/octet-stream"),
+    );
+    headers.insert(http::header::CONTENT_LENGTH, open.length.into());
+    headers.insert(HTTP_FILE_SIZE_HEADER, open.size.into());
+    Ok(resp)
+}
+
+impl<S> tower::Service<HttpRequest> for RawReadService<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse> + Send,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: HttpRequest) -> Self::Future {
+        if req.uri().path() != HTTP_FS_READ {
+            return Box::pin(self.inner.call(req));
+        }
+        if req.method() != http::Method::GET {
+            let e = WorkspaceError::InvalidParams(format!("{HTTP_FS_READ} answers GET only"));
+            return Box::pin(async move { Ok(error_response(to_rpc_error(&e))) });
+        }
+        let (ctx, query) = (self.ctx.clone(), req.uri().query().map(str::to_string));
+        Box::pin(async move {
+            let answer = super::guarded(async { read(ctx, query).await.map_err(|e| to_rpc_error(&e)) }).await;
+            Ok(answer.unwrap_or_else(error_response))
+        })
+    }
+}
