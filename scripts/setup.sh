@@ -15,8 +15,8 @@ profile=release
 
 need_pkgs=()
 tools="ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux"
-# the TypeScript client's tests need Node and npm
-[ "$profile" = debug ] && tools="$tools node:nodejs npm:npm"
+# the TypeScript client's tests need Node and npm; the TLS test openssl and stunnel
+[ "$profile" = debug ] && tools="$tools node:nodejs npm:npm openssl:openssl stunnel:stunnel4"
 for cmd_pkg in $tools; do
   cmd="${cmd_pkg%%:*}"; pkg="${cmd_pkg#*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")

@@ -160,3 +160,191 @@ fn contexts_ssh_over_the_api_and_port_forward() {
         text(&out)
     );
 }
+
+/// A certificate authority and a certificate for `localhost` and 127.0.0.1
+/// it signed, made with the `openssl` command in `dir`: (CA, cert, key).
+fn make_certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let openssl = |args: &[&str]| {
+        ok(Command::new("openssl").current_dir(dir).args(args));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Nexus test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext.cnf");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+}
+
+/// stunnel in front of the daemon, as a TLS-terminating proxy would be;
+/// killed when dropped.
+struct TlsProxy {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl TlsProxy {
+    fn start(dir: &Path, cert: &Path, key: &Path, upstream: &str) -> TlsProxy {
+        let port = nexus_e2e::free_port();
+        let conf = dir.join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\ndebug = 4\n[nexus]\naccept = 127.0.0.1:{port}\nconnect = {upstream}\ncert = {}\nkey = {}\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .expect("stunnel.conf");
+        let child = Command::new("stunnel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stunnel (scripts/setup.sh --debug installs it)");
+        let proxy = TlsProxy { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return proxy;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("stunnel did not listen on {port}");
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn wss_and_https_through_a_tls_proxy() {
+    let d = Daemon::start(48);
+    let repo = Repo::new();
+    d.create(&repo, "tls", BUSYBOX);
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "tls",
+            "--",
+            "sh",
+            "-c",
+            "seq 1 200000 > /tmp/numbers",
+        ],
+    );
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = make_certificates(certs.path());
+    let proxy = TlsProxy::start(certs.path(), &cert, &key, &d.address);
+    let url = format!("wss://localhost:{}", proxy.port);
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let nexus = |trusted: bool| {
+        let mut c = remote_nexus(&d, elsewhere.path());
+        c.env("NEXUS_HOST", &url).env("NEXUS_TOKEN", d.token());
+        if trusted {
+            // rustls reads the roots it trusts from here (rustls-native-certs)
+            c.env("SSL_CERT_FILE", &ca);
+        } else {
+            c.env_remove("SSL_CERT_FILE");
+        }
+        c
+    };
+
+    // a certificate nobody vouches for is refused, with the reason
+    let out = nexus(false).args(["workspace", "list"]).output().expect("run");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).to_lowercase().contains("certificate"), "{}", text(&out));
+
+    // trusted: the CLI's calls, an exec, and SSH tunnelled over wss://
+    let list = ok(nexus(true).args(["workspace", "list"]));
+    assert!(list.contains("tls"), "{list}");
+    let out = ok(nexus(true).args(["workspace", "exec", "tls", "--", "echo", "over-tls"]));
+    assert_eq!(out, "over-tls\n");
+    // a context, as a user on another machine keeps it: the ProxyCommand names it
+    let in_context = || {
+        let mut c = remote_nexus(&d, elsewhere.path());
+        c.env("SSL_CERT_FILE", &ca);
+        c
+    };
+    ok(in_context().args(["context", "add", "secure", &url, "--token", &d.token()]));
+    ok(in_context().args(["context", "use", "secure"]));
+    ok(in_context().args(["ssh-config", "--remote"]));
+    let out = ok(Command::new("ssh")
+        .env("HOME", d.home())
+        .env("XDG_CONFIG_HOME", d.home().join(".config"))
+        .env("NEXUS_DATA_DIR", elsewhere.path())
+        .env_remove("NEXUS_HOST")
+        .env_remove("NEXUS_TOKEN")
+        .env("SSL_CERT_FILE", &ca)
+        .args(["-F", &d.home().join(".ssh/config").display().to_string()])
+        .args(["-o", "BatchMode=yes", "nexus-tls", "echo", "ssh-over-wss", "$((6*7))"])
+        .stdin(Stdio::null()));
+    assert_eq!(out, "ssh-over-wss 42\n");
+
+    // the SDK: wss:// for JSON-RPC and https:// for GET /fs/read
+    // SAFETY: set before this test starts any thread (nextest runs each test
+    // in a process of its own); the SDK's TLS roots come from it.
+    unsafe { std::env::set_var("SSL_CERT_FILE", &ca) };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let c = nexus_sdk::client::Client::connect(&url, &d.token()).await.expect("wss");
+        assert_eq!(c.get("tls").await.expect("get").name, "tls");
+        let (bytes, size) = c
+            .fs_read_bytes(&nexus_sdk::ReadBytesParams {
+                workspace: "tls".into(),
+                path: "/tmp/numbers".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("https read");
+        let expected: String = (1..=200_000).map(|i| format!("{i}\n")).collect();
+        assert_eq!(size, expected.len() as u64);
+        assert!(bytes == expected.as_bytes(), "{} bytes came back", bytes.len());
+    });
+}
