@@ -231,7 +231,7 @@ impl Daemon {
     /// 33000 + 40·block). Tests run at once, so each test has its own block:
     /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
     /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
-    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads; 44–46 devcontainer; 47 fs raw reads; 48 remote over TLS.
+    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads; 44–46 devcontainer; 47 fs raw reads; 48 remote over TLS; 49 devcontainer container settings.
     pub fn start(block: u16) -> Daemon {
         Daemon::start_env(block, &[])
     }

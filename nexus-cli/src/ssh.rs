@@ -206,6 +206,7 @@ mod tests {
             ssh_port: 32800,
             host_public_key: "ssh-ed25519 AAAA nexus".into(),
             created_at: 0,
+            customizations: None,
         }
     }
 

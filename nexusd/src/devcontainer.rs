@@ -32,6 +32,76 @@ pub struct Build {
     pub options: Vec<String>,
 }
 
+/// One entry of `mounts`: Docker's `--mount` string
+/// (`source=…,target=…,type=bind|volume|tmpfs[,readonly]`) or the object form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MountEntry {
+    /// `"source=data,target=/data,type=volume"`.
+    Text(String),
+    /// `{"source": "data", "target": "/data", "type": "volume"}`.
+    Object {
+        /// `bind`, `volume` or `tmpfs`.
+        #[serde(rename = "type")]
+        kind: String,
+        /// Host path or volume name (none for tmpfs).
+        source: Option<String>,
+        /// Path in the container.
+        target: String,
+        /// Whether the mount is read-only.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        readonly: bool,
+    },
+}
+
+/// `hostRequirements`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostRequirements {
+    /// Cores.
+    pub cpus: Option<u32>,
+    /// Memory, e.g. `"4gb"` (a number with `tb`, `gb`, `mb` or `kb`).
+    pub memory: Option<String>,
+    /// Disk space, the same way.
+    pub storage: Option<String>,
+    /// A GPU: `true`, `"optional"`, or an object.
+    pub gpu: Option<serde_json::Value>,
+}
+
+/// One entry of `forwardPorts`: a port number or `"host:port"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PortEntry {
+    /// `3000`.
+    Number(u16),
+    /// `"db:5432"` (for a compose service) or `"localhost:3000"`.
+    Text(String),
+}
+
+/// `appPort`: one port or several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AppPort {
+    /// `3000` or `"127.0.0.1:3000:3000"`.
+    One(PortEntry),
+    /// `[3000, "8080:80"]`.
+    Many(Vec<PortEntry>),
+}
+
+/// One value of `portsAttributes` (and `otherPortsAttributes`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortAttributes {
+    /// A name for the port shown to people.
+    pub label: Option<String>,
+    /// `http` or `https`.
+    pub protocol: Option<String>,
+    /// `notify`, `openBrowser`, `openPreview`, `silent` or `ignore`.
+    pub on_auto_forward: Option<String>,
+    /// Every other attribute, kept as written.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
 /// One lifecycle command in the spec's three forms: a string run by `/bin/sh
 /// -c`, an array run as argv without a shell, or an object whose values (each
 /// a string or an array) run in parallel.
@@ -110,6 +180,37 @@ pub struct DevContainer {
     pub post_attach_command: Option<LifecycleCommand>,
     /// `customizations`: tool-specific settings, kept for IDEs.
     pub customizations: Option<serde_json::Value>,
+    /// `workspaceMount`: the mount (`--mount` syntax) replacing the default
+    /// bind of the worktree at `workspaceFolder`.
+    pub workspace_mount: Option<String>,
+    /// `mounts`: more mounts, each a `--mount` string or an object.
+    #[serde(default)]
+    pub mounts: Vec<MountEntry>,
+    /// `runArgs`: `docker run` flags (the common ones; see `container_options`).
+    #[serde(default)]
+    pub run_args: Vec<String>,
+    /// `init`: run an init process (Docker's `--init`) as PID 1.
+    pub init: Option<bool>,
+    /// `privileged`.
+    pub privileged: Option<bool>,
+    /// `capAdd`: Linux capabilities to add.
+    #[serde(default)]
+    pub cap_add: Vec<String>,
+    /// `securityOpt`: `--security-opt` values.
+    #[serde(default)]
+    pub security_opt: Vec<String>,
+    /// `hostRequirements`: what the host should have (checked; a warning when less).
+    pub host_requirements: Option<HostRequirements>,
+    /// `forwardPorts`: container ports to forward to host ports (a number, or
+    /// `"host:port"`).
+    #[serde(default)]
+    pub forward_ports: Vec<PortEntry>,
+    /// `appPort`: ports to publish, one or a list (a number or `"[ip:]host:container"`).
+    pub app_port: Option<AppPort>,
+    /// `portsAttributes`: per port (`"3000"`, a range `"40000-55000"`, or a
+    /// regular expression of the spec's) its `label`, `protocol`, … .
+    #[serde(default)]
+    pub ports_attributes: BTreeMap<String, PortAttributes>,
     /// Every other property, kept as written.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,

@@ -41,6 +41,34 @@ pub struct ContainerSpec {
     pub hostname: String,
     /// Environment (devcontainer.json `containerEnv`), as (name, value).
     pub env: Vec<(String, String)>,
+    /// More mounts (devcontainer.json `mounts`).
+    pub mounts: Vec<MountSpec>,
+    /// Docker options from devcontainer.json (capabilities, init, limits, …).
+    pub options: crate::container_options::RunOptions,
+}
+
+/// What kind of mount a [`MountSpec`] is (Docker's `type=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// A host path.
+    Bind,
+    /// A named volume (made by Docker when missing).
+    Volume,
+    /// Memory.
+    Tmpfs,
+}
+
+/// One mount of a container (Docker's `--mount`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// Bind, volume or tmpfs.
+    pub kind: MountKind,
+    /// Host path (bind) or volume name; none for tmpfs (and anonymous volumes).
+    pub source: Option<String>,
+    /// Path in the container.
+    pub target: String,
+    /// Read-only.
+    pub read_only: bool,
 }
 
 /// An image build through the Docker API (`POST /build`).
@@ -241,16 +269,28 @@ impl ContainerRuntime for Docker {
                 }]),
             );
         }
-        let mounts = spec
-            .binds
-            .iter()
-            .map(|(src, dst)| Mount {
-                typ: Some(MountType::BIND),
-                source: Some(src.clone()),
-                target: Some(dst.clone()),
+        let binds = spec.binds.iter().map(|(src, dst)| MountSpec {
+            kind: MountKind::Bind,
+            source: Some(src.clone()),
+            target: dst.clone(),
+            read_only: false,
+        });
+        let mounts = binds
+            .chain(spec.mounts.iter().cloned())
+            .map(|m| Mount {
+                typ: Some(match m.kind {
+                    MountKind::Bind => MountType::BIND,
+                    MountKind::Volume => MountType::VOLUME,
+                    MountKind::Tmpfs => MountType::TMPFS,
+                }),
+                source: m.source,
+                target: Some(m.target),
+                read_only: Some(m.read_only),
                 ..Default::default()
             })
             .collect();
+        let o = &spec.options;
+        let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             entrypoint: Some(spec.entrypoint.clone()),
@@ -263,6 +303,14 @@ impl ContainerRuntime for Docker {
             host_config: Some(HostConfig {
                 mounts: Some(mounts),
                 port_bindings: Some(bindings),
+                cap_add: nonempty(&o.cap_add),
+                security_opt: nonempty(&o.security_opt),
+                privileged: Some(o.privileged),
+                init: o.init.then_some(true),
+                network_mode: o.network.clone(),
+                extra_hosts: nonempty(&o.extra_hosts),
+                memory: o.memory,
+                nano_cpus: o.nano_cpus,
                 ..Default::default()
             }),
             ..Default::default()

@@ -6,6 +6,7 @@ pub mod agent_client;
 pub mod api;
 pub mod channels;
 pub mod config;
+pub mod container_options;
 pub mod devcontainer;
 pub mod docker;
 pub mod error;

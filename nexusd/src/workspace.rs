@@ -297,6 +297,18 @@ impl Manager {
             Some((path, text)) => Some(devcontainer::load(&path, &text, &repo.name, &worktree)?),
             None => None,
         };
+        if let Some(l) = &loaded {
+            // refused now, before anything is made
+            crate::container_options::run_options(&l.path, &l.config)?;
+            if let Some(req) = &l.config.host_requirements {
+                let host = crate::container_options::HostResources::of_this_host(&self.config.data_dir);
+                for warning in crate::container_options::host_warnings(req, host) {
+                    tracing::warn!(workspace = %name, "{warning}");
+                    self.events
+                        .progress(&name, "hostRequirements", format!("warning: {warning}"));
+                }
+            }
+        }
         self.runtime.ping().await?;
         let (image, image_user) = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
         let owner = {
@@ -386,24 +398,42 @@ impl Manager {
             "container",
             format!("creating the container from {}", record.image),
         );
+        let config = devcontainer_of(record);
+        let options = match &config {
+            Some(c) => crate::container_options::run_options("devcontainer.json", c).map_err(|e| e.at("container"))?,
+            None => Default::default(),
+        };
+        let workspace_bind = match &options.workspace_mount {
+            Some(_) => vec![],
+            None => vec![(record.worktree.clone(), record.workspace_folder.clone())],
+        };
+        let mut labels = HashMap::from([
+            (LABEL_WORKSPACE.to_string(), record.id.clone()),
+            (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
+            ("dev.nexus.name".to_string(), record.name.clone()),
+        ]);
+        // runArgs labels never replace Nexus's own
+        for (k, v) in &options.labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let mut env: Vec<(String, String)> = config
+            .map(|c| c.container_env.into_iter().collect())
+            .unwrap_or_default();
+        env.extend(options.env.iter().cloned());
         let spec = ContainerSpec {
             name: container_name(record),
             image: record.image.clone(),
-            labels: HashMap::from([
-                (LABEL_WORKSPACE.to_string(), record.id.clone()),
-                (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
-                ("dev.nexus.name".to_string(), record.name.clone()),
-            ]),
-            binds: vec![
-                (record.worktree.clone(), record.workspace_folder.clone()),
-                (record.git_common_dir.clone(), record.git_common_dir.clone()),
-            ],
+            labels,
+            binds: workspace_bind
+                .into_iter()
+                .chain([(record.git_common_dir.clone(), record.git_common_dir.clone())])
+                .collect(),
             ports: vec![(AGENT_PORT, record.ssh_port)],
             entrypoint: vec![AGENT_BINARY.to_string()],
-            hostname: record.name.clone(),
-            env: devcontainer_of(record)
-                .map(|c| c.container_env.into_iter().collect())
-                .unwrap_or_default(),
+            hostname: options.hostname.clone().unwrap_or_else(|| record.name.clone()),
+            env,
+            mounts: options.workspace_mount.iter().chain(&options.mounts).cloned().collect(),
+            options,
         };
         let id = self.runtime.create(&spec).await.map_err(|e| e.at("container"))?;
         self.store.set_container(&record.id, &id)?;

@@ -62,6 +62,11 @@ pub struct Workspace {
     pub host_public_key: String,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: i64,
+    /// devcontainer.json's `customizations`, as written (variables
+    /// replaced), for IDEs: e.g. `{"vscode": {"extensions": [...]}}`. Absent
+    /// when the workspace has no devcontainer.json or it sets none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customizations: Option<serde_json::Value>,
 }
 
 /// Parameters of `workspace.create`.

@@ -184,6 +184,22 @@ fn bad_configs_and_failing_hooks_leave_nothing_behind() {
         &["postCreateCommand exited with code 7", "hook-said-this"],
     );
 
+    // a runArgs flag Nexus does not take, and a mount that cannot be: named
+    repo.commit(&[(
+        config,
+        r#"{"image": "nexus-test/busybox:latest", "runArgs": ["--init", "--device", "/dev/fuse"]}"#,
+    )]);
+    fails("bad-run-args", 78, &["runArgs: --device is not supported"]);
+    repo.commit(&[(
+        config,
+        r#"{"image": "nexus-test/busybox:latest", "mounts": ["source=relative,target=/x,type=bind"]}"#,
+    )]);
+    fails(
+        "bad-mount",
+        78,
+        &["bind mount source \"relative\" is not an absolute path"],
+    );
+
     // --config naming no file
     let out = d.cli(
         repo.path(),
@@ -197,4 +213,111 @@ fn bad_configs_and_failing_hooks_leave_nothing_behind() {
     );
     assert_eq!(out.status.code(), Some(78), "{}", String::from_utf8_lossy(&out.stderr));
     d.assert_no_leftovers(&repo, "no-config", false);
+}
+
+/// `docker inspect` of the workspace's container, as JSON.
+fn inspect(d: &Daemon, repo: &Repo, name: &str) -> serde_json::Value {
+    let ws: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "list", "--json"])).expect("json");
+    let id = ws
+        .as_array()
+        .and_then(|l| l.iter().find(|w| w["name"] == name))
+        .and_then(|w| w["id"].as_str())
+        .expect("listed")
+        .to_string();
+    let out = Command::new("docker")
+        .args(["ps", "-aq", "--filter", &format!("label=dev.nexus.workspace={id}")])
+        .output()
+        .expect("docker ps");
+    let container = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = Command::new("docker")
+        .args(["inspect", &container])
+        .output()
+        .expect("inspect");
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("inspect json")[0].clone()
+}
+
+#[test]
+fn container_settings_mounts_run_args_and_customizations() {
+    let d = Daemon::start(49);
+    let repo = Repo::new();
+    repo.commit(&[
+        ("shared/note.txt", "from the host\n"),
+        (
+            ".devcontainer/devcontainer.json",
+            r#"{
+                "image": "nexus-test/busybox:latest",
+                "workspaceFolder": "/code",
+                "workspaceMount": "source=${localWorkspaceFolder},target=/code,type=bind,consistency=cached",
+                "mounts": [
+                    "source=nexus-e2e-vol-${devcontainerId},target=/vol,type=volume",
+                    {"type": "bind", "source": "${localWorkspaceFolder}/shared", "target": "/shared", "readonly": true},
+                    "type=tmpfs,target=/scratch",
+                ],
+                "runArgs": ["--cap-add=NET_ADMIN", "-e", "FROM_RUN_ARGS=yes", "--label", "team=web",
+                            "--memory=256m", "--cpus", "1.5", "--add-host=db.internal:10.1.2.3"],
+                "capAdd": ["SYS_PTRACE"],
+                "securityOpt": ["no-new-privileges"],
+                "init": true,
+                "hostRequirements": {"cpus": 512},
+                "customizations": {"vscode": {"extensions": ["rust-lang.rust-analyzer"]}},
+            }"#,
+        ),
+    ]);
+    let out = d.cli(repo.path(), &["workspace", "create", "opts", "--json"]);
+    assert!(out.status.success(), "{}", nexus_e2e::text(&out));
+    // hostRequirements the host falls short of: a warning, not an error
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("hostRequirements.cpus is 512"), "{stderr}");
+    let ws: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(ws["workspaceFolder"], "/code");
+    // customizations come back for IDEs, from workspace.get too
+    assert_eq!(
+        ws["customizations"]["vscode"]["extensions"][0], "rust-lang.rust-analyzer",
+        "{ws}"
+    );
+    let got: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "list", "--json"])).expect("json");
+    assert_eq!(got[0]["customizations"], ws["customizations"]);
+
+    let seen = sh(
+        &d,
+        &repo,
+        "opts",
+        "ls /code/shared; echo vol > /vol/x && cat /vol/x; cat /shared/note.txt; \
+         (touch /shared/y 2>/dev/null && echo writable) || echo read-only; \
+         grep -c ' /scratch tmpfs' /proc/mounts; echo $FROM_RUN_ARGS; grep db.internal /etc/hosts | cut -f1",
+    );
+    assert_eq!(
+        seen, "note.txt\nvol\nfrom the host\nread-only\n1\nyes\n10.1.2.3\n",
+        "{seen}"
+    );
+    let c = inspect(&d, &repo, "opts");
+    let host = &c["HostConfig"];
+    let caps: Vec<&str> = host["CapAdd"]
+        .as_array()
+        .expect("CapAdd")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(caps.contains(&"NET_ADMIN") && caps.contains(&"SYS_PTRACE"), "{caps:?}");
+    assert_eq!(host["SecurityOpt"][0], "no-new-privileges");
+    assert_eq!(host["Init"], true);
+    assert_eq!(host["Memory"], 256 << 20);
+    assert_eq!(host["NanoCpus"], 1_500_000_000i64);
+    assert_eq!(c["Config"]["Labels"]["team"], "web");
+    // the agent is not PID 1 under --init, and SSH, exec and hooks still work
+    assert_eq!(sh(&d, &repo, "opts", "cat /proc/1/comm"), "docker-init\n");
+    let volume = c["Mounts"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["Destination"] == "/vol"))
+        .and_then(|m| m["Name"].as_str())
+        .expect("the volume")
+        .to_string();
+    assert!(volume.starts_with("nexus-e2e-vol-"), "{volume}");
+
+    d.cli_ok(repo.path(), &["workspace", "rm", "opts", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "opts", false);
+    // named volumes outlive the workspace, as with devcontainer up; ours goes here
+    let _ = Command::new("docker").args(["volume", "rm", &volume]).output();
 }

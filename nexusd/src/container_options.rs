@@ -1,0 +1,444 @@
+//! devcontainer.json's container settings as Docker create options:
+//! `workspaceMount`, `mounts` (Docker's `--mount` syntax or the object form),
+//! `runArgs` (the common `docker run` flags; any other is an error that
+//! names it), `init`, `privileged`, `capAdd`, `securityOpt`, and the
+//! `hostRequirements` check (a warning, never an error, as the spec says).
+
+use crate::devcontainer::{DevContainer, HostRequirements, MountEntry};
+use crate::docker::{MountKind, MountSpec};
+use crate::error::{Result, WorkspaceError};
+use std::collections::BTreeMap;
+
+/// The `runArgs` flags Nexus understands, for the error naming another.
+pub const RUN_ARGS: &str = "--cap-add, --security-opt, --privileged, --init, -e/--env, --network/--net, --add-host, -l/--label, -m/--memory, --cpus, -h/--hostname";
+
+/// What devcontainer.json adds to a workspace's container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOptions {
+    /// `workspaceMount`, replacing the bind of the worktree when set.
+    pub workspace_mount: Option<MountSpec>,
+    /// `mounts`.
+    pub mounts: Vec<MountSpec>,
+    /// `capAdd` and `--cap-add`.
+    pub cap_add: Vec<String>,
+    /// `securityOpt` and `--security-opt`.
+    pub security_opt: Vec<String>,
+    /// `privileged` or `--privileged`.
+    pub privileged: bool,
+    /// `init` or `--init`.
+    pub init: bool,
+    /// `--network`.
+    pub network: Option<String>,
+    /// `--add-host` (`host:ip`).
+    pub extra_hosts: Vec<String>,
+    /// `--label`, as (name, value).
+    pub labels: BTreeMap<String, String>,
+    /// `-e`, as (name, value); applied after `containerEnv`.
+    pub env: Vec<(String, String)>,
+    /// `--memory`, in bytes.
+    pub memory: Option<i64>,
+    /// `--cpus`, in billionths of a CPU (Docker's `NanoCpus`).
+    pub nano_cpus: Option<i64>,
+    /// `--hostname`.
+    pub hostname: Option<String>,
+}
+
+fn invalid(path: &str, what: String) -> WorkspaceError {
+    WorkspaceError::InvalidConfig(format!("{path}: {what}"))
+}
+
+/// A size in bytes from Docker's notation (`512m`, `4g`, `1024`; `b`, `k`,
+/// `m`, `g`, `t`, with an optional trailing `b`, any case) or the spec's
+/// `hostRequirements` one (`4gb`).
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&t);
+    let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => t.split_at(i),
+        None => (t, ""),
+    };
+    let n: f64 = digits.parse().ok()?;
+    let scale = match unit {
+        "" => 1u64,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        "t" => 1 << 40,
+        _ => return None,
+    };
+    Some((n * scale as f64) as u64)
+}
+
+/// A `--mount` string (`type=…,source=…,target=…[,readonly]`).
+pub fn parse_mount(path: &str, text: &str) -> Result<MountSpec> {
+    let (mut kind, mut source, mut target, mut read_only) = (MountKind::Volume, None, None, false);
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, value) = part.split_once('=').unwrap_or((part, ""));
+        match key {
+            "type" => kind = mount_kind(path, value)?,
+            "source" | "src" => source = Some(value.to_string()),
+            "target" | "destination" | "dst" | "dest" => target = Some(value.to_string()),
+            "readonly" | "ro" => read_only = !matches!(value, "false" | "0"),
+            // a macOS-only hint Docker on Linux ignores
+            "consistency" => {}
+            other => {
+                return Err(invalid(
+                    path,
+                    format!("mount {text:?}: unknown option {other:?} (known: type, source, target, readonly)"),
+                ));
+            }
+        }
+    }
+    let target = target.ok_or_else(|| invalid(path, format!("mount {text:?} has no target=")))?;
+    mount(path, kind, source, target, read_only)
+}
+
+fn mount_kind(path: &str, kind: &str) -> Result<MountKind> {
+    match kind {
+        "bind" => Ok(MountKind::Bind),
+        "volume" => Ok(MountKind::Volume),
+        "tmpfs" => Ok(MountKind::Tmpfs),
+        other => Err(invalid(
+            path,
+            format!("mount type {other:?} is not bind, volume or tmpfs"),
+        )),
+    }
+}
+
+fn mount(path: &str, kind: MountKind, source: Option<String>, target: String, read_only: bool) -> Result<MountSpec> {
+    if !target.starts_with('/') {
+        return Err(invalid(
+            path,
+            format!("mount target {target:?} is not an absolute path"),
+        ));
+    }
+    match (&kind, &source) {
+        (MountKind::Bind, Some(s)) if !s.starts_with('/') => {
+            return Err(invalid(
+                path,
+                format!(
+                    "bind mount source {s:?} is not an absolute path: use ${{localWorkspaceFolder}}/… or a full path"
+                ),
+            ));
+        }
+        (MountKind::Bind, None) => {
+            return Err(invalid(path, format!("bind mount of {target} has no source=")));
+        }
+        _ => {}
+    }
+    Ok(MountSpec {
+        kind,
+        source,
+        target,
+        read_only,
+    })
+}
+
+/// The value of flag `flag` at `args[*i]` (`--flag=value` or `--flag value`), advancing `i`.
+fn value(path: &str, args: &[String], i: &mut usize, flag: &str, inline: Option<&str>) -> Result<String> {
+    if let Some(v) = inline {
+        return Ok(v.to_string());
+    }
+    *i += 1;
+    args.get(*i)
+        .cloned()
+        .ok_or_else(|| invalid(path, format!("runArgs: {flag} needs a value")))
+}
+
+/// `runArgs` into `o`.
+fn apply_run_args(path: &str, args: &[String], o: &mut RunOptions) -> Result<()> {
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (arg, None),
+        };
+        match flag {
+            "--cap-add" => o.cap_add.push(value(path, args, &mut i, flag, inline)?),
+            "--security-opt" => o.security_opt.push(value(path, args, &mut i, flag, inline)?),
+            "--privileged" => o.privileged = true,
+            "--init" => o.init = true,
+            "-e" | "--env" => {
+                let v = value(path, args, &mut i, flag, inline)?;
+                match v.split_once('=') {
+                    Some((k, v)) => o.env.push((k.to_string(), v.to_string())),
+                    // `-e NAME` passes the host's value, as docker run does
+                    None => {
+                        if let Ok(host) = std::env::var(&v) {
+                            o.env.push((v, host));
+                        }
+                    }
+                }
+            }
+            "--network" | "--net" => {
+                let v = value(path, args, &mut i, flag, inline)?;
+                if v == "host" || v == "none" {
+                    return Err(invalid(
+                        path,
+                        format!(
+                            "runArgs: --network {v} leaves no port for the workspace's SSH server to be published on: use a bridge network"
+                        ),
+                    ));
+                }
+                o.network = Some(v);
+            }
+            "--add-host" => o.extra_hosts.push(value(path, args, &mut i, flag, inline)?),
+            "-l" | "--label" => {
+                let v = value(path, args, &mut i, flag, inline)?;
+                let (k, v) = v.split_once('=').unwrap_or((v.as_str(), ""));
+                o.labels.insert(k.to_string(), v.to_string());
+            }
+            "-m" | "--memory" => {
+                let v = value(path, args, &mut i, flag, inline)?;
+                let bytes = parse_bytes(&v).ok_or_else(|| {
+                    invalid(
+                        path,
+                        format!("runArgs: --memory {v:?} is not a size such as 512m or 4g"),
+                    )
+                })?;
+                o.memory = Some(bytes as i64);
+            }
+            "--cpus" => {
+                let v = value(path, args, &mut i, flag, inline)?;
+                let cpus: f64 = v
+                    .parse()
+                    .ok()
+                    .filter(|c: &f64| *c > 0.0)
+                    .ok_or_else(|| invalid(path, format!("runArgs: --cpus {v:?} is not a positive number")))?;
+                o.nano_cpus = Some((cpus * 1e9) as i64);
+            }
+            "-h" | "--hostname" => o.hostname = Some(value(path, args, &mut i, flag, inline)?),
+            other => {
+                return Err(invalid(
+                    path,
+                    format!(
+                        "runArgs: {other} is not supported by Nexus (supported: {RUN_ARGS}); remove it or use the devcontainer.json property instead"
+                    ),
+                ));
+            }
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The container options of devcontainer.json `c` at `path`.
+///
+/// Errors: `InvalidConfig` naming the mount or `runArgs` flag that cannot be.
+pub fn run_options(path: &str, c: &DevContainer) -> Result<RunOptions> {
+    let mut o = RunOptions {
+        workspace_mount: c.workspace_mount.as_deref().map(|m| parse_mount(path, m)).transpose()?,
+        cap_add: c.cap_add.clone(),
+        security_opt: c.security_opt.clone(),
+        privileged: c.privileged.unwrap_or(false),
+        init: c.init.unwrap_or(false),
+        ..Default::default()
+    };
+    if o.workspace_mount.is_some() && c.workspace_folder.is_none() {
+        return Err(invalid(
+            path,
+            "workspaceMount is set without workspaceFolder: set workspaceFolder to where it mounts the source".into(),
+        ));
+    }
+    for m in &c.mounts {
+        o.mounts.push(match m {
+            MountEntry::Text(t) => parse_mount(path, t)?,
+            MountEntry::Object {
+                kind,
+                source,
+                target,
+                readonly,
+            } => mount(path, mount_kind(path, kind)?, source.clone(), target.clone(), *readonly)?,
+        });
+    }
+    apply_run_args(path, &c.run_args, &mut o)?;
+    Ok(o)
+}
+
+/// What the host has, for [`host_warnings`].
+#[derive(Debug, Clone, Copy)]
+pub struct HostResources {
+    /// Cores.
+    pub cpus: u64,
+    /// Memory, in bytes.
+    pub memory: u64,
+    /// Free disk space where Docker keeps its data, in bytes.
+    pub storage: u64,
+}
+
+impl HostResources {
+    /// This machine's: cores, `MemTotal` of `/proc/meminfo`, and free space
+    /// of the file system holding `disk` (statvfs). What cannot be read is
+    /// `u64::MAX` (no warning).
+    pub fn of_this_host(disk: &std::path::Path) -> HostResources {
+        let cpus = std::thread::available_parallelism().map_or(u64::MAX, |n| n.get() as u64);
+        let memory = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("MemTotal:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+            .map_or(u64::MAX, |kib| kib * 1024);
+        let storage = free_bytes(disk).unwrap_or(u64::MAX);
+        HostResources { cpus, memory, storage }
+    }
+}
+
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-pointer.
+    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
+}
+
+/// The spec's `hostRequirements` the host falls short of, one sentence
+/// each (the spec makes them a warning, not an error).
+pub fn host_warnings(req: &HostRequirements, host: HostResources) -> Vec<String> {
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let mut out = Vec::new();
+    if let Some(cpus) = req.cpus
+        && u64::from(cpus) > host.cpus
+    {
+        out.push(format!("hostRequirements.cpus is {cpus}, this host has {}", host.cpus));
+    }
+    if let Some(want) = req.memory.as_deref().and_then(parse_bytes)
+        && want > host.memory
+    {
+        out.push(format!(
+            "hostRequirements.memory is {:.1} GiB, this host has {:.1} GiB",
+            gib(want),
+            gib(host.memory)
+        ));
+    }
+    if let Some(want) = req.storage.as_deref().and_then(parse_bytes)
+        && want > host.storage
+    {
+        out.push(format!(
+            "hostRequirements.storage is {:.1} GiB, {:.1} GiB are free",
+            gib(want),
+            gib(host.storage)
+        ));
+    }
+    if matches!(req.gpu, Some(serde_json::Value::Bool(true))) {
+        out.push("hostRequirements.gpu is required, and Nexus passes no GPU to workspaces".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(json: serde_json::Value) -> DevContainer {
+        serde_json::from_value(json).expect("config")
+    }
+
+    #[test]
+    fn sizes_in_docker_and_spec_notation() {
+        assert_eq!(parse_bytes("512m"), Some(512 << 20));
+        assert_eq!(parse_bytes("4gb"), Some(4 << 30));
+        assert_eq!(parse_bytes("4G"), Some(4 << 30));
+        assert_eq!(parse_bytes("1024"), Some(1024));
+        assert_eq!(parse_bytes("1.5k"), Some(1536));
+        assert_eq!(parse_bytes("lots"), None);
+        assert_eq!(parse_bytes("4x"), None);
+    }
+
+    #[test]
+    fn mounts_in_both_forms() {
+        let c = config(serde_json::json!({
+            "workspaceFolder": "/src",
+            "workspaceMount": "source=/home/ana/app,target=/src,type=bind,consistency=cached",
+            "mounts": [
+                "source=cache,target=/cache,type=volume",
+                {"type": "bind", "source": "/etc/hosts", "target": "/host-hosts", "readonly": true},
+                "type=tmpfs,target=/scratch"
+            ]
+        }));
+        let o = run_options("d.json", &c).expect("options");
+        let ws = o.workspace_mount.expect("workspaceMount");
+        assert_eq!(
+            (ws.kind, ws.source.as_deref(), ws.target.as_str()),
+            (MountKind::Bind, Some("/home/ana/app"), "/src")
+        );
+        assert_eq!(o.mounts.len(), 3);
+        assert_eq!(
+            (o.mounts[0].kind, o.mounts[0].source.as_deref()),
+            (MountKind::Volume, Some("cache"))
+        );
+        assert!(o.mounts[1].read_only);
+        assert_eq!(
+            (o.mounts[2].kind, o.mounts[2].target.as_str()),
+            (MountKind::Tmpfs, "/scratch")
+        );
+        for (bad, says) in [
+            (serde_json::json!({"mounts": ["source=x,type=volume"]}), "no target"),
+            (
+                serde_json::json!({"mounts": ["source=rel,target=/x,type=bind"]}),
+                "not an absolute path",
+            ),
+            (serde_json::json!({"mounts": ["target=/x,type=nfs"]}), "nfs"),
+            (serde_json::json!({"mounts": ["target=/x,bogus=1"]}), "bogus"),
+            (
+                serde_json::json!({"workspaceMount": "source=/a,target=/b,type=bind"}),
+                "workspaceFolder",
+            ),
+        ] {
+            let e = run_options("d.json", &config(bad.clone()))
+                .expect_err(&bad.to_string())
+                .to_string();
+            assert!(e.starts_with("d.json: ") && e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn run_args_in_both_spellings_and_unknown_ones_named() {
+        let c = config(serde_json::json!({
+            "capAdd": ["SYS_PTRACE"],
+            "runArgs": ["--cap-add=NET_ADMIN", "--security-opt", "seccomp=unconfined", "-e", "A=1",
+                        "--env=B=2=3", "--label", "team=web", "--memory=512m", "--cpus", "1.5",
+                        "--add-host=db:10.0.0.2", "--network", "devnet", "--privileged", "--init"]
+        }));
+        let o = run_options("d.json", &c).expect("options");
+        assert_eq!(o.cap_add, ["SYS_PTRACE", "NET_ADMIN"]);
+        assert_eq!(o.security_opt, ["seccomp=unconfined"]);
+        assert_eq!(o.env, [("A".into(), "1".into()), ("B".into(), "2=3".into())]);
+        assert_eq!(o.labels.get("team").map(String::as_str), Some("web"));
+        assert_eq!((o.memory, o.nano_cpus), (Some(512 << 20), Some(1_500_000_000)));
+        assert_eq!(o.extra_hosts, ["db:10.0.0.2"]);
+        assert_eq!(o.network.as_deref(), Some("devnet"));
+        assert!(o.privileged && o.init);
+        for (args, says) in [
+            (vec!["--device", "/dev/fuse"], "--device is not supported"),
+            (vec!["--cap-add"], "--cap-add needs a value"),
+            (vec!["--network=host"], "--network host"),
+            (vec!["--memory", "lots"], "--memory \"lots\""),
+        ] {
+            let e = run_options("d.json", &config(serde_json::json!({"runArgs": args})))
+                .expect_err(says)
+                .to_string();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn host_requirements_warn_when_the_host_has_less() {
+        let host = HostResources {
+            cpus: 2,
+            memory: 8 << 30,
+            storage: 100 << 30,
+        };
+        let req: HostRequirements =
+            serde_json::from_value(serde_json::json!({"cpus": 4, "memory": "16gb", "storage": "32gb"})).expect("req");
+        let w = host_warnings(&req, host);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("cpus is 4, this host has 2"), "{w:?}");
+        assert!(w[1].contains("memory is 16.0 GiB, this host has 8.0 GiB"), "{w:?}");
+        let enough: HostRequirements =
+            serde_json::from_value(serde_json::json!({"cpus": 2, "memory": "4gb"})).expect("req");
+        assert!(host_warnings(&enough, host).is_empty());
+    }
+}
