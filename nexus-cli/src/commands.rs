@@ -28,6 +28,9 @@ pub enum WorkspaceCommand {
     Exec(ExecArgs),
     /// Forward 127.0.0.1:LOCAL to port REMOTE in the workspace, through the daemon's API (until Ctrl-C).
     PortForward(PortForwardArgs),
+    /// List the workspace's ports: listening, forwarded (host port), declared
+    /// by devcontainer.json (forwardPorts, appPort) with their portsAttributes.
+    Ports(NameJsonArgs),
     /// Start a stopped workspace (same container, same ports).
     Start(NameArg),
     /// Stop a workspace's container; files in it are kept.
@@ -303,6 +306,33 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     }
 }
 
+/// `workspace ports` as a table: PORT, LISTENING, HOST (127.0.0.1:N), LABEL, PROTOCOL.
+fn print_ports(ports: &[nexus_sdk::PortInfo]) {
+    println!(
+        "{:<7} {:<9} {:<16} {:<20} PROTOCOL",
+        "PORT", "LISTENING", "HOST", "LABEL"
+    );
+    for p in ports {
+        let host = p
+            .host_port
+            .map(|h| format!("127.0.0.1:{h}"))
+            .unwrap_or_else(|| "-".into());
+        let label = match (&p.label, p.declared) {
+            (Some(l), _) => l.clone(),
+            (None, true) => "(declared)".into(),
+            (None, false) => "-".into(),
+        };
+        println!(
+            "{:<7} {:<9} {:<16} {:<20} {}",
+            p.container_port,
+            if p.listening { "yes" } else { "no" },
+            host,
+            label,
+            p.protocol.as_deref().unwrap_or("-")
+        );
+    }
+}
+
 fn identities(explicit: Option<&std::path::Path>) -> anyhow::Result<Vec<PathBuf>> {
     Ok(ssh::user_keys(explicit)?
         .into_iter()
@@ -334,6 +364,15 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
         WorkspaceCommand::Ssh(a) if a.stdio => ssh_stdio(&a.name, client).await,
         WorkspaceCommand::Ssh(a) => ssh_into(a, client, target).await,
         WorkspaceCommand::PortForward(a) => port_forward(a, client).await,
+        WorkspaceCommand::Ports(a) => {
+            let ports = client.ports_list(&a.name).await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&ports)?);
+            } else {
+                print_ports(&ports);
+            }
+            Ok(0)
+        }
         WorkspaceCommand::Exec(a) => exec(a, client).await,
         WorkspaceCommand::Start(a) => {
             let w = client.start(&a.name).await?;

@@ -229,6 +229,53 @@ impl DevContainer {
         }
     }
 
+    /// The container ports of `forwardPorts` and then `appPort`, in order and
+    /// without repeats, and apart from them the `forwardPorts` entries that
+    /// name another host (`"db:5432"`, a compose service's), which a single
+    /// container cannot serve. `appPort`'s `"[ip:]host:container"` gives the
+    /// container port (Nexus picks the host port from its range).
+    pub fn declared_ports(&self) -> (Vec<u16>, Vec<String>) {
+        let (mut ports, mut elsewhere) = (Vec::new(), Vec::new());
+        let app: Vec<&PortEntry> = match &self.app_port {
+            Some(AppPort::One(p)) => vec![p],
+            Some(AppPort::Many(v)) => v.iter().collect(),
+            None => vec![],
+        };
+        let forwarded = self.forward_ports.iter().map(|p| (p, false));
+        for (entry, is_app) in forwarded.chain(app.into_iter().map(|p| (p, true))) {
+            let port = match entry {
+                PortEntry::Number(n) => Some(*n),
+                PortEntry::Text(t) if is_app => t.rsplit(':').next().and_then(|p| p.parse().ok()),
+                PortEntry::Text(t) => match t.rsplit_once(':') {
+                    None => t.parse().ok(),
+                    Some(("localhost" | "127.0.0.1", p)) => p.parse().ok(),
+                    Some(_) => {
+                        elsewhere.push(t.clone());
+                        continue;
+                    }
+                },
+            };
+            match port.filter(|p| *p != 0) {
+                Some(p) if !ports.contains(&p) => ports.push(p),
+                Some(_) => {}
+                None => elsewhere.push(format!("{entry:?}")),
+            }
+        }
+        (ports, elsewhere)
+    }
+
+    /// `portsAttributes` of `port`: the entry naming it, else the first range
+    /// (`"40000-55000"`) holding it.
+    pub fn port_attributes(&self, port: u16) -> Option<&PortAttributes> {
+        self.ports_attributes.get(&port.to_string()).or_else(|| {
+            self.ports_attributes.iter().find_map(|(k, a)| {
+                let (lo, hi) = k.split_once('-')?;
+                let (lo, hi) = (lo.trim().parse::<u16>().ok()?, hi.trim().parse::<u16>().ok()?);
+                (lo..=hi).contains(&port).then_some(a)
+            })
+        })
+    }
+
     /// The Dockerfile build, from `build` or the older `dockerFile`/`context`.
     pub fn dockerfile_build(&self) -> Option<Build> {
         let mut b = self.build.clone().unwrap_or_default();
@@ -535,6 +582,25 @@ mod tests {
         let id = devcontainer_id(&labels);
         assert_eq!(id.len(), 52);
         assert_eq!(id, "0ii9okkcpnbu6r670dbe0iqun2rgsp9chokkpu5l6r2su82uoiop");
+    }
+
+    #[test]
+    fn declared_ports_and_their_attributes() {
+        let c: DevContainer = serde_json::from_value(serde_json::json!({
+            "forwardPorts": [3000, "localhost:5000", "db:5432", 3000],
+            "appPort": ["127.0.0.1:8080:80", 9000],
+            "portsAttributes": {"3000": {"label": "App", "protocol": "https"}, "5000-5999": {"label": "Range"}}
+        }))
+        .expect("config");
+        assert_eq!(
+            c.declared_ports(),
+            (vec![3000, 5000, 80, 9000], vec!["db:5432".to_string()])
+        );
+        assert_eq!(c.port_attributes(3000).and_then(|a| a.label.as_deref()), Some("App"));
+        assert_eq!(c.port_attributes(5001).and_then(|a| a.label.as_deref()), Some("Range"));
+        assert!(c.port_attributes(80).is_none());
+        let one: DevContainer = serde_json::from_value(serde_json::json!({"appPort": 4000})).expect("config");
+        assert_eq!(one.declared_ports().0, vec![4000]);
     }
 
     #[test]

@@ -96,35 +96,75 @@ fn opened_ports(text: &str) -> Vec<u16> {
         .collect()
 }
 
+/// The [`PortInfo`] of container port `port`, with what devcontainer.json
+/// `config` says of it.
+fn describe(
+    config: Option<&crate::devcontainer::DevContainer>,
+    port: u16,
+    listening: bool,
+    host_port: Option<u16>,
+) -> PortInfo {
+    let attributes = config.and_then(|c| c.port_attributes(port));
+    PortInfo {
+        container_port: port,
+        listening,
+        host_port,
+        declared: config.is_some_and(|c| c.declared_ports().0.contains(&port)),
+        label: attributes.and_then(|a| a.label.clone()),
+        protocol: attributes.and_then(|a| a.protocol.clone()),
+    }
+}
+
 impl Manager {
-    /// `ports.list`: listening ports (the agent's own excepted) and forwards.
+    /// `ports.list`: listening ports (the agent's own excepted), forwards,
+    /// and the ports devcontainer.json declares, with their `portsAttributes`.
     pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>> {
         let r = self.running(workspace)?;
         let text = self.exec_to_end(&self.port_lister(workspace, true)?).await?.stdout;
-        let mut ports: BTreeMap<u16, PortInfo> = opened_ports(&text)
-            .into_iter()
-            .map(|p| {
-                (
-                    p,
-                    PortInfo {
-                        container_port: p,
-                        listening: true,
-                        host_port: None,
-                    },
-                )
-            })
-            .collect();
+        let config = crate::workspace::devcontainer_of(&r);
+        let mut ports: BTreeMap<u16, PortInfo> = BTreeMap::new();
+        let config = config.as_ref();
+        fn entry<'a>(
+            ports: &'a mut BTreeMap<u16, PortInfo>,
+            config: Option<&crate::devcontainer::DevContainer>,
+            p: u16,
+        ) -> &'a mut PortInfo {
+            ports.entry(p).or_insert_with(|| describe(config, p, false, None))
+        }
+        for p in opened_ports(&text) {
+            entry(&mut ports, config, p).listening = true;
+        }
         for (host, container) in self.forwards.of(&r.id) {
-            ports
-                .entry(container)
-                .or_insert(PortInfo {
-                    container_port: container,
-                    listening: false,
-                    host_port: None,
-                })
-                .host_port = Some(host);
+            entry(&mut ports, config, container).host_port = Some(host);
+        }
+        for p in config.map(|c| c.declared_ports().0).unwrap_or_default() {
+            entry(&mut ports, config, p);
         }
         Ok(ports.into_values().collect())
+    }
+
+    /// Forwards the ports devcontainer.json declares (`forwardPorts`,
+    /// `appPort`) of running workspace `r`, each on a host port of the
+    /// range. Ports that cannot be forwarded (another host's, or no free
+    /// host port) are warnings, not errors: the workspace runs without them.
+    pub(crate) async fn forward_declared(&self, r: &crate::store::WorkspaceRecord) {
+        let Some(config) = crate::workspace::devcontainer_of(r) else {
+            return;
+        };
+        let (ports, elsewhere) = config.declared_ports();
+        for entry in elsewhere {
+            let warning =
+                format!("forwardPorts {entry}: names another host (a compose service) or is no port; not forwarded");
+            tracing::warn!(workspace = %r.name, "{warning}");
+            self.events.progress(&r.name, "ports", format!("warning: {warning}"));
+        }
+        for port in ports {
+            if let Err(e) = self.ports_forward(&r.name, port).await {
+                tracing::warn!(workspace = %r.name, "cannot forward declared port {port}: {e}");
+                self.events
+                    .progress(&r.name, "ports", format!("warning: port {port} is not forwarded: {e}"));
+            }
+        }
     }
 
     /// `nexus-agent --ports` in workspace `workspace`: the listening ports
@@ -188,12 +228,9 @@ impl Manager {
         if container_port == 0 {
             return Err(WorkspaceError::InvalidParams("containerPort must be 1-65535".into()));
         }
+        let config = crate::workspace::devcontainer_of(&r);
         if let Some((host, _)) = self.forwards.of(&r.id).into_iter().find(|(_, c)| *c == container_port) {
-            return Ok(PortInfo {
-                container_port,
-                listening: true,
-                host_port: Some(host),
-            });
+            return Ok(describe(config.as_ref(), container_port, true, Some(host)));
         }
         let purpose = format!("{PURPOSE}{container_port}");
         let host = self
@@ -233,11 +270,7 @@ impl Manager {
             format!("forwarding 127.0.0.1:{host} to container port {container_port}"),
         );
         self.events.port(&r.name, true, container_port, Some(host));
-        Ok(PortInfo {
-            container_port,
-            listening: true,
-            host_port: Some(host),
-        })
+        Ok(describe(config.as_ref(), container_port, true, Some(host)))
     }
 
     /// `ports.unforward`: closes the forward on `host_port` and releases the port.

@@ -367,6 +367,7 @@ impl Manager {
                 record.state = WorkspaceState::Running;
                 self.events.state(&name, Some(WorkspaceState::Running));
                 self.watch_ports(&record);
+                self.forward_declared(&record).await;
                 Ok(record)
             }
             Err(e) => {
@@ -599,6 +600,7 @@ impl Manager {
         r.state = WorkspaceState::Running;
         self.events.state(name, Some(WorkspaceState::Running));
         self.watch_ports(&r);
+        self.forward_declared(&r).await;
         Ok(r)
     }
 
@@ -825,6 +827,7 @@ impl Manager {
                     }
                     if state == WorkspaceState::Running {
                         self.watch_ports(r);
+                        self.forward_declared(r).await;
                     }
                 }
             }

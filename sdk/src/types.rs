@@ -613,7 +613,7 @@ pub struct PortsParams {
 
 /// A TCP port of a workspace: listening in the container, forwarded to the
 /// host, or both.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortInfo {
     /// The port in the container.
@@ -623,6 +623,16 @@ pub struct PortInfo {
     /// The host port on 127.0.0.1 that forwards to it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_port: Option<u16>,
+    /// Whether devcontainer.json declares it (`forwardPorts`, `appPort`);
+    /// declared ports are forwarded while the workspace runs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub declared: bool,
+    /// devcontainer.json `portsAttributes` `label`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// devcontainer.json `portsAttributes` `protocol` (`http` or `https`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<String>,
 }
 
 /// Parameters of `ports.forward`.

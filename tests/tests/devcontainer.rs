@@ -261,6 +261,10 @@ fn container_settings_mounts_run_args_and_customizations() {
                 "init": true,
                 "hostRequirements": {"cpus": 512},
                 "customizations": {"vscode": {"extensions": ["rust-lang.rust-analyzer"]}},
+                "forwardPorts": [8080, "localhost:9090", "db:5432"],
+                "appPort": "127.0.0.1:7070:7070",
+                "portsAttributes": {"8080": {"label": "Web", "protocol": "http"}, "9000-9999": {"label": "Range"}},
+                "postStartCommand": "(httpd -p 8080 -h /code/shared &)",
             }"#,
         ),
     ]);
@@ -269,6 +273,8 @@ fn container_settings_mounts_run_args_and_customizations() {
     // hostRequirements the host falls short of: a warning, not an error
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("hostRequirements.cpus is 512"), "{stderr}");
+    // a compose service's port cannot be forwarded from a single container
+    assert!(stderr.contains("forwardPorts db:5432"), "{stderr}");
     let ws: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(ws["workspaceFolder"], "/code");
     // customizations come back for IDEs, from workspace.get too
@@ -315,6 +321,48 @@ fn container_settings_mounts_run_args_and_customizations() {
         .expect("the volume")
         .to_string();
     assert!(volume.starts_with("nexus-e2e-vol-"), "{volume}");
+
+    // forwardPorts and appPort: forwarded on host ports of the range, with
+    // their portsAttributes; again after a stop and start
+    for round in 0..2 {
+        let listed: serde_json::Value =
+            serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "ports", "opts", "--json"])).expect("json");
+        let port = |n: u16| {
+            listed
+                .as_array()
+                .and_then(|l| l.iter().find(|p| p["containerPort"] == n))
+                .cloned()
+                .unwrap_or_else(|| panic!("no port {n} in {listed}"))
+        };
+        let web = port(8080);
+        assert_eq!(
+            (&web["listening"], &web["declared"], &web["label"], &web["protocol"]),
+            (&true.into(), &true.into(), &"Web".into(), &"http".into()),
+            "{web}"
+        );
+        assert_eq!(
+            (&port(9090)["label"], &port(9090)["declared"]),
+            (&"Range".into(), &true.into())
+        );
+        assert_eq!(port(7070)["listening"], false);
+        let host = web["hostPort"].as_u64().expect("8080 forwarded") as u16;
+        assert!((d.range.0..=d.range.1).contains(&host), "{host} outside {:?}", d.range);
+        assert!(port(9090)["hostPort"].is_u64() && port(7070)["hostPort"].is_u64());
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", host)).expect("connect");
+        std::io::Write::write_all(&mut s, b"GET /note.txt HTTP/1.0\r\n\r\n").expect("request");
+        let mut page = String::new();
+        std::io::Read::read_to_string(&mut s, &mut page).expect("answer");
+        assert!(page.ends_with("from the host\n"), "round {round}: {page}");
+        if round == 0 {
+            let table = d.cli_ok(repo.path(), &["workspace", "ports", "opts"]);
+            assert!(
+                table.contains(&format!("8080    yes       127.0.0.1:{host}")) && table.contains("Web"),
+                "{table}"
+            );
+            d.cli_ok(repo.path(), &["workspace", "stop", "opts"]);
+            d.cli_ok(repo.path(), &["workspace", "start", "opts"]);
+        }
+    }
 
     d.cli_ok(repo.path(), &["workspace", "rm", "opts", "--force", "--delete-branch"]);
     d.assert_no_leftovers(&repo, "opts", false);
