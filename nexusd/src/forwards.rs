@@ -145,20 +145,14 @@ impl Manager {
 
     /// Forwards the ports devcontainer.json declares (`forwardPorts`,
     /// `appPort`) of running workspace `r`, each on a host port of the
-    /// range. Ports that cannot be forwarded (another host's, or no free
-    /// host port) are warnings, not errors: the workspace runs without them.
+    /// range. A port that cannot be forwarded (no free host port) is a
+    /// warning, not an error: the workspace runs without it.
     pub(crate) async fn forward_declared(&self, r: &crate::store::WorkspaceRecord) {
         let Some(config) = crate::workspace::devcontainer_of(r) else {
             return;
         };
-        let (ports, elsewhere) = config.declared_ports();
-        for entry in elsewhere {
-            let warning =
-                format!("forwardPorts {entry}: names another host (a compose service) or is no port; not forwarded");
-            tracing::warn!(workspace = %r.name, "{warning}");
-            self.events.progress(&r.name, "ports", format!("warning: {warning}"));
-        }
-        for port in ports {
+        // what cannot be forwarded was warned of when the workspace was created
+        for port in config.declared_ports().0 {
             if let Err(e) = self.ports_forward(&r.name, port).await {
                 tracing::warn!(workspace = %r.name, "cannot forward declared port {port}: {e}");
                 self.events

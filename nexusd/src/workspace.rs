@@ -300,13 +300,20 @@ impl Manager {
         if let Some(l) = &loaded {
             // refused now, before anything is made
             crate::container_options::run_options(&l.path, &l.config)?;
+            // warnings now, while the CLI is sure to be listening
+            let mut warnings = Vec::new();
             if let Some(req) = &l.config.host_requirements {
                 let host = crate::container_options::HostResources::of_this_host(&self.config.data_dir);
-                for warning in crate::container_options::host_warnings(req, host) {
-                    tracing::warn!(workspace = %name, "{warning}");
-                    self.events
-                        .progress(&name, "hostRequirements", format!("warning: {warning}"));
-                }
+                warnings.extend(crate::container_options::host_warnings(req, host));
+            }
+            for entry in l.config.declared_ports().1 {
+                warnings.push(format!(
+                    "forwardPorts {entry}: names another host (a compose service) or is no port; not forwarded"
+                ));
+            }
+            for warning in warnings {
+                tracing::warn!(workspace = %name, "{warning}");
+                self.events.progress(&name, "config", format!("warning: {warning}"));
             }
         }
         self.runtime.ping().await?;

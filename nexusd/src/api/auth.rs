@@ -53,7 +53,8 @@ fn authorized(req: &HttpRequest, token: &str) -> bool {
         .is_some_and(|given| same(given.trim().as_bytes(), token.as_bytes()))
 }
 
-fn response(status: u16, body: String) -> HttpResponse {
+/// An HTTP answer with a JSON `body`.
+pub(super) fn response(status: u16, body: String) -> HttpResponse {
     let mut resp = HttpResponse::new(HttpBody::from(body));
     *resp.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     resp.headers_mut().insert(

@@ -51,15 +51,14 @@ pub struct RawReadService<S> {
 }
 
 /// The HTTP status of an error of `kind`.
-fn status_of(kind: ErrorKind) -> http::StatusCode {
-    use http::StatusCode as S;
+fn status_of(kind: ErrorKind) -> u16 {
     match kind {
-        ErrorKind::InvalidParams | ErrorKind::FileOperationFailed => S::BAD_REQUEST,
-        ErrorKind::NotFound | ErrorKind::FileNotFound => S::NOT_FOUND,
-        ErrorKind::PermissionDenied => S::FORBIDDEN,
-        ErrorKind::InvalidState => S::CONFLICT,
-        ErrorKind::AgentUnavailable | ErrorKind::DockerUnavailable => S::BAD_GATEWAY,
-        _ => S::INTERNAL_SERVER_ERROR,
+        ErrorKind::InvalidParams | ErrorKind::FileOperationFailed => 400,
+        ErrorKind::NotFound | ErrorKind::FileNotFound => 404,
+        ErrorKind::PermissionDenied => 403,
+        ErrorKind::InvalidState => 409,
+        ErrorKind::AgentUnavailable | ErrorKind::DockerUnavailable => 502,
+        _ => 500,
     }
 }
 
@@ -67,13 +66,7 @@ fn status_of(kind: ErrorKind) -> http::StatusCode {
 fn error_response(e: ErrorObjectOwned) -> HttpResponse {
     let status = status_of(ErrorKind::from_code(e.code()).unwrap_or(ErrorKind::Internal));
     let body = serde_json::json!({ "jsonrpc": "2.0", "id": null, "error": e });
-    let mut resp = HttpResponse::new(HttpBody::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    resp
+    super::auth::response(status, body.to_string())
 }
 
 /// Opens the file and answers with a body that streams it.
