@@ -13,7 +13,7 @@
 use crate::error::{Result, WorkspaceError};
 use crate::workspace::{AGENT_PORT, Manager, target};
 use nexus_sdk::PortInfo;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio::task::JoinHandle;
 
 /// Prefix of the ports table's `purpose` for forwards (`forward:<container port>`).
@@ -122,25 +122,20 @@ impl Manager {
         let r = self.running(workspace)?;
         let text = self.exec_to_end(&self.port_lister(workspace, true)?).await?.stdout;
         let config = crate::workspace::devcontainer_of(&r);
-        let mut ports: BTreeMap<u16, PortInfo> = BTreeMap::new();
-        let config = config.as_ref();
-        fn entry<'a>(
-            ports: &'a mut BTreeMap<u16, PortInfo>,
-            config: Option<&crate::devcontainer::DevContainer>,
-            p: u16,
-        ) -> &'a mut PortInfo {
-            ports.entry(p).or_insert_with(|| describe(config, p, false, None))
-        }
-        for p in opened_ports(&text) {
-            entry(&mut ports, config, p).listening = true;
-        }
-        for (host, container) in self.forwards.of(&r.id) {
-            entry(&mut ports, config, container).host_port = Some(host);
-        }
-        for p in config.map(|c| c.declared_ports().0).unwrap_or_default() {
-            entry(&mut ports, config, p);
-        }
-        Ok(ports.into_values().collect())
+        let listening: BTreeSet<u16> = opened_ports(&text).into_iter().collect();
+        // container port → host port
+        let forwarded: BTreeMap<u16, u16> = self.forwards.of(&r.id).into_iter().map(|(h, c)| (c, h)).collect();
+        let declared = config.as_ref().map(|c| c.declared_ports().0).unwrap_or_default();
+        let all: BTreeSet<u16> = listening
+            .iter()
+            .chain(forwarded.keys())
+            .chain(&declared)
+            .copied()
+            .collect();
+        Ok(all
+            .into_iter()
+            .map(|p| describe(config.as_ref(), p, listening.contains(&p), forwarded.get(&p).copied()))
+            .collect())
     }
 
     /// Forwards the ports devcontainer.json declares (`forwardPorts`,
