@@ -228,17 +228,22 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts a daemon handing out ports from block `block` (40 ports from
-    /// 33000 + 40·block). Tests run at once, so each test has its own block:
+    /// 33000 + 40·block for blocks 0–49; blocks 50–54 are the five below
+    /// 33000, from 32800 + 40·(block − 50)). Tests run at once, so each test has its own block:
     /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
     /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
-    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads; 44–46 devcontainer; 47 fs raw reads; 48 remote over TLS; 49 devcontainer container settings.
+    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads; 44–46 devcontainer; 47 fs raw reads; 48 remote over TLS; 49 devcontainer container settings; 50 devcontainer features and metadata; 51 devcontainer reference comparison; 52 templates.
     pub fn start(block: u16) -> Daemon {
         Daemon::start_env(block, &[])
     }
 
     /// Starts a daemon on port block `block` with extra environment.
     pub fn start_env(block: u16, env: &[(&str, &str)]) -> Daemon {
-        let first = 33000 + 40 * block;
+        let first = if block >= 50 {
+            32800 + 40 * (block - 50)
+        } else {
+            33000 + 40 * block
+        };
         Daemon::launch(first, first + 39, env, None)
     }
 

@@ -131,11 +131,12 @@ impl LifecycleCommand {
 }
 
 /// The lifecycle hooks run in the container, in the order the spec runs them.
-pub const CONTAINER_HOOKS: [&str; 4] = [
+pub const CONTAINER_HOOKS: [&str; 5] = [
     "onCreateCommand",
     "updateContentCommand",
     "postCreateCommand",
     "postStartCommand",
+    "postAttachCommand",
 ];
 
 /// A devcontainer.json, as far as Nexus reads it.
@@ -211,6 +212,25 @@ pub struct DevContainer {
     /// regular expression of the spec's) its `label`, `protocol`, … .
     #[serde(default)]
     pub ports_attributes: BTreeMap<String, PortAttributes>,
+    /// `features`: feature id (`./local-folder`, an OCI reference or a
+    /// tarball URL) to its options (an object, a `version` string, or `true`).
+    #[serde(default)]
+    pub features: BTreeMap<String, serde_json::Value>,
+    /// `overrideFeatureInstallOrder`: feature ids (without version) installed
+    /// first, in this order.
+    #[serde(default)]
+    pub override_feature_install_order: Vec<String>,
+    /// `overrideCommand`: `false` runs the image's own entrypoint and command
+    /// (beside the agent); default true.
+    pub override_command: Option<bool>,
+    /// `shutdownAction`: `none` keeps the container running when the tool
+    /// closes; `stopContainer` (the default) stops it.
+    pub shutdown_action: Option<String>,
+    /// `initializeCommand`: run on the host, in the worktree, before anything is made.
+    pub initialize_command: Option<LifecycleCommand>,
+    /// `waitFor`: the lifecycle hook `create` waits for; the later ones go
+    /// on in the background.
+    pub wait_for: Option<String>,
     /// Every other property, kept as written.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,

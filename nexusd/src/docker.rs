@@ -101,14 +101,40 @@ pub struct ContainerInfo {
     pub running: bool,
 }
 
+/// What an image's configuration says (Docker's image inspect `Config`).
+#[derive(Debug, Clone, Default)]
+pub struct ImageInfo {
+    /// Its id (`sha256:…`).
+    pub id: String,
+    /// Its configured user (`""` for root).
+    pub user: String,
+    /// Its labels (`devcontainer.metadata` among them).
+    pub labels: HashMap<String, String>,
+    /// Its entrypoint and command, as Docker's exec form.
+    pub entrypoint: Vec<String>,
+    /// Its command (arguments to the entrypoint).
+    pub cmd: Vec<String>,
+}
+
+fn image_info(info: bollard::models::ImageInspect) -> ImageInfo {
+    let c = info.config.unwrap_or_default();
+    ImageInfo {
+        id: info.id.unwrap_or_default(),
+        user: c.user.unwrap_or_default(),
+        labels: c.labels.unwrap_or_default(),
+        entrypoint: c.entrypoint.unwrap_or_default(),
+        cmd: c.cmd.unwrap_or_default(),
+    }
+}
+
 /// What the workspace manager needs of a container engine.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync {
     /// Checks that the engine answers. Errors: `DockerUnavailable`.
     async fn ping(&self) -> Result<()>;
-    /// Makes sure `image` is present (pulling it if not); returns its
-    /// configured user (`""` for root). Errors: `ImageNotFound`.
-    async fn ensure_image(&self, image: &str) -> Result<String>;
+    /// Makes sure `image` is present (pulling it if not); returns what its
+    /// configuration says. Errors: `ImageNotFound`.
+    async fn ensure_image(&self, image: &str) -> Result<ImageInfo>;
     /// Builds an image. Errors: `BuildFailed` with the build's own error.
     async fn build_image(&self, build: BuildSpec) -> Result<()>;
     /// Whether the engine has image `image` (no pull).
@@ -183,10 +209,10 @@ impl ContainerRuntime for Docker {
         Ok(())
     }
 
-    async fn ensure_image(&self, image: &str) -> Result<String> {
+    async fn ensure_image(&self, image: &str) -> Result<ImageInfo> {
         let c = self.client().await?;
         match c.inspect_image(image).await {
-            Ok(info) => return Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
+            Ok(info) => return Ok(image_info(info)),
             Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
             Err(_) => {}
         }
@@ -214,7 +240,7 @@ impl ContainerRuntime for Docker {
                 image: image.to_string(),
                 reason: e.to_string(),
             })?;
-        Ok(info.config.and_then(|c| c.user).unwrap_or_default())
+        Ok(image_info(info))
     }
 
     async fn has_image(&self, image: &str) -> Result<bool> {
@@ -236,19 +262,37 @@ impl ContainerRuntime for Docker {
             target: b.target.clone().unwrap_or_default(),
             ..Default::default()
         };
-        let failed = |message: String| WorkspaceError::BuildFailed {
+        // the build's last lines of output go with its error
+        let mut tail: std::collections::VecDeque<String> = Default::default();
+        let failed = |message: String, tail: &std::collections::VecDeque<String>| WorkspaceError::BuildFailed {
             dockerfile: b.source.clone(),
-            message: message.trim().to_string(),
+            message: match tail.is_empty() {
+                true => message.trim().to_string(),
+                false => format!(
+                    "{}; its output ends:\n{}",
+                    message.trim(),
+                    Vec::from(tail.clone()).join("\n")
+                ),
+            },
         };
         let mut build = c.build_image(opts, None, Some(bollard::body_full(b.context.into())));
         while let Some(step) = build.next().await {
             match step {
                 Ok(info) => {
                     if let Some(detail) = info.error_detail {
-                        return Err(failed(detail.message.unwrap_or_default()));
+                        return Err(failed(detail.message.unwrap_or_default(), &tail));
+                    }
+                    for line in info.stream.iter().flat_map(|s| s.lines()) {
+                        let line = line.trim_end();
+                        if !line.is_empty() && !line.starts_with(" ---> ") && !line.starts_with("Step ") {
+                            tail.push_back(line.to_string());
+                            if tail.len() > 10 {
+                                tail.pop_front();
+                            }
+                        }
                     }
                 }
-                Err(bollard::errors::Error::DockerStreamError { error }) => return Err(failed(error)),
+                Err(bollard::errors::Error::DockerStreamError { error }) => return Err(failed(error, &tail)),
                 Err(e) => return Err(docker_err(e)),
             }
         }

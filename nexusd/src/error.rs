@@ -113,10 +113,10 @@ pub enum WorkspaceError {
         /// Its last lines of output.
         tail: String,
     },
-    /// A Dockerfile build failed.
-    #[error("building {dockerfile} failed: {message}: fix the Dockerfile and try again")]
+    /// A Dockerfile build (or a feature's install) failed.
+    #[error("building {dockerfile} failed: {message}: fix it and try again")]
     BuildFailed {
-        /// The Dockerfile, relative to the repository root.
+        /// The Dockerfile, relative to the repository root, or the features of a devcontainer.json.
         dockerfile: String,
         /// What Docker said.
         message: String,

@@ -121,7 +121,7 @@ impl Manager {
     pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>> {
         let r = self.running(workspace)?;
         let text = self.exec_to_end(&self.port_lister(workspace, true)?).await?.stdout;
-        let config = crate::workspace::devcontainer_of(&r);
+        let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
         let listening: BTreeSet<u16> = opened_ports(&text).into_iter().collect();
         // container port → host port
         let forwarded: BTreeMap<u16, u16> = self.forwards.of(&r.id).into_iter().map(|(h, c)| (c, h)).collect();
@@ -143,7 +143,7 @@ impl Manager {
     /// range. A port that cannot be forwarded (no free host port) is a
     /// warning, not an error: the workspace runs without it.
     pub(crate) async fn forward_declared(&self, r: &crate::store::WorkspaceRecord) {
-        let Some(config) = crate::workspace::devcontainer_of(r) else {
+        let Some(config) = crate::workspace::devcontainer_of(r).map(|m| m.config) else {
             return;
         };
         // what cannot be forwarded was warned of when the workspace was created
@@ -217,7 +217,7 @@ impl Manager {
         if container_port == 0 {
             return Err(WorkspaceError::InvalidParams("containerPort must be 1-65535".into()));
         }
-        let config = crate::workspace::devcontainer_of(&r);
+        let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
         if let Some((host, _)) = self.forwards.of(&r.id).into_iter().find(|(_, c)| *c == container_port) {
             return Ok(describe(config.as_ref(), container_port, true, Some(host)));
         }

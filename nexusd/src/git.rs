@@ -58,26 +58,59 @@ pub fn archive_at(
     dir: &str,
     extra: &[(&str, &[u8])],
 ) -> Result<Option<(Vec<u8>, String)>> {
+    let extra: Vec<(String, Vec<u8>)> = extra.iter().map(|(p, d)| (p.to_string(), d.to_vec())).collect();
+    Ok(
+        archive_folders(repo, commit, &[(dir.to_string(), String::new())], &extra)?
+            .map(|(tar, mut trees)| (tar, trees.remove(0))),
+    )
+}
+
+/// Like [`archive_at`] for several directories of the commit, each
+/// `(dir, prefix)` put under `prefix` (`"features/0/"`, or `""` for the
+/// context's root); returns the archive and each directory's tree id.
+/// `None` when one of them is no directory of the commit.
+pub fn archive_folders(
+    repo: &RepoInfo,
+    commit: git2::Oid,
+    dirs: &[(String, String)],
+    extra: &[(String, Vec<u8>)],
+) -> Result<Option<(Vec<u8>, Vec<String>)>> {
     let r = Repository::open(&repo.workdir).map_err(internal)?;
     let root = r.find_commit(commit).and_then(|c| c.tree()).map_err(internal)?;
-    let tree = if dir.is_empty() {
-        root
-    } else {
-        match root.get_path(Path::new(dir)).and_then(|e| e.to_object(&r)) {
-            Ok(o) => match o.into_tree() {
-                Ok(t) => t,
-                Err(_) => return Ok(None),
-            },
-            Err(_) => return Ok(None),
-        }
-    };
     let mut b = tar::Builder::new(Vec::new());
+    let mut trees = Vec::new();
+    for (dir, prefix) in dirs {
+        let tree = if dir.is_empty() {
+            root.clone()
+        } else {
+            match root.get_path(Path::new(dir)).and_then(|e| e.to_object(&r)) {
+                Ok(o) => match o.into_tree() {
+                    Ok(t) => t,
+                    Err(_) => return Ok(None),
+                },
+                Err(_) => return Ok(None),
+            }
+        };
+        append_tree(&r, &mut b, &tree, prefix)?;
+        trees.push(tree.id().to_string());
+    }
+    for (path, data) in extra {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(if path.ends_with(".sh") { 0o755 } else { 0o644 });
+        b.append_data(&mut h, path, data.as_slice())?;
+    }
+    Ok(Some((b.into_inner()?, trees)))
+}
+
+/// Appends the files of `tree` to `b` under `prefix`.
+fn append_tree(r: &Repository, b: &mut tar::Builder<Vec<u8>>, tree: &git2::Tree, prefix: &str) -> Result<()> {
     let mut failed = None;
     tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
         let Ok(name) = entry.name() else {
             return git2::TreeWalkResult::Skip;
         };
-        let path = format!("{parent}{name}");
+        let path = format!("{prefix}{parent}{name}");
         let mode = entry.filemode();
         if entry.kind() != Some(git2::ObjectType::Blob) {
             return git2::TreeWalkResult::Ok; // directories are walked; submodules skipped
@@ -110,16 +143,10 @@ pub fn archive_at(
         }
     })
     .map_err(internal)?;
-    if let Some(e) = failed {
-        return Err(internal(e));
+    match failed {
+        Some(e) => Err(internal(e)),
+        None => Ok(()),
     }
-    for (path, data) in extra {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        b.append_data(&mut h, path, *data)?;
-    }
-    Ok(Some((b.into_inner()?, tree.id().to_string())))
 }
 
 /// Finds the repository containing `path` (from any of its worktrees too).

@@ -4,14 +4,20 @@
 //! in the container as the remote user with their output streamed as
 //! progress events.
 
+use crate::agent_client::AgentPool;
 use crate::agent_client::{Lines, Output};
 use crate::devcontainer::{Build, Loaded};
-use crate::docker::BuildSpec;
+use crate::devcontainer::{CONTAINER_HOOKS, LifecycleCommand};
+use crate::docker::{BuildSpec, ImageInfo};
 use crate::error::{Result, WorkspaceError};
+use crate::events::Events;
 use crate::git::{self, RepoInfo};
+use crate::metadata::HookCommand;
 use crate::store::WorkspaceRecord;
 use crate::workspace::{Manager, blocking, devcontainer_of, prepare_exec_for};
+use crate::{features, metadata};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Repository of the images built from devcontainer.json Dockerfiles; the
 /// tag is the start of the build's content hash.
@@ -21,10 +27,25 @@ pub const LABEL_BUILD: &str = "dev.nexus.build";
 /// How many lines of a failed hook's output its error quotes.
 const TAIL_LINES: usize = 10;
 
+/// The image a new workspace runs and what it says, with the metadata
+/// entries that come before devcontainer.json's: the base image's
+/// `devcontainer.metadata` label, then its features'.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedImage {
+    /// The image (a tag Nexus built, or the configured image).
+    pub tag: String,
+    /// Its configuration.
+    pub info: ImageInfo,
+    /// Metadata entries, in merge order.
+    pub metadata: Vec<serde_json::Value>,
+}
+
 impl Manager {
-    /// The image of a new workspace and its configured user: `--image` when
-    /// given, else devcontainer.json's Dockerfile build or `image`, else the
-    /// built-in default template (built when missing).
+    /// The image of a new workspace: `--image` when given, else
+    /// devcontainer.json's Dockerfile build or `image`, else the built-in
+    /// default template (built when missing); with devcontainer.json's
+    /// features installed on it, and on any image Nexus builds the merged
+    /// `devcontainer.metadata` label.
     pub(crate) async fn resolve_image(
         &self,
         name: &str,
@@ -32,11 +53,37 @@ impl Manager {
         repo: &RepoInfo,
         start: git2::Oid,
         loaded: Option<&Loaded>,
-    ) -> Result<(String, String)> {
+    ) -> Result<ResolvedImage> {
+        let (base, info, built) = self.base_image(name, p, repo, start, loaded).await?;
+        let metadata = metadata::entries_of_label(info.labels.get(metadata::LABEL).map(String::as_str));
+        match loaded {
+            Some(l) if built || !l.config.features.is_empty() => {
+                self.extend_image(name, repo, start, l, base, info, metadata).await
+            }
+            _ => Ok(ResolvedImage {
+                tag: base,
+                info,
+                metadata,
+            }),
+        }
+    }
+
+    /// The image features go on, and whether Nexus built it.
+    async fn base_image(
+        &self,
+        name: &str,
+        p: &nexus_sdk::CreateParams,
+        repo: &RepoInfo,
+        start: git2::Oid,
+        loaded: Option<&Loaded>,
+    ) -> Result<(String, ImageInfo, bool)> {
         let image = match (&p.image, loaded) {
             (Some(image), _) => image.clone(),
             (None, Some(l)) => match (l.config.dockerfile_build(), &l.config.image) {
-                (Some(build), _) => return self.build_devcontainer(name, repo, start, l, build).await,
+                (Some(build), _) => {
+                    let (tag, info) = self.build_devcontainer(name, repo, start, l, build).await?;
+                    return Ok((tag, info, true));
+                }
                 (None, Some(image)) => image.clone(),
                 (None, None) => {
                     return Err(WorkspaceError::InvalidConfig(format!(
@@ -66,10 +113,123 @@ impl Manager {
                         ..Default::default()
                     })
                     .await?;
-                Ok((image.clone(), self.runtime.ensure_image(&image).await?))
+                let info = self.runtime.ensure_image(&image).await?;
+                Ok((image, info, false))
             }
-            other => Ok((image, other?)),
+            other => Ok((image, other?, false)),
         }
+    }
+
+    /// Installs devcontainer.json's features (none is fine) on image `base`
+    /// and labels the result with the merged `devcontainer.metadata`: base
+    /// entries, feature entries, devcontainer.json's. Reused while its
+    /// content hash (base image id, Dockerfile, feature folders, label) is
+    /// unchanged.
+    #[allow(clippy::too_many_arguments)]
+    async fn extend_image(
+        &self,
+        name: &str,
+        repo: &RepoInfo,
+        start: git2::Oid,
+        l: &Loaded,
+        base: String,
+        info: ImageInfo,
+        mut entries: Vec<serde_json::Value>,
+    ) -> Result<ResolvedImage> {
+        let (r, owned) = (repo.clone(), l.clone());
+        let features = blocking(move || features::resolve(&owned, |path| git::read_at(&r, start, path))).await?;
+        // the users features install for, as the image and devcontainer.json say
+        let users = {
+            let m = metadata::merge(&l.config, &entries)?.config;
+            let image_user = info.user.split(':').next().unwrap_or("").trim();
+            let container_user = m.container_user.unwrap_or_else(|| {
+                if image_user.is_empty() {
+                    "root".into()
+                } else {
+                    image_user.into()
+                }
+            });
+            features::Users {
+                remote_user: m.remote_user.unwrap_or_else(|| container_user.clone()),
+                container_user,
+            }
+        };
+        let (dockerfile, files) = features::dockerfile(&base, &info.user, &features, &users);
+        entries.extend(features.iter().map(|f| f.metadata.clone()));
+        let mut label_entries = entries.clone();
+        label_entries.push(metadata::config_entry(&l.config));
+        let label = serde_json::to_string(&label_entries).unwrap_or_default();
+        let folder = l.folder().to_string();
+        let dirs: Vec<(String, String)> = features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let dir = if folder.is_empty() {
+                    f.folder.clone()
+                } else {
+                    format!("{folder}/{}", f.folder)
+                };
+                (dir, format!("features/{i}/"))
+            })
+            .collect();
+        let mut extra: Vec<(String, Vec<u8>)> = files.into_iter().map(|(p, t)| (p, t.into_bytes())).collect();
+        extra.push(("Dockerfile".into(), dockerfile.clone().into_bytes()));
+        let (r, path, hashed) = (repo.clone(), l.path.clone(), extra.clone());
+        let (tar, trees) = blocking(move || {
+            git::archive_folders(&r, start, &dirs, &extra)?.ok_or_else(|| {
+                WorkspaceError::InvalidConfig(format!("{path}: a feature's folder is no directory of the commit"))
+            })
+        })
+        .await?;
+        let hash = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            let parts = [info.id.as_bytes(), label.as_bytes()]
+                .into_iter()
+                .chain(trees.iter().map(String::as_bytes))
+                .chain(hashed.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
+            for part in parts {
+                h.update((part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
+            format!("{:x}", h.finalize())
+        };
+        let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
+        let what = match features.len() {
+            0 => "the devcontainer.metadata label".to_string(),
+            n => format!(
+                "{n} feature{} ({})",
+                if n == 1 { "" } else { "s" },
+                features
+                    .iter()
+                    .map(|f| f.user_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        if self.runtime.has_image(&tag).await? {
+            self.events
+                .progress(name, "image", format!("reusing {tag}: {base} with {what}"));
+        } else {
+            self.events
+                .progress(name, "image", format!("building {tag}: {base} with {what}"));
+            self.runtime
+                .build_image(BuildSpec {
+                    tag: tag.clone(),
+                    context: tar,
+                    dockerfile: "Dockerfile".into(),
+                    source: format!("{} (features)", l.path),
+                    labels: HashMap::from([(LABEL_BUILD.to_string(), hash), (metadata::LABEL.to_string(), label)]),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        let info = self.runtime.ensure_image(&tag).await?;
+        Ok(ResolvedImage {
+            tag,
+            info,
+            metadata: entries,
+        })
     }
 
     /// Builds devcontainer.json's Dockerfile from the commit's files (the
@@ -83,7 +243,7 @@ impl Manager {
         start: git2::Oid,
         l: &Loaded,
         b: Build,
-    ) -> Result<(String, String)> {
+    ) -> Result<(String, ImageInfo)> {
         if let Some(opt) = b.options.first() {
             return Err(WorkspaceError::InvalidConfig(format!(
                 "{}: build.options {opt:?} is not supported yet: remove it, or build the image yourself and set \"image\"",
@@ -148,59 +308,110 @@ impl Manager {
                 })
                 .await?;
         }
-        let user = self.runtime.ensure_image(&tag).await?;
-        Ok((tag, user))
+        let info = self.runtime.ensure_image(&tag).await?;
+        Ok((tag, info))
     }
 
     /// Runs the lifecycle hooks `hooks` (devcontainer.json property names,
-    /// in order) that workspace `r`'s devcontainer.json sets, in the
-    /// container as its remote user in the workspace folder. The object form's
-    /// commands run in parallel. Each output line is a progress event of step
-    /// `hook`. Errors: `HookFailed` with the hook, exit code and last lines.
+    /// in order) of workspace `r`'s merged configuration — the image's,
+    /// then its features', then devcontainer.json's commands of each — in
+    /// the container as its remote user in the workspace folder. The object
+    /// form's commands run in parallel. Each output line is a progress event
+    /// of step `hook`. Errors: `HookFailed` with the hook, exit code and
+    /// last lines.
     pub(crate) async fn run_hooks(&self, r: &WorkspaceRecord, hooks: &[&str]) -> Result<()> {
-        let Some(config) = devcontainer_of(r) else {
-            return Ok(());
-        };
-        for hook in hooks {
-            let Some(command) = config.hook(hook) else { continue };
-            self.events.progress(&r.name, "hook", format!("running {hook}"));
-            let runs = command
-                .argvs()
-                .into_iter()
-                .map(|(label, argv)| self.run_hook(r, hook, label, argv));
-            for result in futures::future::join_all(runs).await {
-                result?;
-            }
+        run_hooks(
+            self.agents_handle(),
+            self.events.clone(),
+            r.clone(),
+            hooks.iter().map(|h| h.to_string()).collect(),
+        )
+        .await
+    }
+
+    /// Runs the lifecycle hooks of a new workspace: those up to `waitFor`
+    /// now, the rest in the background (their failure is logged and given
+    /// as a `hook` progress event). Without `waitFor` all run now, as
+    /// `devcontainer up` runs them.
+    pub(crate) async fn run_create_hooks(&self, r: &WorkspaceRecord) -> Result<()> {
+        let hooks: Vec<String> = CONTAINER_HOOKS.iter().map(|h| h.to_string()).collect();
+        let wait_for = devcontainer_of(r).and_then(|m| m.config.wait_for);
+        let split = wait_for
+            .and_then(|w| hooks.iter().position(|h| *h == w))
+            .map_or(hooks.len(), |i| i + 1);
+        let (now, later) = hooks.split_at(split);
+        run_hooks(self.agents_handle(), self.events.clone(), r.clone(), now.to_vec()).await?;
+        if !later.is_empty() {
+            let (agents, events, r, later) = (self.agents_handle(), self.events.clone(), r.clone(), later.to_vec());
+            tokio::spawn(async move {
+                if let Err(e) = run_hooks(agents, events.clone(), r.clone(), later).await {
+                    tracing::warn!(workspace = %r.name, "a lifecycle hook after waitFor failed: {e}");
+                    events.progress(&r.name, "hook", format!("failed: {e}"));
+                }
+            });
         }
         Ok(())
     }
+}
 
-    async fn run_hook(&self, r: &WorkspaceRecord, hook: &str, label: Option<String>, argv: Vec<String>) -> Result<()> {
-        let what = match &label {
-            Some(l) => format!("{hook} ({l})"),
-            None => hook.to_string(),
+/// Runs devcontainer.json's `initializeCommand` on the host, as the
+/// daemon's user, in directory `dir` (the repository), before anything is
+/// made; output lines are `hook` progress events of workspace `name`.
+/// Errors: `HookFailed` with the exit code and last lines.
+pub(crate) async fn run_initialize(
+    events: &Events,
+    name: &str,
+    dir: &std::path::Path,
+    command: &LifecycleCommand,
+) -> Result<()> {
+    use tokio::io::AsyncBufReadExt;
+    events.progress(name, "hook", "running initializeCommand on the host");
+    let runs = command.argvs().into_iter().map(|(label, argv)| async move {
+        let what = match label {
+            Some(l) => format!("initializeCommand ({l})"),
+            None => "initializeCommand".to_string(),
         };
-        let exec = nexus_sdk::ExecParams {
-            workspace: r.name.clone(),
-            command: argv,
-            ..Default::default()
-        };
-        let mut run = self
-            .open_exec(&prepare_exec_for(r, &exec)?)
-            .await?
-            .spawn_unsteered(None, 16);
-        let (mut lines, mut tail) = (Lines::default(), std::collections::VecDeque::new());
-        while let Some(out) = run.output().recv().await {
-            let (Output::Stdout(b) | Output::Stderr(b)) = out;
-            for line in lines.push(&b) {
-                self.events.progress(&r.name, "hook", format!("{what}: {line}"));
-                tail.push_back(line);
-                if tail.len() > TAIL_LINES {
-                    tail.pop_front();
+        let mut child = tokio::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| WorkspaceError::HookFailed {
+                hook: what.clone(),
+                exit_code: 127,
+                tail: format!("cannot run {:?}: {e}", argv[0]),
+            })?;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        fn forward(
+            pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+            tx: tokio::sync::mpsc::UnboundedSender<String>,
+        ) {
+            tokio::spawn(async move {
+                let mut lines = tokio::io::BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let _ = tx.send(line);
                 }
+            });
+        }
+        if let Some(out) = child.stdout.take() {
+            forward(out, tx.clone());
+        }
+        if let Some(err) = child.stderr.take() {
+            forward(err, tx);
+        }
+        let mut tail = std::collections::VecDeque::new();
+        while let Some(line) = rx.recv().await {
+            events.progress(name, "hook", format!("{what}: {line}"));
+            tail.push_back(line);
+            if tail.len() > TAIL_LINES {
+                tail.pop_front();
             }
         }
-        match run.exit().await? {
+        let status = child.wait().await?;
+        match status.code() {
             Some(0) => Ok(()),
             code => Err(WorkspaceError::HookFailed {
                 hook: what,
@@ -208,5 +419,74 @@ impl Manager {
                 tail: Vec::from(tail).join("\n"),
             }),
         }
+    });
+    for result in futures::future::join_all(runs).await {
+        result?;
+    }
+    Ok(())
+}
+
+/// [`Manager::run_hooks`] on the parts it needs, so it can go on in the background.
+async fn run_hooks(agents: Arc<AgentPool>, events: Events, r: WorkspaceRecord, hooks: Vec<String>) -> Result<()> {
+    let Some(merged) = devcontainer_of(&r) else {
+        return Ok(());
+    };
+    for hook in &hooks {
+        for HookCommand { origin, command } in merged.hooks(hook) {
+            let from = if origin == metadata::CONFIG_ORIGIN {
+                String::new()
+            } else {
+                format!(" of {origin}")
+            };
+            events.progress(&r.name, "hook", format!("running {hook}{from}"));
+            let runs = command.argvs().into_iter().map(|(label, argv)| {
+                let what = match label {
+                    Some(l) => format!("{hook}{from} ({l})"),
+                    None => format!("{hook}{from}"),
+                };
+                run_hook(&agents, &events, &r, what, argv)
+            });
+            for result in futures::future::join_all(runs).await {
+                result?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn run_hook(
+    agents: &AgentPool,
+    events: &Events,
+    r: &WorkspaceRecord,
+    what: String,
+    argv: Vec<String>,
+) -> Result<()> {
+    let exec = nexus_sdk::ExecParams {
+        workspace: r.name.clone(),
+        command: argv,
+        ..Default::default()
+    };
+    let mut run = prepare_exec_for(r, &exec)?
+        .open_with(agents)
+        .await?
+        .spawn_unsteered(None, 16);
+    let (mut lines, mut tail) = (Lines::default(), std::collections::VecDeque::new());
+    while let Some(out) = run.output().recv().await {
+        let (Output::Stdout(b) | Output::Stderr(b)) = out;
+        for line in lines.push(&b) {
+            events.progress(&r.name, "hook", format!("{what}: {line}"));
+            tail.push_back(line);
+            if tail.len() > TAIL_LINES {
+                tail.pop_front();
+            }
+        }
+    }
+    match run.exit().await? {
+        Some(0) => Ok(()),
+        code => Err(WorkspaceError::HookFailed {
+            hook: what,
+            exit_code: code.unwrap_or(-1),
+            tail: Vec::from(tail).join("\n"),
+        }),
     }
 }

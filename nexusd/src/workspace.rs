@@ -4,7 +4,7 @@
 
 use crate::agent_client::{AgentPool, OpenChannel, Output, RunOptions, Target, command_line};
 use crate::config::DaemonConfig;
-use crate::devcontainer::{self, DevContainer};
+use crate::devcontainer;
 use crate::docker::{ContainerRuntime, ContainerSpec, LABEL_DAEMON, LABEL_WORKSPACE};
 use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
@@ -118,8 +118,32 @@ pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<Pr
     })
 }
 
-/// The devcontainer.json a workspace was made from, if any.
-pub(crate) fn devcontainer_of(r: &WorkspaceRecord) -> Option<DevContainer> {
+/// The container's entrypoint: the agent; after the features'
+/// `entrypoint`s when there are any (each a shell line, as the reference
+/// runs them); beside the image's own entrypoint and command under
+/// `overrideCommand: false`, which then is the container's main process.
+fn agent_entrypoint(m: &crate::metadata::Merged) -> Vec<String> {
+    if m.entrypoints.is_empty() && m.config.override_command != Some(false) {
+        return vec![AGENT_BINARY.to_string()];
+    }
+    let mut script: String = m.entrypoints.iter().map(|e| format!("{e}\n")).collect();
+    if m.config.override_command == Some(false) {
+        script.push_str(&format!(
+            "{AGENT_BINARY} &\nif [ $# -gt 0 ]; then exec \"$@\"; fi\nwait\n"
+        ));
+    } else {
+        script.push_str(&format!("exec {AGENT_BINARY}\n"));
+    }
+    let mut argv = vec!["/bin/sh".to_string(), "-c".to_string(), script, "-".to_string()];
+    if m.config.override_command == Some(false) {
+        argv.extend(m.image_command.iter().cloned());
+    }
+    argv
+}
+
+/// The configuration a workspace was made from (devcontainer.json merged
+/// with its image's metadata), if it has a devcontainer.json.
+pub(crate) fn devcontainer_of(r: &WorkspaceRecord) -> Option<crate::metadata::Merged> {
     serde_json::from_str(r.devcontainer.as_deref()?).ok()
 }
 
@@ -317,25 +341,47 @@ impl Manager {
             }
         }
         self.runtime.ping().await?;
-        let (image, image_user) = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
+        if let Some(command) = loaded.as_ref().and_then(|l| l.config.initialize_command.as_ref()) {
+            crate::lifecycle::run_initialize(&self.events, &name, &repo.workdir, command).await?;
+        }
+        let resolved = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
         let owner = {
             use std::os::unix::fs::MetadataExt;
             let m = std::fs::metadata(&repo.workdir)?;
             (m.uid(), m.gid())
         };
-        let config = loaded.as_ref().map(|l| &l.config);
+        // devcontainer.json merged with the image's and the features' metadata
+        let merged = match &loaded {
+            Some(l) => {
+                let mut m = crate::metadata::merge(&l.config, &resolved.metadata)?;
+                if m.config.override_command == Some(false) {
+                    m.image_command = resolved
+                        .info
+                        .entrypoint
+                        .iter()
+                        .chain(&resolved.info.cmd)
+                        .cloned()
+                        .collect();
+                }
+                Some(m)
+            }
+            None => None,
+        };
+        let config = merged.as_ref().map(|m| &m.config);
         let configured = config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone()));
-        let (remote_user, mut remote_user_uid) = remote_user(configured.as_deref(), &image_user, owner);
+        let (remote_user, mut remote_user_uid) = remote_user(configured.as_deref(), &resolved.info.user, owner);
         if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
             remote_user_uid = None;
         }
         let workspace_folder = config
             .and_then(|c| c.workspace_folder.clone())
             .unwrap_or_else(|| format!("/workspaces/{}", repo.name));
-        let devcontainer = config
+        let devcontainer = merged
+            .as_ref()
             .map(serde_json::to_string)
             .transpose()
             .map_err(|e| WorkspaceError::Internal(format!("cannot keep the devcontainer.json: {e}")))?;
+        let image = resolved.tag;
         let host_key = keys::generate()?;
         let mut record = WorkspaceRecord {
             id: new_id(),
@@ -365,7 +411,7 @@ impl Manager {
             .insert_creating(&record, self.config.port_range, crate::ports::bindable)?;
         self.events.state(&name, Some(WorkspaceState::Creating));
         let made = match self.provision(&mut record, Some(start)).await {
-            Ok(()) => self.run_hooks(&record, &devcontainer::CONTAINER_HOOKS).await,
+            Ok(()) => self.run_create_hooks(&record).await,
             Err(e) => Err(e),
         };
         match made {
@@ -406,9 +452,11 @@ impl Manager {
             "container",
             format!("creating the container from {}", record.image),
         );
-        let config = devcontainer_of(record);
-        let options = match &config {
-            Some(c) => crate::container_options::run_options("devcontainer.json", c).map_err(|e| e.at("container"))?,
+        let merged = devcontainer_of(record);
+        let options = match &merged {
+            Some(m) => {
+                crate::container_options::run_options("devcontainer.json", &m.config).map_err(|e| e.at("container"))?
+            }
             None => Default::default(),
         };
         let workspace_bind = match &options.workspace_mount {
@@ -420,12 +468,21 @@ impl Manager {
             (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
             ("dev.nexus.name".to_string(), record.name.clone()),
         ]);
+        if let Some(m) = &merged {
+            labels.insert(
+                crate::metadata::LABEL.to_string(),
+                serde_json::to_string(&m.metadata).unwrap_or_default(),
+            );
+        }
         // runArgs labels never replace Nexus's own
         for (k, v) in &options.labels {
             labels.entry(k.clone()).or_insert_with(|| v.clone());
         }
-        let mut env: Vec<(String, String)> = config
-            .map(|c| c.container_env.into_iter().collect())
+        let entrypoint = merged
+            .as_ref()
+            .map_or_else(|| vec![AGENT_BINARY.to_string()], agent_entrypoint);
+        let mut env: Vec<(String, String)> = merged
+            .map(|m| m.config.container_env.into_iter().collect())
             .unwrap_or_default();
         env.extend(options.env.iter().cloned());
         let spec = ContainerSpec {
@@ -437,7 +494,7 @@ impl Manager {
                 .chain([(record.git_common_dir.clone(), record.git_common_dir.clone())])
                 .collect(),
             ports: vec![(AGENT_PORT, record.ssh_port)],
-            entrypoint: vec![AGENT_BINARY.to_string()],
+            entrypoint,
             hostname: options.hostname.clone().unwrap_or_else(|| record.name.clone()),
             env,
             mounts: options.workspace_mount.iter().chain(&options.mounts).cloned().collect(),
@@ -518,8 +575,9 @@ impl Manager {
             "remoteUser": r.remote_user,
             "remoteUserUid": r.remote_user_uid,
             "remoteEnv": devcontainer_of(r)
-                .map(|c| {
-                    c.remote_env
+                .map(|m| {
+                    m.config
+                        .remote_env
                         .into_iter()
                         .filter_map(|(k, v)| Some((k, v?)))
                         .collect::<std::collections::BTreeMap<_, _>>()
@@ -602,7 +660,7 @@ impl Manager {
             None => self.provision(&mut r, None).await?,
         }
         self.wait_ssh(&r).await?;
-        self.run_hooks(&r, &["postStartCommand"]).await?;
+        self.run_hooks(&r, &["postStartCommand", "postAttachCommand"]).await?;
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
         self.events.state(name, Some(WorkspaceState::Running));

@@ -369,3 +369,248 @@ fn container_settings_mounts_run_args_and_customizations() {
     // named volumes outlive the workspace, as with devcontainer up; ours goes here
     let _ = Command::new("docker").args(["volume", "rm", &volume]).output();
 }
+
+/// Builds `tag` from `dockerfile` (context: nothing else) with the docker CLI.
+fn docker_build(tag: &str, dockerfile: &str) {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).expect("write");
+    let out = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(dir.path())
+        .output()
+        .expect("docker build");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn local_features_image_metadata_and_the_other_hooks() {
+    let d = Daemon::start(50);
+    let repo = Repo::new();
+    // a base image whose devcontainer.metadata label adds an env, a hook and a capability
+    let base = format!("nexus-test/with-metadata:{}", std::process::id());
+    docker_build(
+        &base,
+        r#"FROM nexus-test/busybox:latest
+LABEL devcontainer.metadata='[{"remoteEnv":{"FROM_IMAGE":"i"},"postCreateCommand":"echo image-post-create >> /tmp/order","capAdd":["SYS_PTRACE"]}]'
+"#,
+    );
+    repo.commit(&[
+        (
+            ".devcontainer/devcontainer.json",
+            &format!(
+                r#"{{
+                "image": "{base}",
+                "remoteUser": "dev",
+                "features": {{"./greeter": {{"greeting": "hi"}}, "./base": {{}}}},
+                "initializeCommand": "echo initialized > initialized.txt",
+                "postCreateCommand": "echo config-post-create >> /tmp/order",
+                "remoteEnv": {{"P": "${{containerEnv:PATH}}:/extra"}},
+                "runArgs": ["--label", "from.run.args=yes"],
+            }}"#
+            ),
+        ),
+        (
+            ".devcontainer/base/devcontainer-feature.json",
+            r#"{"id": "base", "version": "1.0.0", "name": "Base",
+                "options": {"flavor": {"type": "string", "default": "plain"}},
+                "containerEnv": {"BASE_HOME": "/opt/base"},
+                "postCreateCommand": "echo base-post-create >> /tmp/order"}"#,
+        ),
+        (
+            ".devcontainer/base/install.sh",
+            "#!/bin/sh\nset -e\necho \"base $FLAVOR $_REMOTE_USER $(id -u)\" >> /feature-order\n",
+        ),
+        (
+            ".devcontainer/greeter/devcontainer-feature.json",
+            r#"{"id": "greeter", "version": "1.0.0", "name": "Greeter",
+                "options": {"greeting": {"type": "string", "default": "hello"}, "loud": {"type": "boolean", "default": false}},
+                "installsAfter": ["./base"],
+                "onCreateCommand": "echo greeter-on-create >> /tmp/order",
+                "entrypoint": "/usr/local/bin/greeter-entry"}"#,
+        ),
+        (
+            ".devcontainer/greeter/install.sh",
+            "#!/bin/sh\nset -e\necho \"greeter $GREETING $LOUD $BASE_HOME\" >> /feature-order\nmkdir -p /usr/local/bin\nprintf '#!/bin/sh\\necho entry-ran > /tmp/entry\\n' > /usr/local/bin/greeter-entry\nchmod +x /usr/local/bin/greeter-entry\n",
+        ),
+    ]);
+    let out = d.cli(repo.path(), &["workspace", "create", "feat", "--json"]);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{progress}");
+    assert!(progress.contains("2 features (./base, ./greeter)"), "{progress}");
+    let ws: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let image = ws["image"].as_str().expect("image").to_string();
+    assert!(image.starts_with("nexus/devcontainer:"), "{image}");
+
+    // features installed in order (installsAfter), as root, with options and users
+    assert_eq!(
+        sh(&d, &repo, "feat", "cat /feature-order"),
+        "base plain dev 0\ngreeter hi false /opt/base\n"
+    );
+    // hooks: each hook's commands image → features (install order) → devcontainer.json
+    assert_eq!(
+        sh(&d, &repo, "feat", "cat /tmp/order"),
+        "greeter-on-create\nimage-post-create\nbase-post-create\nconfig-post-create\n"
+    );
+    assert_eq!(
+        sh(&d, &repo, "feat", "cat /tmp/entry"),
+        "entry-ran\n",
+        "the feature's entrypoint ran"
+    );
+    let env = sh(&d, &repo, "feat", "echo $FROM_IMAGE $BASE_HOME; echo $P");
+    let mut lines = env.lines();
+    assert_eq!(lines.next(), Some("i /opt/base"));
+    let p = lines.next().expect("P");
+    assert!(p.starts_with('/') && p.ends_with(":/extra") && !p.contains("${"), "{p}");
+    assert_eq!(
+        std::fs::read_to_string(repo.path().join("initialized.txt")).expect("initializeCommand ran on the host"),
+        "initialized\n"
+    );
+    // merged settings reach the container; the merged metadata labels image and container
+    let c = inspect(&d, &repo, "feat");
+    assert_eq!(
+        c["HostConfig"]["CapAdd"],
+        serde_json::json!(["SYS_PTRACE"]),
+        "{}",
+        c["HostConfig"]
+    );
+    assert_eq!(c["Config"]["Labels"]["from.run.args"], "yes");
+    let container_meta: serde_json::Value =
+        serde_json::from_str(c["Config"]["Labels"]["devcontainer.metadata"].as_str().expect("label")).expect("json");
+    let ids: Vec<&str> = container_meta
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["id"].as_str().unwrap_or("-"))
+        .collect();
+    assert_eq!(ids, vec!["-", "./base", "./greeter", "-"], "{container_meta}");
+    let label = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"devcontainer.metadata\"}}",
+            &image,
+        ])
+        .output()
+        .expect("docker");
+    let image_meta: serde_json::Value = serde_json::from_slice(&label.stdout).expect("image label json");
+    assert_eq!(image_meta.as_array().map(Vec::len), Some(4), "{image_meta}");
+
+    // the same content again: the features image is reused
+    let again = d.cli(repo.path(), &["workspace", "create", "feat2"]);
+    let progress = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{progress}");
+    assert!(progress.contains("reusing nexus/devcontainer:"), "{progress}");
+    for name in ["feat", "feat2"] {
+        d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
+        d.assert_no_leftovers(&repo, name, false);
+    }
+
+    // overrideCommand false: the image's command runs beside the agent;
+    // waitFor: create returns after onCreateCommand, postCreateCommand follows
+    let with_cmd = format!("nexus-test/with-cmd:{}", std::process::id());
+    docker_build(
+        &with_cmd,
+        "FROM nexus-test/busybox:latest\nCMD [\"sh\", \"-c\", \"echo image-cmd > /tmp/cmd-ran; exec sleep 1000000\"]\n",
+    );
+    repo.commit(&[(
+        ".devcontainer/devcontainer.json",
+        &format!(
+            r#"{{"image": "{with_cmd}", "overrideCommand": false, "waitFor": "onCreateCommand",
+                "onCreateCommand": "echo on-create > /tmp/w",
+                "postCreateCommand": "sleep 3; echo post-create >> /tmp/w"}}"#
+        ),
+    )]);
+    d.cli_ok(repo.path(), &["workspace", "create", "cmd"]);
+    assert_eq!(sh(&d, &repo, "cmd", "cat /tmp/cmd-ran"), "image-cmd\n");
+    assert_eq!(
+        sh(&d, &repo, "cmd", "cat /tmp/w"),
+        "on-create\n",
+        "create did not wait for postCreateCommand"
+    );
+    let mut waited = String::new();
+    for _ in 0..40 {
+        waited = sh(&d, &repo, "cmd", "cat /tmp/w");
+        if waited.contains("post-create") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert_eq!(
+        waited, "on-create\npost-create\n",
+        "postCreateCommand ran in the background"
+    );
+    d.cli_ok(repo.path(), &["workspace", "rm", "cmd", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "cmd", false);
+
+    // bad features and a failing initializeCommand leave nothing behind
+    let fails = |name: &str, code: i32, config: &str, wants: &[&str]| {
+        repo.commit(&[(".devcontainer/devcontainer.json", config)]);
+        let out = d.cli(repo.path(), &["workspace", "create", name]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        for w in wants {
+            assert!(err.contains(w), "{w:?} missing from:\n{err}");
+        }
+        d.assert_no_leftovers(&repo, name, false);
+    };
+    let img = r#""image": "nexus-test/busybox:latest""#;
+    fails(
+        "f-option",
+        78,
+        &format!(r#"{{{img}, "features": {{"./base": {{"flavour": "x"}}}}}}"#),
+        &["feature \"./base\" has no option \"flavour\"; its options are: flavor"],
+    );
+    fails(
+        "f-registry",
+        78,
+        &format!(r#"{{{img}, "features": {{"ghcr.io/devcontainers/features/go:1": {{}}}}}}"#),
+        &["comes from an OCI registry"],
+    );
+    fails(
+        "f-missing",
+        78,
+        &format!(r#"{{{img}, "features": {{"./nope": {{}}}}}}"#),
+        &[".devcontainer/nope/devcontainer-feature.json"],
+    );
+    repo.commit(&[
+        (
+            ".devcontainer/broken/devcontainer-feature.json",
+            r#"{"id": "broken", "version": "1.0.0", "dependsOn": {"./loop": {}}}"#,
+        ),
+        (
+            ".devcontainer/broken/install.sh",
+            "#!/bin/sh\necho install-broke; exit 4\n",
+        ),
+        (
+            ".devcontainer/loop/devcontainer-feature.json",
+            r#"{"id": "loop", "version": "1.0.0", "installsAfter": ["./broken"]}"#,
+        ),
+        (".devcontainer/loop/install.sh", "#!/bin/sh\n"),
+    ]);
+    fails(
+        "f-cycle",
+        78,
+        &format!(r#"{{{img}, "features": {{"./broken": {{}}}}}}"#),
+        &["depend on each other in a cycle"],
+    );
+    repo.commit(&[(
+        ".devcontainer/broken/devcontainer-feature.json",
+        r#"{"id": "broken", "version": "1.0.0"}"#,
+    )]);
+    fails(
+        "f-install",
+        78,
+        &format!(r#"{{{img}, "name": "install fails", "features": {{"./broken": {{}}}}}}"#),
+        &["install-broke"],
+    );
+    fails(
+        "f-init",
+        1,
+        &format!(r#"{{{img}, "initializeCommand": "echo init-said-this; exit 5"}}"#),
+        &["initializeCommand exited with code 5", "init-said-this"],
+    );
+    for tag in [&base, &with_cmd] {
+        let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
+    }
+}

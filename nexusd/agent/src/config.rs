@@ -64,9 +64,53 @@ impl AgentConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
+        let mut config: AgentConfig = serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+        let container_env = |name: &str| std::env::var(name).ok();
+        for value in config.remote_env.values_mut() {
+            *value = container_env_substituted(value, &container_env);
+        }
+        Ok(config)
+    }
+}
+
+/// `text` with devcontainer.json's `${containerEnv:VAR}` and
+/// `${containerEnv:VAR:default}` replaced by the container's variable `VAR`
+/// (`lookup`), else the default, else nothing; other text stays as written.
+pub fn container_env_substituted(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    const OPEN: &str = "${containerEnv:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + OPEN.len()..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let (name, default) = after[..end].split_once(':').unwrap_or((&after[..end], ""));
+        out.push_str(&lookup(name).unwrap_or_else(|| default.to_string()));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_env_variables_are_replaced() {
+        let lookup = |n: &str| (n == "PATH").then(|| "/bin".to_string());
+        assert_eq!(
+            container_env_substituted(
+                "${containerEnv:PATH}:/x ${containerEnv:NOPE:d} ${containerEnv:NOPE}|${other}",
+                &lookup
+            ),
+            "/bin:/x d |${other}"
+        );
     }
 }
