@@ -312,6 +312,9 @@ pub struct Loaded {
     pub path: String,
     /// The configuration, variables replaced.
     pub config: DevContainer,
+    /// The file as written (variables not replaced): the source of its
+    /// `devcontainer.metadata` entry.
+    pub raw: serde_json::Value,
 }
 
 impl Loaded {
@@ -444,11 +447,9 @@ fn parse_error(path: &str, e: &jsonc_parser::errors::ParseError) -> WorkspaceErr
     ))
 }
 
-/// Parses devcontainer.json text found at `path`, variables replaced.
-/// Errors: `InvalidConfig` with file, line and column.
-pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
-    // JSON with comments and trailing commas, as VS Code reads it; nothing looser
-    let opts = jsonc_parser::ParseOptions {
+/// JSON with comments and trailing commas, as VS Code reads it; nothing looser.
+fn jsonc_options() -> jsonc_parser::ParseOptions {
+    jsonc_parser::ParseOptions {
         allow_comments: true,
         allow_trailing_commas: true,
         allow_loose_object_property_names: false,
@@ -456,7 +457,13 @@ pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
         allow_single_quoted_strings: false,
         allow_hexadecimal_numbers: false,
         ..Default::default()
-    };
+    }
+}
+
+/// Parses devcontainer.json text found at `path`, variables replaced.
+/// Errors: `InvalidConfig` with file, line and column.
+pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
+    let opts = jsonc_options();
     // typed first, for the position of a wrong type; then as a value for the variables
     jsonc_parser::parse_to_serde_value::<DevContainer>(text, &opts).map_err(|e| parse_error(path, &e))?;
     let mut value: serde_json::Value =
@@ -492,9 +499,11 @@ pub fn load(path: &str, text: &str, repo_name: &str, worktree: &std::path::Path)
         vars.container_workspace_folder = folder;
         config = parse(path, text, &vars)?;
     }
+    let raw = jsonc_parser::parse_to_serde_value(text, &jsonc_options()).map_err(|e| parse_error(path, &e))?;
     Ok(Loaded {
         path: path.to_string(),
         config,
+        raw,
     })
 }
 
@@ -628,6 +637,7 @@ mod tests {
         let l = Loaded {
             path: ".devcontainer/devcontainer.json".into(),
             config: DevContainer::default(),
+            raw: serde_json::json!({}),
         };
         assert_eq!(l.resolve("Dockerfile").expect("ok"), ".devcontainer/Dockerfile");
         assert_eq!(l.resolve("..").expect("ok"), "");

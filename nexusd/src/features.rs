@@ -381,7 +381,8 @@ mod tests {
     fn loaded(config: Value) -> Loaded {
         Loaded {
             path: ".devcontainer/devcontainer.json".into(),
-            config: serde_json::from_value::<DevContainer>(config).expect("config"),
+            config: serde_json::from_value::<DevContainer>(config.clone()).expect("config"),
+            raw: config,
         }
     }
 

@@ -140,7 +140,7 @@ impl Manager {
         let features = blocking(move || features::resolve(&owned, |path| git::read_at(&r, start, path))).await?;
         // the users features install for, as the image and devcontainer.json say
         let users = {
-            let m = metadata::merge(&l.config, &entries)?.config;
+            let m = metadata::merge(&l.config, &l.raw, &entries)?.config;
             let image_user = info.user.split(':').next().unwrap_or("").trim();
             let container_user = m.container_user.unwrap_or_else(|| {
                 if image_user.is_empty() {
@@ -156,9 +156,7 @@ impl Manager {
         };
         let (dockerfile, files) = features::dockerfile(&base, &info.user, &features, &users);
         entries.extend(features.iter().map(|f| f.metadata.clone()));
-        let mut label_entries = entries.clone();
-        label_entries.push(metadata::config_entry(&l.config));
-        let label = serde_json::to_string(&label_entries).unwrap_or_default();
+        let label = metadata::label_value(&entries, &metadata::config_entry(&l.raw));
         let folder = l.folder().to_string();
         let dirs: Vec<(String, String)> = features
             .iter()
@@ -184,7 +182,7 @@ impl Manager {
         let hash = {
             use sha2::Digest;
             let mut h = sha2::Sha256::new();
-            let parts = [info.id.as_bytes(), label.as_bytes()]
+            let parts = [info.id.as_bytes(), label.as_deref().unwrap_or("").as_bytes()]
                 .into_iter()
                 .chain(trees.iter().map(String::as_bytes))
                 .chain(hashed.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
@@ -219,7 +217,10 @@ impl Manager {
                     context: tar,
                     dockerfile: "Dockerfile".into(),
                     source: format!("{} (features)", l.path),
-                    labels: HashMap::from([(LABEL_BUILD.to_string(), hash), (metadata::LABEL.to_string(), label)]),
+                    labels: [(LABEL_BUILD.to_string(), hash)]
+                        .into_iter()
+                        .chain(label.map(|l| (metadata::LABEL.to_string(), l)))
+                        .collect(),
                     ..Default::default()
                 })
                 .await?;

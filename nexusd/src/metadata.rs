@@ -145,17 +145,35 @@ pub fn pick(value: &Value, properties: &[&str], id: Option<&str>) -> Value {
     Value::Object(entry)
 }
 
-/// devcontainer.json's own metadata entry.
-pub fn config_entry(config: &DevContainer) -> Value {
+/// devcontainer.json's own metadata entry, for the label: its metadata
+/// properties as written (`raw`, variables not replaced, as the reference
+/// writes them).
+pub fn config_entry(raw: &Value) -> Value {
+    pick(raw, &CONFIG_PROPERTIES, None)
+}
+
+/// devcontainer.json's metadata properties with their values (variables
+/// replaced), for merging; the typed struct's empty defaults are no settings.
+fn merge_entry(config: &DevContainer) -> Value {
     let value = serde_json::to_value(config).unwrap_or_default();
     let mut entry = pick(&value, &CONFIG_PROPERTIES, None);
     if let Some(o) = entry.as_object_mut() {
-        // the empty defaults of the typed struct are no settings
         o.retain(|_, v| {
             !matches!(v, Value::Array(a) if a.is_empty()) && !matches!(v, Value::Object(m) if m.is_empty())
         });
     }
     entry
+}
+
+/// The value of a `devcontainer.metadata` label of `entries`, with
+/// `own` (devcontainer.json's entry) last unless it is empty; `None` when
+/// there is nothing to say, as the reference leaves the label out then.
+pub fn label_value(entries: &[Value], own: &Value) -> Option<String> {
+    let mut all: Vec<&Value> = entries.iter().collect();
+    if own.as_object().is_some_and(|o| !o.is_empty()) {
+        all.push(own);
+    }
+    (!all.is_empty()).then(|| serde_json::to_string(&all).unwrap_or_default())
 }
 
 /// The target of a mount in `--mount` string or object form.
@@ -203,10 +221,11 @@ fn merge_customizations(into: &mut Value, from: &Value) {
 /// `portsAttributes` per key, the last wins; lifecycle commands and
 /// `entrypoint`s collected in order; `hostRequirements` the maximum;
 /// `customizations` merged per property; for the rest the last entry that
-/// sets it wins. Errors: `InvalidConfig` when an entry holds a value of the
-/// wrong type.
-pub fn merge(config: &DevContainer, entries: &[Value]) -> Result<Merged> {
-    let own = config_entry(config);
+/// sets it wins. `raw` is devcontainer.json as written, whose entry the
+/// merged `metadata` ends with. Errors: `InvalidConfig` when an entry holds
+/// a value of the wrong type.
+pub fn merge(config: &DevContainer, raw: &Value, entries: &[Value]) -> Result<Merged> {
+    let own = merge_entry(config);
     let all: Vec<&Map<String, Value>> = entries.iter().chain([&own]).filter_map(Value::as_object).collect();
     let mut merged = serde_json::to_value(config)
         .map_err(|e| WorkspaceError::Internal(format!("cannot merge devcontainer.json: {e}")))?;
@@ -319,7 +338,11 @@ pub fn merge(config: &DevContainer, entries: &[Value]) -> Result<Merged> {
         lifecycle,
         entrypoints,
         image_command: Vec::new(),
-        metadata: all.into_iter().map(|e| Value::Object(e.clone())).collect(),
+        metadata: entries
+            .iter()
+            .cloned()
+            .chain(Some(config_entry(raw)).filter(|e| e.as_object().is_some_and(|o| !o.is_empty())))
+            .collect(),
     })
 }
 
@@ -382,7 +405,8 @@ mod tests {
         });
         let feature =
             json!({"id": "./f", "privileged": true, "postCreateCommand": "echo feature", "entrypoint": "/start.sh"});
-        let m = merge(&config, &[image, feature]).expect("merged");
+        let raw = serde_json::json!({"image": "x", "remoteUser": "${localEnv:WHO}"});
+        let m = merge(&config, &raw, &[image, feature]).expect("merged");
         let c = &m.config;
         assert_eq!(c.remote_user.as_deref(), Some("dev"));
         assert_eq!(c.container_user.as_deref(), Some("image-user"));
@@ -407,9 +431,15 @@ mod tests {
         let req = c.host_requirements.clone().expect("req");
         assert_eq!((req.cpus, req.memory.as_deref()), (Some(4), Some("8gb")));
         assert_eq!(m.metadata.len(), 3);
-        assert!(
-            m.metadata[2].get("image").is_none(),
-            "the config's entry holds metadata properties only"
+        assert_eq!(
+            m.metadata[2],
+            json!({"remoteUser": "${localEnv:WHO}"}),
+            "the config's entry holds its metadata properties as written"
+        );
+        assert_eq!(label_value(&[], &json!({})), None);
+        assert_eq!(
+            label_value(&[], &json!({"init": true})).as_deref(),
+            Some(r#"[{"init":true}]"#)
         );
     }
 

@@ -353,7 +353,7 @@ impl Manager {
         // devcontainer.json merged with the image's and the features' metadata
         let merged = match &loaded {
             Some(l) => {
-                let mut m = crate::metadata::merge(&l.config, &resolved.metadata)?;
+                let mut m = crate::metadata::merge(&l.config, &l.raw, &resolved.metadata)?;
                 if m.config.override_command == Some(false) {
                     m.image_command = resolved
                         .info
@@ -468,11 +468,11 @@ impl Manager {
             (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
             ("dev.nexus.name".to_string(), record.name.clone()),
         ]);
-        if let Some(m) = &merged {
-            labels.insert(
-                crate::metadata::LABEL.to_string(),
-                serde_json::to_string(&m.metadata).unwrap_or_default(),
-            );
+        if let Some(label) = merged
+            .as_ref()
+            .and_then(|m| crate::metadata::label_value(&m.metadata, &Default::default()))
+        {
+            labels.insert(crate::metadata::LABEL.to_string(), label);
         }
         // runArgs labels never replace Nexus's own
         for (k, v) in &options.labels {
