@@ -4,6 +4,9 @@
   create   `nexus workspace create` until SSH answers  vs  `docker run -d` + first `docker exec C true`
   exec     `nexus workspace exec W -- true`            vs  `docker exec C true`        (median of 20)
   memory   RSS of nexusd with 20 running workspaces, and of one idle agent
+`bench.py devcontainer IMAGE` — `nexus workspace create` beside `devcontainer up`
+  of @devcontainers/cli: an image config and a Dockerfile config with one local
+  feature, cold (built images removed) and warm
 `bench.py ssh` — the agent beside OpenSSH's sshd in the same container:
   connect  `ssh … true`, median of 20
   stream   1 GiB through `ssh … 'cat > /dev/null'`, median of 3 interleaved rounds
@@ -161,9 +164,105 @@ def api_bench():
         shutil.rmtree(work, ignore_errors=True)
 
 
+REFERENCE_VERSION = "0.89.0"
+
+
+def reference_cli():
+    """`devcontainer` of @devcontainers/cli, installed from npm once (the
+    directory tests/tests/reference.rs uses too)."""
+    d = os.path.join(tempfile.gettempdir(), f"nexus-devcontainers-cli-{REFERENCE_VERSION}")
+    cli = os.path.join(d, "node_modules/.bin/devcontainer")
+    if not os.path.exists(cli):
+        run(["npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", d, f"@devcontainers/cli@{REFERENCE_VERSION}"])
+    return cli
+
+
+def seed_control_manifest():
+    """A fresh control-manifest cache, so `devcontainer up` makes no network call."""
+    d = os.path.join(tempfile.gettempdir(), f"devcontainercli-{os.environ.get('USER', 'root')}")
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "control-manifest.json"), "w") as f:
+        f.write('{"disallowedFeatures": [], "featureAdvisories": []}')
+
+
+def devcontainer_bench():
+    """`nexus workspace create` until SSH answers beside `devcontainer up`
+    until it returns, on the same repository and local image: an `image`
+    config and a Dockerfile config with one local feature, cold (the built
+    images removed first) and warm; median of 3 rounds, the tools interleaved."""
+    cli = reference_cli()
+    work, env, _ = bench_home(47393)
+    nexus = lambda *a: [NEXUS, *a]
+    configs = {
+        "image": {".devcontainer/devcontainer.json": json.dumps({"image": IMAGE, "remoteUser": "dev"})},
+        "Dockerfile + 1 local feature": {
+            ".devcontainer/devcontainer.json": json.dumps(
+                {"build": {"dockerfile": "Dockerfile"}, "remoteUser": "dev", "features": {"./hello": {"greeting": "hi"}}}
+            ),
+            ".devcontainer/Dockerfile": f"FROM {IMAGE}\nRUN echo built > /tmp/built\n",
+            ".devcontainer/hello/devcontainer-feature.json": json.dumps(
+                {"id": "hello", "version": "1.0.0", "name": "hello", "options": {"greeting": {"type": "string", "default": "hello"}}}
+            ),
+            ".devcontainer/hello/install.sh": "#!/bin/sh\nset -e\necho \"$GREETING\" > /usr/local/share/hello\n",
+        },
+    }
+    daemon_pid = None
+    results = []
+    try:
+        daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=work).stdout)["pid"]
+        for ci, (label, files) in enumerate(configs.items()):
+            repo = f"{work}/repo{ci}"
+            os.makedirs(repo)
+            run(["git", "init", "-q", repo])
+            for path, text in files.items():
+                os.makedirs(os.path.dirname(f"{repo}/{path}"), exist_ok=True)
+                with open(f"{repo}/{path}", "w") as f:
+                    f.write(text)
+            run(["git", "add", "-A"], cwd=repo)
+            run(["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"], cwd=repo)
+            for cold in (True, False):
+                ours, theirs = [], []
+                for i in range(3):
+                    name = f"dc{ci}{int(cold)}{i}"
+                    if cold:
+                        built = run(["docker", "images", "-q", "--filter", "label=dev.nexus.build"]).stdout.split()
+                        built += run(["docker", "images", "-q", "--filter", "reference=vsc-*"]).stdout.split()
+                        if built:
+                            subprocess.run(["docker", "rmi", "-f", *set(built)], capture_output=True)
+                    ours.append(timed(nexus("workspace", "create", name), env=env, cwd=repo))
+                    run(nexus("workspace", "rm", name, "--force", "--delete-branch"), env=env, cwd=repo)
+                    if cold:
+                        built = run(["docker", "images", "-q", "--filter", "reference=vsc-*"]).stdout.split()
+                        if built:
+                            subprocess.run(["docker", "rmi", "-f", *set(built)], capture_output=True)
+                    seed_control_manifest()
+                    id_label = f"{LABEL.split('=')[0]}={name}"
+                    theirs.append(timed([cli, "up", "--workspace-folder", repo, "--id-label", id_label]))
+                    left = run(["docker", "ps", "-aq", "--filter", f"label={id_label}"]).stdout.split()
+                    if left:
+                        run(["docker", "rm", "-f", "-v", *left])
+                results.append((f"{label}, {'cold' if cold else 'warm'}", statistics.median(ours), statistics.median(theirs)))
+        print(f"image: {IMAGE}; @devcontainers/cli {REFERENCE_VERSION}; median of 3")
+        print(f"{'create until SSH answers / devcontainer up (s)':52} {'nexus':>10} {'reference':>10} {'ratio':>7}  goal")
+        for label, o, t in results:
+            print(f"{label:52} {o:10.3f} {t:10.3f} {o / t:7.2f}  nexus <= 0.5 x reference")
+    finally:
+        left = run(["docker", "ps", "-aq", "--filter", f"label={LABEL.split('=')[0]}"]).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+        if daemon_pid:
+            try:
+                os.kill(daemon_pid, 15)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main():
     if MODE == "ssh":
         return ssh_bench()
+    if MODE == "devcontainer":
+        return devcontainer_bench()
     if MODE == "api":
         return api_bench()
     work, env, repo = bench_home(47391)

@@ -3,10 +3,15 @@
 #   scripts/bench.sh [IMAGE]   Nexus beside plain Docker (default image nexus/default:bookworm)
 #   scripts/bench.sh ssh       the agent beside OpenSSH's sshd in one container
 #   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
+#   scripts/bench.sh devcontainer [IMAGE]
+#                              create beside `devcontainer up` (@devcontainers/cli), cold and warm
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
 if [ "${1:-}" = ssh ] || [ "${1:-}" = api ]; then
   exec python3 "$root/scripts/bench.py" "$1"
+fi
+if [ "${1:-}" = devcontainer ]; then
+  exec python3 "$root/scripts/bench.py" devcontainer "${2:-nexus/default:bookworm}"
 fi
 exec python3 "$root/scripts/bench.py" core "${1:-nexus/default:bookworm}"
