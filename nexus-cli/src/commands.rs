@@ -55,8 +55,12 @@ pub struct CreateArgs {
     pub image: Option<String>,
     /// devcontainer.json to use, relative to the repository root
     /// (default: .devcontainer/devcontainer.json, then .devcontainer.json).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "template")]
     pub config: Option<String>,
+    /// A built-in template to use instead of the repository's
+    /// devcontainer.json (`nexus template list`).
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
     /// Public key to authorize [default: every ~/.ssh/*.pub].
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
@@ -203,6 +207,13 @@ pub enum DaemonCommand {
     Info(JsonArgs),
 }
 
+/// `nexus template …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// List the built-in templates: name, image, description.
+    List(JsonArgs),
+}
+
 /// Flags of `ssh-config`.
 #[derive(Debug, Args)]
 pub struct SshConfigArgs {
@@ -278,6 +289,17 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
                     "nexusd {} (pid {}), SSH ports {}-{}",
                     info.version, info.pid, info.port_range.0, info.port_range.1
                 );
+            }
+            Ok(0)
+        }
+        crate::Command::Template(TemplateCommand::List(a)) => {
+            let templates = client.template_list().await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&templates)?);
+            } else {
+                for t in templates {
+                    println!("{:<10} {:<24} {}", t.name, t.image, t.description);
+                }
             }
             Ok(0)
         }
@@ -453,6 +475,7 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         from: a.from,
         image: a.image,
         config: a.config,
+        template: a.template,
         authorized_keys: keys.iter().map(|k| k.public.clone()).collect(),
     };
     let mut events = client

@@ -34,6 +34,9 @@ enum Command {
     /// About the daemon.
     #[command(subcommand)]
     Daemon(commands::DaemonCommand),
+    /// The built-in templates (`workspace create --template NAME`).
+    #[command(subcommand)]
+    Template(commands::TemplateCommand),
     /// Write `Host nexus-<name>` blocks and known_hosts for every workspace,
     /// included once from ~/.ssh/config.
     SshConfig(commands::SshConfigArgs),

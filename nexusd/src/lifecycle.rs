@@ -77,6 +77,11 @@ impl Manager {
         start: git2::Oid,
         loaded: Option<&Loaded>,
     ) -> Result<(String, ImageInfo, bool)> {
+        if let (None, Some(name)) = (&p.image, &p.template) {
+            let t = crate::templates::find(name)?;
+            let info = self.ensure_template_image(name, t).await?;
+            return Ok((t.image.to_string(), info, false));
+        }
         let image = match (&p.image, loaded) {
             (Some(image), _) => image.clone(),
             (None, Some(l)) => match (l.config.dockerfile_build(), &l.config.image) {
@@ -94,29 +99,52 @@ impl Manager {
             },
             (None, None) => self.config.default_image.clone(),
         };
-        self.events.progress(name, "image", format!("finding image {image}"));
-        match self.runtime.ensure_image(&image).await {
+        if p.image.is_none() && loaded.is_none() && image == crate::templates::TEMPLATES[0].image {
             // the default template's image is made from the embedded template when missing
-            Err(WorkspaceError::ImageNotFound { .. }) if p.image.is_none() && loaded.is_none() => {
+            let info = self
+                .ensure_template_image(name, &crate::templates::TEMPLATES[0])
+                .await?;
+            return Ok((image, info, false));
+        }
+        self.events.progress(name, "image", format!("finding image {image}"));
+        Ok((image.clone(), self.runtime.ensure_image(&image).await?, false))
+    }
+
+    /// The image of built-in template `t`, built from its embedded
+    /// Dockerfile when missing (after the default template's, which the
+    /// others start from). The daemon's `default_image` setting may name
+    /// another image for the default template; that one is pulled.
+    async fn ensure_template_image(&self, name: &str, t: &crate::templates::Template) -> Result<ImageInfo> {
+        let default = &crate::templates::TEMPLATES[0];
+        let image = if t.name == default.name {
+            self.config.default_image.as_str()
+        } else {
+            t.image
+        };
+        self.events.progress(name, "image", format!("finding image {image}"));
+        match self.runtime.ensure_image(image).await {
+            Err(WorkspaceError::ImageNotFound { .. }) if image == t.image => {
+                if t.name != default.name {
+                    Box::pin(self.ensure_template_image(name, default)).await?;
+                }
                 self.events.progress(
                     name,
                     "image",
-                    format!("building {image} from the built-in default template"),
+                    format!("building {image} from the built-in template {}", t.name),
                 );
                 self.runtime
                     .build_image(BuildSpec {
-                        tag: image.clone(),
-                        context: crate::templates::default_context()?,
+                        tag: image.to_string(),
+                        context: crate::templates::context(t)?,
                         dockerfile: "Dockerfile".into(),
-                        source: "templates/default/Dockerfile".into(),
-                        labels: HashMap::from([("dev.nexus.template".to_string(), "default".to_string())]),
+                        source: format!("templates/{}/Dockerfile", t.name),
+                        labels: HashMap::from([("dev.nexus.template".to_string(), t.name.to_string())]),
                         ..Default::default()
                     })
                     .await?;
-                let info = self.runtime.ensure_image(&image).await?;
-                Ok((image, info, false))
+                self.runtime.ensure_image(image).await
             }
-            other => Ok((image, other?, false)),
+            other => other,
         }
     }
 

@@ -298,6 +298,15 @@ impl Manager {
         let authorized = authorized_keys(&p.authorized_keys)?;
         self.events.progress(&name, "validate", "checking the repository");
         let path = PathBuf::from(&p.repository);
+        let template = match (&p.template, &p.config) {
+            (Some(_), Some(_)) => {
+                return Err(WorkspaceError::InvalidParams(
+                    "template and config both choose the devcontainer.json: give one of them".into(),
+                ));
+            }
+            (Some(t), None) => Some(crate::templates::find(t)?),
+            (None, _) => None,
+        };
         let (from, config_arg) = (p.from.clone(), p.config.clone());
         let wt_name = name.clone();
         let (repo, start, branch_exists, found) = blocking(move || {
@@ -317,6 +326,13 @@ impl Manager {
             return Err(WorkspaceError::NameTaken(name));
         }
         let worktree = git::worktree_path(&repo, &name);
+        let found = match template {
+            Some(t) => Some((
+                format!("templates/{}/devcontainer.json", t.name),
+                t.devcontainer_json.to_string(),
+            )),
+            None => found,
+        };
         let loaded = match found {
             Some((path, text)) => Some(devcontainer::load(&path, &text, &repo.name, &worktree)?),
             None => None,

@@ -191,6 +191,11 @@ impl Client {
             .map_err(|e| self.map_err(e))
     }
 
+    /// `template.list`.
+    pub async fn template_list(&self) -> Result<Vec<TemplateInfo>, ClientError> {
+        self.call(m::TEMPLATE_LIST, serde_json::json!({})).await
+    }
+
     /// `daemon.info`.
     pub async fn daemon_info(&self) -> Result<DaemonInfo, ClientError> {
         self.call(m::DAEMON_INFO, serde_json::json!({})).await

@@ -92,6 +92,8 @@ pub const PORTS_LIST: &str = "ports.list";
 pub const PORTS_FORWARD: &str = "ports.forward";
 /// `ports.unforward`: [`crate::UnforwardParams`] → `null`.
 pub const PORTS_UNFORWARD: &str = "ports.unforward";
+/// `template.list`: `{}` → `[TemplateInfo]`, the built-in templates.
+pub const TEMPLATE_LIST: &str = "template.list";
 /// `daemon.info`: `{}` → [`crate::DaemonInfo`].
 pub const DAEMON_INFO: &str = "daemon.info";
 

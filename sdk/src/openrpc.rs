@@ -273,6 +273,12 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x"}"#,
         r#"{"type":"state","workspace":"feat-x","state":"running"}"#,
     ),
+    call::<NoParams, Vec<TemplateInfo>>(
+        m::TEMPLATE_LIST,
+        "The built-in templates workspace.create's template can name.",
+        "{}",
+        r#"[{"name":"python","description":"the default template with Python 3, pip and venv","image":"nexus/python:bookworm","devcontainerJson":"{\"image\": \"nexus/python:bookworm\"}"}]"#,
+    ),
     call::<NoParams, DaemonInfo>(
         m::DAEMON_INFO,
         "The daemon's version, pid and SSH port range.",

@@ -91,6 +91,10 @@ pub struct CreateParams {
     /// from the commit the workspace starts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<String>,
+    /// A built-in template to use instead of the repository's
+    /// devcontainer.json (see `template.list`); not with `config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
     /// OpenSSH public keys (authorized_keys lines) allowed to log in.
     #[serde(default)]
     pub authorized_keys: Vec<String>,
@@ -609,6 +613,21 @@ pub struct FileStat {
 pub struct PortsParams {
     /// The workspace name.
     pub workspace: String,
+}
+
+/// A built-in workspace template (`template.list`): a devcontainer.json
+/// and the Dockerfile of its image, embedded in the daemon.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateInfo {
+    /// Its name, for `workspace.create`'s `template`.
+    pub name: String,
+    /// One line on what it holds.
+    pub description: String,
+    /// The image it runs (built by the daemon when missing).
+    pub image: String,
+    /// Its devcontainer.json, as written.
+    pub devcontainer_json: String,
 }
 
 /// A TCP port of a workspace: listening in the container, forwarded to the

@@ -614,3 +614,58 @@ LABEL devcontainer.metadata='[{"remoteEnv":{"FROM_IMAGE":"i"},"postCreateCommand
         let _ = Command::new("docker").args(["rmi", "-f", tag]).output();
     }
 }
+
+#[test]
+fn built_in_templates() {
+    let d = Daemon::start(52);
+    let repo = Repo::new();
+    let listed = d.cli_ok(repo.path(), &["template", "list"]);
+    for name in ["default", "python", "node"] {
+        assert!(
+            listed.lines().any(|l| l.starts_with(name)),
+            "{name} missing from:\n{listed}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["template", "list", "--json"])).expect("json");
+    assert_eq!(json[1]["image"], "nexus/python:bookworm", "{json}");
+
+    // a language template: its image (built when missing), user and environment
+    let out = d.cli(
+        repo.path(),
+        &["workspace", "create", "py", "--template", "python", "--json"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ws: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(ws["image"], "nexus/python:bookworm");
+    assert_eq!(ws["remoteUser"], "dev");
+    let said = sh(
+        &d,
+        &repo,
+        "py",
+        "python3 -c 'print(6 * 7)'; echo $PYTHONUNBUFFERED; id -un",
+    );
+    assert_eq!(said, "42\n1\ndev\n");
+    d.cli_ok(repo.path(), &["workspace", "rm", "py", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "py", false);
+
+    // an unknown template, and a template with --config: refused, nothing left
+    let out = d.cli(repo.path(), &["workspace", "create", "nope", "--template", "cobol"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no template \"cobol\""), "{err}");
+    d.assert_no_leftovers(&repo, "nope", false);
+    let out = d.cli(
+        repo.path(),
+        &[
+            "workspace",
+            "create",
+            "nope",
+            "--template",
+            "node",
+            "--config",
+            "x.json",
+        ],
+    );
+    assert!(!out.status.success(), "--template with --config");
+    d.assert_no_leftovers(&repo, "nope", false);
+}

@@ -84,6 +84,9 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     let mut rpc = RpcModule::from_arc(manager);
     let discovered = Arc::new(nexus_sdk::openrpc::document());
     rpc.register_method(m::RPC_DISCOVER, move |_, _, _| (*discovered).clone())?;
+    rpc.register_async_method(m::TEMPLATE_LIST, |_, _, _| async move {
+        guarded(workspace::template_list()).await
+    })?;
     rpc.register_async_method(m::DAEMON_INFO, |_, ctx, _| async move {
         guarded(workspace::daemon_info(ctx)).await
     })?;

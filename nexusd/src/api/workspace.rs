@@ -40,6 +40,19 @@ pub async fn daemon_info(ctx: Ctx) -> RpcResult<DaemonInfo> {
     })
 }
 
+/// `template.list`: always valid.
+pub async fn template_list() -> RpcResult<Vec<nexus_sdk::TemplateInfo>> {
+    Ok(crate::templates::TEMPLATES
+        .iter()
+        .map(|t| nexus_sdk::TemplateInfo {
+            name: t.name.into(),
+            description: t.description.into(),
+            image: t.image.into(),
+            devcontainer_json: t.devcontainer_json.into(),
+        })
+        .collect())
+}
+
 /// `workspace.create`: valid for a name no workspace has.
 pub async fn create(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let params: CreateParams = parse(&p)?;
