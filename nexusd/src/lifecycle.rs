@@ -79,7 +79,7 @@ impl Manager {
     ) -> Result<(String, ImageInfo, bool)> {
         if let (None, Some(name)) = (&p.image, &p.template) {
             let t = crate::templates::find(name)?;
-            let info = self.ensure_template_image(name, t).await?;
+            let info = self.ensure_template_image(name, t, t.image).await?;
             return Ok((t.image.to_string(), info, false));
         }
         let image = match (&p.image, loaded) {
@@ -90,6 +90,12 @@ impl Manager {
                     return Ok((tag, info, true));
                 }
                 (None, Some(image)) => image.clone(),
+                (None, None) if l.config.other.contains_key("dockerComposeFile") => {
+                    return Err(WorkspaceError::InvalidConfig(format!(
+                        "{}: compose configs (dockerComposeFile) are not supported yet: give the service's \"image\" or \"build\" instead",
+                        l.path
+                    )));
+                }
                 (None, None) => {
                     return Err(WorkspaceError::InvalidConfig(format!(
                         "{}: neither \"image\" nor \"build\": {{\"dockerfile\"}} is set: add one of them",
@@ -99,10 +105,10 @@ impl Manager {
             },
             (None, None) => self.config.default_image.clone(),
         };
-        if p.image.is_none() && loaded.is_none() && image == crate::templates::TEMPLATES[0].image {
-            // the default template's image is made from the embedded template when missing
+        if p.image.is_none() && loaded.is_none() {
+            // the default image is made from the embedded default template when missing
             let info = self
-                .ensure_template_image(name, &crate::templates::TEMPLATES[0])
+                .ensure_template_image(name, &crate::templates::TEMPLATES[0], &image)
                 .await?;
             return Ok((image, info, false));
         }
@@ -110,22 +116,22 @@ impl Manager {
         Ok((image.clone(), self.runtime.ensure_image(&image).await?, false))
     }
 
-    /// The image of built-in template `t`, built from its embedded
-    /// Dockerfile when missing (after the default template's, which the
-    /// others start from). The daemon's `default_image` setting may name
-    /// another image for the default template; that one is pulled.
-    async fn ensure_template_image(&self, name: &str, t: &crate::templates::Template) -> Result<ImageInfo> {
+    /// Image `image` of built-in template `t` (its own image, or for the
+    /// default template the daemon's `default_image`), built from the
+    /// template's embedded Dockerfile when missing (after the default
+    /// template's image, which the others start from).
+    async fn ensure_template_image(
+        &self,
+        name: &str,
+        t: &crate::templates::Template,
+        image: &str,
+    ) -> Result<ImageInfo> {
         let default = &crate::templates::TEMPLATES[0];
-        let image = if t.name == default.name {
-            self.config.default_image.as_str()
-        } else {
-            t.image
-        };
         self.events.progress(name, "image", format!("finding image {image}"));
         match self.runtime.ensure_image(image).await {
-            Err(WorkspaceError::ImageNotFound { .. }) if image == t.image => {
+            Err(WorkspaceError::ImageNotFound { .. }) => {
                 if t.name != default.name {
-                    Box::pin(self.ensure_template_image(name, default)).await?;
+                    Box::pin(self.ensure_template_image(name, default, default.image)).await?;
                 }
                 self.events.progress(
                     name,
