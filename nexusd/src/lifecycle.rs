@@ -213,20 +213,11 @@ impl Manager {
             })
         })
         .await?;
-        let hash = {
-            use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            let parts = [info.id.as_bytes(), label.as_deref().unwrap_or("").as_bytes()]
-                .into_iter()
-                .chain(trees.iter().map(String::as_bytes))
-                .chain(hashed.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
-            for part in parts {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part);
-            }
-            format!("{:x}", h.finalize())
-        };
-        let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
+        let parts = [info.id.as_bytes(), label.as_deref().unwrap_or("").as_bytes()]
+            .into_iter()
+            .chain(trees.iter().map(String::as_bytes))
+            .chain(hashed.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
+        let hash = content_hash(parts);
         let what = match features.len() {
             0 => "the devcontainer.metadata label".to_string(),
             n => format!(
@@ -239,26 +230,16 @@ impl Manager {
                     .join(", ")
             ),
         };
-        if self.runtime.has_image(&tag).await? {
-            self.events
-                .progress(name, "image", format!("reusing {tag}: {base} with {what}"));
-        } else {
-            self.events
-                .progress(name, "image", format!("building {tag}: {base} with {what}"));
-            self.runtime
-                .build_image(BuildSpec {
-                    tag: tag.clone(),
-                    context: tar,
-                    dockerfile: "Dockerfile".into(),
-                    source: format!("{} (features)", l.path),
-                    labels: [(LABEL_BUILD.to_string(), hash)]
-                        .into_iter()
-                        .chain(label.map(|l| (metadata::LABEL.to_string(), l)))
-                        .collect(),
-                    ..Default::default()
-                })
-                .await?;
-        }
+        let spec = BuildSpec {
+            context: tar,
+            dockerfile: "Dockerfile".into(),
+            source: format!("{} (features)", l.path),
+            labels: label.map(|l| (metadata::LABEL.to_string(), l)).into_iter().collect(),
+            ..Default::default()
+        };
+        let tag = self
+            .build_unless_present(name, hash, &format!("{base} with {what}"), spec)
+            .await?;
         let info = self.runtime.ensure_image(&tag).await?;
         Ok(ResolvedImage {
             tag,
@@ -314,37 +295,42 @@ impl Manager {
             Ok((tar, tree, inside.unwrap_or_else(|| extra_name.to_string()), text))
         })
         .await?;
-        let hash = {
-            use sha2::Digest;
-            let mut h = sha2::Sha256::new();
-            for part in [tree.as_bytes(), in_context.as_bytes(), &text] {
-                h.update((part.len() as u64).to_le_bytes());
-                h.update(part);
-            }
-            h.update(serde_json::to_string(&(&b.args, &b.target)).unwrap_or_default());
-            format!("{:x}", h.finalize())
+        let args_and_target = serde_json::to_string(&(&b.args, &b.target)).unwrap_or_default();
+        let hash = content_hash([
+            tree.as_bytes(),
+            in_context.as_bytes(),
+            &text,
+            args_and_target.as_bytes(),
+        ]);
+        let spec = BuildSpec {
+            context: tar,
+            dockerfile: in_context,
+            source: dockerfile.clone(),
+            args: b.args.into_iter().collect(),
+            target: b.target,
+            ..Default::default()
         };
-        let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
-        if self.runtime.has_image(&tag).await? {
-            self.events
-                .progress(name, "image", format!("reusing {tag}, built from {dockerfile}"));
-        } else {
-            self.events
-                .progress(name, "image", format!("building {tag} from {dockerfile}"));
-            self.runtime
-                .build_image(BuildSpec {
-                    tag: tag.clone(),
-                    context: tar,
-                    dockerfile: in_context,
-                    source: dockerfile,
-                    args: b.args.into_iter().collect(),
-                    target: b.target,
-                    labels: HashMap::from([(LABEL_BUILD.to_string(), hash)]),
-                })
-                .await?;
-        }
+        let tag = self
+            .build_unless_present(name, hash, &format!("built from {dockerfile}"), spec)
+            .await?;
         let info = self.runtime.ensure_image(&tag).await?;
         Ok((tag, info))
+    }
+
+    /// Builds `spec` as `nexus/devcontainer:<start of hash>`, labelled with
+    /// the whole content `hash`, unless that image is there already; `what`
+    /// says what it is made of, in the progress events. Returns the tag.
+    async fn build_unless_present(&self, name: &str, hash: String, what: &str, mut spec: BuildSpec) -> Result<String> {
+        let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
+        if self.runtime.has_image(&tag).await? {
+            self.events.progress(name, "image", format!("reusing {tag}: {what}"));
+            return Ok(tag);
+        }
+        self.events.progress(name, "image", format!("building {tag}: {what}"));
+        spec.tag = tag.clone();
+        spec.labels.insert(LABEL_BUILD.to_string(), hash);
+        self.runtime.build_image(spec).await?;
+        Ok(tag)
     }
 
     /// Runs the lifecycle hooks `hooks` (devcontainer.json property names,
@@ -387,6 +373,18 @@ impl Manager {
         }
         Ok(())
     }
+}
+
+/// The SHA-256 of `parts`, each prefixed by its length, in hex: an image's
+/// content hash.
+fn content_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    format!("{:x}", h.finalize())
 }
 
 /// Runs devcontainer.json's `initializeCommand` on the host, as the
