@@ -210,9 +210,24 @@ impl PreparedExec {
         self
     }
 
-    /// Opens it through `agents` (for tasks that hold the pool, not the manager).
-    pub(crate) async fn open_with(&self, agents: &AgentPool) -> Result<crate::agent_client::OpenChannel> {
-        agents.open_exec(&self.target, &self.line, &self.opts).await
+    /// Opens it through `agents` (for tasks that hold the pool, not the
+    /// manager). A pooled connection that fails is forgotten and the open
+    /// tried once more (it may have died with a restarted container); an
+    /// agent refusing the daemon's key means the user does not exist.
+    pub(crate) async fn open_with(&self, agents: &AgentPool) -> Result<OpenChannel> {
+        let opened = match agents.open_exec(&self.target, &self.line, &self.opts).await {
+            Err(WorkspaceError::AgentUnavailable(_)) if !self.opts.dedicated => {
+                agents.forget(&self.target.id).await;
+                agents.open_exec(&self.target, &self.line, &self.opts).await
+            }
+            other => other,
+        };
+        opened.map_err(|err| match err {
+            WorkspaceError::AgentUnavailable(m) if m.contains("refused the daemon's key") => {
+                WorkspaceError::InvalidParams(format!("no user {:?} in the container", self.target.user))
+            }
+            err => err,
+        })
     }
 }
 
@@ -806,20 +821,7 @@ impl Manager {
 
     /// Starts a prepared command through the workspace's agent.
     pub async fn open_exec(&self, e: &PreparedExec) -> Result<OpenChannel> {
-        let opened = match e.open_with(&self.agents).await {
-            Err(WorkspaceError::AgentUnavailable(_)) if !e.opts.dedicated => {
-                // a pooled connection may have died with a restarted container
-                self.agents.forget(&e.target.id).await;
-                e.open_with(&self.agents).await
-            }
-            other => other,
-        };
-        opened.map_err(|err| match err {
-            WorkspaceError::AgentUnavailable(m) if m.contains("refused the daemon's key") => {
-                WorkspaceError::InvalidParams(format!("no user {:?} in the container", e.target.user))
-            }
-            err => err,
-        })
+        e.open_with(&self.agents).await
     }
 
     /// Opens a TCP connection to `port` on the container's loopback (the
