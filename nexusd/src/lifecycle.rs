@@ -77,8 +77,8 @@ impl Manager {
         start: git2::Oid,
         loaded: Option<&Loaded>,
     ) -> Result<(String, ImageInfo, bool)> {
-        if let (None, Some(name)) = (&p.image, &p.template) {
-            let t = crate::templates::find(name)?;
+        if let (None, Some(template)) = (&p.image, &p.template) {
+            let t = crate::templates::find(template)?;
             let info = self.ensure_template_image(name, t, t.image).await?;
             return Ok((t.image.to_string(), info, false));
         }

@@ -641,7 +641,12 @@ fn built_in_templates() {
         repo.path(),
         &["workspace", "create", "py", "--template", "python", "--json"],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{progress}");
+    assert!(
+        progress.contains("finding image nexus/python:bookworm"),
+        "the image step reaches the workspace's progress: {progress}"
+    );
     let ws: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(ws["image"], "nexus/python:bookworm");
     assert_eq!(ws["remoteUser"], "dev");
