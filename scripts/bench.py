@@ -121,12 +121,22 @@ def ssh_bench():
         for p in sessions:
             p.kill()
         subprocess.run(nexus("workspace", "rm", "sshbench", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
-        if daemon_pid:
-            try:
-                os.kill(daemon_pid, 15)
-            except ProcessLookupError:
-                pass
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(daemon_pid, work)
+
+
+def tear_down(daemon_pid, work, label=None):
+    """Removes the containers labelled `label` (a `key` or `key=value`
+    filter), stops the bench's daemon and deletes its directory."""
+    if label:
+        left = run(["docker", "ps", "-aq", "--filter", f"label={label}"]).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+    if daemon_pid:
+        try:
+            os.kill(daemon_pid, 15)
+        except ProcessLookupError:
+            pass
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def bench_home(port):
@@ -159,9 +169,7 @@ def api_bench():
         subprocess.run(nexus("workspace", "rm", "bapi", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
         if cid:
             subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
-        if pid:
-            os.kill(pid, 15)
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(pid, work)
 
 
 REFERENCE_VERSION = "0.89.0"
@@ -247,15 +255,7 @@ def devcontainer_bench():
         for label, o, t in results:
             print(f"{label:52} {o:10.3f} {t:10.3f} {o / t:7.2f}  nexus <= 0.5 x reference")
     finally:
-        left = run(["docker", "ps", "-aq", "--filter", f"label={LABEL.split('=')[0]}"]).stdout.split()
-        if left:
-            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
-        if daemon_pid:
-            try:
-                os.kill(daemon_pid, 15)
-            except ProcessLookupError:
-                pass
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(daemon_pid, work, LABEL.split("=")[0])
 
 
 def main():
@@ -313,15 +313,7 @@ def main():
     finally:
         for name in ["bexec"] + [f"m{i}" for i in range(19)] + [f"b{i}" for i in range(ROUNDS_CREATE)]:
             subprocess.run(nexus("workspace", "rm", name, "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
-        left = run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"]).stdout.split()
-        if left:
-            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
-        if daemon_pid:
-            try:
-                os.kill(daemon_pid, 15)
-            except ProcessLookupError:
-                pass
-        shutil.rmtree(work, ignore_errors=True)
+        tear_down(daemon_pid, work, LABEL)
 
 
 if __name__ == "__main__":

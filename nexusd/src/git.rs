@@ -97,7 +97,7 @@ pub fn archive_folders(
     for (path, data) in extra {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
-        h.set_mode(if path.ends_with(".sh") { 0o755 } else { 0o644 });
+        h.set_mode(0o644);
         b.append_data(&mut h, path, data.as_slice())?;
     }
     Ok(Some((b.into_inner()?, trees)))

@@ -205,19 +205,22 @@ impl Manager {
             })
             .collect();
         let mut extra: Vec<(String, Vec<u8>)> = files.into_iter().map(|(p, t)| (p, t.into_bytes())).collect();
-        extra.push(("Dockerfile".into(), dockerfile.clone().into_bytes()));
-        let (r, path, hashed) = (repo.clone(), l.path.clone(), extra.clone());
-        let (tar, trees) = blocking(move || {
-            git::archive_folders(&r, start, &dirs, &extra)?.ok_or_else(|| {
+        extra.push(("Dockerfile".into(), dockerfile.into_bytes()));
+        let (r, path) = (repo.clone(), l.path.clone());
+        let head = [info.id.clone(), label.clone().unwrap_or_default()];
+        // the hash covers the base image, the label, the feature folders and the generated files
+        let (tar, hash) = blocking(move || {
+            let (tar, trees) = git::archive_folders(&r, start, &dirs, &extra)?.ok_or_else(|| {
                 WorkspaceError::InvalidConfig(format!("{path}: a feature's folder is no directory of the commit"))
-            })
+            })?;
+            let parts = head
+                .iter()
+                .chain(&trees)
+                .map(String::as_bytes)
+                .chain(extra.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
+            Ok((tar, content_hash(parts)))
         })
         .await?;
-        let parts = [info.id.as_bytes(), label.as_deref().unwrap_or("").as_bytes()]
-            .into_iter()
-            .chain(trees.iter().map(String::as_bytes))
-            .chain(hashed.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
-        let hash = content_hash(parts);
         let what = match features.len() {
             0 => "the devcontainer.metadata label".to_string(),
             n => format!(

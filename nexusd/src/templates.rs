@@ -46,10 +46,6 @@ pub const TEMPLATES: [Template; 3] = [
     },
 ];
 
-/// `templates/default/Dockerfile`: Debian with bash, git, sudo, curl and the
-/// user `dev` (passwordless sudo).
-pub const DEFAULT_DOCKERFILE: &str = TEMPLATES[0].dockerfile;
-
 /// The template called `name`. Errors: `InvalidParams` listing the names.
 pub fn find(name: &str) -> Result<&'static Template> {
     TEMPLATES.iter().find(|t| t.name == name).ok_or_else(|| {
@@ -69,11 +65,6 @@ pub fn context(t: &Template) -> Result<Vec<u8>> {
     h.set_size(t.dockerfile.len() as u64);
     b.append_data(&mut h, "Dockerfile", t.dockerfile.as_bytes())?;
     Ok(b.into_inner()?)
-}
-
-/// The build context of the default template.
-pub fn default_context() -> Result<Vec<u8>> {
-    context(&TEMPLATES[0])
 }
 
 #[cfg(test)]

@@ -332,8 +332,14 @@ impl Manager {
             if wt.exists() {
                 return Err(WorkspaceError::WorktreeExists(wt.display().to_string()));
             }
-            // devcontainer.json of the commit the workspace starts from
-            let found = devcontainer::find(&repo, start, config_arg.as_deref())?;
+            // a template's devcontainer.json, else the one of the commit the workspace starts from
+            let found = match template {
+                Some(t) => Some((
+                    format!("templates/{}/devcontainer.json", t.name),
+                    t.devcontainer_json.to_string(),
+                )),
+                None => devcontainer::find(&repo, start, config_arg.as_deref())?,
+            };
             Ok((repo, start, exists, found))
         })
         .await?;
@@ -341,13 +347,6 @@ impl Manager {
             return Err(WorkspaceError::NameTaken(name));
         }
         let worktree = git::worktree_path(&repo, &name);
-        let found = match template {
-            Some(t) => Some((
-                format!("templates/{}/devcontainer.json", t.name),
-                t.devcontainer_json.to_string(),
-            )),
-            None => found,
-        };
         let loaded = match found {
             Some((path, text)) => Some(devcontainer::load(&path, &text, &repo.name, &worktree)?),
             None => None,
