@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set-up on a fresh machine, idempotent: the OpenSSH client, git and the other
-# tools the tests use (with --debug, Node and the TypeScript client's npm
+# Set-up on a fresh machine, idempotent: the OpenSSH client, git, a Docker
+# Compose CLI and the other tools the tests use (with --debug, Node and the TypeScript client's npm
 # packages too); a Docker engine that answers; `nexusd` and `nexus`
 # (release), the fully static agent; the default workspace image and the
 # busybox test image.
@@ -21,6 +21,10 @@ for cmd_pkg in $tools; do
   cmd="${cmd_pkg%%:*}"; pkg="${cmd_pkg#*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
+# compose configs (dockerComposeFile) need a Docker Compose CLI: the plugin, else Debian's docker-compose
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  need_pkgs+=(docker-compose)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "==> installing ${need_pkgs[*]}" >&2

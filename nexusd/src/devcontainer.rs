@@ -139,6 +139,26 @@ pub const CONTAINER_HOOKS: [&str; 5] = [
     "postAttachCommand",
 ];
 
+/// `dockerComposeFile`: one path or several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ComposeFiles {
+    /// `"docker-compose.yml"`.
+    One(String),
+    /// `["docker-compose.yml", "docker-compose.extend.yml"]`.
+    Many(Vec<String>),
+}
+
+impl ComposeFiles {
+    /// The paths, in merge order.
+    pub fn paths(&self) -> Vec<String> {
+        match self {
+            ComposeFiles::One(p) => vec![p.clone()],
+            ComposeFiles::Many(v) => v.clone(),
+        }
+    }
+}
+
 /// A devcontainer.json, as far as Nexus reads it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -231,6 +251,13 @@ pub struct DevContainer {
     /// `waitFor`: the lifecycle hook `create` waits for; the later ones go
     /// on in the background.
     pub wait_for: Option<String>,
+    /// `dockerComposeFile`: the compose file, or files merged in order,
+    /// relative to devcontainer.json; set, the workspace is a compose project.
+    pub docker_compose_file: Option<ComposeFiles>,
+    /// `service`: the compose service the workspace is (SSH lands in it).
+    pub service: Option<String>,
+    /// `runServices`: the services started; all of them when absent.
+    pub run_services: Option<Vec<String>>,
     /// Every other property, kept as written.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -482,7 +509,7 @@ pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
 /// `${devcontainerId}` comes from the labels `@devcontainers/cli` uses
 /// (`devcontainer.local_folder`, `devcontainer.config_file`), and
 /// `${containerWorkspaceFolder}` is the file's own `workspaceFolder` when it
-/// has one.
+/// has one (`/` for a compose config, as the reference has it).
 pub fn load(path: &str, text: &str, repo_name: &str, worktree: &std::path::Path) -> Result<Loaded> {
     let local = worktree.display().to_string();
     let labels = std::collections::BTreeMap::from([
@@ -495,7 +522,13 @@ pub fn load(path: &str, text: &str, repo_name: &str, worktree: &std::path::Path)
         devcontainer_id: devcontainer_id(&labels),
     };
     let mut config = parse(path, text, &vars)?;
-    if let Some(folder) = config.workspace_folder.clone() {
+    // a compose config's workspace folder is `/` unless it says otherwise
+    let folder = match (&config.workspace_folder, &config.docker_compose_file) {
+        (Some(folder), _) => Some(folder.clone()),
+        (None, Some(_)) => Some("/".to_string()),
+        (None, None) => None,
+    };
+    if let Some(folder) = folder {
         vars.container_workspace_folder = folder;
         config = parse(path, text, &vars)?;
     }

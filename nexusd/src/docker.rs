@@ -3,14 +3,17 @@
 //! the API version (Docker Engine 20.10 speaks API 1.41).
 //!
 //! Every container made here carries `dev.nexus.workspace=<id>` and
-//! `dev.nexus.daemon=<daemon id>`; nothing without them is touched.
+//! `dev.nexus.daemon=<daemon id>`; nothing without them is touched, but for
+//! the networks and volumes of a workspace's compose project, found by the
+//! project name (which holds the workspace id).
 
 use crate::error::{Result, WorkspaceError};
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, StopContainerOptions, UploadToContainerOptions,
+    BuildImageOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions,
+    ListVolumesOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions, StopContainerOptions,
+    UploadToContainerOptions,
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -153,6 +156,13 @@ pub trait ContainerRuntime: Send + Sync {
     async fn running(&self, id: &str) -> Result<Option<bool>>;
     /// Containers with `dev.nexus.daemon=<daemon_id>`.
     async fn list_owned(&self, daemon_id: &str) -> Result<Vec<ContainerInfo>>;
+    /// The containers of Docker Compose project `project` (label
+    /// `com.docker.compose.project`), stopped ones too, as (id, compose service).
+    async fn project_containers(&self, project: &str) -> Result<Vec<(String, String)>>;
+    /// Takes Docker Compose project `project` down: its containers (with
+    /// their anonymous volumes), networks and named volumes (all found by
+    /// the label `com.docker.compose.project`); nothing there is fine.
+    async fn remove_project(&self, project: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(String, String)>>;
 }
@@ -443,12 +453,77 @@ impl ContainerRuntime for Docker {
             .collect())
     }
 
+    async fn project_containers(&self, project: &str) -> Result<Vec<(String, String)>> {
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(project_filter(project)),
+            ..Default::default()
+        };
+        let list = self
+            .client()
+            .await?
+            .list_containers(Some(opts))
+            .await
+            .map_err(docker_err)?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let service = c.labels.as_ref()?.get(LABEL_COMPOSE_SERVICE)?.clone();
+                Some((c.id?, service))
+            })
+            .collect())
+    }
+
+    async fn remove_project(&self, project: &str) -> Result<()> {
+        for (id, _) in self.project_containers(project).await? {
+            self.remove(&id).await?;
+        }
+        let c = self.client().await?;
+        let networks = c
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(project_filter(project)),
+            }))
+            .await
+            .map_err(docker_err)?;
+        for n in networks.into_iter().filter_map(|n| n.id) {
+            match c.remove_network(&n).await {
+                Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
+                _ => {}
+            }
+        }
+        let volumes = c
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(project_filter(project)),
+            }))
+            .await
+            .map_err(docker_err)?;
+        for v in volumes.volumes.unwrap_or_default() {
+            match c
+                .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
+                .await
+            {
+                Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(String, String)>> {
         let id = id.to_string();
         let client = self.client.get().cloned();
         let stream = async_stream_logs(client, id, follow);
         Box::pin(stream)
     }
+}
+
+/// Docker Compose's label naming the project of a container, network or volume.
+pub const LABEL_COMPOSE_PROJECT: &str = "com.docker.compose.project";
+/// Docker Compose's label naming the service of a container.
+pub const LABEL_COMPOSE_SERVICE: &str = "com.docker.compose.service";
+
+fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([("label".to_string(), vec![format!("{LABEL_COMPOSE_PROJECT}={project}")])])
 }
 
 fn async_stream_logs(

@@ -5,6 +5,7 @@
 pub mod agent_client;
 pub mod api;
 pub mod channels;
+pub mod compose;
 pub mod config;
 pub mod container_options;
 pub mod devcontainer;

@@ -90,12 +90,6 @@ impl Manager {
                     return Ok((tag, info, true));
                 }
                 (None, Some(image)) => image.clone(),
-                (None, None) if l.config.other.contains_key("dockerComposeFile") => {
-                    return Err(WorkspaceError::InvalidConfig(format!(
-                        "{}: compose configs (dockerComposeFile) are not supported yet: give the service's \"image\" or \"build\" instead",
-                        l.path
-                    )));
-                }
                 (None, None) => {
                     return Err(WorkspaceError::InvalidConfig(format!(
                         "{}: neither \"image\" nor \"build\": {{\"dockerfile\"}} is set: add one of them",
@@ -160,7 +154,7 @@ impl Manager {
     /// content hash (base image id, Dockerfile, feature folders, label) is
     /// unchanged.
     #[allow(clippy::too_many_arguments)]
-    async fn extend_image(
+    pub(crate) async fn extend_image(
         &self,
         name: &str,
         repo: &RepoInfo,

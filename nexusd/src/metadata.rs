@@ -93,6 +93,9 @@ pub struct Merged {
     /// `devcontainer.metadata` label.
     #[serde(default, rename = "nexus.metadata")]
     pub metadata: Vec<Value>,
+    /// For a compose config, the workspace's compose project.
+    #[serde(default, rename = "nexus.compose", skip_serializing_if = "Option::is_none")]
+    pub compose: Option<crate::compose::Project>,
 }
 
 impl Merged {
@@ -343,6 +346,7 @@ pub fn merge(config: &DevContainer, raw: &Value, entries: &[Value]) -> Result<Me
             .cloned()
             .chain(Some(config_entry(raw)).filter(|e| e.as_object().is_some_and(|o| !o.is_empty())))
             .collect(),
+        compose: None,
     })
 }
 

@@ -329,6 +329,26 @@ impl Store {
         Ok(())
     }
 
+    /// Records what the image and devcontainer.json decide of a workspace:
+    /// its image, remote user (and the UID/GID it takes), workspace folder
+    /// and merged configuration, as `record` has them.
+    pub fn set_image(&self, record: &WorkspaceRecord) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET image = ?1, remote_user = ?2, remote_user_uid = ?3, remote_user_gid = ?4,
+                workspace_folder = ?5, devcontainer = ?6 WHERE id = ?7",
+            params![
+                record.image,
+                record.remote_user,
+                record.remote_user_uid.map(|u| u.0),
+                record.remote_user_uid.map(|u| u.1),
+                record.workspace_folder,
+                record.devcontainer,
+                record.id,
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Records the container id.
     pub fn set_container(&self, id: &str, container_id: &str) -> Result<()> {
         self.conn().execute(

@@ -122,7 +122,7 @@ pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<Pr
 /// `entrypoint`s when there are any (each a shell line, as the reference
 /// runs them); beside the image's own entrypoint and command under
 /// `overrideCommand: false`, which then is the container's main process.
-fn agent_entrypoint(m: &crate::metadata::Merged) -> Vec<String> {
+pub(crate) fn agent_entrypoint(m: &crate::metadata::Merged) -> Vec<String> {
     if m.entrypoints.is_empty() && m.config.override_command != Some(false) {
         return vec![AGENT_BINARY.to_string()];
     }
@@ -139,6 +139,82 @@ fn agent_entrypoint(m: &crate::metadata::Merged) -> Vec<String> {
         argv.extend(m.image_command.iter().cloned());
     }
     argv
+}
+
+/// What a workspace's image and devcontainer.json decide of its record.
+pub(crate) struct Settled {
+    image: String,
+    remote_user: String,
+    remote_user_uid: Option<(u32, u32)>,
+    workspace_folder: String,
+    devcontainer: Option<String>,
+}
+
+/// [`Settled`] for image `resolved` and devcontainer.json `loaded` (none:
+/// the defaults) of repository `repo_name`, whose files belong to `owner`
+/// (UID, GID); for a compose config, with its project and what compose says
+/// of the service (whose own entrypoint and command run beside the agent
+/// unless `overrideCommand` is true: compose's default is false).
+pub(crate) fn settle(
+    loaded: Option<&devcontainer::Loaded>,
+    resolved: crate::lifecycle::ResolvedImage,
+    owner: (u32, u32),
+    repo_name: &str,
+    compose: Option<(crate::compose::Project, crate::compose::Service)>,
+) -> Result<Settled> {
+    let info = &resolved.info;
+    let merged = match loaded {
+        Some(l) => {
+            let mut m = crate::metadata::merge(&l.config, &l.raw, &resolved.metadata)?;
+            let (entrypoint, cmd) = match &compose {
+                Some((_, service)) => {
+                    m.config.override_command = Some(m.config.override_command.unwrap_or(false));
+                    let cmd = match (&service.command, &service.entrypoint) {
+                        (Some(c), _) => c.clone(),
+                        // a compose entrypoint drops the image's command, as in Docker
+                        (None, Some(_)) => Vec::new(),
+                        (None, None) => info.cmd.clone(),
+                    };
+                    (
+                        service.entrypoint.clone().unwrap_or_else(|| info.entrypoint.clone()),
+                        cmd,
+                    )
+                }
+                None => (info.entrypoint.clone(), info.cmd.clone()),
+            };
+            if m.config.override_command == Some(false) {
+                m.image_command = entrypoint.into_iter().chain(cmd).collect();
+            }
+            m.compose = compose.map(|(p, _)| p);
+            Some(m)
+        }
+        None => None,
+    };
+    let config = merged.as_ref().map(|m| &m.config);
+    let configured = config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone()));
+    let (remote_user, mut remote_user_uid) = remote_user(configured.as_deref(), &info.user, owner);
+    if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
+        remote_user_uid = None;
+    }
+    let default_folder = match merged.as_ref().is_some_and(|m| m.compose.is_some()) {
+        true => "/".to_string(),
+        false => format!("/workspaces/{repo_name}"),
+    };
+    let workspace_folder = config
+        .and_then(|c| c.workspace_folder.clone())
+        .unwrap_or(default_folder);
+    let devcontainer = merged
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| WorkspaceError::Internal(format!("cannot keep the devcontainer.json: {e}")))?;
+    Ok(Settled {
+        image: resolved.tag,
+        remote_user,
+        remote_user_uid,
+        workspace_folder,
+        devcontainer,
+    })
 }
 
 /// The configuration a workspace was made from (devcontainer.json merged
@@ -164,7 +240,7 @@ pub fn container_name(r: &WorkspaceRecord) -> String {
     format!("nexus-{}-{}", r.name, &r.id[..8.min(r.id.len())])
 }
 
-fn repo_of(r: &WorkspaceRecord) -> RepoInfo {
+pub(crate) fn repo_of(r: &WorkspaceRecord) -> RepoInfo {
     let workdir = PathBuf::from(&r.repository);
     let name = workdir
         .file_name()
@@ -237,7 +313,7 @@ pub const MAX_EXEC_OUTPUT: usize = 8 * 1024 * 1024;
 /// The manager. One per daemon.
 pub struct Manager {
     pub(crate) config: DaemonConfig,
-    daemon_id: String,
+    pub(crate) daemon_id: String,
     daemon_public_key: String,
     pub(crate) store: Store,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
@@ -360,6 +436,10 @@ impl Manager {
                 let host = crate::container_options::HostResources::of_this_host(&self.config.data_dir);
                 warnings.extend(crate::container_options::host_warnings(req, host));
             }
+            if l.config.docker_compose_file.is_some() && !l.config.run_args.is_empty() {
+                warnings
+                    .push("runArgs is not used with a compose config: set these options in the compose file".into());
+            }
             for entry in l.config.declared_ports().1 {
                 warnings.push(format!(
                     "forwardPorts {entry}: names another host (a compose service) or is no port; not forwarded"
@@ -374,44 +454,31 @@ impl Manager {
         if let Some(command) = loaded.as_ref().and_then(|l| l.config.initialize_command.as_ref()) {
             crate::lifecycle::run_initialize(&self.events, &name, &repo.workdir, command).await?;
         }
-        let resolved = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
+        let compose = loaded.as_ref().is_some_and(|l| l.config.docker_compose_file.is_some());
+        if compose && p.image.is_some() {
+            return Err(WorkspaceError::InvalidParams(
+                "--image cannot replace a compose config's service: drop --image, or set the service's image in the compose file".into(),
+            ));
+        }
         let owner = {
             use std::os::unix::fs::MetadataExt;
             let m = std::fs::metadata(&repo.workdir)?;
             (m.uid(), m.gid())
         };
-        // devcontainer.json merged with the image's and the features' metadata
-        let merged = match &loaded {
-            Some(l) => {
-                let mut m = crate::metadata::merge(&l.config, &l.raw, &resolved.metadata)?;
-                if m.config.override_command == Some(false) {
-                    m.image_command = resolved
-                        .info
-                        .entrypoint
-                        .iter()
-                        .chain(&resolved.info.cmd)
-                        .cloned()
-                        .collect();
-                }
-                Some(m)
+        // a compose project's image is made once its worktree is there
+        let settled = match compose {
+            true => Settled {
+                image: String::new(),
+                remote_user: "root".into(),
+                remote_user_uid: None,
+                workspace_folder: String::new(),
+                devcontainer: None,
+            },
+            false => {
+                let resolved = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
+                settle(loaded.as_ref(), resolved, owner, &repo.name, None)?
             }
-            None => None,
         };
-        let config = merged.as_ref().map(|m| &m.config);
-        let configured = config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone()));
-        let (remote_user, mut remote_user_uid) = remote_user(configured.as_deref(), &resolved.info.user, owner);
-        if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
-            remote_user_uid = None;
-        }
-        let workspace_folder = config
-            .and_then(|c| c.workspace_folder.clone())
-            .unwrap_or_else(|| format!("/workspaces/{}", repo.name));
-        let devcontainer = merged
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| WorkspaceError::Internal(format!("cannot keep the devcontainer.json: {e}")))?;
-        let image = resolved.tag;
         let host_key = keys::generate()?;
         let mut record = WorkspaceRecord {
             id: new_id(),
@@ -422,17 +489,17 @@ impl Manager {
             worktree: worktree.display().to_string(),
             branch: git::branch_name(&name),
             branch_created: !branch_exists,
-            image,
-            remote_user,
-            remote_user_uid,
-            workspace_folder,
+            image: settled.image,
+            remote_user: settled.remote_user,
+            remote_user_uid: settled.remote_user_uid,
+            workspace_folder: settled.workspace_folder,
             ssh_port: 0,
             host_key: keys::to_pem(&host_key)?,
             host_public_key: keys::public_line(&host_key)?,
             authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
             delete_branch: false,
             container_id: None,
-            devcontainer,
+            devcontainer: settled.devcontainer,
             created_at: now(),
         };
         self.events.progress(&name, "ports", "allocating the SSH port");
@@ -440,7 +507,11 @@ impl Manager {
             .store
             .insert_creating(&record, self.config.port_range, crate::ports::bindable)?;
         self.events.state(&name, Some(WorkspaceState::Creating));
-        let made = match self.provision(&mut record, Some(start)).await {
+        let made = match (compose, &loaded) {
+            (true, Some(l)) => self.provision_compose(&mut record, start, l, owner, &repo.name).await,
+            _ => self.provision(&mut record, Some(start)).await,
+        };
+        let made = match made {
             Ok(()) => self.run_create_hooks(&record).await,
             Err(e) => Err(e),
         };
@@ -462,20 +533,46 @@ impl Manager {
         }
     }
 
+    /// Worktree, the compose service's image (built by compose, features
+    /// installed), the record's image fields, then the rest of `provision`.
+    async fn provision_compose(
+        &self,
+        record: &mut WorkspaceRecord,
+        start: git2::Oid,
+        l: &devcontainer::Loaded,
+        owner: (u32, u32),
+        repo_name: &str,
+    ) -> Result<()> {
+        self.add_worktree(record, start).await?;
+        let (project, resolved, service) = self.compose_image(record, start, l).await.map_err(|e| e.at("image"))?;
+        let s = settle(Some(l), resolved, owner, repo_name, Some((project, service)))?;
+        record.image = s.image;
+        record.remote_user = s.remote_user;
+        record.remote_user_uid = s.remote_user_uid;
+        record.workspace_folder = s.workspace_folder;
+        record.devcontainer = s.devcontainer;
+        self.store.set_image(record)?;
+        self.provision(record, None).await
+    }
+
+    async fn add_worktree(&self, record: &WorkspaceRecord, start: git2::Oid) -> Result<()> {
+        self.events.progress(
+            &record.name,
+            "worktree",
+            format!("adding worktree {} on {}", record.worktree, record.branch),
+        );
+        let repo = repo_of(record);
+        let wt_name = record.name.clone();
+        blocking(move || git::add_worktree(&repo, &wt_name, start).map(|_| ()))
+            .await
+            .map_err(|e| e.at("worktree"))
+    }
+
     /// Worktree (when `start` is given), container, agent files, start, SSH.
     async fn provision(&self, record: &mut WorkspaceRecord, start: Option<git2::Oid>) -> Result<()> {
         let name = record.name.clone();
         if let Some(start) = start {
-            self.events.progress(
-                &name,
-                "worktree",
-                format!("adding worktree {} on {}", record.worktree, record.branch),
-            );
-            let repo = repo_of(record);
-            let wt_name = name.clone();
-            blocking(move || git::add_worktree(&repo, &wt_name, start).map(|_| ()))
-                .await
-                .map_err(|e| e.at("worktree"))?;
+            self.add_worktree(record, start).await?;
         }
         self.events.progress(
             &name,
@@ -483,6 +580,20 @@ impl Manager {
             format!("creating the container from {}", record.image),
         );
         let merged = devcontainer_of(record);
+        if let Some((m, project)) = merged.as_ref().and_then(|m| Some((m, m.compose.as_ref()?))) {
+            let id = self
+                .compose_create(record, m, project)
+                .await
+                .map_err(|e| e.at("container"))?;
+            self.store.set_container(&record.id, &id)?;
+            record.container_id = Some(id.clone());
+            self.events.progress(&name, "agent", "injecting the SSH agent");
+            let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
+            self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
+            self.events.progress(&name, "start", "starting the compose project");
+            self.compose_start(record, project).await.map_err(|e| e.at("start"))?;
+            return self.wait_ssh(record).await;
+        }
         let options = match &merged {
             Some(m) => {
                 crate::container_options::run_options("devcontainer.json", &m.config).map_err(|e| e.at("container"))?
@@ -644,7 +755,7 @@ impl Manager {
     /// create made, ports and record. Faults are logged; it goes on.
     async fn rollback(&self, r: &WorkspaceRecord) {
         self.agents.forget(&r.id).await;
-        if let Err(e) = self.runtime.remove(&container_name(r)).await {
+        if let Err(e) = self.remove_containers(r).await {
             tracing::error!(workspace = %r.name, "rollback: cannot remove the container: {e}");
         }
         let repo = repo_of(r);
@@ -682,10 +793,7 @@ impl Manager {
             Some(false) => {
                 self.events.progress(name, "start", "starting the container");
                 self.agents.forget(&r.id).await;
-                self.runtime
-                    .start(&container_name(&r))
-                    .await
-                    .map_err(|e| e.at("start"))?;
+                self.start_containers(&r).await.map_err(|e| e.at("start"))?;
             }
             None => self.provision(&mut r, None).await?,
         }
@@ -707,7 +815,7 @@ impl Manager {
         self.runtime.ping().await?;
         self.agents.forget(&r.id).await;
         self.stop_forwards(&r);
-        self.runtime.stop(&container_name(&r), 10).await?;
+        self.stop_containers(&r, 10).await?;
         self.store.set_state(&r.id, WorkspaceState::Stopped)?;
         r.state = WorkspaceState::Stopped;
         self.events.state(name, Some(WorkspaceState::Stopped));
@@ -752,10 +860,7 @@ impl Manager {
             .progress(&r.name, "remove", "removing the container and the worktree");
         self.agents.forget(&r.id).await;
         self.stop_forwards(r);
-        self.runtime
-            .remove(&container_name(r))
-            .await
-            .map_err(|e| e.at("container"))?;
+        self.remove_containers(r).await.map_err(|e| e.at("container"))?;
         let repo = repo_of(r);
         let (name, wt, branch) = (r.name.clone(), PathBuf::from(&r.worktree), r.branch.clone());
         blocking(move || {

@@ -155,15 +155,9 @@ fn bad_configs_and_failing_hooks_leave_nothing_behind() {
     repo.commit(&[(config, "{\n  \"image\": 5\n}\n")]);
     fails("bad-type", 78, &[".devcontainer/devcontainer.json:2:"]);
 
-    // neither image nor build; a compose config
+    // neither image nor build (bad compose configs: tests/compose.rs)
     repo.commit(&[(config, "{\"name\": \"nothing to run\"}")]);
     fails("no-image", 78, &["neither \"image\" nor"]);
-    repo.commit(&[(config, r#"{"dockerComposeFile": "compose.yml", "service": "app"}"#)]);
-    fails(
-        "compose",
-        78,
-        &["compose configs (dockerComposeFile) are not supported yet"],
-    );
 
     // a Dockerfile that is not there
     repo.commit(&[(config, r#"{"build": {"dockerfile": "Missing.Dockerfile"}}"#)]);

@@ -5,8 +5,9 @@
 //! with must agree: the user commands run as, the workspace folder, the
 //! `FX_*` environment variables, the marker files hooks and features write
 //! (their order too), the labels from `runArgs` and the
-//! `devcontainer.metadata` label. Known, deliberate differences are listed
-//! in docs/devcontainer.md.
+//! `devcontainer.metadata` label. A compose fixture is compared on its
+//! `service`'s container. Known, deliberate differences are listed in
+//! docs/devcontainer.md.
 
 use nexus_e2e::{Daemon, Repo};
 use std::path::{Path, PathBuf};
@@ -143,7 +144,8 @@ LABEL devcontainer.metadata='[{"remoteUser":"dev","containerEnv":{"FX_FROM_IMAGE
             .and_then(|w| w["id"].as_str())
             .expect("listed")
             .to_string();
-        let our_container = docker(&["ps", "-aq", "--filter", &format!("label=dev.nexus.workspace={id}")]);
+        // the workspace's own container (a compose project has more of them)
+        let our_container = docker(&["ps", "-aq", "--filter", &format!("name=^nexus-{name}-{}$", &id[..8])]);
         let our_labels = labels_of(&our_container);
 
         // the reference, on the repository itself
@@ -192,7 +194,23 @@ LABEL devcontainer.metadata='[{"remoteUser":"dev","containerEnv":{"FX_FROM_IMAGE
         d.cli_ok(repo.path(), &["workspace", "rm", &name, "--force", "--delete-branch"]);
         d.assert_no_leftovers(&repo, &name, false);
         let their_image = docker(&["inspect", "-f", "{{.Config.Image}}", &their_container]);
+        let their_project = docker(&[
+            "inspect",
+            "-f",
+            "{{index .Config.Labels \"com.docker.compose.project\"}}",
+            &their_container,
+        ]);
         docker(&["rm", "-f", "-v", &their_container]);
+        if !their_project.is_empty() {
+            // the rest of the reference's compose project
+            let filter = format!("label=com.docker.compose.project={their_project}");
+            for c in docker(&["ps", "-aq", "--filter", &filter]).lines() {
+                docker(&["rm", "-f", "-v", c]);
+            }
+            for n in docker(&["network", "ls", "-q", "--filter", &filter]).lines() {
+                docker(&["network", "rm", n]);
+            }
+        }
         if their_image.starts_with("vsc-") {
             docker(&["rmi", "-f", &their_image]);
         }
