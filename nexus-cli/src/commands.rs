@@ -35,6 +35,9 @@ pub enum WorkspaceCommand {
     Start(NameArg),
     /// Stop a workspace's container; files in it are kept.
     Stop(NameArg),
+    /// Build the workspace's image again, without caches, from devcontainer.json at the tip of its
+    /// branch (commit changes first), and replace its container; worktree, branch and ports stay.
+    Rebuild(NameArg),
     /// Print the container's log.
     Logs(LogsArgs),
     /// Remove a workspace: container, worktree, ports and record (the branch stays).
@@ -401,6 +404,14 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
             println!("workspace {} is {} (ssh 127.0.0.1:{})", w.name, w.state, w.ssh_port);
             Ok(0)
         }
+        WorkspaceCommand::Rebuild(a) => {
+            let w = with_progress(client, &a.name, client.rebuild(&a.name)).await?;
+            println!(
+                "workspace {} is {} (image {}, ssh 127.0.0.1:{})",
+                w.name, w.state, w.image, w.ssh_port
+            );
+            Ok(0)
+        }
         WorkspaceCommand::Stop(a) => {
             let w = client.stop(&a.name).await?;
             println!("workspace {} is {}", w.name, w.state);
@@ -462,6 +473,29 @@ fn progress_printer() -> impl FnMut(Option<&Event>) {
     }
 }
 
+/// Awaits `call` on workspace `name`, printing its progress events meanwhile.
+async fn with_progress<T>(
+    client: &Client,
+    name: &str,
+    call: impl std::future::Future<Output = Result<T, nexus_sdk::client::ClientError>>,
+) -> anyhow::Result<T> {
+    let mut events = client
+        .events(&EventsParams {
+            workspace: Some(name.to_string()),
+        })
+        .await?;
+    let mut show = progress_printer();
+    tokio::pin!(call);
+    let answer = loop {
+        tokio::select! {
+            r = &mut call => break r,
+            Some(Ok(ev)) = events.next() => show(Some(&ev)),
+        }
+    };
+    show(None);
+    Ok(answer?)
+}
+
 async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
     let keys = ssh::user_keys(a.ssh_key.as_deref())?;
     let repo = match a.repo {
@@ -478,24 +512,7 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         template: a.template,
         authorized_keys: keys.iter().map(|k| k.public.clone()).collect(),
     };
-    let mut events = client
-        .events(&EventsParams {
-            workspace: Some(a.name.clone()),
-        })
-        .await?;
-    let mut show = progress_printer();
-    let created = {
-        let call = client.create(&params);
-        tokio::pin!(call);
-        loop {
-            tokio::select! {
-                r = &mut call => break r,
-                Some(Ok(ev)) = events.next() => show(Some(&ev)),
-            }
-        }
-    };
-    show(None);
-    let w = created?;
+    let w = with_progress(client, &a.name, client.create(&params)).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&w)?);
     } else {

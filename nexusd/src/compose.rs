@@ -291,7 +291,8 @@ impl Manager {
     /// The image of compose workspace `r`: `service`'s, built by compose
     /// when it has a `build` section (tagged with the service's `image`, else
     /// `<project>-<service>`), with devcontainer.json's features installed on
-    /// it. Returns the project as the record keeps it and what `config` says
+    /// it (`fresh`: built again without caches). Returns the project as the
+    /// record keeps it and what `config` says
     /// of the service. Errors: `InvalidConfig` when compose rejects the
     /// files or `service`/`runServices` name no service of them,
     /// `BuildFailed` when the service's build fails.
@@ -300,6 +301,7 @@ impl Manager {
         r: &WorkspaceRecord,
         start: git2::Oid,
         l: &Loaded,
+        fresh: bool,
     ) -> Result<(Project, ResolvedImage, Service)> {
         let mut project = Project::new(l, r, &self.config.data_dir)?;
         let cli = cli().await?;
@@ -360,8 +362,12 @@ impl Manager {
                     "image",
                     format!("building service {}'s image {tag}", project.service),
                 );
+                let args: &[&str] = match fresh {
+                    true => &["build", "--no-cache", &project.service],
+                    false => &["build", &project.service],
+                };
                 project
-                    .run(&self.events, &r.name, true, &["build", &project.service])
+                    .run(&self.events, &r.name, true, args)
                     .await?
                     .map_err(|tail| WorkspaceError::BuildFailed {
                         dockerfile: format!("{} (service {})", project.files[0], project.service),
@@ -390,7 +396,8 @@ impl Manager {
                 metadata: entries,
             }
         } else {
-            self.extend_image(&r.name, &crate::workspace::repo_of(r), start, l, tag, info, entries)
+            let repo = crate::workspace::repo_of(r);
+            self.extend_image(&r.name, &repo, start, l, (tag, info, entries), fresh)
                 .await?
         };
         Ok((project, resolved, service))

@@ -91,6 +91,8 @@ pub struct BuildSpec {
     pub target: Option<String>,
     /// Labels of the image.
     pub labels: HashMap<String, String>,
+    /// `--no-cache`: build every layer again.
+    pub no_cache: bool,
 }
 
 /// A container as reconciliation sees it.
@@ -202,6 +204,23 @@ impl Docker {
         Docker::default()
     }
 
+    /// Every container (stopped ones too) that `filters` (Docker's list filters) match.
+    async fn containers(
+        &self,
+        filters: HashMap<String, Vec<String>>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        self.client()
+            .await?
+            .list_containers(Some(opts))
+            .await
+            .map_err(docker_err)
+    }
+
     async fn client(&self) -> Result<&bollard::Docker> {
         self.client
             .get_or_try_init(|| async {
@@ -270,6 +289,7 @@ impl ContainerRuntime for Docker {
             labels: Some(b.labels.clone()),
             buildargs: Some(b.args.clone()),
             target: b.target.clone().unwrap_or_default(),
+            nocache: b.no_cache,
             ..Default::default()
         };
         // the build's last lines of output go with its error
@@ -429,18 +449,9 @@ impl ContainerRuntime for Docker {
 
     async fn list_owned(&self, daemon_id: &str) -> Result<Vec<ContainerInfo>> {
         let filters = HashMap::from([("label".to_string(), vec![format!("{LABEL_DAEMON}={daemon_id}")])]);
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        let list = self
-            .client()
+        Ok(self
+            .containers(filters)
             .await?
-            .list_containers(Some(opts))
-            .await
-            .map_err(docker_err)?;
-        Ok(list
             .into_iter()
             .filter_map(|c| {
                 let workspace_id = c.labels.as_ref()?.get(LABEL_WORKSPACE)?.clone();
@@ -454,18 +465,9 @@ impl ContainerRuntime for Docker {
     }
 
     async fn project_containers(&self, project: &str) -> Result<Vec<(String, String)>> {
-        let opts = ListContainersOptions {
-            all: true,
-            filters: Some(project_filter(project)),
-            ..Default::default()
-        };
-        let list = self
-            .client()
+        Ok(self
+            .containers(project_filter(project))
             .await?
-            .list_containers(Some(opts))
-            .await
-            .map_err(docker_err)?;
-        Ok(list
             .into_iter()
             .filter_map(|c| {
                 let service = c.labels.as_ref()?.get(LABEL_COMPOSE_SERVICE)?.clone();

@@ -53,12 +53,14 @@ impl Manager {
         repo: &RepoInfo,
         start: git2::Oid,
         loaded: Option<&Loaded>,
+        fresh: bool,
     ) -> Result<ResolvedImage> {
-        let (base, info, built) = self.base_image(name, p, repo, start, loaded).await?;
+        let (base, info, built) = self.base_image(name, p, repo, start, loaded, fresh).await?;
         let metadata = metadata::entries_of_label(info.labels.get(metadata::LABEL).map(String::as_str));
         match loaded {
             Some(l) if built || !l.config.features.is_empty() => {
-                self.extend_image(name, repo, start, l, base, info, metadata).await
+                self.extend_image(name, repo, start, l, (base, info, metadata), fresh)
+                    .await
             }
             _ => Ok(ResolvedImage {
                 tag: base,
@@ -76,6 +78,7 @@ impl Manager {
         repo: &RepoInfo,
         start: git2::Oid,
         loaded: Option<&Loaded>,
+        fresh: bool,
     ) -> Result<(String, ImageInfo, bool)> {
         if let (None, Some(template)) = (&p.image, &p.template) {
             let t = crate::templates::find(template)?;
@@ -86,7 +89,7 @@ impl Manager {
             (Some(image), _) => image.clone(),
             (None, Some(l)) => match (l.config.dockerfile_build(), &l.config.image) {
                 (Some(build), _) => {
-                    let (tag, info) = self.build_devcontainer(name, repo, start, l, build).await?;
+                    let (tag, info) = self.build_devcontainer(name, repo, start, l, build, fresh).await?;
                     return Ok((tag, info, true));
                 }
                 (None, Some(image)) => image.clone(),
@@ -153,16 +156,14 @@ impl Manager {
     /// entries, feature entries, devcontainer.json's. Reused while its
     /// content hash (base image id, Dockerfile, feature folders, label) is
     /// unchanged.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn extend_image(
         &self,
         name: &str,
         repo: &RepoInfo,
         start: git2::Oid,
         l: &Loaded,
-        base: String,
-        info: ImageInfo,
-        mut entries: Vec<serde_json::Value>,
+        (base, info, mut entries): (String, ImageInfo, Vec<serde_json::Value>),
+        fresh: bool,
     ) -> Result<ResolvedImage> {
         let (r, owned) = (repo.clone(), l.clone());
         let features = blocking(move || features::resolve(&owned, |path| git::read_at(&r, start, path))).await?;
@@ -235,7 +236,7 @@ impl Manager {
             ..Default::default()
         };
         let tag = self
-            .build_unless_present(name, hash, &format!("{base} with {what}"), spec)
+            .build_unless_present(name, hash, &format!("{base} with {what}"), spec, fresh)
             .await?;
         let info = self.runtime.ensure_image(&tag).await?;
         Ok(ResolvedImage {
@@ -256,6 +257,7 @@ impl Manager {
         start: git2::Oid,
         l: &Loaded,
         b: Build,
+        fresh: bool,
     ) -> Result<(String, ImageInfo)> {
         if let Some(opt) = b.options.first() {
             return Err(WorkspaceError::InvalidConfig(format!(
@@ -308,18 +310,27 @@ impl Manager {
             ..Default::default()
         };
         let tag = self
-            .build_unless_present(name, hash, &format!("built from {dockerfile}"), spec)
+            .build_unless_present(name, hash, &format!("built from {dockerfile}"), spec, fresh)
             .await?;
         let info = self.runtime.ensure_image(&tag).await?;
         Ok((tag, info))
     }
 
     /// Builds `spec` as `nexus/devcontainer:<start of hash>`, labelled with
-    /// the whole content `hash`, unless that image is there already; `what`
-    /// says what it is made of, in the progress events. Returns the tag.
-    async fn build_unless_present(&self, name: &str, hash: String, what: &str, mut spec: BuildSpec) -> Result<String> {
+    /// the whole content `hash`, unless that image is there already (or,
+    /// `fresh`, anyway, without Docker's layer cache); `what` says what it is
+    /// made of, in the progress events. Returns the tag.
+    async fn build_unless_present(
+        &self,
+        name: &str,
+        hash: String,
+        what: &str,
+        mut spec: BuildSpec,
+        fresh: bool,
+    ) -> Result<String> {
         let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
-        if self.runtime.has_image(&tag).await? {
+        spec.no_cache = fresh;
+        if !fresh && self.runtime.has_image(&tag).await? {
             self.events.progress(name, "image", format!("reusing {tag}: {what}"));
             return Ok(tag);
         }

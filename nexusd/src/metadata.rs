@@ -93,6 +93,11 @@ pub struct Merged {
     /// `devcontainer.metadata` label.
     #[serde(default, rename = "nexus.metadata")]
     pub metadata: Vec<Value>,
+    /// Where devcontainer.json was read: its path in the repository, or
+    /// `templates/<name>/devcontainer.json` for a built-in template; a
+    /// rebuild reads it there again.
+    #[serde(default, rename = "nexus.configPath", skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
     /// For a compose config, the workspace's compose project.
     #[serde(default, rename = "nexus.compose", skip_serializing_if = "Option::is_none")]
     pub compose: Option<crate::compose::Project>,
@@ -346,6 +351,7 @@ pub fn merge(config: &DevContainer, raw: &Value, entries: &[Value]) -> Result<Me
             .cloned()
             .chain(Some(config_entry(raw)).filter(|e| e.as_object().is_some_and(|o| !o.is_empty())))
             .collect(),
+        config_path: None,
         compose: None,
     })
 }

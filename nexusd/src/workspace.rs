@@ -148,6 +148,8 @@ pub(crate) struct Settled {
     remote_user_uid: Option<(u32, u32)>,
     workspace_folder: String,
     devcontainer: Option<String>,
+    /// Whether it is a compose project.
+    compose: bool,
 }
 
 /// [`Settled`] for image `resolved` and devcontainer.json `loaded` (none:
@@ -186,6 +188,7 @@ pub(crate) fn settle(
                 m.image_command = entrypoint.into_iter().chain(cmd).collect();
             }
             m.compose = compose.map(|(p, _)| p);
+            m.config_path = Some(l.path.clone());
             Some(m)
         }
         None => None,
@@ -196,7 +199,8 @@ pub(crate) fn settle(
     if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
         remote_user_uid = None;
     }
-    let default_folder = match merged.as_ref().is_some_and(|m| m.compose.is_some()) {
+    let compose = merged.as_ref().is_some_and(|m| m.compose.is_some());
+    let default_folder = match compose {
         true => "/".to_string(),
         false => format!("/workspaces/{repo_name}"),
     };
@@ -214,6 +218,7 @@ pub(crate) fn settle(
         remote_user_uid,
         workspace_folder,
         devcontainer,
+        compose,
     })
 }
 
@@ -473,9 +478,12 @@ impl Manager {
                 remote_user_uid: None,
                 workspace_folder: String::new(),
                 devcontainer: None,
+                compose: true,
             },
             false => {
-                let resolved = self.resolve_image(&name, &p, &repo, start, loaded.as_ref()).await?;
+                let resolved = self
+                    .resolve_image(&name, &p, &repo, start, loaded.as_ref(), false)
+                    .await?;
                 settle(loaded.as_ref(), resolved, owner, &repo.name, None)?
             }
         };
@@ -544,7 +552,10 @@ impl Manager {
         repo_name: &str,
     ) -> Result<()> {
         self.add_worktree(record, start).await?;
-        let (project, resolved, service) = self.compose_image(record, start, l).await.map_err(|e| e.at("image"))?;
+        let (project, resolved, service) = self
+            .compose_image(record, start, l, false)
+            .await
+            .map_err(|e| e.at("image"))?;
         let s = settle(Some(l), resolved, owner, repo_name, Some((project, service)))?;
         record.image = s.image;
         record.remote_user = s.remote_user;
@@ -580,24 +591,40 @@ impl Manager {
             format!("creating the container from {}", record.image),
         );
         let merged = devcontainer_of(record);
-        if let Some((m, project)) = merged.as_ref().and_then(|m| Some((m, m.compose.as_ref()?))) {
-            let id = self
-                .compose_create(record, m, project)
-                .await
-                .map_err(|e| e.at("container"))?;
-            self.store.set_container(&record.id, &id)?;
-            record.container_id = Some(id.clone());
-            self.events.progress(&name, "agent", "injecting the SSH agent");
-            let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
-            self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
-            self.events.progress(&name, "start", "starting the compose project");
-            self.compose_start(record, project).await.map_err(|e| e.at("start"))?;
-            return self.wait_ssh(record).await;
+        let project = merged.as_ref().and_then(|m| m.compose.clone());
+        let id = match (&merged, &project) {
+            (Some(m), Some(p)) => self.compose_create(record, m, p).await,
+            _ => self.create_container(record, merged).await,
         }
-        let options = match &merged {
-            Some(m) => {
-                crate::container_options::run_options("devcontainer.json", &m.config).map_err(|e| e.at("container"))?
+        .map_err(|e| e.at("container"))?;
+        self.store.set_container(&record.id, &id)?;
+        record.container_id = Some(id.clone());
+        self.events.progress(&name, "agent", "injecting the SSH agent");
+        let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
+        self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
+        match &project {
+            Some(p) => {
+                self.events.progress(&name, "start", "starting the compose project");
+                self.compose_start(record, p).await
             }
+            None => {
+                self.events.progress(&name, "start", "starting the container");
+                self.runtime.start(&id).await
+            }
+        }
+        .map_err(|e| e.at("start"))?;
+        self.wait_ssh(record).await
+    }
+
+    /// Creates workspace `record`'s container (not a compose one) from its
+    /// image and merged devcontainer.json; returns its id.
+    async fn create_container(
+        &self,
+        record: &WorkspaceRecord,
+        merged: Option<crate::metadata::Merged>,
+    ) -> Result<String> {
+        let options = match &merged {
+            Some(m) => crate::container_options::run_options("devcontainer.json", &m.config)?,
             None => Default::default(),
         };
         let workspace_bind = match &options.workspace_mount {
@@ -641,15 +668,7 @@ impl Manager {
             mounts: options.workspace_mount.iter().chain(&options.mounts).cloned().collect(),
             options,
         };
-        let id = self.runtime.create(&spec).await.map_err(|e| e.at("container"))?;
-        self.store.set_container(&record.id, &id)?;
-        record.container_id = Some(id.clone());
-        self.events.progress(&name, "agent", "injecting the SSH agent");
-        let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
-        self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
-        self.events.progress(&name, "start", "starting the container");
-        self.runtime.start(&id).await.map_err(|e| e.at("start"))?;
-        self.wait_ssh(record).await
+        self.runtime.create(&spec).await
     }
 
     /// Waits until the agent answers SSH; a container that exits meanwhile
@@ -799,6 +818,125 @@ impl Manager {
         }
         self.wait_ssh(&r).await?;
         self.run_hooks(&r, &["postStartCommand", "postAttachCommand"]).await?;
+        self.store.set_state(&r.id, WorkspaceState::Running)?;
+        r.state = WorkspaceState::Running;
+        self.events.state(name, Some(WorkspaceState::Running));
+        self.watch_ports(&r);
+        self.forward_declared(&r).await;
+        Ok(r)
+    }
+
+    /// Rebuilds a running or stopped workspace (`nexus workspace rebuild`):
+    /// reads its devcontainer.json (or template) again from the tip of its
+    /// branch, runs `initializeCommand`, builds the image again without
+    /// cached images or layers, replaces the container (for a compose
+    /// config, `service`'s container; the other services keep theirs) and
+    /// runs the create-time hooks in the new one. Worktree, branch, SSH port
+    /// and host key stay. A failed build leaves the old container as it
+    /// was; a failure after that leaves the workspace stopped, and `start`
+    /// makes its container again.
+    pub async fn rebuild(&self, name: &str) -> Result<WorkspaceRecord> {
+        let _guard = self.lock(name).await;
+        let mut r = self.store.get(name)?;
+        self.require_settled(&r)?;
+        self.runtime.ping().await?;
+        let before = devcontainer_of(&r);
+        let config_path = before.as_ref().and_then(|m| m.config_path.clone());
+        let template = config_path
+            .as_deref()
+            .and_then(|p| p.strip_prefix("templates/")?.split('/').next())
+            .map(str::to_string);
+        let repo = repo_of(&r);
+        let (branch, had_config, tmpl) = (r.branch.clone(), before.is_some(), template.clone());
+        let (start, found) = blocking(move || {
+            let start = git::resolve_from(&repo, Some(&branch))?;
+            let found = match (tmpl, had_config) {
+                (Some(t), _) => {
+                    let t = crate::templates::find(&t)?;
+                    Some((
+                        format!("templates/{}/devcontainer.json", t.name),
+                        t.devcontainer_json.to_string(),
+                    ))
+                }
+                (None, true) => devcontainer::find(&repo, start, config_path.as_deref())?,
+                (None, false) => None,
+            };
+            Ok((start, found))
+        })
+        .await?;
+        let repo = repo_of(&r);
+        let loaded = match found {
+            Some((path, text)) => Some(devcontainer::load(
+                &path,
+                &text,
+                &repo.name,
+                std::path::Path::new(&r.worktree),
+            )?),
+            None => None,
+        };
+        if let Some(l) = &loaded {
+            crate::container_options::run_options(&l.path, &l.config)?;
+            if let Some(command) = &l.config.initialize_command {
+                crate::lifecycle::run_initialize(&self.events, name, &repo.workdir, command).await?;
+            }
+        }
+        let owner = {
+            use std::os::unix::fs::MetadataExt;
+            let m = std::fs::metadata(&repo.workdir)?;
+            (m.uid(), m.gid())
+        };
+        let settled = match loaded.as_ref().filter(|l| l.config.docker_compose_file.is_some()) {
+            Some(l) => {
+                let (project, resolved, service) = self.compose_image(&r, start, l, true).await?;
+                settle(Some(l), resolved, owner, &repo.name, Some((project, service)))?
+            }
+            None => {
+                let p = CreateParams {
+                    name: name.to_string(),
+                    repository: r.repository.clone(),
+                    from: None,
+                    // no devcontainer.json: the image it was made from (`--image`, or the default)
+                    image: (!had_config).then(|| r.image.clone()),
+                    config: None,
+                    template,
+                    authorized_keys: Vec::new(),
+                };
+                let resolved = self
+                    .resolve_image(name, &p, &repo, start, loaded.as_ref(), true)
+                    .await?;
+                settle(loaded.as_ref(), resolved, owner, &repo.name, None)?
+            }
+        };
+        // the new image is there: the old container goes
+        self.events.progress(name, "container", "removing the old container");
+        self.agents.forget(&r.id).await;
+        self.stop_forwards(&r);
+        match settled.compose {
+            // the project's other services, volumes and network stay
+            true => self.runtime.remove(&container_name(&r)).await,
+            false => self.remove_containers(&r).await,
+        }
+        .map_err(|e| e.at("container"))?;
+        r.image = settled.image;
+        r.remote_user = settled.remote_user;
+        r.remote_user_uid = settled.remote_user_uid;
+        r.workspace_folder = settled.workspace_folder;
+        r.devcontainer = settled.devcontainer;
+        self.store.set_image(&r)?;
+        let made = match self.provision(&mut r, None).await {
+            Ok(()) => self.run_create_hooks(&r).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = made {
+            tracing::warn!(workspace = %name, "rebuild failed, the workspace stays stopped: {e}");
+            self.agents.forget(&r.id).await;
+            if let Err(stop) = self.stop_containers(&r, 10).await {
+                tracing::warn!(workspace = %name, "cannot stop the rebuilt container: {stop}");
+            }
+            self.store.set_state(&r.id, WorkspaceState::Stopped)?;
+            self.events.state(name, Some(WorkspaceState::Stopped));
+            return Err(e);
+        }
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
         self.events.state(name, Some(WorkspaceState::Running));

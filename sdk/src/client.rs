@@ -221,6 +221,11 @@ impl Client {
         self.call(m::WORKSPACE_START, NameParams { name: name.into() }).await
     }
 
+    /// `workspace.rebuild`: progress comes as `events.*` progress events.
+    pub async fn rebuild(&self, name: &str) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_REBUILD, NameParams { name: name.into() }).await
+    }
+
     /// `workspace.stop`.
     pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
         self.call(m::WORKSPACE_STOP, NameParams { name: name.into() }).await

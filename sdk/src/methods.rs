@@ -11,6 +11,8 @@ pub const WORKSPACE_LIST: &str = "workspace.list";
 pub const WORKSPACE_GET: &str = "workspace.get";
 /// `workspace.start`: [`crate::NameParams`] → [`crate::Workspace`].
 pub const WORKSPACE_START: &str = "workspace.start";
+/// `workspace.rebuild`: [`crate::NameParams`] → [`crate::Workspace`].
+pub const WORKSPACE_REBUILD: &str = "workspace.rebuild";
 /// `workspace.stop`: [`crate::NameParams`] → [`crate::Workspace`].
 pub const WORKSPACE_STOP: &str = "workspace.stop";
 /// `workspace.remove`: [`crate::RemoveParams`] → `null`.

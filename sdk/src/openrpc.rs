@@ -114,6 +114,12 @@ pub const METHODS: &[MethodSpec] = &[
         WS,
     ),
     call::<NameParams, Workspace>(
+        m::WORKSPACE_REBUILD,
+        "Builds a running or stopped workspace's image again (no cache) from devcontainer.json at the tip of its branch and replaces its container; worktree, branch, port and host key stay.",
+        r#"{"name":"feat-x"}"#,
+        WS,
+    ),
+    call::<NameParams, Workspace>(
         m::WORKSPACE_STOP,
         "Stops a workspace's container; its files stay.",
         r#"{"name":"feat-x"}"#,

@@ -58,6 +58,22 @@ fn project_states(name: &str) -> Vec<(String, String)> {
     states
 }
 
+/// The ids of workspace `name`'s project containers of compose service `service`.
+fn project_ids(name: &str, service: &str) -> String {
+    let o = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+            "--filter",
+            &format!("label=dev.nexus.name={name}"),
+        ])
+        .output()
+        .expect("docker");
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
 fn assert_project_gone(d: &Daemon, repo: &Repo, name: &str) {
     d.assert_no_leftovers(repo, name, false);
     assert_eq!(project_states(name), vec![], "containers of {name}'s project are left");
@@ -187,6 +203,22 @@ volumes:
         vec![("app".into(), "running".into()), ("db".into(), "running".into())]
     );
     assert_eq!(sh(&d, &repo, "cmp", "cat /tmp/starts"), "started\nstarted\n");
+
+    // rebuild replaces the service's container; the other services and the volume stay
+    let db_before = project_ids("cmp", "db");
+    sh(&d, &repo, "cmp", "echo lost > /tmp/in-container");
+    let out = d.cli(repo.path(), &["workspace", "rebuild", "cmp"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(project_ids("cmp", "db"), db_before);
+    assert_eq!(
+        sh(
+            &d,
+            &repo,
+            "cmp",
+            "cat /built.txt /hello.txt; ls /tmp/in-container 2>/dev/null | wc -l"
+        ),
+        "built-by-compose\nhi from the feature\n0\n"
+    );
 
     // rm takes the project down: containers, network, the named volume
     assert!(!project_objects("volume", "cmp").is_empty());

@@ -674,3 +674,73 @@ fn built_in_templates() {
     assert!(!out.status.success(), "--template with --config");
     d.assert_no_leftovers(&repo, "nope", false);
 }
+
+#[test]
+fn rebuild_builds_again_from_the_branch_and_replaces_the_container() {
+    let d = Daemon::start(14);
+    let repo = Repo::new();
+    repo.commit(&[
+        (
+            ".devcontainer/devcontainer.json",
+            r#"{"build": {"dockerfile": "Dockerfile"}, "onCreateCommand": "echo on-create >> /tmp/made"}"#,
+        ),
+        (
+            ".devcontainer/Dockerfile",
+            // a fresh id at each build that is not cached
+            "FROM nexus-test/busybox:latest\nRUN cat /proc/sys/kernel/random/uuid > /build-id\n",
+        ),
+    ]);
+    let ws: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "create", "rb", "--json"])).expect("json");
+    let first_build = sh(&d, &repo, "rb", "cat /build-id");
+    sh(&d, &repo, "rb", "echo lost > /tmp/in-container; echo kept > kept.txt");
+
+    // a change committed on the workspace's branch is what the rebuild reads
+    let wt = repo.worktree("rb");
+    let config = r#"{"build": {"dockerfile": "Dockerfile"}, "containerEnv": {"AFTER": "rebuilt"}, "onCreateCommand": "echo on-create >> /tmp/made"}"#;
+    std::fs::write(wt.join(".devcontainer/devcontainer.json"), config).expect("write");
+    nexus_e2e::git(&wt, &["commit", "-qam", "env"]);
+    let out = d.cli(repo.path(), &["workspace", "rebuild", "rb"]);
+    let progress = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{progress}");
+    assert!(progress.contains("building nexus/devcontainer:"), "{progress}");
+    let after: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "show", "rb", "--json"])).expect("json");
+    assert_eq!(after["state"], "running");
+    assert_eq!(after["sshPort"], ws["sshPort"], "the SSH port stays");
+    // built again without the layer cache, a new container (create hooks ran
+    // once in it), the worktree's files kept, the new env there
+    assert_ne!(sh(&d, &repo, "rb", "cat /build-id"), first_build);
+    assert_eq!(
+        sh(
+            &d,
+            &repo,
+            "rb",
+            "cat /tmp/made; ls /tmp/in-container 2>&1 >/dev/null | wc -l; cat kept.txt; echo $AFTER"
+        ),
+        "on-create\n1\nkept\nrebuilt\n"
+    );
+    // real ssh still trusts the host key
+    let mut ssh = d.ssh_command(&after, &[]);
+    let o = ssh.arg("echo ok").output().expect("ssh");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
+
+    // a build that fails leaves the running container as it was
+    std::fs::write(
+        wt.join(".devcontainer/Dockerfile"),
+        "FROM nexus-test/busybox:latest\nRUN echo rebuild-broke && exit 4\n",
+    )
+    .expect("write");
+    nexus_e2e::git(&wt, &["commit", "-qam", "broken"]);
+    let out = d.cli(repo.path(), &["workspace", "rebuild", "rb"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(err.contains("rebuild-broke"), "{err}");
+    assert_eq!(sh(&d, &repo, "rb", "echo $AFTER; cat kept.txt"), "rebuilt\nkept\n");
+
+    d.cli_ok(repo.path(), &["workspace", "rm", "rb", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "rb", false);
+    for image in [ws["image"].as_str(), after["image"].as_str()].into_iter().flatten() {
+        let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+    }
+}

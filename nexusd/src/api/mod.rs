@@ -102,6 +102,9 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     rpc.register_async_method(m::WORKSPACE_START, |p, ctx, _| async move {
         guarded(workspace::start(p, ctx)).await
     })?;
+    rpc.register_async_method(m::WORKSPACE_REBUILD, |p, ctx, _| async move {
+        guarded(workspace::rebuild(p, ctx)).await
+    })?;
     rpc.register_async_method(m::WORKSPACE_STOP, |p, ctx, _| async move {
         guarded(workspace::stop(p, ctx)).await
     })?;

@@ -84,6 +84,15 @@ pub async fn start(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
         .map_err(|e| to_rpc_error(&e))
 }
 
+/// `workspace.rebuild`: valid when running or stopped.
+pub async fn rebuild(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let NameParams { name } = parse(&p)?;
+    ctx.rebuild(&name)
+        .await
+        .map(|r| to_wire(&r))
+        .map_err(|e| to_rpc_error(&e))
+}
+
 /// `workspace.stop`: valid when running or stopped.
 pub async fn stop(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let NameParams { name } = parse(&p)?;
