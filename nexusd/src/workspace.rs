@@ -525,11 +525,7 @@ impl Manager {
         };
         match made {
             Ok(()) => {
-                self.store.set_state(&record.id, WorkspaceState::Running)?;
-                record.state = WorkspaceState::Running;
-                self.events.state(&name, Some(WorkspaceState::Running));
-                self.watch_ports(&record);
-                self.forward_declared(&record).await;
+                self.now_running(&mut record).await?;
                 Ok(record)
             }
             Err(e) => {
@@ -818,11 +814,7 @@ impl Manager {
         }
         self.wait_ssh(&r).await?;
         self.run_hooks(&r, &["postStartCommand", "postAttachCommand"]).await?;
-        self.store.set_state(&r.id, WorkspaceState::Running)?;
-        r.state = WorkspaceState::Running;
-        self.events.state(name, Some(WorkspaceState::Running));
-        self.watch_ports(&r);
-        self.forward_declared(&r).await;
+        self.now_running(&mut r).await?;
         Ok(r)
     }
 
@@ -937,12 +929,19 @@ impl Manager {
             self.events.state(name, Some(WorkspaceState::Stopped));
             return Err(e);
         }
+        self.now_running(&mut r).await?;
+        Ok(r)
+    }
+
+    /// Records workspace `r` running, announces it, and starts its port
+    /// watcher and the forwards of its declared ports.
+    async fn now_running(&self, r: &mut WorkspaceRecord) -> Result<()> {
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
-        self.events.state(name, Some(WorkspaceState::Running));
-        self.watch_ports(&r);
-        self.forward_declared(&r).await;
-        Ok(r)
+        self.events.state(&r.name, Some(WorkspaceState::Running));
+        self.watch_ports(r);
+        self.forward_declared(r).await;
+        Ok(())
     }
 
     /// Stops a workspace's container; files in it are kept.
