@@ -25,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
-/// How many lines of a failed compose command's output its error quotes.
-const TAIL_LINES: usize = 10;
+// a failed compose command's error quotes as many lines as a failed hook's
+use crate::lifecycle::TAIL_LINES;
 
 /// The Docker Compose CLI of this host.
 #[derive(Debug, Clone)]

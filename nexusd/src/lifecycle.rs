@@ -25,7 +25,7 @@ pub const BUILD_REPOSITORY: &str = "nexus/devcontainer";
 /// Label holding the whole content hash on those images.
 pub const LABEL_BUILD: &str = "dev.nexus.build";
 /// How many lines of a failed hook's output its error quotes.
-const TAIL_LINES: usize = 10;
+pub(crate) const TAIL_LINES: usize = 10;
 
 /// The image a new workspace runs and what it says, with the metadata
 /// entries that come before devcontainer.json's: the base image's

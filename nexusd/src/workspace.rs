@@ -152,6 +152,24 @@ pub(crate) struct Settled {
     compose: bool,
 }
 
+impl Settled {
+    /// Writes these fields into `r` (not into the store).
+    fn apply_to(self, r: &mut WorkspaceRecord) {
+        r.image = self.image;
+        r.remote_user = self.remote_user;
+        r.remote_user_uid = self.remote_user_uid;
+        r.workspace_folder = self.workspace_folder;
+        r.devcontainer = self.devcontainer;
+    }
+}
+
+/// The (UID, GID) owning `dir`: whose files the worktree's are.
+fn owner_of(dir: &std::path::Path) -> Result<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(dir)?;
+    Ok((m.uid(), m.gid()))
+}
+
 /// [`Settled`] for image `resolved` and devcontainer.json `loaded` (none:
 /// the defaults) of repository `repo_name`, whose files belong to `owner`
 /// (UID, GID); for a compose config, with its project and what compose says
@@ -465,11 +483,7 @@ impl Manager {
                 "--image cannot replace a compose config's service: drop --image, or set the service's image in the compose file".into(),
             ));
         }
-        let owner = {
-            use std::os::unix::fs::MetadataExt;
-            let m = std::fs::metadata(&repo.workdir)?;
-            (m.uid(), m.gid())
-        };
+        let owner = owner_of(&repo.workdir)?;
         // a compose project's image is made once its worktree is there
         let settled = match compose {
             true => Settled {
@@ -553,11 +567,7 @@ impl Manager {
             .await
             .map_err(|e| e.at("image"))?;
         let s = settle(Some(l), resolved, owner, repo_name, Some((project, service)))?;
-        record.image = s.image;
-        record.remote_user = s.remote_user;
-        record.remote_user_uid = s.remote_user_uid;
-        record.workspace_folder = s.workspace_folder;
-        record.devcontainer = s.devcontainer;
+        s.apply_to(record);
         self.store.set_image(record)?;
         self.provision(record, None).await
     }
@@ -872,11 +882,7 @@ impl Manager {
                 crate::lifecycle::run_initialize(&self.events, name, &repo.workdir, command).await?;
             }
         }
-        let owner = {
-            use std::os::unix::fs::MetadataExt;
-            let m = std::fs::metadata(&repo.workdir)?;
-            (m.uid(), m.gid())
-        };
+        let owner = owner_of(&repo.workdir)?;
         let settled = match loaded.as_ref().filter(|l| l.config.docker_compose_file.is_some()) {
             Some(l) => {
                 let (project, resolved, service) = self.compose_image(&r, start, l, true).await?;
@@ -909,11 +915,7 @@ impl Manager {
             false => self.remove_containers(&r).await,
         }
         .map_err(|e| e.at("container"))?;
-        r.image = settled.image;
-        r.remote_user = settled.remote_user;
-        r.remote_user_uid = settled.remote_user_uid;
-        r.workspace_folder = settled.workspace_folder;
-        r.devcontainer = settled.devcontainer;
+        settled.apply_to(&mut r);
         self.store.set_image(&r)?;
         let made = match self.provision(&mut r, None).await {
             Ok(()) => self.run_create_hooks(&r).await,
