@@ -112,7 +112,7 @@ impl Project {
             .config
             .docker_compose_file
             .as_ref()
-            .map(|f| f.paths())
+            .map(|f| f.to_vec())
             .unwrap_or_default();
         let service = l.config.service.clone().ok_or_else(|| {
             WorkspaceError::InvalidConfig(format!(

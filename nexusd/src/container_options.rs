@@ -2,7 +2,9 @@
 //! `workspaceMount`, `mounts` (Docker's `--mount` syntax or the object form),
 //! `runArgs` (the common `docker run` flags; any other is an error that
 //! names it), `init`, `privileged`, `capAdd`, `securityOpt`, and the
-//! `hostRequirements` check (a warning, never an error, as the spec says).
+//! `hostRequirements` check (a warning, never an error, as the spec says);
+//! and `build.options` (the common `docker build` flags) as image build
+//! options.
 
 use crate::devcontainer::{DevContainer, HostRequirements, MountEntry};
 use crate::docker::{MountKind, MountSpec};
@@ -134,93 +136,195 @@ fn mount(path: &str, kind: MountKind, source: Option<String>, target: String, re
     })
 }
 
-/// The value of flag `flag` at `args[*i]` (`--flag=value` or `--flag value`), advancing `i`.
-fn value(path: &str, args: &[String], i: &mut usize, flag: &str, inline: Option<&str>) -> Result<String> {
-    if let Some(v) = inline {
-        return Ok(v.to_string());
+/// The flags of a devcontainer.json property that holds command-line
+/// flags (`runArgs`, `build.options`), read one at a time.
+struct Flags<'a> {
+    path: &'a str,
+    property: &'a str,
+    args: &'a [String],
+    i: usize,
+}
+
+impl<'a> Flags<'a> {
+    fn new(path: &'a str, property: &'a str, args: &'a [String]) -> Self {
+        Flags {
+            path,
+            property,
+            args,
+            i: 0,
+        }
     }
-    *i += 1;
-    args.get(*i)
-        .cloned()
-        .ok_or_else(|| invalid(path, format!("runArgs: {flag} needs a value")))
+
+    /// The next flag, split from an inline `=value` when it is a long one.
+    fn next_flag(&mut self) -> Option<(&'a str, Option<&'a str>)> {
+        let arg = self.args.get(self.i)?.as_str();
+        self.i += 1;
+        Some(match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (arg, None),
+        })
+    }
+
+    /// The value of `flag` (`--flag=value` or `--flag value`).
+    fn value(&mut self, flag: &str, inline: Option<&str>) -> Result<String> {
+        if let Some(v) = inline {
+            return Ok(v.to_string());
+        }
+        let v = self.args.get(self.i).cloned();
+        self.i += 1;
+        v.ok_or_else(|| self.invalid(format!("{flag} needs a value")))
+    }
+
+    /// A boolean flag: `--flag`, `--flag=true`, `--flag=false`.
+    fn switch(&self, flag: &str, inline: Option<&str>) -> Result<bool> {
+        match inline {
+            None | Some("true") | Some("1") => Ok(true),
+            Some("false") | Some("0") => Ok(false),
+            Some(v) => Err(self.invalid(format!("{flag}={v}: the value is not true or false"))),
+        }
+    }
+
+    /// `NAME=value`, or `NAME` alone for the host's value of NAME (none
+    /// when the host has no NAME), as docker's `-e` and `--build-arg` take it.
+    fn assignment(&mut self, flag: &str, inline: Option<&str>) -> Result<Option<(String, String)>> {
+        let v = self.value(flag, inline)?;
+        Ok(match v.split_once('=') {
+            Some((k, v)) => Some((k.to_string(), v.to_string())),
+            None => std::env::var(&v).ok().map(|host| (v, host)),
+        })
+    }
+
+    /// A `label=value` (the value may be absent).
+    fn label(&mut self, flag: &str, inline: Option<&str>) -> Result<(String, String)> {
+        let v = self.value(flag, inline)?;
+        let (k, v) = v.split_once('=').unwrap_or((v.as_str(), ""));
+        Ok((k.to_string(), v.to_string()))
+    }
+
+    fn invalid(&self, what: String) -> WorkspaceError {
+        invalid(self.path, format!("{}: {what}", self.property))
+    }
+
+    /// The error for a flag Nexus does not take; `supported` lists those it does.
+    fn unsupported(&self, flag: &str, supported: &str) -> WorkspaceError {
+        self.invalid(format!(
+            "{flag} is not supported by Nexus (supported: {supported}); remove it or use the devcontainer.json property instead"
+        ))
+    }
 }
 
 /// `runArgs` into `o`.
 fn apply_run_args(path: &str, args: &[String], o: &mut RunOptions) -> Result<()> {
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
-            _ => (arg, None),
-        };
+    let mut f = Flags::new(path, "runArgs", args);
+    while let Some((flag, inline)) = f.next_flag() {
         match flag {
-            "--cap-add" => o.cap_add.push(value(path, args, &mut i, flag, inline)?),
-            "--security-opt" => o.security_opt.push(value(path, args, &mut i, flag, inline)?),
+            "--cap-add" => o.cap_add.push(f.value(flag, inline)?),
+            "--security-opt" => o.security_opt.push(f.value(flag, inline)?),
             "--privileged" => o.privileged = true,
             "--init" => o.init = true,
-            "-e" | "--env" => {
-                let v = value(path, args, &mut i, flag, inline)?;
-                match v.split_once('=') {
-                    Some((k, v)) => o.env.push((k.to_string(), v.to_string())),
-                    // `-e NAME` passes the host's value, as docker run does
-                    None => {
-                        if let Ok(host) = std::env::var(&v) {
-                            o.env.push((v, host));
-                        }
-                    }
-                }
-            }
+            "-e" | "--env" => o.env.extend(f.assignment(flag, inline)?),
             "--network" | "--net" => {
-                let v = value(path, args, &mut i, flag, inline)?;
+                let v = f.value(flag, inline)?;
                 if v == "host" || v == "none" {
-                    return Err(invalid(
-                        path,
-                        format!(
-                            "runArgs: --network {v} leaves no port for the workspace's SSH server to be published on: use a bridge network"
-                        ),
-                    ));
+                    return Err(f.invalid(format!(
+                        "--network {v} leaves no port for the workspace's SSH server to be published on: use a bridge network"
+                    )));
                 }
                 o.network = Some(v);
             }
-            "--add-host" => o.extra_hosts.push(value(path, args, &mut i, flag, inline)?),
+            "--add-host" => o.extra_hosts.push(f.value(flag, inline)?),
             "-l" | "--label" => {
-                let v = value(path, args, &mut i, flag, inline)?;
-                let (k, v) = v.split_once('=').unwrap_or((v.as_str(), ""));
-                o.labels.insert(k.to_string(), v.to_string());
+                let (k, v) = f.label(flag, inline)?;
+                o.labels.insert(k, v);
             }
             "-m" | "--memory" => {
-                let v = value(path, args, &mut i, flag, inline)?;
-                let bytes = parse_bytes(&v).ok_or_else(|| {
-                    invalid(
-                        path,
-                        format!("runArgs: --memory {v:?} is not a size such as 512m or 4g"),
-                    )
-                })?;
+                let v = f.value(flag, inline)?;
+                let bytes = parse_bytes(&v)
+                    .ok_or_else(|| f.invalid(format!("--memory {v:?} is not a size such as 512m or 4g")))?;
                 o.memory = Some(bytes as i64);
             }
             "--cpus" => {
-                let v = value(path, args, &mut i, flag, inline)?;
+                let v = f.value(flag, inline)?;
                 let cpus: f64 = v
                     .parse()
                     .ok()
                     .filter(|c: &f64| *c > 0.0)
-                    .ok_or_else(|| invalid(path, format!("runArgs: --cpus {v:?} is not a positive number")))?;
+                    .ok_or_else(|| f.invalid(format!("--cpus {v:?} is not a positive number")))?;
                 o.nano_cpus = Some((cpus * 1e9) as i64);
             }
-            "-h" | "--hostname" => o.hostname = Some(value(path, args, &mut i, flag, inline)?),
-            other => {
-                return Err(invalid(
-                    path,
-                    format!(
-                        "runArgs: {other} is not supported by Nexus (supported: {RUN_ARGS}); remove it or use the devcontainer.json property instead"
-                    ),
-                ));
-            }
+            "-h" | "--hostname" => o.hostname = Some(f.value(flag, inline)?),
+            other => return Err(f.unsupported(other, RUN_ARGS)),
         }
-        i += 1;
     }
     Ok(())
+}
+
+/// The `build.options` flags Nexus understands, for the error naming another.
+pub const BUILD_OPTIONS: &str = "--build-arg, --target, -l/--label, --network, --add-host, --platform, --pull, --no-cache, --cache-from, --progress";
+
+/// What `build.options` (`docker build` flags) asks of an image build.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildOptions {
+    /// `--build-arg`, as (name, value), in order; applied after `build.args`.
+    pub args: Vec<(String, String)>,
+    /// `--target`; it replaces `build.target`.
+    pub target: Option<String>,
+    /// `--label`, as (name, value).
+    pub labels: BTreeMap<String, String>,
+    /// `--network`: the network mode of `RUN` steps (`host`, `none`, a network).
+    pub network: Option<String>,
+    /// `--add-host` (`host:ip`); one at most, as the Docker API's build
+    /// call takes one.
+    pub extra_hosts: Vec<String>,
+    /// `--platform` (`os[/arch[/variant]]`).
+    pub platform: Option<String>,
+    /// `--pull`: pull a newer base image even when one is present.
+    pub pull: bool,
+    /// `--no-cache`.
+    pub no_cache: bool,
+    /// `--cache-from`: images to use as a layer cache.
+    pub cache_from: Vec<String>,
+}
+
+/// `build.options` of devcontainer.json at `path`: the `docker build`
+/// flags the reference implementation passes on, as the Docker API takes
+/// them. `--progress` only shapes the CLI's output and is accepted without
+/// effect.
+///
+/// Errors: `InvalidConfig` naming a flag Nexus does not take, or one
+/// without its value.
+pub fn build_options(path: &str, options: &[String]) -> Result<BuildOptions> {
+    let mut o = BuildOptions::default();
+    let mut f = Flags::new(path, "build.options", options);
+    while let Some((flag, inline)) = f.next_flag() {
+        match flag {
+            "--build-arg" => o.args.extend(f.assignment(flag, inline)?),
+            "--target" => o.target = Some(f.value(flag, inline)?),
+            "-l" | "--label" => {
+                let (k, v) = f.label(flag, inline)?;
+                o.labels.insert(k, v);
+            }
+            "--network" => o.network = Some(f.value(flag, inline)?),
+            "--add-host" => {
+                let v = f.value(flag, inline)?;
+                if let Some(first) = o.extra_hosts.first() {
+                    return Err(f.invalid(format!(
+                        "--add-host {v} after --add-host {first}: the Docker API's build call takes one host; keep one, and add the others in the Dockerfile or with runArgs' --add-host"
+                    )));
+                }
+                o.extra_hosts.push(v);
+            }
+            "--platform" => o.platform = Some(f.value(flag, inline)?),
+            "--pull" => o.pull = f.switch(flag, inline)?,
+            "--no-cache" => o.no_cache = f.switch(flag, inline)?,
+            "--cache-from" => o.cache_from.push(f.value(flag, inline)?),
+            "--progress" => {
+                f.value(flag, inline)?;
+            }
+            other => return Err(f.unsupported(other, BUILD_OPTIONS)),
+        }
+    }
+    Ok(o)
 }
 
 /// The container options of devcontainer.json `c` at `path`.
@@ -421,6 +525,49 @@ mod tests {
                 .expect_err(says)
                 .to_string();
             assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn build_options_in_both_spellings_and_unknown_ones_named() {
+        let opts: Vec<String> = [
+            "--build-arg=A=1",
+            "--build-arg",
+            "B=2=3",
+            "--target",
+            "dev",
+            "-l",
+            "team=web",
+            "--network=none",
+            "--add-host",
+            "db:10.0.0.2",
+            "--platform=linux/amd64",
+            "--pull",
+            "--no-cache=false",
+            "--cache-from",
+            "cache:1",
+            "--progress=plain",
+        ]
+        .map(String::from)
+        .to_vec();
+        let o = build_options("d.json", &opts).expect("options");
+        assert_eq!(o.args, [("A".into(), "1".into()), ("B".into(), "2=3".into())]);
+        assert_eq!(o.target.as_deref(), Some("dev"));
+        assert_eq!(o.labels.get("team").map(String::as_str), Some("web"));
+        assert_eq!(o.network.as_deref(), Some("none"));
+        assert_eq!(o.extra_hosts, ["db:10.0.0.2"]);
+        assert_eq!(o.platform.as_deref(), Some("linux/amd64"));
+        assert!(o.pull && !o.no_cache);
+        assert_eq!(o.cache_from, ["cache:1"]);
+        for (args, says) in [
+            (vec!["--secret", "id=x"], "build.options: --secret is not supported"),
+            (vec!["--target"], "build.options: --target needs a value"),
+            (vec!["--pull=maybe"], "--pull=maybe"),
+            (vec!["--add-host=a:1.1.1.1", "--add-host=b:2.2.2.2"], "takes one host"),
+        ] {
+            let args: Vec<String> = args.into_iter().map(String::from).collect();
+            let e = build_options("d.json", &args).expect_err(says).to_string();
+            assert!(e.starts_with("d.json: ") && e.contains(says), "{e}");
         }
     }
 

@@ -27,7 +27,10 @@ pub struct Build {
     pub args: BTreeMap<String, String>,
     /// The stage to build (`--target`).
     pub target: Option<String>,
-    /// Extra `docker build` flags.
+    /// `cacheFrom`: images to use as a layer cache (`--cache-from`).
+    pub cache_from: Option<OneOrMany>,
+    /// Extra `docker build` flags (the common ones; see
+    /// `container_options::build_options`).
     #[serde(default)]
     pub options: Vec<String>,
 }
@@ -139,22 +142,23 @@ pub const CONTAINER_HOOKS: [&str; 5] = [
     "postAttachCommand",
 ];
 
-/// `dockerComposeFile`: one path or several.
+/// A property that takes one string or a list of them (`dockerComposeFile`,
+/// `build.cacheFrom`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum ComposeFiles {
+pub enum OneOrMany {
     /// `"docker-compose.yml"`.
     One(String),
     /// `["docker-compose.yml", "docker-compose.extend.yml"]`.
     Many(Vec<String>),
 }
 
-impl ComposeFiles {
-    /// The paths, in merge order.
-    pub fn paths(&self) -> Vec<String> {
+impl OneOrMany {
+    /// The strings, in order.
+    pub fn to_vec(&self) -> Vec<String> {
         match self {
-            ComposeFiles::One(p) => vec![p.clone()],
-            ComposeFiles::Many(v) => v.clone(),
+            OneOrMany::One(p) => vec![p.clone()],
+            OneOrMany::Many(v) => v.clone(),
         }
     }
 }
@@ -253,7 +257,7 @@ pub struct DevContainer {
     pub wait_for: Option<String>,
     /// `dockerComposeFile`: the compose file, or files merged in order,
     /// relative to devcontainer.json; set, the workspace is a compose project.
-    pub docker_compose_file: Option<ComposeFiles>,
+    pub docker_compose_file: Option<OneOrMany>,
     /// `service`: the compose service the workspace is (SSH lands in it).
     pub service: Option<String>,
     /// `runServices`: the services started; all of them when absent.

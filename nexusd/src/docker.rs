@@ -93,6 +93,17 @@ pub struct BuildSpec {
     pub labels: HashMap<String, String>,
     /// `--no-cache`: build every layer again.
     pub no_cache: bool,
+    /// `--network`: the network mode of `RUN` steps.
+    pub network: Option<String>,
+    /// `--add-host`s (`host:ip`): the API's `extrahosts` takes one; more
+    /// are sent comma-joined, which the engine refuses.
+    pub extra_hosts: Vec<String>,
+    /// `--platform`.
+    pub platform: Option<String>,
+    /// `--pull`: pull a newer base image even when one is present.
+    pub pull: bool,
+    /// `--cache-from`.
+    pub cache_from: Vec<String>,
 }
 
 /// A container as reconciliation sees it.
@@ -290,6 +301,11 @@ impl ContainerRuntime for Docker {
             buildargs: Some(b.args.clone()),
             target: b.target.clone().unwrap_or_default(),
             nocache: b.no_cache,
+            networkmode: b.network.clone(),
+            extrahosts: (!b.extra_hosts.is_empty()).then(|| b.extra_hosts.join(",")),
+            platform: b.platform.clone().unwrap_or_default(),
+            pull: b.pull.then(|| "1".to_string()),
+            cachefrom: (!b.cache_from.is_empty()).then(|| b.cache_from.clone()),
             ..Default::default()
         };
         // the build's last lines of output go with its error

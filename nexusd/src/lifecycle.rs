@@ -249,7 +249,7 @@ impl Manager {
     /// Builds devcontainer.json's Dockerfile from the commit's files (the
     /// build context is the commit's tree, so the image matches the
     /// worktree), unless an image of the same content hash exists: the hash
-    /// covers the context's tree, the Dockerfile, `args` and `target`.
+    /// covers the context's tree, the Dockerfile, `args`, `target`, `cacheFrom` and `options`.
     async fn build_devcontainer(
         &self,
         name: &str,
@@ -259,12 +259,7 @@ impl Manager {
         b: Build,
         fresh: bool,
     ) -> Result<(String, ImageInfo)> {
-        if let Some(opt) = b.options.first() {
-            return Err(WorkspaceError::InvalidConfig(format!(
-                "{}: build.options {opt:?} is not supported yet: remove it, or build the image yourself and set \"image\"",
-                l.path
-            )));
-        }
+        let options = crate::container_options::build_options(&l.path, &b.options)?;
         let context_dir = l.resolve(b.context.as_deref().unwrap_or("."))?;
         let dockerfile = l.resolve(b.dockerfile.as_deref().unwrap_or("Dockerfile"))?;
         let (repo, config_path) = (repo.clone(), l.path.clone());
@@ -294,19 +289,26 @@ impl Manager {
             Ok((tar, tree, inside.unwrap_or_else(|| extra_name.to_string()), text))
         })
         .await?;
-        let args_and_target = serde_json::to_string(&(&b.args, &b.target)).unwrap_or_default();
-        let hash = content_hash([
-            tree.as_bytes(),
-            in_context.as_bytes(),
-            &text,
-            args_and_target.as_bytes(),
-        ]);
+        let cache_from = b.cache_from.as_ref().map(|c| c.to_vec()).unwrap_or_default();
+        let settings = serde_json::to_string(&(&b.args, &b.target, &cache_from, &b.options)).unwrap_or_default();
+        let hash = content_hash([tree.as_bytes(), in_context.as_bytes(), &text, settings.as_bytes()]);
+        // build.options come after build's own properties, as the reference
+        // passes them to `docker build`: the last of a flag wins
+        let mut args: HashMap<String, String> = b.args.into_iter().collect();
+        args.extend(options.args);
         let spec = BuildSpec {
             context: tar,
             dockerfile: in_context,
             source: dockerfile.clone(),
-            args: b.args.into_iter().collect(),
-            target: b.target,
+            args,
+            target: options.target.or(b.target),
+            labels: options.labels.into_iter().collect(),
+            no_cache: options.no_cache,
+            network: options.network,
+            extra_hosts: options.extra_hosts,
+            platform: options.platform,
+            pull: options.pull,
+            cache_from: cache_from.into_iter().chain(options.cache_from).collect(),
             ..Default::default()
         };
         let tag = self
@@ -329,7 +331,7 @@ impl Manager {
         fresh: bool,
     ) -> Result<String> {
         let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
-        spec.no_cache = fresh;
+        spec.no_cache |= fresh;
         if !fresh && self.runtime.has_image(&tag).await? {
             self.events.progress(name, "image", format!("reusing {tag}: {what}"));
             return Ok(tag);

@@ -173,6 +173,13 @@ fn bad_configs_and_failing_hooks_leave_nothing_behind() {
     ]);
     fails("bad-build", 78, &["building .devcontainer/Dockerfile failed"]);
 
+    // a build.options flag Nexus does not take: named
+    repo.commit(&[(
+        config,
+        r#"{"build": {"dockerfile": "Dockerfile", "options": ["--pull=false", "--secret", "id=x"]}}"#,
+    )]);
+    fails("bad-build-options", 78, &["build.options: --secret is not supported"]);
+
     // a failing hook: its name, exit code and output
     repo.commit(&[(
         config,
