@@ -331,13 +331,18 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     }
 }
 
-/// `workspace ports` as a table: PORT, LISTENING, HOST (127.0.0.1:N), LABEL, PROTOCOL.
+/// `workspace ports` as a table: PORT (`3000`, or `db:5432` for another
+/// host's), LISTENING, HOST (127.0.0.1:N), LABEL, PROTOCOL.
 fn print_ports(ports: &[nexus_sdk::PortInfo]) {
     println!(
-        "{:<7} {:<9} {:<16} {:<20} PROTOCOL",
+        "{:<14} {:<9} {:<16} {:<20} PROTOCOL",
         "PORT", "LISTENING", "HOST", "LABEL"
     );
     for p in ports {
+        let port = match &p.host {
+            Some(h) => format!("{h}:{}", p.container_port),
+            None => p.container_port.to_string(),
+        };
         let host = p
             .host_port
             .map(|h| format!("127.0.0.1:{h}"))
@@ -348,9 +353,14 @@ fn print_ports(ports: &[nexus_sdk::PortInfo]) {
             (None, false) => "-".into(),
         };
         println!(
-            "{:<7} {:<9} {:<16} {:<20} {}",
-            p.container_port,
-            if p.listening { "yes" } else { "no" },
+            "{:<14} {:<9} {:<16} {:<20} {}",
+            port,
+            // whether another host listens is not known
+            match (&p.host, p.listening) {
+                (Some(_), _) => "-",
+                (None, true) => "yes",
+                (None, false) => "no",
+            },
             host,
             label,
             p.protocol.as_deref().unwrap_or("-")

@@ -191,16 +191,18 @@ impl AgentPool {
         Ok(session.clone())
     }
 
-    /// A `direct-tcpip` channel to `port` on the container's loopback, for a
-    /// host-side forward (`originator_port`: the local client's port).
+    /// A `direct-tcpip` channel to `port` of `host` as the container
+    /// resolves it (`127.0.0.1`: the container's loopback), for a host-side
+    /// forward (`originator_port`: the local client's port).
     pub async fn direct_tcpip(
         &self,
         t: &Target,
+        host: &str,
         port: u16,
         originator_port: u16,
     ) -> Result<russh::Channel<russh::client::Msg>> {
         let conn = self.get(t).await?;
-        conn.channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", originator_port as u32)
+        conn.channel_open_direct_tcpip(host, port as u32, "127.0.0.1", originator_port as u32)
             .await
             .map_err(unavailable)
     }

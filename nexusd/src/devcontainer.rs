@@ -90,6 +90,51 @@ pub enum AppPort {
     Many(Vec<PortEntry>),
 }
 
+/// Where a forwarded port leads, as the container sees it: `port` of the
+/// container itself, or of another host it reaches (`host`, e.g. a compose
+/// service: `forwardPorts`' `"db:5432"`). Shown as `5432` or `db:5432`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortTarget {
+    /// The other host's name or address; `None` for the container itself.
+    pub host: Option<String>,
+    /// The TCP port, 1-65535.
+    pub port: u16,
+}
+
+impl PortTarget {
+    /// `port` of the container itself.
+    pub fn local(port: u16) -> PortTarget {
+        PortTarget { host: None, port }
+    }
+
+    /// `port` of `host`; `localhost` and `127.0.0.1` are the container itself.
+    pub fn new(host: Option<String>, port: u16) -> PortTarget {
+        let host = host.filter(|h| h != "localhost" && h != "127.0.0.1");
+        PortTarget { host, port }
+    }
+
+    /// A `forwardPorts` string: `"3000"`, `"localhost:3000"` (the
+    /// container's own) or `"db:5432"`; `None` when it names no port.
+    pub fn parse(text: &str) -> Option<PortTarget> {
+        match text.rsplit_once(':') {
+            None => text.parse().ok().map(PortTarget::local),
+            Some((host, p)) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+                p.parse().ok().map(|port| PortTarget::new(Some(host.to_string()), port))
+            }
+            Some(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PortTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.host {
+            Some(h) => write!(f, "{h}:{}", self.port),
+            None => write!(f, "{}", self.port),
+        }
+    }
+}
+
 /// One value of `portsAttributes` (and `otherPortsAttributes`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -236,6 +281,9 @@ pub struct DevContainer {
     /// regular expression of the spec's) its `label`, `protocol`, … .
     #[serde(default)]
     pub ports_attributes: BTreeMap<String, PortAttributes>,
+    /// `otherPortsAttributes`: the attributes of ports `portsAttributes`
+    /// does not name.
+    pub other_ports_attributes: Option<PortAttributes>,
     /// `features`: feature id (`./local-folder`, an OCI reference or a
     /// tarball URL) to its options (an object, a `version` string, or `true`).
     #[serde(default)]
@@ -280,13 +328,15 @@ impl DevContainer {
         }
     }
 
-    /// The container ports of `forwardPorts` and then `appPort`, in order and
-    /// without repeats, and apart from them the `forwardPorts` entries that
-    /// name another host (`"db:5432"`, a compose service's), which a single
-    /// container cannot serve. `appPort`'s `"[ip:]host:container"` gives the
-    /// container port (Nexus picks the host port from its range).
-    pub fn declared_ports(&self) -> (Vec<u16>, Vec<String>) {
-        let (mut ports, mut elsewhere) = (Vec::new(), Vec::new());
+    /// What `forwardPorts` and then `appPort` name, in order and without
+    /// repeats; apart from them the entries that name no port. A
+    /// `forwardPorts` `"host:port"` names a port of another host the
+    /// container reaches (`"db:5432"`: a compose service's); `localhost`
+    /// and `127.0.0.1` are the container's own. `appPort`'s
+    /// `"[ip:]host:container"` gives the container port (Nexus picks the
+    /// host port from its range).
+    pub fn declared_ports(&self) -> (Vec<PortTarget>, Vec<String>) {
+        let (mut ports, mut not_ports) = (Vec::new(), Vec::new());
         let app: Vec<&PortEntry> = match &self.app_port {
             Some(AppPort::One(p)) => vec![p],
             Some(AppPort::Many(v)) => v.iter().collect(),
@@ -294,37 +344,44 @@ impl DevContainer {
         };
         let forwarded = self.forward_ports.iter().map(|p| (p, false));
         for (entry, is_app) in forwarded.chain(app.into_iter().map(|p| (p, true))) {
-            let port = match entry {
-                PortEntry::Number(n) => Some(*n),
-                PortEntry::Text(t) if is_app => t.rsplit(':').next().and_then(|p| p.parse().ok()),
-                PortEntry::Text(t) => match t.rsplit_once(':') {
-                    None => t.parse().ok(),
-                    Some(("localhost" | "127.0.0.1", p)) => p.parse().ok(),
-                    Some(_) => {
-                        elsewhere.push(t.clone());
-                        continue;
-                    }
-                },
+            let target = match entry {
+                PortEntry::Number(n) => Some(PortTarget::local(*n)),
+                PortEntry::Text(t) if is_app => {
+                    t.rsplit(':').next().and_then(|p| p.parse().ok()).map(PortTarget::local)
+                }
+                PortEntry::Text(t) => PortTarget::parse(t),
             };
-            match port.filter(|p| *p != 0) {
-                Some(p) if !ports.contains(&p) => ports.push(p),
+            match target.filter(|t| t.port != 0) {
+                Some(t) if !ports.contains(&t) => ports.push(t),
                 Some(_) => {}
-                None => elsewhere.push(format!("{entry:?}")),
+                None => not_ports.push(match entry {
+                    PortEntry::Number(n) => n.to_string(),
+                    PortEntry::Text(t) => t.clone(),
+                }),
             }
         }
-        (ports, elsewhere)
+        (ports, not_ports)
     }
 
-    /// `portsAttributes` of `port`: the entry naming it, else the first range
-    /// (`"40000-55000"`) holding it.
-    pub fn port_attributes(&self, port: u16) -> Option<&PortAttributes> {
-        self.ports_attributes.get(&port.to_string()).or_else(|| {
-            self.ports_attributes.iter().find_map(|(k, a)| {
-                let (lo, hi) = k.split_once('-')?;
-                let (lo, hi) = (lo.trim().parse::<u16>().ok()?, hi.trim().parse::<u16>().ok()?);
-                (lo..=hi).contains(&port).then_some(a)
+    /// The `portsAttributes` of `target`: the entry naming it (`"db:5432"`
+    /// for another host's port, else `"3000"`), else the first range
+    /// (`"40000-55000"`) holding its port, else `otherPortsAttributes`.
+    pub fn port_attributes(&self, target: &PortTarget) -> Option<&PortAttributes> {
+        let port = target.port;
+        let named = |key: String| self.ports_attributes.get(&key);
+        target
+            .host
+            .as_ref()
+            .and_then(|_| named(target.to_string()))
+            .or_else(|| named(port.to_string()))
+            .or_else(|| {
+                self.ports_attributes.iter().find_map(|(k, a)| {
+                    let (lo, hi) = k.split_once('-')?;
+                    let (lo, hi) = (lo.trim().parse::<u16>().ok()?, hi.trim().parse::<u16>().ok()?);
+                    (lo..=hi).contains(&port).then_some(a)
+                })
             })
-        })
+            .or(self.other_ports_attributes.as_ref())
     }
 
     /// The Dockerfile build, from `build` or the older `dockerFile`/`context`.
@@ -653,20 +710,34 @@ mod tests {
     #[test]
     fn declared_ports_and_their_attributes() {
         let c: DevContainer = serde_json::from_value(serde_json::json!({
-            "forwardPorts": [3000, "localhost:5000", "db:5432", 3000],
+            "forwardPorts": [3000, "localhost:5000", "db:5432", 3000, "x:y"],
             "appPort": ["127.0.0.1:8080:80", 9000],
-            "portsAttributes": {"3000": {"label": "App", "protocol": "https"}, "5000-5999": {"label": "Range"}}
+            "portsAttributes": {"3000": {"label": "App", "protocol": "https"}, "5000-5999": {"label": "Range"},
+                                "db:5432": {"label": "Database"}},
+            "otherPortsAttributes": {"label": "Other"}
         }))
         .expect("config");
+        let db = PortTarget {
+            host: Some("db".into()),
+            port: 5432,
+        };
+        let local = PortTarget::local;
         assert_eq!(
             c.declared_ports(),
-            (vec![3000, 5000, 80, 9000], vec!["db:5432".to_string()])
+            (
+                vec![local(3000), local(5000), db.clone(), local(80), local(9000)],
+                vec!["x:y".to_string()]
+            )
         );
-        assert_eq!(c.port_attributes(3000).and_then(|a| a.label.as_deref()), Some("App"));
-        assert_eq!(c.port_attributes(5001).and_then(|a| a.label.as_deref()), Some("Range"));
-        assert!(c.port_attributes(80).is_none());
+        assert_eq!(db.to_string(), "db:5432");
+        let label = |t: &PortTarget| c.port_attributes(t).and_then(|a| a.label.clone());
+        assert_eq!(label(&local(3000)).as_deref(), Some("App"));
+        assert_eq!(label(&local(5001)).as_deref(), Some("Range"));
+        assert_eq!(label(&db).as_deref(), Some("Database"));
+        assert_eq!(label(&local(80)).as_deref(), Some("Other"));
         let one: DevContainer = serde_json::from_value(serde_json::json!({"appPort": 4000})).expect("config");
-        assert_eq!(one.declared_ports().0, vec![4000]);
+        assert_eq!(one.declared_ports().0, vec![local(4000)]);
+        assert!(one.port_attributes(&local(4000)).is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The daemon's event bus: progress of creates, state changes and ports, fanned out
 //! to `events.subscribe` subscribers.
 
+use crate::devcontainer::PortTarget;
 use nexus_sdk::{Event, WorkspaceState};
 use tokio::sync::broadcast;
 
@@ -33,20 +34,22 @@ impl Events {
         });
     }
 
-    /// Announces a listener (no `host_port`) or a host forward (`host_port`)
-    /// on `container_port` that `opened` or closed.
-    pub fn port(&self, workspace: &str, opened: bool, container_port: u16, host_port: Option<u16>) {
-        let workspace = workspace.to_string();
+    /// Announces a listener (no `host_port`) on a container port, or a
+    /// host forward (`host_port`) to `target`, that `opened` or closed.
+    pub fn port(&self, workspace: &str, opened: bool, target: &PortTarget, host_port: Option<u16>) {
+        let (workspace, container_port, host) = (workspace.to_string(), target.port, target.host.clone());
         let _ = self.tx.send(if opened {
             Event::PortOpened {
                 workspace,
                 container_port,
+                host,
                 host_port,
             }
         } else {
             Event::PortClosed {
                 workspace,
                 container_port,
+                host,
                 host_port,
             }
         });

@@ -1,26 +1,30 @@
 //! `ports.*`: a workspace's TCP ports — those a process in the container
 //! listens on (the agent's `nexus-agent --ports` reads `/proc/net/tcp` and
-//! `/proc/net/tcp6`) and host ports the daemon forwards to container ports. A
-//! forward is a listener on 127.0.0.1 at a port of the Nexus range (recorded
-//! in the ports table) whose connections are relayed over the agent's
-//! `direct-tcpip` channel on the daemon's pooled SSH connection.
+//! `/proc/net/tcp6`) and host ports the daemon forwards to container ports,
+//! or to ports of other hosts the container reaches (a compose service's:
+//! `forwardPorts`' `"db:5432"`). A forward is a listener on 127.0.0.1 at a
+//! port of the Nexus range (recorded in the ports table) whose connections
+//! are relayed over the agent's `direct-tcpip` channel on the daemon's
+//! pooled SSH connection; the agent connects from inside the container.
 //!
 //! While a workspace runs, a port watcher (`nexus-agent --ports` on a
 //! connection of its own) turns listeners coming and going into
 //! `portOpened`/`portClosed` events; forwards opening and closing are
 //! announced the same way, with `hostPort`.
 
+use crate::devcontainer::{DevContainer, PortTarget};
 use crate::error::{Result, WorkspaceError};
 use crate::workspace::{AGENT_PORT, Manager, target};
 use nexus_sdk::PortInfo;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio::task::JoinHandle;
 
-/// Prefix of the ports table's `purpose` for forwards (`forward:<container port>`).
+/// Prefix of the ports table's `purpose` for forwards (`forward:3000`,
+/// `forward:db:5432`).
 pub const PURPOSE: &str = "forward:";
 
-/// (workspace id, host port) → (container port, listener task).
-type ForwardTable = HashMap<(String, u16), (u16, JoinHandle<()>)>;
+/// (workspace id, host port) → (where it leads, listener task).
+type ForwardTable = HashMap<(String, u16), (PortTarget, JoinHandle<()>)>;
 
 /// The running forwards, and the port watcher of each running workspace.
 #[derive(Default)]
@@ -47,18 +51,18 @@ impl Forwards {
         w.remove(id);
     }
 
-    /// Host port → container port of workspace `id`.
-    pub fn of(&self, id: &str) -> BTreeMap<u16, u16> {
+    /// Host port → where it leads, of workspace `id`.
+    pub fn of(&self, id: &str) -> BTreeMap<u16, PortTarget> {
         self.lock()
             .iter()
             .filter(|((w, _), _)| w == id)
-            .map(|((_, h), (c, _))| (*h, *c))
+            .map(|((_, h), (t, _))| (*h, t.clone()))
             .collect()
     }
 
     /// Stops every forward of workspace `id`; returns their (host port,
-    /// container port) pairs.
-    pub fn stop_all(&self, id: &str) -> Vec<(u16, u16)> {
+    /// where it led) pairs.
+    pub fn stop_all(&self, id: &str) -> Vec<(u16, PortTarget)> {
         let mut tasks = self.lock();
         let hosts: Vec<u16> = tasks.keys().filter(|(w, _)| w == id).map(|(_, h)| *h).collect();
         let mut stopped = Vec::new();
@@ -96,20 +100,16 @@ fn opened_ports(text: &str) -> Vec<u16> {
         .collect()
 }
 
-/// The [`PortInfo`] of container port `port`, with what devcontainer.json
-/// `config` says of it.
-fn describe(
-    config: Option<&crate::devcontainer::DevContainer>,
-    port: u16,
-    listening: bool,
-    host_port: Option<u16>,
-) -> PortInfo {
-    let attributes = config.and_then(|c| c.port_attributes(port));
+/// The [`PortInfo`] of `target`, with what devcontainer.json `config` says of it.
+fn describe(config: Option<&DevContainer>, target: &PortTarget, listening: bool, host_port: Option<u16>) -> PortInfo {
+    let attributes = config.and_then(|c| c.port_attributes(target));
     PortInfo {
-        container_port: port,
-        listening,
+        container_port: target.port,
+        host: target.host.clone(),
+        // whether another host listens is not known
+        listening: listening && target.host.is_none(),
         host_port,
-        declared: config.is_some_and(|c| c.declared_ports().0.contains(&port)),
+        declared: config.is_some_and(|c| c.declared_ports().0.contains(target)),
         label: attributes.and_then(|a| a.label.clone()),
         protocol: attributes.and_then(|a| a.protocol.clone()),
     }
@@ -117,24 +117,21 @@ fn describe(
 
 impl Manager {
     /// `ports.list`: listening ports (the agent's own excepted), forwards,
-    /// and the ports devcontainer.json declares, with their `portsAttributes`.
+    /// and the ports devcontainer.json declares, with their
+    /// `portsAttributes`: the container's own first, by port, then other
+    /// hosts', by host and port.
     pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>> {
         let r = self.running(workspace)?;
         let text = self.exec_to_end(&self.port_lister(workspace, true)?).await?.stdout;
         let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
-        let listening: BTreeSet<u16> = opened_ports(&text).into_iter().collect();
-        // container port → host port
-        let forwarded: BTreeMap<u16, u16> = self.forwards.of(&r.id).into_iter().map(|(h, c)| (c, h)).collect();
+        let listening: BTreeSet<PortTarget> = opened_ports(&text).into_iter().map(PortTarget::local).collect();
+        // where it leads → host port
+        let forwarded: BTreeMap<PortTarget, u16> = self.forwards.of(&r.id).into_iter().map(|(h, t)| (t, h)).collect();
         let declared = config.as_ref().map(|c| c.declared_ports().0).unwrap_or_default();
-        let all: BTreeSet<u16> = listening
-            .iter()
-            .chain(forwarded.keys())
-            .chain(&declared)
-            .copied()
-            .collect();
+        let all: BTreeSet<&PortTarget> = listening.iter().chain(forwarded.keys()).chain(&declared).collect();
         Ok(all
             .into_iter()
-            .map(|p| describe(config.as_ref(), p, listening.contains(&p), forwarded.get(&p).copied()))
+            .map(|t| describe(config.as_ref(), t, listening.contains(t), forwarded.get(t).copied()))
             .collect())
     }
 
@@ -147,11 +144,14 @@ impl Manager {
             return;
         };
         // what cannot be forwarded was warned of when the workspace was created
-        for port in config.declared_ports().0 {
-            if let Err(e) = self.ports_forward(&r.name, port).await {
-                tracing::warn!(workspace = %r.name, "cannot forward declared port {port}: {e}");
-                self.events
-                    .progress(&r.name, "ports", format!("warning: port {port} is not forwarded: {e}"));
+        for target in config.declared_ports().0 {
+            if let Err(e) = self.ports_forward(&r.name, &target).await {
+                tracing::warn!(workspace = %r.name, "cannot forward declared port {target}: {e}");
+                self.events.progress(
+                    &r.name,
+                    "ports",
+                    format!("warning: port {target} is not forwarded: {e}"),
+                );
             }
         }
     }
@@ -200,28 +200,41 @@ impl Manager {
                     } else {
                         open.remove(&port);
                     }
-                    events.port(&name, opened, port, None);
+                    events.port(&name, opened, &PortTarget::local(port), None);
                 }
             }
             for port in open {
-                events.port(&name, false, port, None);
+                events.port(&name, false, &PortTarget::local(port), None);
             }
         });
         self.forwards.set_watcher(&r.id, stop);
     }
 
-    /// `ports.forward`: a host port on 127.0.0.1 relaying to `container_port`
-    /// (the existing one when that port is forwarded already).
-    pub async fn ports_forward(&self, workspace: &str, container_port: u16) -> Result<PortInfo> {
+    /// `ports.forward`: a host port on 127.0.0.1 relaying to `to` (the
+    /// existing one when `to` is forwarded already). Connections to
+    /// another host are made from inside the container, so they reach
+    /// what it reaches by name (a compose service); one the container
+    /// cannot make closes the host connection.
+    pub async fn ports_forward(&self, workspace: &str, to: &PortTarget) -> Result<PortInfo> {
         let r = self.running(workspace)?;
-        if container_port == 0 {
+        if to.port == 0 {
             return Err(WorkspaceError::InvalidParams("containerPort must be 1-65535".into()));
         }
-        let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
-        if let Some((host, _)) = self.forwards.of(&r.id).into_iter().find(|(_, c)| *c == container_port) {
-            return Ok(describe(config.as_ref(), container_port, true, Some(host)));
+        if to
+            .host
+            .as_deref()
+            .is_some_and(|h| h.is_empty() || h.contains(char::is_whitespace))
+        {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "host {:?} is no host name or address: leave it out for the container's own port",
+                to.host.as_deref().unwrap_or_default()
+            )));
         }
-        let purpose = format!("{PURPOSE}{container_port}");
+        let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
+        if let Some((host, _)) = self.forwards.of(&r.id).into_iter().find(|(_, t)| t == to) {
+            return Ok(describe(config.as_ref(), to, true, Some(host)));
+        }
+        let purpose = format!("{PURPOSE}{to}");
         let host = self
             .store
             .allocate_port(&r.id, &purpose, self.config.port_range, crate::ports::bindable)?;
@@ -235,31 +248,31 @@ impl Manager {
             }
         };
         let agents = self.agents_handle();
-        let t = target(&r);
+        let (t, dest) = (target(&r), to.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut socket, peer)) = listener.accept().await {
-                let (agents, t) = (agents.clone(), t.clone());
+                let (agents, t, to) = (agents.clone(), t.clone(), dest.clone());
                 tokio::spawn(async move {
-                    match agents.direct_tcpip(&t, container_port, peer.port()).await {
+                    let to_host = to.host.as_deref().unwrap_or("127.0.0.1");
+                    match agents.direct_tcpip(&t, to_host, to.port, peer.port()).await {
                         Ok(channel) => {
                             let mut stream = channel.into_stream();
                             let _ = tokio::io::copy_bidirectional(&mut socket, &mut stream).await;
                         }
-                        Err(e) => tracing::info!("forward to container port {container_port} failed: {e}"),
+                        Err(e) => tracing::info!("forward to port {to} failed: {e}"),
                     }
                 });
             }
         });
-        self.forwards
-            .lock()
-            .insert((r.id.clone(), host), (container_port, task));
-        self.events.progress(
-            &r.name,
-            "ports",
-            format!("forwarding 127.0.0.1:{host} to container port {container_port}"),
-        );
-        self.events.port(&r.name, true, container_port, Some(host));
-        Ok(describe(config.as_ref(), container_port, true, Some(host)))
+        self.forwards.lock().insert((r.id.clone(), host), (to.clone(), task));
+        let what = match &to.host {
+            Some(h) => format!("{h}:{} (from the container)", to.port),
+            None => format!("container port {}", to.port),
+        };
+        self.events
+            .progress(&r.name, "ports", format!("forwarding 127.0.0.1:{host} to {what}"));
+        self.events.port(&r.name, true, to, Some(host));
+        Ok(describe(config.as_ref(), to, true, Some(host)))
     }
 
     /// `ports.unforward`: closes the forward on `host_port` and releases the port.
@@ -267,9 +280,9 @@ impl Manager {
         let r = self.store.get(workspace)?;
         let removed = self.forwards.lock().remove(&(r.id.clone(), host_port));
         match removed {
-            Some((container_port, task)) => {
+            Some((to, task)) => {
                 task.abort();
-                self.events.port(&r.name, false, container_port, Some(host_port));
+                self.events.port(&r.name, false, &to, Some(host_port));
             }
             None => {
                 return Err(WorkspaceError::InvalidParams(format!(
@@ -284,8 +297,8 @@ impl Manager {
     /// ports (stop, remove).
     pub(crate) fn stop_forwards(&self, r: &crate::store::WorkspaceRecord) {
         self.forwards.stop_watcher(&r.id);
-        for (host, container) in self.forwards.stop_all(&r.id) {
-            self.events.port(&r.name, false, container, Some(host));
+        for (host, to) in self.forwards.stop_all(&r.id) {
+            self.events.port(&r.name, false, &to, Some(host));
             if let Err(e) = self.store.release_port(&r.id, host) {
                 tracing::warn!("cannot release port {host}: {e}");
             }

@@ -465,7 +465,7 @@ impl Manager {
             }
             for entry in l.config.declared_ports().1 {
                 warnings.push(format!(
-                    "forwardPorts {entry}: names another host (a compose service) or is no port; not forwarded"
+                    "forwardPorts {entry:?} names no port (a number, or \"host:port\"); not forwarded"
                 ));
             }
             for warning in warnings {

@@ -239,13 +239,13 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     call::<PortsParams, Vec<PortInfo>>(
         m::PORTS_LIST,
-        "Ports listening in the container and host forwards to them.",
+        "Ports listening in the container, host forwards (to them, or with host to another host's port the container reaches), and the ports devcontainer.json declares with their portsAttributes label and protocol.",
         r#"{"workspace":"feat-x"}"#,
-        r#"[{"containerPort":3000,"listening":true,"hostPort":32801}]"#,
+        r#"[{"containerPort":3000,"listening":true,"hostPort":32801},{"containerPort":5432,"host":"db","listening":false,"hostPort":32802,"declared":true,"label":"Database"}]"#,
     ),
     call::<ForwardParams, PortInfo>(
         m::PORTS_FORWARD,
-        "Opens a host port on 127.0.0.1 (from the Nexus range) to a container port.",
+        "Opens a host port on 127.0.0.1 (from the Nexus range) to a container port, or with host to a port of another host the container reaches (a compose service; devcontainer.json's forwardPorts \"db:5432\" is forwarded so while the workspace runs): those connections are made from inside the container.",
         r#"{"workspace":"feat-x","containerPort":3000}"#,
         r#"{"containerPort":3000,"listening":true,"hostPort":32801}"#,
     ),

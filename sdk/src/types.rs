@@ -317,8 +317,13 @@ pub enum Event {
     PortOpened {
         /// The workspace name.
         workspace: String,
-        /// The port in the container.
+        /// The port: of the container itself, or (`host` set) of another
+        /// host the container reaches.
         container_port: u16,
+        /// The other host a forward leads to, as the container names it
+        /// (`forwardPorts`' `"db:5432"`: `db`); absent for the container's own port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
         /// The host port on 127.0.0.1 of a forward.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host_port: Option<u16>,
@@ -329,8 +334,13 @@ pub enum Event {
     PortClosed {
         /// The workspace name.
         workspace: String,
-        /// The port in the container.
+        /// The port: of the container itself, or (`host` set) of another
+        /// host the container reaches.
         container_port: u16,
+        /// The other host a forward leads to, as the container names it
+        /// (`forwardPorts`' `"db:5432"`: `db`); absent for the container's own port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
         /// The host port on 127.0.0.1 of a forward.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         host_port: Option<u16>,
@@ -635,9 +645,16 @@ pub struct TemplateInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PortInfo {
-    /// The port in the container.
+    /// The port: of the container itself, or (`host` set) of another host
+    /// the container reaches.
     pub container_port: u16,
-    /// Whether a process in the container listens on it now.
+    /// The other host the port is on, as the container names it (a compose
+    /// service: `forwardPorts`' `"db:5432"` gives `db`); absent for the
+    /// container's own ports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Whether a process in the container listens on it now (always false
+    /// for another host's port: that is not known).
     pub listening: bool,
     /// The host port on 127.0.0.1 that forwards to it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -660,8 +677,14 @@ pub struct PortInfo {
 pub struct ForwardParams {
     /// The workspace name.
     pub workspace: String,
-    /// The port in the container to reach.
+    /// The port to reach: of the container itself, or (`host` set) of
+    /// another host the container reaches.
     pub container_port: u16,
+    /// Another host the container reaches (a compose service's name, an
+    /// address); absent for the container itself. The daemon's connections
+    /// go to it from inside the container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Parameters of `ports.unforward`.

@@ -100,6 +100,8 @@ fn compose_project_builds_runs_stops_and_goes_away_whole() {
                 "features": {"./hello": {"greeting": "hi"}},
                 "postCreateCommand": "echo post-create > /tmp/post-create",
                 "postStartCommand": "echo started >> /tmp/starts",
+                "forwardPorts": ["db:8080"],
+                "portsAttributes": {"db:8080": {"label": "DB"}},
             }"#,
         ),
         (
@@ -182,6 +184,35 @@ volumes:
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(answer, "db-answers\n");
+    // forwardPorts' "db:8080": a host port reaches the other service
+    let db_forward = || -> u16 {
+        let listed: serde_json::Value =
+            serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "ports", "cmp", "--json"])).expect("json");
+        let db = listed
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["host"] == "db"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no db port in {listed}"));
+        assert_eq!(
+            (&db["containerPort"], &db["declared"], &db["label"]),
+            (&8080.into(), &true.into(), &"DB".into()),
+            "{db}"
+        );
+        let host = db["hostPort"].as_u64().expect("db:8080 forwarded") as u16;
+        assert!((d.range.0..=d.range.1).contains(&host), "{host} outside {:?}", d.range);
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", host)).expect("connect");
+        std::io::Write::write_all(&mut s, b"GET / HTTP/1.0\r\n\r\n").expect("request");
+        let mut page = String::new();
+        std::io::Read::read_to_string(&mut s, &mut page).expect("answer");
+        assert!(page.ends_with("db-answers\n"), "{page}");
+        host
+    };
+    let host = db_forward();
+    let table = d.cli_ok(repo.path(), &["workspace", "ports", "cmp"]);
+    assert!(
+        table.contains(&format!("{:<14} {:<9} 127.0.0.1:{host}", "db:8080", "-")) && table.contains("DB"),
+        "{table}"
+    );
     assert_eq!(
         project_states("cmp"),
         vec![("app".into(), "running".into()), ("db".into(), "running".into())]
@@ -203,6 +234,8 @@ volumes:
         vec![("app".into(), "running".into()), ("db".into(), "running".into())]
     );
     assert_eq!(sh(&d, &repo, "cmp", "cat /tmp/starts"), "started\nstarted\n");
+    // the declared forward comes back with the workspace
+    db_forward();
 
     // rebuild replaces the service's container; the other services and the volume stay
     let db_before = project_ids("cmp", "db");

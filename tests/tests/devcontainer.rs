@@ -268,7 +268,7 @@ fn container_settings_mounts_run_args_and_customizations() {
                 "init": true,
                 "hostRequirements": {"cpus": 512},
                 "customizations": {"vscode": {"extensions": ["rust-lang.rust-analyzer"]}},
-                "forwardPorts": [8080, "localhost:9090", "db:5432"],
+                "forwardPorts": [8080, "localhost:9090", "db.internal:5432", "nope"],
                 "appPort": "127.0.0.1:7070:7070",
                 "portsAttributes": {"8080": {"label": "Web", "protocol": "http"}, "9000-9999": {"label": "Range"}},
                 "postStartCommand": "(httpd -p 8080 -h /code/shared &)",
@@ -280,8 +280,8 @@ fn container_settings_mounts_run_args_and_customizations() {
     // hostRequirements the host falls short of: a warning, not an error
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("hostRequirements.cpus is 512"), "{stderr}");
-    // a compose service's port cannot be forwarded from a single container
-    assert!(stderr.contains("forwardPorts db:5432"), "{stderr}");
+    // an entry that names no port: a warning
+    assert!(stderr.contains("forwardPorts \"nope\" names no port"), "{stderr}");
     let ws: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(ws["workspaceFolder"], "/code");
     // customizations come back for IDEs, from workspace.get too
@@ -355,6 +355,18 @@ fn container_settings_mounts_run_args_and_customizations() {
         let host = web["hostPort"].as_u64().expect("8080 forwarded") as u16;
         assert!((d.range.0..=d.range.1).contains(&host), "{host} outside {:?}", d.range);
         assert!(port(9090)["hostPort"].is_u64() && port(7070)["hostPort"].is_u64());
+        // another host's port, as the container names it: forwarded too
+        let other = listed
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["host"] == "db.internal"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no db.internal port in {listed}"));
+        assert_eq!(
+            (&other["containerPort"], &other["declared"], &other["listening"]),
+            (&5432.into(), &true.into(), &false.into()),
+            "{other}"
+        );
+        assert!(other["hostPort"].is_u64(), "{other}");
         let mut s = std::net::TcpStream::connect(("127.0.0.1", host)).expect("connect");
         std::io::Write::write_all(&mut s, b"GET /note.txt HTTP/1.0\r\n\r\n").expect("request");
         let mut page = String::new();
@@ -363,7 +375,7 @@ fn container_settings_mounts_run_args_and_customizations() {
         if round == 0 {
             let table = d.cli_ok(repo.path(), &["workspace", "ports", "opts"]);
             assert!(
-                table.contains(&format!("8080    yes       127.0.0.1:{host}")) && table.contains("Web"),
+                table.contains(&format!("{:<14} {:<9} 127.0.0.1:{host}", 8080, "yes")) && table.contains("Web"),
                 "{table}"
             );
             d.cli_ok(repo.path(), &["workspace", "stop", "opts"]);

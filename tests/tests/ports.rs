@@ -33,6 +33,7 @@ fn opened(container_port: u16, host_port: Option<u16>) -> Event {
     Event::PortOpened {
         workspace: "web".into(),
         container_port,
+        host: None,
         host_port,
     }
 }
@@ -41,6 +42,7 @@ fn closed(container_port: u16, host_port: Option<u16>) -> Event {
     Event::PortClosed {
         workspace: "web".into(),
         container_port,
+        host: None,
         host_port,
     }
 }
@@ -71,6 +73,7 @@ fn list_forward_and_unforward_ports() {
         let http = ForwardParams {
             workspace: "web".into(),
             container_port: 8080,
+            host: None,
         };
         let ports = c.ports_list("web").await.expect("ports.list");
         assert!(
@@ -110,6 +113,19 @@ fn list_forward_and_unforward_ports() {
             Some(host),
             "forwarding a forwarded port returns the same host port"
         );
+        // `localhost` is the container itself; a host that is no name is refused
+        let local = ForwardParams {
+            host: Some("localhost".into()),
+            ..http.clone()
+        };
+        let same = c.ports_forward(&local).await.expect("forward localhost");
+        assert_eq!((same.host_port, same.host), (Some(host), None));
+        let bad = ForwardParams {
+            host: Some("no such host".into()),
+            ..http.clone()
+        };
+        let err = c.ports_forward(&bad).await.expect_err("bad host");
+        assert_eq!(err.kind(), ErrorKind::InvalidParams, "{err}");
         let listed = c.ports_list("web").await.expect("list");
         assert!(
             listed
