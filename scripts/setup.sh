@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up on a fresh machine, idempotent: the OpenSSH client, git, a Docker
 # Compose CLI and the other tools the tests use (with --debug, Node and the TypeScript client's npm
-# packages too); a Docker engine that answers; `nexusd` and `nexus`
+# packages, and an OCI registry server, too); a Docker engine that answers; `nexusd` and `nexus`
 # (release), the fully static agent; the default workspace image and the
 # busybox test image.
 #
@@ -15,8 +15,9 @@ profile=release
 
 need_pkgs=()
 tools="ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux"
-# the TypeScript client's tests need Node and npm; the TLS test openssl and stunnel
-[ "$profile" = debug ] && tools="$tools node:nodejs npm:npm openssl:openssl stunnel:stunnel4"
+# the TypeScript client's tests need Node and npm; the TLS test openssl and stunnel; the
+# test of features from an OCI registry a registry (Debian's CNCF distribution server)
+[ "$profile" = debug ] && tools="$tools node:nodejs npm:npm openssl:openssl stunnel:stunnel4 docker-registry:docker-registry"
 for cmd_pkg in $tools; do
   cmd="${cmd_pkg%%:*}"; pkg="${cmd_pkg#*:}"
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")

@@ -52,6 +52,30 @@ pub fn free_port() -> u16 {
         .expect("a free port in 45000-47999")
 }
 
+/// An HTTP/1.0 `GET path` of 127.0.0.1:`port`: the whole answer, headers too.
+pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// The entry of `listed` (`ports.list`'s answer, as `nexus workspace ports
+/// --json` prints it) for `port` of `host` (`None`: the container's own);
+/// panics naming what is missing.
+pub fn listed_port(listed: &serde_json::Value, host: Option<&str>, port: u16) -> serde_json::Value {
+    listed
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|p| p["containerPort"] == port && p["host"].as_str() == host)
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no port {port} of {host:?} in {listed}"))
+}
+
 /// Runs `cmd`, returning its output; panics if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))

@@ -1,13 +1,15 @@
 //! Dev Container features (containers.dev, "Dev Container Features
-//! reference"): the local ones devcontainer.json names (`"./my-feature"`,
+//! reference"): those devcontainer.json names, local ones (`"./my-feature"`,
 //! a folder under the folder of devcontainer.json holding
-//! `devcontainer-feature.json` and `install.sh`), their options turned into
+//! `devcontainer-feature.json` and `install.sh`) and ones from an OCI
+//! registry (`ghcr.io/devcontainers/features/go:1`, see `oci.rs`), their options turned into
 //! environment variables, their install order, and the Dockerfile that
 //! installs them on a base image, one layer each, as root.
 
 use crate::devcontainer::Loaded;
 use crate::error::{Result, WorkspaceError};
 use crate::metadata;
+use crate::oci::{self, FeatureRef};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -37,13 +39,18 @@ struct FeatureJson {
     installs_after: Vec<String>,
 }
 
-/// A local feature ready to install.
+/// A feature ready to install.
 #[derive(Debug, Clone)]
 pub struct Feature {
-    /// Its id as devcontainer.json (or a `dependsOn`) names it: `./my-feature`.
+    /// Its id as devcontainer.json (or a `dependsOn`) names it:
+    /// `./my-feature`, `ghcr.io/devcontainers/features/go:1`.
     pub user_id: String,
-    /// Its folder relative to the folder of devcontainer.json.
+    /// What tells it from others: a local one's folder relative to the
+    /// folder of devcontainer.json; one from a registry's `registry/path`.
     pub folder: String,
+    /// The files of one from a registry; `None` for a local one (its
+    /// folder is in the commit).
+    pub files: Option<Vec<oci::File>>,
     /// The `id` of its devcontainer-feature.json.
     pub id: String,
     /// The options as given (an object), for equality and ordering.
@@ -104,15 +111,20 @@ fn quoted(s: &str) -> String {
 }
 
 /// Reads what devcontainer.json's `features` name, with their `dependsOn`,
-/// from the commit (`read` gives a file relative to the repository root), in
+/// from the commit (`read` gives a file relative to the repository root)
+/// or a registry (`pull` gives the files of a feature there), in
 /// install order: rounds of the features whose `dependsOn` and
 /// `installsAfter` (among those present) are installed, each round only the
 /// highest `overrideFeatureInstallOrder` priority, sorted by folder, as
 /// `@devcontainers/cli` does. Errors: `InvalidConfig` for a feature that is
-/// not local (naming it), a missing or bad devcontainer-feature.json, an
+/// neither local nor in a registry, or cannot be pulled (naming it), a missing or bad devcontainer-feature.json, an
 /// unknown option, an `overrideFeatureInstallOrder` entry that is no
 /// feature, or a cycle.
-pub fn resolve(loaded: &Loaded, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) -> Result<Vec<Feature>> {
+pub fn resolve(
+    loaded: &Loaded,
+    read: impl Fn(&str) -> Result<Option<Vec<u8>>>,
+    pull: impl Fn(&FeatureRef) -> Result<Vec<oci::File>>,
+) -> Result<Vec<Feature>> {
     let config = &loaded.config;
     let mut pending: Vec<(String, Value)> = config
         .features
@@ -121,7 +133,7 @@ pub fn resolve(loaded: &Loaded, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) 
         .collect();
     let mut features: Vec<Feature> = Vec::new();
     while let Some((user_id, options)) = pending.pop() {
-        let f = load(loaded, &read, &user_id, options)?;
+        let f = load(loaded, &read, &pull, &user_id, options)?;
         if features.iter().any(|g| g.folder == f.folder && g.options == f.options) {
             continue;
         }
@@ -131,7 +143,7 @@ pub fn resolve(loaded: &Loaded, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) 
     let n = config.override_feature_install_order.len();
     let mut priority = vec![0usize; features.len()];
     for (i, id) in config.override_feature_install_order.iter().enumerate() {
-        let folder = local_folder(loaded, id)?;
+        let folder = key_of(loaded, id)?;
         let mut found = false;
         for (f, p) in features.iter().zip(priority.iter_mut()) {
             if f.folder == folder {
@@ -151,7 +163,7 @@ pub fn resolve(loaded: &Loaded, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) 
         .map(|f| {
             f.depends_on
                 .iter()
-                .map(|(id, o)| Ok((local_folder(loaded, id)?, o.clone())))
+                .map(|(id, o)| Ok((key_of(loaded, id)?, o.clone())))
                 .collect::<Result<_>>()
         })
         .collect::<Result<_>>()?;
@@ -160,7 +172,7 @@ pub fn resolve(loaded: &Loaded, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) 
         .map(|f| {
             f.installs_after
                 .iter()
-                .filter_map(|id| local_folder(loaded, id).ok())
+                .filter_map(|id| key_of(loaded, id).ok())
                 .filter(|folder| features.iter().any(|g| &g.folder == folder))
                 .collect()
         })
@@ -205,25 +217,30 @@ pub fn resolve(loaded: &Loaded, read: impl Fn(&str) -> Result<Option<Vec<u8>>>) 
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
-/// The folder (relative to devcontainer.json's) of local feature `id`.
-/// Errors: a feature from a registry or a URL, or a path leaving the folder.
-fn local_folder(loaded: &Loaded, id: &str) -> Result<String> {
-    if !id.starts_with("./") && !id.starts_with("../") {
-        let how = if id.starts_with("https://") {
-            "a tarball URL"
-        } else {
-            "an OCI registry"
-        };
-        return Err(WorkspaceError::InvalidConfig(format!(
-            "{}: feature {id:?} comes from {how}, and Nexus installs local features only (no registry is reachable from the daemon): copy the feature's folder under {} and name it \"./<folder>\"",
-            loaded.path,
-            if loaded.folder().is_empty() {
-                "the repository"
-            } else {
-                loaded.folder()
-            }
-        )));
+/// What tells feature `id` from others (see [`Feature::folder`]).
+/// Errors: a feature neither local nor in a registry, or a path leaving
+/// the folder.
+fn key_of(loaded: &Loaded, id: &str) -> Result<String> {
+    if id.starts_with("./") || id.starts_with("../") {
+        return local_folder(loaded, id);
     }
+    match FeatureRef::parse(id) {
+        Some(r) => Ok(r.resource()),
+        None => Err(WorkspaceError::InvalidConfig(format!(
+            "{}: feature {id:?} is {}; Nexus installs local features (\"./<folder>\" beside devcontainer.json) and features from an OCI registry (\"ghcr.io/devcontainers/features/go:1\"): use one of those forms",
+            loaded.path,
+            if id.contains("://") {
+                "a tarball URL"
+            } else {
+                "no feature id Nexus knows"
+            }
+        ))),
+    }
+}
+
+/// The folder (relative to devcontainer.json's) of local feature `id`.
+/// Errors: a path leaving the folder.
+fn local_folder(loaded: &Loaded, id: &str) -> Result<String> {
     let in_repo = loaded.resolve(id)?;
     let base = loaded.folder();
     let folder = if base.is_empty() {
@@ -241,27 +258,70 @@ fn local_folder(loaded: &Loaded, id: &str) -> Result<String> {
     }
 }
 
+/// A feature's devcontainer-feature.json as found, before it is read.
+struct Found {
+    /// See [`Feature::folder`].
+    folder: String,
+    /// Where the file is, for errors.
+    json_path: String,
+    /// Its text.
+    json: Vec<u8>,
+    /// See [`Feature::files`].
+    files: Option<Vec<oci::File>>,
+}
+
+/// devcontainer-feature.json of the feature `user_id` names, read from the
+/// commit or pulled.
+fn find(
+    loaded: &Loaded,
+    read: &impl Fn(&str) -> Result<Option<Vec<u8>>>,
+    pull: &impl Fn(&FeatureRef) -> Result<Vec<oci::File>>,
+    user_id: &str,
+) -> Result<Found> {
+    let folder = key_of(loaded, user_id)?;
+    let missing = |path: &str, how: &str| {
+        WorkspaceError::InvalidConfig(format!("{}: feature {user_id:?} has no {path}{how}", loaded.path))
+    };
+    if let Some(r) = FeatureRef::parse(user_id) {
+        let files = pull(&r)?;
+        let file = |name: &str| files.iter().find(|f| f.path == name).map(|f| f.data.clone());
+        let not_a_feature = ": it is no Dev Container feature (check the name)";
+        let text =
+            file("devcontainer-feature.json").ok_or_else(|| missing("devcontainer-feature.json", not_a_feature))?;
+        file("install.sh").ok_or_else(|| missing("install.sh", not_a_feature))?;
+        return Ok(Found {
+            folder,
+            json_path: format!("{r}: devcontainer-feature.json"),
+            json: text,
+            files: Some(files),
+        });
+    }
+    let in_repo = loaded.resolve(user_id)?;
+    let json_path = format!("{in_repo}/devcontainer-feature.json");
+    let not_committed = " in the commit the workspace starts from: add and commit it";
+    let text = read(&json_path)?.ok_or_else(|| missing(&json_path, not_committed))?;
+    read(&format!("{in_repo}/install.sh"))?.ok_or_else(|| missing(&format!("{in_repo}/install.sh"), not_committed))?;
+    Ok(Found {
+        folder,
+        json_path,
+        json: text,
+        files: None,
+    })
+}
+
 fn load(
     loaded: &Loaded,
     read: &impl Fn(&str) -> Result<Option<Vec<u8>>>,
+    pull: &impl Fn(&FeatureRef) -> Result<Vec<oci::File>>,
     user_id: &str,
     options: Value,
 ) -> Result<Feature> {
-    let folder = local_folder(loaded, user_id)?;
-    let in_repo = loaded.resolve(user_id)?;
-    let json_path = format!("{in_repo}/devcontainer-feature.json");
-    let text = read(&json_path)?.ok_or_else(|| {
-        WorkspaceError::InvalidConfig(format!(
-            "{}: feature {user_id:?} has no {json_path} in the commit the workspace starts from: add and commit it",
-            loaded.path
-        ))
-    })?;
-    if read(&format!("{in_repo}/install.sh"))?.is_none() {
-        return Err(WorkspaceError::InvalidConfig(format!(
-            "{}: feature {user_id:?} has no {in_repo}/install.sh in the commit the workspace starts from: add and commit it",
-            loaded.path
-        )));
-    }
+    let Found {
+        folder,
+        json_path,
+        json: text,
+        files,
+    } = find(loaded, read, pull, user_id)?;
     let text = String::from_utf8_lossy(&text);
     let opts = jsonc_parser::ParseOptions::default();
     let raw: Value = jsonc_parser::parse_to_serde_value(&text, &opts).map_err(|e| {
@@ -303,6 +363,7 @@ fn load(
     Ok(Feature {
         user_id: user_id.to_string(),
         folder,
+        files,
         id: json.id,
         options,
         env_file,
@@ -398,9 +459,29 @@ mod tests {
         m
     }
 
+    /// A registry holding one feature, `ghcr.io/x/e` (it installs after `./b`).
+    fn registry(r: &FeatureRef) -> Result<Vec<oci::File>> {
+        let file = |path: &str, data: Value| oci::File {
+            path: path.into(),
+            data: data.to_string().into_bytes(),
+            mode: 0o644,
+        };
+        match r.resource().as_str() {
+            "ghcr.io/x/e" => Ok(vec![
+                file(
+                    "devcontainer-feature.json",
+                    json!({"id": "e", "installsAfter": ["./b"]}),
+                ),
+                file("install.sh", json!("")),
+            ]),
+            "ghcr.io/x/not-a-feature" => Ok(vec![file("README.md", json!(""))]),
+            _ => Err(WorkspaceError::InvalidConfig(format!("feature {r}: cannot pull it"))),
+        }
+    }
+
     fn order(config: Value, files: &[(&str, Value)]) -> Result<Vec<String>> {
         let r = repo(files);
-        let fs = resolve(&loaded(config), |p: &str| Ok(r.get(p).cloned()))?;
+        let fs = resolve(&loaded(config), |p: &str| Ok(r.get(p).cloned()), registry)?;
         Ok(fs.into_iter().map(|f| f.user_id).collect())
     }
 
@@ -422,12 +503,14 @@ mod tests {
         let fs = resolve(
             &loaded(json!({"image": "i", "features": {"./a": {"pip": false}}})),
             |p: &str| Ok(r.get(p).cloned()),
+            registry,
         )
         .expect("resolves");
         assert_eq!(fs[0].env_file, "PIP=\"false\"\nVERSION=\"latest\"\nWITH_X=\"x\\\"y\"\n");
         let fs = resolve(
             &loaded(json!({"image": "i", "features": {"./a": "3.10"}})),
             |p: &str| Ok(r.get(p).cloned()),
+            registry,
         )
         .expect("resolves");
         assert!(fs[0].env_file.contains("VERSION=\"3.10\""));
@@ -475,12 +558,27 @@ mod tests {
         ];
         let e = order(json!({"image": "i", "features": {"./a": {}}}), &cyclic).expect_err("cycle");
         assert!(e.to_string().contains("cycle"), "{e}");
-        let e = order(
-            json!({"image": "i", "features": {"ghcr.io/devcontainers/features/go:1": {}}}),
-            &files,
-        )
-        .expect_err("registry");
-        assert!(e.to_string().contains("OCI registry"), "{e}");
+        // one from a registry, ordered among the local ones
+        assert_eq!(
+            order(
+                json!({"image": "i", "features": {"ghcr.io/x/e:1": {}, "./b": {}}}),
+                &files
+            )
+            .expect("order"),
+            vec!["./b", "ghcr.io/x/e:1"]
+        );
+        for (id, says) in [
+            ("ghcr.io/devcontainers/features/go:1", "cannot pull it"),
+            (
+                "ghcr.io/x/not-a-feature:1",
+                "no devcontainer-feature.json: it is no Dev Container feature",
+            ),
+            ("https://example.com/f.tgz", "is a tarball URL"),
+            ("go", "no feature id Nexus knows"),
+        ] {
+            let e = order(json!({"image": "i", "features": {id: {}}}), &files).expect_err(id);
+            assert!(e.to_string().contains(says), "{id}: {e}");
+        }
         let e = order(json!({"image": "i", "features": {"./missing": {}}}), &files).expect_err("missing");
         assert!(e.to_string().contains("devcontainer-feature.json"), "{e}");
     }

@@ -58,7 +58,7 @@ pub fn archive_at(
     dir: &str,
     extra: &[(&str, &[u8])],
 ) -> Result<Option<(Vec<u8>, String)>> {
-    let extra: Vec<(String, Vec<u8>)> = extra.iter().map(|(p, d)| (p.to_string(), d.to_vec())).collect();
+    let extra: Vec<(String, Vec<u8>, u32)> = extra.iter().map(|(p, d)| (p.to_string(), d.to_vec(), 0o644)).collect();
     Ok(
         archive_folders(repo, commit, &[(dir.to_string(), String::new())], &extra)?
             .map(|(tar, mut trees)| (tar, trees.remove(0))),
@@ -67,13 +67,14 @@ pub fn archive_at(
 
 /// Like [`archive_at`] for several directories of the commit, each
 /// `(dir, prefix)` put under `prefix` (`"features/0/"`, or `""` for the
-/// context's root); returns the archive and each directory's tree id.
-/// `None` when one of them is no directory of the commit.
+/// context's root), then the `extra` files (path, content, mode); returns
+/// the archive and each directory's tree id. `None` when one of them is no
+/// directory of the commit.
 pub fn archive_folders(
     repo: &RepoInfo,
     commit: git2::Oid,
     dirs: &[(String, String)],
-    extra: &[(String, Vec<u8>)],
+    extra: &[(String, Vec<u8>, u32)],
 ) -> Result<Option<(Vec<u8>, Vec<String>)>> {
     let r = Repository::open(&repo.workdir).map_err(internal)?;
     let root = r.find_commit(commit).and_then(|c| c.tree()).map_err(internal)?;
@@ -94,10 +95,10 @@ pub fn archive_folders(
         append_tree(&r, &mut b, &tree, prefix)?;
         trees.push(tree.id().to_string());
     }
-    for (path, data) in extra {
+    for (path, data, mode) in extra {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
-        h.set_mode(0o644);
+        h.set_mode(*mode);
         b.append_data(&mut h, path, data.as_slice())?;
     }
     Ok(Some((b.into_inner()?, trees)))

@@ -19,6 +19,7 @@ pub mod git;
 pub mod keys;
 pub mod lifecycle;
 pub mod metadata;
+pub mod oci;
 pub mod ports;
 pub mod server;
 pub mod store;

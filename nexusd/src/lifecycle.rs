@@ -165,8 +165,25 @@ impl Manager {
         (base, info, mut entries): (String, ImageInfo, Vec<serde_json::Value>),
         fresh: bool,
     ) -> Result<ResolvedImage> {
-        let (r, owned) = (repo.clone(), l.clone());
-        let features = blocking(move || features::resolve(&owned, |path| git::read_at(&r, start, path))).await?;
+        let (r, owned, runtime) = (repo.clone(), l.clone(), tokio::runtime::Handle::current());
+        let features = blocking(move || {
+            // a feature named twice (devcontainer.json, a dependsOn) is pulled once
+            let pulled = std::sync::Mutex::new(HashMap::<String, Vec<crate::oci::File>>::new());
+            let pull = |f: &crate::oci::FeatureRef| {
+                let key = f.to_string();
+                if let Some(files) = pulled.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+                    return Ok(files.clone());
+                }
+                let (_, files) = runtime.block_on(crate::oci::pull_feature(f))?;
+                pulled
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, files.clone());
+                Ok(files)
+            };
+            features::resolve(&owned, |path| git::read_at(&r, start, path), pull)
+        })
+        .await?;
         // the users features install for, as the image and devcontainer.json say
         let users = {
             let m = metadata::merge(&l.config, &l.raw, &entries)?.config;
@@ -187,20 +204,22 @@ impl Manager {
         entries.extend(features.iter().map(|f| f.metadata.clone()));
         let label = metadata::label_value(&entries, &metadata::config_entry(&l.raw));
         let folder = l.folder().to_string();
-        let dirs: Vec<(String, String)> = features
-            .iter()
-            .enumerate()
-            .map(|(i, f)| {
-                let dir = if folder.is_empty() {
-                    f.folder.clone()
-                } else {
-                    format!("{folder}/{}", f.folder)
-                };
-                (dir, format!("features/{i}/"))
-            })
-            .collect();
-        let mut extra: Vec<(String, Vec<u8>)> = files.into_iter().map(|(p, t)| (p, t.into_bytes())).collect();
-        extra.push(("Dockerfile".into(), dockerfile.into_bytes()));
+        // local features' folders come from the commit; pulled ones' files travel beside them
+        let mut dirs: Vec<(String, String)> = Vec::new();
+        let mut extra: Vec<(String, Vec<u8>, u32)> = Vec::new();
+        for (i, f) in features.iter().enumerate() {
+            match &f.files {
+                Some(pulled) => extra.extend(
+                    pulled
+                        .iter()
+                        .map(|p| (format!("features/{i}/{}", p.path), p.data.clone(), p.mode)),
+                ),
+                None if folder.is_empty() => dirs.push((f.folder.clone(), format!("features/{i}/"))),
+                None => dirs.push((format!("{folder}/{}", f.folder), format!("features/{i}/"))),
+            }
+        }
+        extra.extend(files.into_iter().map(|(p, t)| (p, t.into_bytes(), 0o644)));
+        extra.push(("Dockerfile".into(), dockerfile.into_bytes(), 0o644));
         let (r, path) = (repo.clone(), l.path.clone());
         let head = [info.id.clone(), label.clone().unwrap_or_default()];
         // the hash covers the base image, the label, the feature folders and the generated files
@@ -212,7 +231,7 @@ impl Manager {
                 .iter()
                 .chain(&trees)
                 .map(String::as_bytes)
-                .chain(extra.iter().flat_map(|(p, d)| [p.as_bytes(), d.as_slice()]));
+                .chain(extra.iter().flat_map(|(p, d, _)| [p.as_bytes(), d.as_slice()]));
             Ok((tar, content_hash(parts)))
         })
         .await?;

@@ -188,11 +188,7 @@ volumes:
     let db_forward = || -> u16 {
         let listed: serde_json::Value =
             serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "ports", "cmp", "--json"])).expect("json");
-        let db = listed
-            .as_array()
-            .and_then(|l| l.iter().find(|p| p["host"] == "db"))
-            .cloned()
-            .unwrap_or_else(|| panic!("no db port in {listed}"));
+        let db = nexus_e2e::listed_port(&listed, Some("db"), 8080);
         assert_eq!(
             (&db["containerPort"], &db["declared"], &db["label"]),
             (&8080.into(), &true.into(), &"DB".into()),
@@ -200,10 +196,7 @@ volumes:
         );
         let host = db["hostPort"].as_u64().expect("db:8080 forwarded") as u16;
         assert!((d.range.0..=d.range.1).contains(&host), "{host} outside {:?}", d.range);
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", host)).expect("connect");
-        std::io::Write::write_all(&mut s, b"GET / HTTP/1.0\r\n\r\n").expect("request");
-        let mut page = String::new();
-        std::io::Read::read_to_string(&mut s, &mut page).expect("answer");
+        let page = nexus_e2e::http_get(host, "/").expect("GET through the forward");
         assert!(page.ends_with("db-answers\n"), "{page}");
         host
     };

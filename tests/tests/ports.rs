@@ -4,15 +4,10 @@
 
 use nexus_e2e::{BUSYBOX, Daemon, Repo};
 use nexus_sdk::{ErrorKind, Event, EventsParams, ExecParams, ForwardParams, UnforwardParams};
-use std::io::{Read, Write};
 use std::net::TcpStream;
 
 fn get(port: u16) -> std::io::Result<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port))?;
-    s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)?;
-    Ok(out)
+    nexus_e2e::http_get(port, "/index.html")
 }
 
 /// The next port event of `sub` (other events skipped), within 20 s.
