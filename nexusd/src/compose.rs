@@ -362,9 +362,10 @@ impl Manager {
                     "image",
                     format!("building service {}'s image {tag}", project.service),
                 );
+                // --force-rm: a failed step's container goes too
                 let args: &[&str] = match fresh {
-                    true => &["build", "--no-cache", &project.service],
-                    false => &["build", &project.service],
+                    true => &["build", "--force-rm", "--no-cache", &project.service],
+                    false => &["build", "--force-rm", &project.service],
                 };
                 project
                     .run(&self.events, &r.name, true, args)

@@ -297,6 +297,8 @@ impl ContainerRuntime for Docker {
             dockerfile: b.dockerfile.clone(),
             t: Some(b.tag.clone()),
             rm: true,
+            // a failed step's container goes too (the classic builder keeps it otherwise)
+            forcerm: true,
             labels: Some(b.labels.clone()),
             buildargs: Some(b.args.clone()),
             target: b.target.clone().unwrap_or_default(),

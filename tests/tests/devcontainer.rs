@@ -172,6 +172,16 @@ fn bad_configs_and_failing_hooks_leave_nothing_behind() {
         ),
     ]);
     fails("bad-build", 78, &["building .devcontainer/Dockerfile failed"]);
+    // nor the container of the step that failed
+    let ps = Command::new("docker")
+        .args(["ps", "-a", "--no-trunc", "--format", "{{.Command}}"])
+        .output()
+        .expect("docker ps");
+    let commands = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        !commands.contains("'echo build-broke"),
+        "a build container is left:\n{commands}"
+    );
 
     // a build.options flag Nexus does not take: named
     repo.commit(&[(
