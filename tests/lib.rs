@@ -52,6 +52,20 @@ pub fn free_port() -> u16 {
         .expect("a free port in 45000-47999")
 }
 
+/// Calls `f` up to `tries` times, `every` apart, until `done` holds of what
+/// it gives; returns the last value (the caller asserts on it).
+pub fn poll<T>(tries: usize, every: Duration, mut f: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let mut value = f();
+    for _ in 1..tries {
+        if done(&value) {
+            break;
+        }
+        std::thread::sleep(every);
+        value = f();
+    }
+    value
+}
+
 /// An HTTP/1.0 `GET path` of 127.0.0.1:`port`: the whole answer, headers too.
 pub fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};

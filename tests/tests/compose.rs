@@ -175,14 +175,12 @@ volumes:
         "yes 1 2 yes-r\napp-command-ran\npost-create\n"
     );
     // the other service answers by its name; runServices left `cache` unmade
-    let mut answer = String::new();
-    for _ in 0..50 {
-        answer = sh(&d, &repo, "cmp", "wget -qO- http://db:8080/ 2>&1 || true");
-        if answer.contains("db-answers") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let answer = nexus_e2e::poll(
+        50,
+        std::time::Duration::from_millis(200),
+        || sh(&d, &repo, "cmp", "wget -qO- http://db:8080/ 2>&1 || true"),
+        |a| a.contains("db-answers"),
+    );
     assert_eq!(answer, "db-answers\n");
     // forwardPorts' "db:8080": a host port reaches the other service
     let db_forward = || -> u16 {

@@ -544,14 +544,12 @@ LABEL devcontainer.metadata='[{"remoteEnv":{"FROM_IMAGE":"i"},"postCreateCommand
         "on-create\n",
         "create did not wait for postCreateCommand"
     );
-    let mut waited = String::new();
-    for _ in 0..40 {
-        waited = sh(&d, &repo, "cmd", "cat /tmp/w");
-        if waited.contains("post-create") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+    let waited = nexus_e2e::poll(
+        40,
+        std::time::Duration::from_millis(250),
+        || sh(&d, &repo, "cmd", "cat /tmp/w"),
+        |w| w.contains("post-create"),
+    );
     assert_eq!(
         waited, "on-create\npost-create\n",
         "postCreateCommand ran in the background"
