@@ -174,7 +174,7 @@ impl Manager {
                 if let Some(files) = pulled.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
                     return Ok(files.clone());
                 }
-                let (_, files) = runtime.block_on(crate::oci::pull_feature(f))?;
+                let files = runtime.block_on(crate::oci::pull_feature(f))?;
                 pulled
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

@@ -70,12 +70,12 @@ impl std::fmt::Display for FeatureRef {
     }
 }
 
-/// Pulls feature `r` and returns its manifest digest and files.
+/// Pulls feature `r` and returns its files (the image hash covers their content).
 ///
 /// Errors: `InvalidConfig` naming the feature when the registry does not
 /// answer, has no such artifact, or the artifact is no feature (no layer of
 /// [`FEATURE_LAYER`]).
-pub async fn pull_feature(r: &FeatureRef) -> Result<(String, Vec<File>)> {
+pub async fn pull_feature(r: &FeatureRef) -> Result<Vec<File>> {
     // rustls's ring provider, as the rest of the daemon's TLS (a second install is a no-op)
     let _ = rustls::crypto::ring::default_provider().install_default();
     let protocol = match r.is_local() {
@@ -105,8 +105,7 @@ pub async fn pull_feature(r: &FeatureRef) -> Result<(String, Vec<File>)> {
                 "the artifact has no {FEATURE_LAYER} layer, so it is no feature"
             ))
         })?;
-    let files = untar(&layer.data).map_err(|e| failed(format!("its layer is no tar archive ({e})")))?;
-    Ok((image.digest.unwrap_or_default(), files))
+    untar(&layer.data).map_err(|e| failed(format!("its layer is no tar archive ({e})")))
 }
 
 /// The regular files of tar archive `data`, paths relative (`./` dropped).
