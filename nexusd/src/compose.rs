@@ -13,14 +13,15 @@
 //! (`rm`, a failed create) goes through the Docker API by the project's label
 //! (`com.docker.compose.project`), so it needs neither the CLI nor the files.
 
-use crate::devcontainer::Loaded;
-use crate::docker::{LABEL_DAEMON, LABEL_WORKSPACE, MountKind};
+use crate::docker::{LABEL_DAEMON, LABEL_WORKSPACE};
 use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
 use crate::lifecycle::ResolvedImage;
-use crate::metadata::{self, Merged};
 use crate::store::WorkspaceRecord;
 use crate::workspace::{AGENT_PORT, Manager, container_name, devcontainer_of};
+use nexus_devcontainer::config::Loaded;
+use nexus_devcontainer::container_options::{MountKind, MountSpec};
+use nexus_devcontainer::metadata::{self, Merged};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::path::Path;
@@ -276,7 +277,7 @@ fn escape_dollars(v: &mut Value) {
 }
 
 /// A compose short-syntax volume (`source:target[:ro]`) for a devcontainer.json mount.
-fn volume_line(m: &crate::docker::MountSpec) -> String {
+fn volume_line(m: &MountSpec) -> String {
     let mut line = match &m.source {
         Some(s) => format!("{s}:{}", m.target),
         None => m.target.clone(),
@@ -432,7 +433,7 @@ impl Manager {
         let mut compose_config = m.config.clone();
         compose_config.run_args.clear();
         compose_config.workspace_mount = None;
-        let options = crate::container_options::run_options("devcontainer.json", &compose_config)?;
+        let options = nexus_devcontainer::container_options::run_options("devcontainer.json", &compose_config)?;
         let mut labels = Map::from_iter([
             (LABEL_WORKSPACE.to_string(), json!(r.id)),
             (LABEL_DAEMON.to_string(), json!(self.daemon_id)),

@@ -17,6 +17,7 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use nexus_devcontainer::container_options::{MountKind, MountSpec};
 use std::collections::HashMap;
 use tokio::sync::OnceCell;
 
@@ -47,31 +48,7 @@ pub struct ContainerSpec {
     /// More mounts (devcontainer.json `mounts`).
     pub mounts: Vec<MountSpec>,
     /// Docker options from devcontainer.json (capabilities, init, limits, …).
-    pub options: crate::container_options::RunOptions,
-}
-
-/// What kind of mount a [`MountSpec`] is (Docker's `type=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MountKind {
-    /// A host path.
-    Bind,
-    /// A named volume (made by Docker when missing).
-    Volume,
-    /// Memory.
-    Tmpfs,
-}
-
-/// One mount of a container (Docker's `--mount`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountSpec {
-    /// Bind, volume or tmpfs.
-    pub kind: MountKind,
-    /// Host path (bind) or volume name; none for tmpfs (and anonymous volumes).
-    pub source: Option<String>,
-    /// Path in the container.
-    pub target: String,
-    /// Read-only.
-    pub read_only: bool,
+    pub options: nexus_devcontainer::container_options::RunOptions,
 }
 
 /// An image build through the Docker API (`POST /build`).

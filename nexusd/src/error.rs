@@ -101,6 +101,10 @@ pub enum WorkspaceError {
     /// devcontainer.json is missing, does not parse, or asks for what cannot be.
     #[error("{0}")]
     InvalidConfig(String),
+    /// devcontainer.json, a feature or image metadata that cannot be used
+    /// (the Dev Container crate's error, passed on as it is).
+    #[error(transparent)]
+    DevContainer(#[from] nexus_devcontainer::DevContainerError),
     /// A lifecycle hook (devcontainer.json `postCreateCommand`, …) failed.
     #[error(
         "{hook} exited with code {exit_code}: fix the command in devcontainer.json and try again; its output ends: {tail}"
@@ -177,6 +181,10 @@ impl WorkspaceError {
             WorkspaceError::SessionNotFound { .. } => ErrorKind::SessionNotFound,
             WorkspaceError::TooLarge(_) => ErrorKind::MessageTooLarge,
             WorkspaceError::InvalidConfig(_) => ErrorKind::InvalidConfig,
+            WorkspaceError::DevContainer(e) => match e {
+                nexus_devcontainer::DevContainerError::Read { .. } => ErrorKind::Internal,
+                _ => ErrorKind::InvalidConfig,
+            },
             WorkspaceError::HookFailed { .. } => ErrorKind::HookFailed,
             WorkspaceError::BuildFailed { .. } => ErrorKind::BuildFailed,
             WorkspaceError::Step { source, .. } => source.kind(),

@@ -1,7 +1,7 @@
 //! The daemon's event bus: progress of creates, state changes and ports, fanned out
 //! to `events.subscribe` subscribers.
 
-use crate::devcontainer::PortTarget;
+use nexus_devcontainer::config::PortTarget;
 use nexus_sdk::{Event, WorkspaceState};
 use tokio::sync::broadcast;
 

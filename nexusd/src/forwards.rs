@@ -12,9 +12,9 @@
 //! `portOpened`/`portClosed` events; forwards opening and closing are
 //! announced the same way, with `hostPort`.
 
-use crate::devcontainer::{DevContainer, PortTarget};
 use crate::error::{Result, WorkspaceError};
 use crate::workspace::{AGENT_PORT, Manager, target};
+use nexus_devcontainer::config::{DevContainer, PortTarget};
 use nexus_sdk::PortInfo;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use tokio::task::JoinHandle;
@@ -123,7 +123,7 @@ impl Manager {
     pub async fn ports_list(&self, workspace: &str) -> Result<Vec<PortInfo>> {
         let r = self.running(workspace)?;
         let text = self.exec_to_end(&self.port_lister(workspace, true)?).await?.stdout;
-        let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
+        let config = crate::workspace::devcontainer_of(&r).map(|m| m.merged.config);
         let listening: BTreeSet<PortTarget> = opened_ports(&text).into_iter().map(PortTarget::local).collect();
         // where it leads → host port
         let forwarded: BTreeMap<PortTarget, u16> = self.forwards.of(&r.id).into_iter().map(|(h, t)| (t, h)).collect();
@@ -140,7 +140,7 @@ impl Manager {
     /// range. A port that cannot be forwarded (no free host port) is a
     /// warning, not an error: the workspace runs without it.
     pub(crate) async fn forward_declared(&self, r: &crate::store::WorkspaceRecord) {
-        let Some(config) = crate::workspace::devcontainer_of(r).map(|m| m.config) else {
+        let Some(config) = crate::workspace::devcontainer_of(r).map(|m| m.merged.config) else {
             return;
         };
         // what cannot be forwarded was warned of when the workspace was created
@@ -230,7 +230,7 @@ impl Manager {
                 to.host.as_deref().unwrap_or_default()
             )));
         }
-        let config = crate::workspace::devcontainer_of(&r).map(|m| m.config);
+        let config = crate::workspace::devcontainer_of(&r).map(|m| m.merged.config);
         if let Some((host, _)) = self.forwards.of(&r.id).into_iter().find(|(_, t)| t == to) {
             return Ok(describe(config.as_ref(), to, true, Some(host)));
         }

@@ -6,16 +6,16 @@
 
 use crate::agent_client::AgentPool;
 use crate::agent_client::{Lines, Output};
-use crate::devcontainer::{Build, Loaded};
-use crate::devcontainer::{CONTAINER_HOOKS, LifecycleCommand};
 use crate::docker::{BuildSpec, ImageInfo};
 use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
 use crate::git::{self, RepoInfo};
-use crate::metadata::HookCommand;
 use crate::store::WorkspaceRecord;
 use crate::workspace::{Manager, blocking, devcontainer_of, prepare_exec_for};
-use crate::{features, metadata};
+use nexus_devcontainer::config::{Build, Loaded};
+use nexus_devcontainer::config::{CONTAINER_HOOKS, LifecycleCommand};
+use nexus_devcontainer::metadata::HookCommand;
+use nexus_devcontainer::{features, metadata};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -165,23 +165,16 @@ impl Manager {
         (base, info, mut entries): (String, ImageInfo, Vec<serde_json::Value>),
         fresh: bool,
     ) -> Result<ResolvedImage> {
-        let (r, owned, runtime) = (repo.clone(), l.clone(), tokio::runtime::Handle::current());
+        let (r, owned) = (repo.clone(), l.clone());
+        let registry = nexus_devcontainer::OciRegistry::new(tokio::runtime::Handle::current());
         let features = blocking(move || {
-            // a feature named twice (devcontainer.json, a dependsOn) is pulled once
-            let pulled = std::sync::Mutex::new(HashMap::<String, Vec<crate::oci::File>>::new());
-            let pull = |f: &crate::oci::FeatureRef| {
-                let key = f.to_string();
-                if let Some(files) = pulled.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-                    return Ok(files.clone());
-                }
-                let files = runtime.block_on(crate::oci::pull_feature(f))?;
-                pulled
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, files.clone());
-                Ok(files)
+            let read = |path: &str| {
+                git::read_at(&r, start, path).map_err(|e| nexus_devcontainer::DevContainerError::Read {
+                    path: path.to_string(),
+                    source: Box::new(e),
+                })
             };
-            features::resolve(&owned, |path| git::read_at(&r, start, path), pull)
+            Ok(features::resolve(&owned, read, &registry)?)
         })
         .await?;
         // the users features install for, as the image and devcontainer.json say
@@ -278,7 +271,7 @@ impl Manager {
         b: Build,
         fresh: bool,
     ) -> Result<(String, ImageInfo)> {
-        let options = crate::container_options::build_options(&l.path, &b.options)?;
+        let options = nexus_devcontainer::container_options::build_options(&l.path, &b.options)?;
         let context_dir = l.resolve(b.context.as_deref().unwrap_or("."))?;
         let dockerfile = l.resolve(b.dockerfile.as_deref().unwrap_or("Dockerfile"))?;
         let (repo, config_path) = (repo.clone(), l.path.clone());
@@ -385,7 +378,7 @@ impl Manager {
     /// `devcontainer up` runs them.
     pub(crate) async fn run_create_hooks(&self, r: &WorkspaceRecord) -> Result<()> {
         let hooks: Vec<String> = CONTAINER_HOOKS.iter().map(|h| h.to_string()).collect();
-        let wait_for = devcontainer_of(r).and_then(|m| m.config.wait_for);
+        let wait_for = devcontainer_of(r).and_then(|m| m.merged.config.wait_for);
         let split = wait_for
             .and_then(|w| hooks.iter().position(|h| *h == w))
             .map_or(hooks.len(), |i| i + 1);
@@ -494,7 +487,7 @@ async fn run_hooks(agents: Arc<AgentPool>, events: Events, r: WorkspaceRecord, h
         return Ok(());
     };
     for hook in &hooks {
-        for HookCommand { origin, command } in merged.hooks(hook) {
+        for HookCommand { origin, command } in merged.merged.hooks(hook) {
             let from = if origin == metadata::CONFIG_ORIGIN {
                 String::new()
             } else {

@@ -74,12 +74,12 @@ mod tests {
     #[test]
     fn every_template_names_its_image_and_parses() {
         for t in TEMPLATES {
-            let vars = crate::devcontainer::Variables {
+            let vars = nexus_devcontainer::config::Variables {
                 local_workspace_folder: "/r".into(),
                 container_workspace_folder: "/workspaces/r".into(),
                 devcontainer_id: "x".into(),
             };
-            let c = crate::devcontainer::parse(t.name, t.devcontainer_json, &vars).expect("parses");
+            let c = nexus_devcontainer::config::parse(t.name, t.devcontainer_json, &vars).expect("parses");
             assert_eq!(c.image.as_deref(), Some(t.image), "{}", t.name);
             assert_eq!(c.name.as_deref(), Some(t.name));
             if t.name != "default" {

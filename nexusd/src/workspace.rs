@@ -4,13 +4,14 @@
 
 use crate::agent_client::{AgentPool, OpenChannel, Output, RunOptions, Target, command_line};
 use crate::config::DaemonConfig;
-use crate::devcontainer;
 use crate::docker::{ContainerRuntime, ContainerSpec, LABEL_DAEMON, LABEL_WORKSPACE};
 use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
 use crate::git::{self, RepoInfo};
 use crate::keys;
 use crate::store::{Store, WorkspaceRecord};
+use nexus_devcontainer::config as devcontainer;
+use nexus_devcontainer::metadata::Merged;
 use nexus_sdk::{CreateParams, ExecParams, WorkspaceState};
 use russh::keys::PublicKey;
 use std::collections::HashMap;
@@ -122,7 +123,7 @@ pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<Pr
 /// `entrypoint`s when there are any (each a shell line, as the reference
 /// runs them); beside the image's own entrypoint and command under
 /// `overrideCommand: false`, which then is the container's main process.
-pub(crate) fn agent_entrypoint(m: &crate::metadata::Merged) -> Vec<String> {
+pub(crate) fn agent_entrypoint(m: &Merged) -> Vec<String> {
     if m.entrypoints.is_empty() && m.config.override_command != Some(false) {
         return vec![AGENT_BINARY.to_string()];
     }
@@ -185,7 +186,7 @@ pub(crate) fn settle(
     let info = &resolved.info;
     let merged = match loaded {
         Some(l) => {
-            let mut m = crate::metadata::merge(&l.config, &l.raw, &resolved.metadata)?;
+            let mut m = nexus_devcontainer::metadata::merge(&l.config, &l.raw, &resolved.metadata)?;
             let (entrypoint, cmd) = match &compose {
                 Some((_, service)) => {
                     m.config.override_command = Some(m.config.override_command.unwrap_or(false));
@@ -205,13 +206,15 @@ pub(crate) fn settle(
             if m.config.override_command == Some(false) {
                 m.image_command = entrypoint.into_iter().chain(cmd).collect();
             }
-            m.compose = compose.map(|(p, _)| p);
-            m.config_path = Some(l.path.clone());
-            Some(m)
+            Some(WorkspaceConfig {
+                merged: m,
+                config_path: Some(l.path.clone()),
+                compose: compose.map(|(p, _)| p),
+            })
         }
         None => None,
     };
-    let config = merged.as_ref().map(|m| &m.config);
+    let config = merged.as_ref().map(|m| &m.merged.config);
     let configured = config.and_then(|c| c.remote_user.clone().or_else(|| c.container_user.clone()));
     let (remote_user, mut remote_user_uid) = remote_user(configured.as_deref(), &info.user, owner);
     if config.and_then(|c| c.update_remote_user_uid) == Some(false) {
@@ -240,9 +243,27 @@ pub(crate) fn settle(
     })
 }
 
-/// The configuration a workspace was made from (devcontainer.json merged
-/// with its image's metadata), if it has a devcontainer.json.
-pub(crate) fn devcontainer_of(r: &WorkspaceRecord) -> Option<crate::metadata::Merged> {
+/// The configuration a workspace runs with, as its record keeps it (JSON in
+/// the `devcontainer` column): devcontainer.json merged with its image's
+/// metadata, plus where Nexus read it and, for a compose config, its
+/// project.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WorkspaceConfig {
+    /// devcontainer.json merged by the spec's rules.
+    #[serde(flatten)]
+    pub merged: Merged,
+    /// Where devcontainer.json was read: its path in the repository, or
+    /// `templates/<name>/devcontainer.json` for a built-in template; a
+    /// rebuild reads it there again.
+    #[serde(default, rename = "nexus.configPath", skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
+    /// For a compose config, the workspace's compose project.
+    #[serde(default, rename = "nexus.compose", skip_serializing_if = "Option::is_none")]
+    pub compose: Option<crate::compose::Project>,
+}
+
+/// The configuration a workspace was made from, if it has a devcontainer.json.
+pub(crate) fn devcontainer_of(r: &WorkspaceRecord) -> Option<WorkspaceConfig> {
     serde_json::from_str(r.devcontainer.as_deref()?).ok()
 }
 
@@ -437,7 +458,7 @@ impl Manager {
                     format!("templates/{}/devcontainer.json", t.name),
                     t.devcontainer_json.to_string(),
                 )),
-                None => devcontainer::find(&repo, start, config_arg.as_deref())?,
+                None => devcontainer::find(|path| git::read_at(&repo, start, path), config_arg.as_deref())?,
             };
             Ok((repo, start, exists, found))
         })
@@ -452,12 +473,12 @@ impl Manager {
         };
         if let Some(l) = &loaded {
             // refused now, before anything is made
-            crate::container_options::run_options(&l.path, &l.config)?;
+            nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
             // warnings now, while the CLI is sure to be listening
             let mut warnings = Vec::new();
             if let Some(req) = &l.config.host_requirements {
-                let host = crate::container_options::HostResources::of_this_host(&self.config.data_dir);
-                warnings.extend(crate::container_options::host_warnings(req, host));
+                let host = crate::host::of_this_host(&self.config.data_dir);
+                warnings.extend(nexus_devcontainer::container_options::host_warnings(req, host));
             }
             if l.config.docker_compose_file.is_some() && !l.config.run_args.is_empty() {
                 warnings
@@ -599,8 +620,8 @@ impl Manager {
         let merged = devcontainer_of(record);
         let project = merged.as_ref().and_then(|m| m.compose.clone());
         let id = match (&merged, &project) {
-            (Some(m), Some(p)) => self.compose_create(record, m, p).await,
-            _ => self.create_container(record, merged).await,
+            (Some(m), Some(p)) => self.compose_create(record, &m.merged, p).await,
+            _ => self.create_container(record, merged.map(|m| m.merged)).await,
         }
         .map_err(|e| e.at("container"))?;
         self.store.set_container(&record.id, &id)?;
@@ -624,13 +645,9 @@ impl Manager {
 
     /// Creates workspace `record`'s container (not a compose one) from its
     /// image and merged devcontainer.json; returns its id.
-    async fn create_container(
-        &self,
-        record: &WorkspaceRecord,
-        merged: Option<crate::metadata::Merged>,
-    ) -> Result<String> {
+    async fn create_container(&self, record: &WorkspaceRecord, merged: Option<Merged>) -> Result<String> {
         let options = match &merged {
-            Some(m) => crate::container_options::run_options("devcontainer.json", &m.config)?,
+            Some(m) => nexus_devcontainer::container_options::run_options("devcontainer.json", &m.config)?,
             None => Default::default(),
         };
         let workspace_bind = match &options.workspace_mount {
@@ -644,9 +661,9 @@ impl Manager {
         ]);
         if let Some(label) = merged
             .as_ref()
-            .and_then(|m| crate::metadata::label_value(&m.metadata, &Default::default()))
+            .and_then(|m| nexus_devcontainer::metadata::label_value(&m.metadata, &Default::default()))
         {
-            labels.insert(crate::metadata::LABEL.to_string(), label);
+            labels.insert(nexus_devcontainer::metadata::LABEL.to_string(), label);
         }
         // runArgs labels never replace Nexus's own
         for (k, v) in &options.labels {
@@ -742,7 +759,8 @@ impl Manager {
             "remoteUserUid": r.remote_user_uid,
             "remoteEnv": devcontainer_of(r)
                 .map(|m| {
-                    m.config
+                    m.merged
+                        .config
                         .remote_env
                         .into_iter()
                         .filter_map(|(k, v)| Some((k, v?)))
@@ -860,7 +878,7 @@ impl Manager {
                         t.devcontainer_json.to_string(),
                     ))
                 }
-                (None, true) => devcontainer::find(&repo, start, config_path.as_deref())?,
+                (None, true) => devcontainer::find(|path| git::read_at(&repo, start, path), config_path.as_deref())?,
                 (None, false) => None,
             };
             Ok((start, found))
@@ -877,7 +895,7 @@ impl Manager {
             None => None,
         };
         if let Some(l) = &loaded {
-            crate::container_options::run_options(&l.path, &l.config)?;
+            nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
             if let Some(command) = &l.config.initialize_command {
                 crate::lifecycle::run_initialize(&self.events, name, &repo.workdir, command).await?;
             }

@@ -16,7 +16,7 @@ pub async fn list(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<PortInfo>> {
 /// `ports.forward`: valid while the workspace runs.
 pub async fn forward(p: Params<'static>, ctx: Ctx) -> RpcResult<PortInfo> {
     let params: ForwardParams = parse(&p)?;
-    let target = crate::devcontainer::PortTarget::new(params.host, params.container_port);
+    let target = nexus_devcontainer::config::PortTarget::new(params.host, params.container_port);
     ctx.ports_forward(&params.workspace, &target)
         .await
         .map_err(|e| to_rpc_error(&e))

@@ -27,7 +27,7 @@ pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
         ssh_port: r.ssh_port,
         host_public_key: r.host_public_key.clone(),
         created_at: r.created_at,
-        customizations: crate::workspace::devcontainer_of(r).and_then(|m| m.config.customizations),
+        customizations: crate::workspace::devcontainer_of(r).and_then(|m| m.merged.config.customizations),
     }
 }
 

@@ -6,10 +6,10 @@
 //! environment variables, their install order, and the Dockerfile that
 //! installs them on a base image, one layer each, as root.
 
-use crate::devcontainer::Loaded;
-use crate::error::{Result, WorkspaceError};
+use crate::config::Loaded;
+use crate::error::{DevContainerError, Result};
 use crate::metadata;
-use crate::oci::{self, FeatureRef};
+use crate::oci::{self, FeatureRef, FeatureRegistry};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -112,18 +112,20 @@ fn quoted(s: &str) -> String {
 
 /// Reads what devcontainer.json's `features` name, with their `dependsOn`,
 /// from the commit (`read` gives a file relative to the repository root)
-/// or a registry (`pull` gives the files of a feature there), in
+/// or a registry (`registry` gives the files of a feature there), in
 /// install order: rounds of the features whose `dependsOn` and
 /// `installsAfter` (among those present) are installed, each round only the
 /// highest `overrideFeatureInstallOrder` priority, sorted by folder, as
-/// `@devcontainers/cli` does. Errors: `InvalidConfig` for a feature that is
-/// neither local nor in a registry, or cannot be pulled (naming it), a missing or bad devcontainer-feature.json, an
-/// unknown option, an `overrideFeatureInstallOrder` entry that is no
-/// feature, or a cycle.
+/// `@devcontainers/cli` does. Errors: [`DevContainerError::Invalid`] for a
+/// feature that is neither local nor in a registry, a missing
+/// devcontainer-feature.json or install.sh, an unknown option, an
+/// `overrideFeatureInstallOrder` entry that is no feature, or a cycle;
+/// `Syntax` for a devcontainer-feature.json that does not parse; the
+/// registry's error (`Pull`) for one that cannot be pulled; `read`'s own.
 pub fn resolve(
     loaded: &Loaded,
     read: impl Fn(&str) -> Result<Option<Vec<u8>>>,
-    pull: impl Fn(&FeatureRef) -> Result<Vec<oci::File>>,
+    registry: &impl FeatureRegistry,
 ) -> Result<Vec<Feature>> {
     let config = &loaded.config;
     let mut pending: Vec<(String, Value)> = config
@@ -133,7 +135,7 @@ pub fn resolve(
         .collect();
     let mut features: Vec<Feature> = Vec::new();
     while let Some((user_id, options)) = pending.pop() {
-        let f = load(loaded, &read, &pull, &user_id, options)?;
+        let f = load(loaded, &read, registry, &user_id, options)?;
         if features.iter().any(|g| g.folder == f.folder && g.options == f.options) {
             continue;
         }
@@ -152,10 +154,10 @@ pub fn resolve(
             }
         }
         if !found {
-            return Err(WorkspaceError::InvalidConfig(format!(
-                "{}: overrideFeatureInstallOrder names {id:?}, which is not among the features: fix the list",
-                loaded.path
-            )));
+            return Err(DevContainerError::invalid(
+                &loaded.path,
+                format!("overrideFeatureInstallOrder names {id:?}, which is not among the features: fix the list"),
+            ));
         }
     }
     let depends: Vec<Vec<(String, Value)>> = features
@@ -194,11 +196,13 @@ pub fn resolve(
             .collect();
         if round.is_empty() {
             let names: Vec<&str> = left.iter().map(|&i| features[i].user_id.as_str()).collect();
-            return Err(WorkspaceError::InvalidConfig(format!(
-                "{}: the features {} depend on each other in a cycle (dependsOn, installsAfter): break the cycle",
-                loaded.path,
-                names.join(", ")
-            )));
+            return Err(DevContainerError::invalid(
+                &loaded.path,
+                format!(
+                    "the features {} depend on each other in a cycle (dependsOn, installsAfter): break the cycle",
+                    names.join(", ")
+                ),
+            ));
         }
         let top = round.iter().map(|&i| priority[i]).max().unwrap_or(0);
         round.retain(|&i| priority[i] == top);
@@ -226,15 +230,17 @@ fn key_of(loaded: &Loaded, id: &str) -> Result<String> {
     }
     match FeatureRef::parse(id) {
         Some(r) => Ok(r.resource()),
-        None => Err(WorkspaceError::InvalidConfig(format!(
-            "{}: feature {id:?} is {}; Nexus installs local features (\"./<folder>\" beside devcontainer.json) and features from an OCI registry (\"ghcr.io/devcontainers/features/go:1\"): use one of those forms",
-            loaded.path,
-            if id.contains("://") {
-                "a tarball URL"
-            } else {
-                "no feature id Nexus knows"
-            }
-        ))),
+        None => Err(DevContainerError::invalid(
+            &loaded.path,
+            format!(
+                "feature {id:?} is {}; Nexus installs local features (\"./<folder>\" beside devcontainer.json) and features from an OCI registry (\"ghcr.io/devcontainers/features/go:1\"): use one of those forms",
+                if id.contains("://") {
+                    "a tarball URL"
+                } else {
+                    "no feature id Nexus knows"
+                }
+            ),
+        )),
     }
 }
 
@@ -250,11 +256,13 @@ fn local_folder(loaded: &Loaded, id: &str) -> Result<String> {
     };
     match folder {
         Some(f) if !f.is_empty() => Ok(f.to_string()),
-        _ => Err(WorkspaceError::InvalidConfig(format!(
-            "{}: feature {id:?} is not in a folder under {}: local features live beside devcontainer.json",
-            loaded.path,
-            if base.is_empty() { "the repository" } else { base }
-        ))),
+        _ => Err(DevContainerError::invalid(
+            &loaded.path,
+            format!(
+                "feature {id:?} is not in a folder under {}: local features live beside devcontainer.json",
+                if base.is_empty() { "the repository" } else { base }
+            ),
+        )),
     }
 }
 
@@ -275,15 +283,15 @@ struct Found {
 fn find(
     loaded: &Loaded,
     read: &impl Fn(&str) -> Result<Option<Vec<u8>>>,
-    pull: &impl Fn(&FeatureRef) -> Result<Vec<oci::File>>,
+    registry: &impl FeatureRegistry,
     user_id: &str,
 ) -> Result<Found> {
     let folder = key_of(loaded, user_id)?;
     let missing = |path: &str, how: &str| {
-        WorkspaceError::InvalidConfig(format!("{}: feature {user_id:?} has no {path}{how}", loaded.path))
+        DevContainerError::invalid(&loaded.path, format!("feature {user_id:?} has no {path}{how}"))
     };
     if let Some(r) = FeatureRef::parse(user_id) {
-        let files = pull(&r)?;
+        let files = registry.pull(&r)?;
         let file = |name: &str| files.iter().find(|f| f.path == name).map(|f| f.data.clone());
         let not_a_feature = ": it is no Dev Container feature (check the name)";
         let text =
@@ -312,7 +320,7 @@ fn find(
 fn load(
     loaded: &Loaded,
     read: &impl Fn(&str) -> Result<Option<Vec<u8>>>,
-    pull: &impl Fn(&FeatureRef) -> Result<Vec<oci::File>>,
+    registry: &impl FeatureRegistry,
     user_id: &str,
     options: Value,
 ) -> Result<Feature> {
@@ -321,36 +329,32 @@ fn load(
         json_path,
         json: text,
         files,
-    } = find(loaded, read, pull, user_id)?;
+    } = find(loaded, read, registry, user_id)?;
     let text = String::from_utf8_lossy(&text);
     let opts = jsonc_parser::ParseOptions::default();
-    let raw: Value = jsonc_parser::parse_to_serde_value(&text, &opts).map_err(|e| {
-        WorkspaceError::InvalidConfig(format!(
-            "{json_path}:{}:{}: {}: fix the file and try again",
-            e.line_display(),
-            e.column_display(),
-            e.kind()
-        ))
-    })?;
+    let raw: Value =
+        jsonc_parser::parse_to_serde_value(&text, &opts).map_err(|e| DevContainerError::syntax(&json_path, &e))?;
     let json: FeatureJson = serde_json::from_value(raw.clone())
-        .map_err(|e| WorkspaceError::InvalidConfig(format!("{json_path}: {e}: fix the file and try again")))?;
+        .map_err(|e| DevContainerError::invalid(&json_path, format!("{e}: fix the file and try again")))?;
     let given = options.as_object().cloned().unwrap_or_default();
     if let Some(unknown) = given.keys().find(|k| !json.options.contains_key(*k)) {
         let known: Vec<&str> = json.options.keys().map(String::as_str).collect();
-        return Err(WorkspaceError::InvalidConfig(format!(
-            "{}: feature {user_id:?} has no option {unknown:?}; its options are: {}",
-            loaded.path,
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        )));
+        return Err(DevContainerError::invalid(
+            &loaded.path,
+            format!(
+                "feature {user_id:?} has no option {unknown:?}; its options are: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        ));
     }
     let mut env_file = String::new();
     for (name, declared) in &json.options {
         let declared: FeatureOption = serde_json::from_value(declared.clone()).map_err(|e| {
-            WorkspaceError::InvalidConfig(format!("{json_path}: option {name:?}: {e}: fix the file and try again"))
+            DevContainerError::invalid(&json_path, format!("option {name:?}: {e}: fix the file and try again"))
         })?;
         let value = given
             .get(name)
@@ -435,7 +439,7 @@ pub fn dockerfile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devcontainer::DevContainer;
+    use crate::config::DevContainer;
     use serde_json::json;
     use std::collections::HashMap;
 
@@ -475,13 +479,17 @@ mod tests {
                 file("install.sh", json!("")),
             ]),
             "ghcr.io/x/not-a-feature" => Ok(vec![file("README.md", json!(""))]),
-            _ => Err(WorkspaceError::InvalidConfig(format!("feature {r}: cannot pull it"))),
+            _ => Err(DevContainerError::Pull {
+                feature: r.to_string(),
+                registry: "ghcr.io".into(),
+                message: "cannot pull it".into(),
+            }),
         }
     }
 
     fn order(config: Value, files: &[(&str, Value)]) -> Result<Vec<String>> {
         let r = repo(files);
-        let fs = resolve(&loaded(config), |p: &str| Ok(r.get(p).cloned()), registry)?;
+        let fs = resolve(&loaded(config), |p: &str| Ok(r.get(p).cloned()), &registry)?;
         Ok(fs.into_iter().map(|f| f.user_id).collect())
     }
 
@@ -503,14 +511,14 @@ mod tests {
         let fs = resolve(
             &loaded(json!({"image": "i", "features": {"./a": {"pip": false}}})),
             |p: &str| Ok(r.get(p).cloned()),
-            registry,
+            &registry,
         )
         .expect("resolves");
         assert_eq!(fs[0].env_file, "PIP=\"false\"\nVERSION=\"latest\"\nWITH_X=\"x\\\"y\"\n");
         let fs = resolve(
             &loaded(json!({"image": "i", "features": {"./a": "3.10"}})),
             |p: &str| Ok(r.get(p).cloned()),
-            registry,
+            &registry,
         )
         .expect("resolves");
         assert!(fs[0].env_file.contains("VERSION=\"3.10\""));

@@ -6,7 +6,7 @@
 //! that asks for a token gets the anonymous one), over HTTPS, or plain HTTP
 //! for a registry on `localhost` as the reference implementation does.
 
-use crate::error::{Result, WorkspaceError};
+use crate::error::{DevContainerError, Result};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use std::io::Read;
@@ -70,11 +70,65 @@ impl std::fmt::Display for FeatureRef {
     }
 }
 
-/// Pulls feature `r` and returns its files (the image hash covers their content).
+/// Where features named by an OCI reference come from. [`resolve`] asks it
+/// for each such feature; tests give a closure (any
+/// `Fn(&FeatureRef) -> Result<Vec<File>>` is one), and [`OciRegistry`]
+/// pulls from the registry the reference names.
 ///
-/// Errors: `InvalidConfig` naming the feature when the registry does not
-/// answer, has no such artifact, or the artifact is no feature (no layer of
-/// [`FEATURE_LAYER`]).
+/// [`resolve`]: crate::features::resolve
+pub trait FeatureRegistry {
+    /// The files of feature `r` (its layer's tar, untarred). Errors:
+    /// [`DevContainerError::Pull`] naming the feature.
+    fn pull(&self, r: &FeatureRef) -> Result<Vec<File>>;
+}
+
+impl<F: Fn(&FeatureRef) -> Result<Vec<File>>> FeatureRegistry for F {
+    fn pull(&self, r: &FeatureRef) -> Result<Vec<File>> {
+        self(r)
+    }
+}
+
+/// Features pulled from OCI registries with `oci-client`, each at most once
+/// per `OciRegistry` (a feature named twice, in devcontainer.json and a
+/// `dependsOn`, is pulled once). Its `pull` blocks on the tokio runtime
+/// given: call it from a blocking thread (`spawn_blocking`), never from a
+/// task.
+#[derive(Debug)]
+pub struct OciRegistry {
+    runtime: tokio::runtime::Handle,
+    pulled: std::sync::Mutex<std::collections::HashMap<String, Vec<File>>>,
+}
+
+impl OciRegistry {
+    /// A registry client running its requests on `runtime`.
+    pub fn new(runtime: tokio::runtime::Handle) -> OciRegistry {
+        OciRegistry {
+            runtime,
+            pulled: Default::default(),
+        }
+    }
+}
+
+impl FeatureRegistry for OciRegistry {
+    fn pull(&self, r: &FeatureRef) -> Result<Vec<File>> {
+        let key = r.to_string();
+        if let Some(files) = self.pulled.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(files.clone());
+        }
+        let files = self.runtime.block_on(pull_feature(r))?;
+        self.pulled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, files.clone());
+        Ok(files)
+    }
+}
+
+/// Pulls feature `r` and returns its files (an image hash covers their content).
+///
+/// Errors: [`DevContainerError::Pull`] naming the feature when the registry
+/// does not answer, has no such artifact, or the artifact is no feature (no
+/// layer of [`FEATURE_LAYER`]).
 pub async fn pull_feature(r: &FeatureRef) -> Result<Vec<File>> {
     // rustls's ring provider, as the rest of the daemon's TLS (a second install is a no-op)
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -86,11 +140,10 @@ pub async fn pull_feature(r: &FeatureRef) -> Result<Vec<File>> {
         protocol,
         ..Default::default()
     });
-    let failed = |what: String| {
-        WorkspaceError::InvalidConfig(format!(
-            "feature {r}: {what}: check the feature's name and that {} answers",
-            r.reference.registry()
-        ))
+    let failed = |message: String| DevContainerError::Pull {
+        feature: r.to_string(),
+        registry: r.reference.registry().to_string(),
+        message,
     };
     let image = client
         .pull(&r.reference, &RegistryAuth::Anonymous, vec![FEATURE_LAYER])

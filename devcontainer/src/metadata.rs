@@ -4,8 +4,8 @@
 //! features add, and how those entries merge with devcontainer.json into
 //! the configuration a workspace runs with.
 
-use crate::devcontainer::{CONTAINER_HOOKS, DevContainer, LifecycleCommand};
-use crate::error::{Result, WorkspaceError};
+use crate::config::{CONTAINER_HOOKS, DevContainer, LifecycleCommand};
+use crate::error::{DevContainerError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -93,14 +93,6 @@ pub struct Merged {
     /// `devcontainer.metadata` label.
     #[serde(default, rename = "nexus.metadata")]
     pub metadata: Vec<Value>,
-    /// Where devcontainer.json was read: its path in the repository, or
-    /// `templates/<name>/devcontainer.json` for a built-in template; a
-    /// rebuild reads it there again.
-    #[serde(default, rename = "nexus.configPath", skip_serializing_if = "Option::is_none")]
-    pub config_path: Option<String>,
-    /// For a compose config, the workspace's compose project.
-    #[serde(default, rename = "nexus.compose", skip_serializing_if = "Option::is_none")]
-    pub compose: Option<crate::compose::Project>,
 }
 
 impl Merged {
@@ -230,15 +222,18 @@ fn merge_customizations(into: &mut Value, from: &Value) {
 /// `entrypoint`s collected in order; `hostRequirements` the maximum;
 /// `customizations` merged per property; for the rest the last entry that
 /// sets it wins. `raw` is devcontainer.json as written, whose entry the
-/// merged `metadata` ends with. Errors: `InvalidConfig` when an entry holds
+/// merged `metadata` ends with. Errors: [`DevContainerError::Metadata`] when an entry holds
 /// a value of the wrong type.
 pub fn merge(config: &DevContainer, raw: &Value, entries: &[Value]) -> Result<Merged> {
     let own = merge_entry(config);
     let all: Vec<&Map<String, Value>> = entries.iter().chain([&own]).filter_map(Value::as_object).collect();
     let mut merged = serde_json::to_value(config)
-        .map_err(|e| WorkspaceError::Internal(format!("cannot merge devcontainer.json: {e}")))?;
+        .map_err(|e| DevContainerError::invalid(CONFIG_ORIGIN, format!("cannot merge it: {e}")))?;
     let Some(out) = merged.as_object_mut() else {
-        return Err(WorkspaceError::Internal("devcontainer.json is no object".into()));
+        return Err(DevContainerError::invalid(
+            CONFIG_ORIGIN,
+            "devcontainer.json must hold one JSON object",
+        ));
     };
     for key in ["init", "privileged"] {
         if all.iter().any(|e| e.get(key) == Some(&Value::Bool(true))) {
@@ -318,10 +313,10 @@ pub fn merge(config: &DevContainer, raw: &Value, entries: &[Value]) -> Result<Me
     if let Some(req) = host_requirements(&all) {
         out.insert("hostRequirements".into(), req);
     }
-    let bad = |what: &str, e: serde_json::Error| {
-        WorkspaceError::InvalidConfig(format!(
-            "the image metadata ({LABEL} label or a feature) has a bad {what}: {e}: fix the image or the feature"
-        ))
+    let bad = |what: &str, e: serde_json::Error| DevContainerError::Metadata {
+        label: LABEL,
+        what: what.to_string(),
+        message: e.to_string(),
     };
     let mut lifecycle = BTreeMap::new();
     for hook in CONTAINER_HOOKS {
@@ -351,8 +346,6 @@ pub fn merge(config: &DevContainer, raw: &Value, entries: &[Value]) -> Result<Me
             .cloned()
             .chain(Some(config_entry(raw)).filter(|e| e.as_object().is_some_and(|o| !o.is_empty())))
             .collect(),
-        config_path: None,
-        compose: None,
     })
 }
 

@@ -6,9 +6,8 @@
 //! and `build.options` (the common `docker build` flags) as image build
 //! options.
 
-use crate::devcontainer::{DevContainer, HostRequirements, MountEntry};
-use crate::docker::{MountKind, MountSpec};
-use crate::error::{Result, WorkspaceError};
+use crate::config::{DevContainer, HostRequirements, MountEntry};
+use crate::error::{DevContainerError, Result};
 use std::collections::BTreeMap;
 
 /// The `runArgs` flags Nexus understands, for the error naming another.
@@ -45,8 +44,32 @@ pub struct RunOptions {
     pub hostname: Option<String>,
 }
 
-fn invalid(path: &str, what: String) -> WorkspaceError {
-    WorkspaceError::InvalidConfig(format!("{path}: {what}"))
+/// What kind of mount a [`MountSpec`] is (Docker's `type=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountKind {
+    /// A host path.
+    Bind,
+    /// A named volume (made by Docker when missing).
+    Volume,
+    /// Memory.
+    Tmpfs,
+}
+
+/// One mount of a container (Docker's `--mount`, devcontainer.json's `mounts` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    /// Bind, volume or tmpfs.
+    pub kind: MountKind,
+    /// Host path (bind) or volume name; none for tmpfs (and anonymous volumes).
+    pub source: Option<String>,
+    /// Path in the container.
+    pub target: String,
+    /// Read-only.
+    pub read_only: bool,
+}
+
+fn invalid(path: &str, what: String) -> DevContainerError {
+    DevContainerError::invalid(path, what)
 }
 
 /// A size in bytes from Docker's notation (`512m`, `4g`, `1024`; `b`, `k`,
@@ -201,12 +224,12 @@ impl<'a> Flags<'a> {
         Ok((k.to_string(), v.to_string()))
     }
 
-    fn invalid(&self, what: String) -> WorkspaceError {
+    fn invalid(&self, what: String) -> DevContainerError {
         invalid(self.path, format!("{}: {what}", self.property))
     }
 
     /// The error for a flag Nexus does not take; `supported` lists those it does.
-    fn unsupported(&self, flag: &str, supported: &str) -> WorkspaceError {
+    fn unsupported(&self, flag: &str, supported: &str) -> DevContainerError {
         self.invalid(format!(
             "{flag} is not supported by Nexus (supported: {supported}); remove it or use the devcontainer.json property instead"
         ))
@@ -291,7 +314,7 @@ pub struct BuildOptions {
 /// them. `--progress` only shapes the CLI's output and is accepted without
 /// effect.
 ///
-/// Errors: `InvalidConfig` naming a flag Nexus does not take, or one
+/// Errors: [`DevContainerError::Invalid`] naming a flag Nexus does not take, or one
 /// without its value.
 pub fn build_options(path: &str, options: &[String]) -> Result<BuildOptions> {
     let mut o = BuildOptions::default();
@@ -329,7 +352,7 @@ pub fn build_options(path: &str, options: &[String]) -> Result<BuildOptions> {
 
 /// The container options of devcontainer.json `c` at `path`.
 ///
-/// Errors: `InvalidConfig` naming the mount or `runArgs` flag that cannot be.
+/// Errors: [`DevContainerError::Invalid`] naming the mount or `runArgs` flag that cannot be.
 pub fn run_options(path: &str, c: &DevContainer) -> Result<RunOptions> {
     let mut o = RunOptions {
         workspace_mount: c.workspace_mount.as_deref().map(|m| parse_mount(path, m)).transpose()?,
@@ -369,33 +392,6 @@ pub struct HostResources {
     pub memory: u64,
     /// Free disk space where Docker keeps its data, in bytes.
     pub storage: u64,
-}
-
-impl HostResources {
-    /// This machine's: cores, `MemTotal` of `/proc/meminfo`, and free space
-    /// of the file system holding `disk` (statvfs). What cannot be read is
-    /// `u64::MAX` (no warning).
-    pub fn of_this_host(disk: &std::path::Path) -> HostResources {
-        let cpus = std::thread::available_parallelism().map_or(u64::MAX, |n| n.get() as u64);
-        let memory = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find_map(|l| l.strip_prefix("MemTotal:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            })
-            .map_or(u64::MAX, |kib| kib * 1024);
-        let storage = free_bytes(disk).unwrap_or(u64::MAX);
-        HostResources { cpus, memory, storage }
-    }
-}
-
-fn free_bytes(path: &std::path::Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a NUL-terminated path and `st` a valid out-pointer.
-    (unsafe { libc::statvfs(c.as_ptr(), &mut st) } == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// The spec's `hostRequirements` the host falls short of, one sentence

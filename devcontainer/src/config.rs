@@ -6,8 +6,7 @@
 //! folder and the lifecycle hooks. Property names are the spec's. Unknown
 //! properties are kept (and ignored), not errors.
 
-use crate::error::{Result, WorkspaceError};
-use crate::git::RepoInfo;
+use crate::error::{DevContainerError, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -421,10 +420,10 @@ impl Loaded {
                 "" | "." => {}
                 ".." => {
                     if parts.pop().is_none() {
-                        return Err(WorkspaceError::InvalidConfig(format!(
-                            "{}: {path:?} leads out of the repository: keep the build inside it",
-                            self.path
-                        )));
+                        return Err(DevContainerError::invalid(
+                            &self.path,
+                            format!("{path:?} leads out of the repository: keep the build inside it"),
+                        ));
                     }
                 }
                 p => parts.push(p),
@@ -525,16 +524,6 @@ pub fn devcontainer_id(labels: &BTreeMap<String, String>) -> String {
     String::from_utf8(digits).unwrap_or_default()
 }
 
-/// The error for a devcontainer.json that does not parse: file, line, column.
-fn parse_error(path: &str, e: &jsonc_parser::errors::ParseError) -> WorkspaceError {
-    WorkspaceError::InvalidConfig(format!(
-        "{path}:{}:{}: {}: fix the file and try again",
-        e.line_display(),
-        e.column_display(),
-        e.kind()
-    ))
-}
-
 /// JSON with comments and trailing commas, as VS Code reads it; nothing looser.
 fn jsonc_options() -> jsonc_parser::ParseOptions {
     jsonc_parser::ParseOptions {
@@ -549,20 +538,21 @@ fn jsonc_options() -> jsonc_parser::ParseOptions {
 }
 
 /// Parses devcontainer.json text found at `path`, variables replaced.
-/// Errors: `InvalidConfig` with file, line and column.
+/// Errors: [`DevContainerError::Syntax`] with file, line and column; `Invalid` for a value of the wrong type.
 pub fn parse(path: &str, text: &str, vars: &Variables) -> Result<DevContainer> {
     let opts = jsonc_options();
     // typed first, for the position of a wrong type; then as a value for the variables
-    jsonc_parser::parse_to_serde_value::<DevContainer>(text, &opts).map_err(|e| parse_error(path, &e))?;
+    jsonc_parser::parse_to_serde_value::<DevContainer>(text, &opts).map_err(|e| DevContainerError::syntax(path, &e))?;
     let mut value: serde_json::Value =
-        jsonc_parser::parse_to_serde_value(text, &opts).map_err(|e| parse_error(path, &e))?;
+        jsonc_parser::parse_to_serde_value(text, &opts).map_err(|e| DevContainerError::syntax(path, &e))?;
     if !value.is_object() {
-        return Err(WorkspaceError::InvalidConfig(format!(
-            "{path}: devcontainer.json must hold one JSON object"
-        )));
+        return Err(DevContainerError::invalid(
+            path,
+            "devcontainer.json must hold one JSON object",
+        ));
     }
     substitute_all(&mut value, vars);
-    serde_json::from_value(value).map_err(|e| WorkspaceError::InvalidConfig(format!("{path}: {e}")))
+    serde_json::from_value(value).map_err(|e| DevContainerError::invalid(path, e.to_string()))
 }
 
 /// Parses devcontainer.json at `path` of a repository named `repo_name` for a
@@ -593,7 +583,8 @@ pub fn load(path: &str, text: &str, repo_name: &str, worktree: &std::path::Path)
         vars.container_workspace_folder = folder;
         config = parse(path, text, &vars)?;
     }
-    let raw = jsonc_parser::parse_to_serde_value(text, &jsonc_options()).map_err(|e| parse_error(path, &e))?;
+    let raw =
+        jsonc_parser::parse_to_serde_value(text, &jsonc_options()).map_err(|e| DevContainerError::syntax(path, &e))?;
     Ok(Loaded {
         path: path.to_string(),
         config,
@@ -601,21 +592,22 @@ pub fn load(path: &str, text: &str, repo_name: &str, worktree: &std::path::Path)
     })
 }
 
-/// Finds devcontainer.json in commit `commit`: `config` (relative to the
-/// repository root) when given, else the first of [`LOCATIONS`]. `None` when
-/// there is none and none was asked for. Errors: `InvalidConfig` for a
-/// `config` that is missing or a file that does not parse.
-pub fn find(repo: &RepoInfo, commit: git2::Oid, config: Option<&str>) -> Result<Option<(String, String)>> {
-    let read = |path: &str| -> Result<Option<String>> {
-        Ok(crate::git::read_at(repo, commit, path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
-    };
+/// Finds devcontainer.json in a commit whose files `read` returns (by path
+/// relative to the repository root; `None` when absent): `config` when
+/// given, else the first of [`LOCATIONS`]. Gives (path, text); `None` when
+/// there is none and none was asked for. Errors: `read`'s own, and
+/// [`DevContainerError::NotInCommit`] for a `config` that is missing.
+pub fn find<E: From<DevContainerError>>(
+    read: impl Fn(&str) -> Result<Option<Vec<u8>>, E>,
+    config: Option<&str>,
+) -> Result<Option<(String, String)>, E> {
+    let read =
+        |path: &str| -> Result<Option<String>, E> { Ok(read(path)?.map(|b| String::from_utf8_lossy(&b).into_owned())) };
     if let Some(path) = config {
         let path = path.trim_start_matches("./").to_string();
         return match read(&path)? {
             Some(text) => Ok(Some((path, text))),
-            None => Err(WorkspaceError::InvalidConfig(format!(
-                "{path}: no such file in the commit the workspace starts from: commit it, or fix --config"
-            ))),
+            None => Err(DevContainerError::NotInCommit { path }.into()),
         };
     }
     for path in LOCATIONS {
