@@ -3,6 +3,10 @@
 
 use nexus_sdk::ErrorKind;
 
+/// How many last lines of a failed command's output (a hook, a compose
+/// command) its error quotes.
+pub const TAIL_LINES: usize = 10;
+
 /// A failed workspace operation. Messages are lowercase and say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {

@@ -57,6 +57,11 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// `n` random bytes as hex (tokens, daemon and channel ids).
+pub fn random_hex(n: usize) -> String {
+    (0..n).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,9 @@
 
 use crate::api;
 use crate::config::DaemonConfig;
-use crate::docker::{ContainerRuntime, Docker};
 use crate::error::WorkspaceError;
 use crate::keys;
+use crate::runtime::docker::{ContainerRuntime, Docker};
 use crate::store::Store;
 use crate::workspace::Manager;
 use std::future::Future;
@@ -53,11 +53,6 @@ fn read_or_init(path: &Path, make: impl FnOnce() -> String) -> Result<String, Wo
     Ok(value)
 }
 
-/// `n` random bytes as hex.
-pub(crate) fn random_hex(n: usize) -> String {
-    (0..n).map(|_| format!("{:02x}", rand::random::<u8>())).collect()
-}
-
 /// Runs the daemon on `listener` until `shutdown` resolves.
 ///
 /// Errors: [`ServeError`] when the data directory, database or server cannot
@@ -78,8 +73,8 @@ pub async fn serve(
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
     }
-    let token = read_or_init(&dir.join("token"), || random_hex(32))?;
-    let daemon_id = read_or_init(&dir.join("daemon_id"), || random_hex(8))?;
+    let token = read_or_init(&dir.join("token"), || keys::random_hex(32))?;
+    let daemon_id = read_or_init(&dir.join("daemon_id"), || keys::random_hex(8))?;
     let daemon_key = keys::load_or_create(&dir.join("daemon_ed25519"))?;
     let store = Store::open(&dir.join("state.db"))?;
     let runtime: Arc<dyn ContainerRuntime> = Arc::new(Docker::new());

@@ -5,6 +5,7 @@
 
 mod authkeys;
 mod config;
+mod connection;
 mod forward;
 mod ports;
 mod process;
@@ -12,6 +13,7 @@ mod reaper;
 mod server;
 mod session;
 mod sftp;
+mod stdin;
 mod users;
 mod watch;
 

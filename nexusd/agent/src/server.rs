@@ -4,22 +4,22 @@
 //! (`forward.rs`) and the SFTP subsystem (`sftp.rs`). `docs/ssh.md` lists
 //! what is supported, request by request.
 
-use crate::authkeys::{self, Permissions};
+use crate::authkeys::Permissions;
 use crate::config::AgentConfig;
+use crate::connection::{ChannelState, Connection, Failures};
 use crate::forward::{self, AgentSockets, RemoteForwards};
 use crate::process::PtyRequest;
 use crate::reaper;
-use crate::session::{ChannelState, Program, accepted_env, signal_number};
-use crate::users::{self, User};
-use russh::keys::PublicKey;
+use crate::session::{Program, accepted_env, signal_number};
+use crate::users;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Sig};
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What stops the agent from serving.
 #[derive(Debug, thiserror::Error)]
@@ -124,15 +124,6 @@ fn others_alive() -> bool {
         .unwrap_or(false)
 }
 
-/// Failed connections (no successful login) allowed per client address and
-/// [`FAILURE_WINDOW`] before logins from it are refused for the rest of it.
-const MAX_FAILURES: u32 = 10;
-/// The window of [`MAX_FAILURES`].
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
-
-/// Failed connections by client address: (count, window start).
-type Failures = Arc<Mutex<HashMap<IpAddr, (u32, Instant)>>>;
-
 struct Server {
     config: Arc<AgentConfig>,
     agents: AgentSockets,
@@ -156,86 +147,6 @@ impl russh::server::Server for Server {
             agent_socket: None,
             agents: self.agents.clone(),
             failures: self.failures.clone(),
-        }
-    }
-}
-
-/// One SSH connection.
-pub struct Connection {
-    id: u64,
-    pub(crate) config: Arc<AgentConfig>,
-    pub(crate) peer: Option<SocketAddr>,
-    pub(crate) user: Option<User>,
-    /// What the accepted key's authorized_keys options allow.
-    permissions: Permissions,
-    /// Whether the client tried to log in at all.
-    attempted: bool,
-    pub(crate) channels: HashMap<ChannelId, ChannelState>,
-    remote: RemoteForwards,
-    /// `SSH_AUTH_SOCK`, once the client asked for agent forwarding.
-    pub(crate) agent_socket: Option<PathBuf>,
-    agents: AgentSockets,
-    failures: Failures,
-}
-
-impl Drop for Connection {
-    /// Forgets the connection's forwarded agent, and counts and logs a
-    /// connection that tried to log in and never did.
-    fn drop(&mut self) {
-        self.agents.unregister(self.id);
-        if let (None, true, Some(peer)) = (&self.user, self.attempted, self.peer) {
-            let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = f.entry(peer.ip()).or_insert((0, Instant::now()));
-            if entry.1.elapsed() > FAILURE_WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-            tracing::warn!("failed login from {} ({} in this minute)", peer.ip(), entry.0);
-        }
-    }
-}
-
-impl Connection {
-    /// Whether logins from this client are refused for too many failures.
-    fn throttled(&self) -> bool {
-        let Some(peer) = self.peer else { return false };
-        let f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        f.get(&peer.ip())
-            .is_some_and(|(n, start)| *n >= MAX_FAILURES && start.elapsed() <= FAILURE_WINDOW)
-    }
-
-    /// The user and the key's permissions, when `key` may log in as `user`
-    /// from this client.
-    fn check_key(&mut self, user: &str, key: &PublicKey) -> Option<(User, Permissions)> {
-        self.attempted = true;
-        if self.throttled() {
-            tracing::warn!("refused login as {user} from {:?}: too many failed logins", self.peer);
-            return None;
-        }
-        let text = std::fs::read_to_string(&self.config.authorized_keys_path).ok()?;
-        let entry = authkeys::parse(&text)
-            .into_iter()
-            .find(|k| k.key.key_data() == key.key_data())?;
-        if let (Some(list), Some(peer)) = (&entry.permissions.from, self.peer)
-            && !authkeys::from_allows(list, peer.ip())
-        {
-            tracing::warn!("refused key for {user} from {}: not in from=\"{list}\"", peer.ip());
-            return None;
-        }
-        match users::lookup(user) {
-            Some(u) => Some((u, entry.permissions)),
-            None => {
-                tracing::warn!("refused login as {user} from {:?}: no such user", self.peer);
-                None
-            }
-        }
-    }
-
-    fn reply(&self, ok: bool, channel: ChannelId, session: &mut Session) -> Result<(), russh::Error> {
-        if ok {
-            session.channel_success(channel)
-        } else {
-            session.channel_failure(channel)
         }
     }
 }

@@ -2,118 +2,17 @@
 //! the shell, a command or the SFTP subsystem as the session user, and moving
 //! bytes between the channel and the process until it exits.
 
-use crate::process::{self, Io, PtyMaster, PtyRequest, Spec};
+use crate::connection::{ChannelState, Connection};
+use crate::process::{self, Io, Spec};
 use crate::reaper::Exit;
-use crate::server::Connection;
+use crate::stdin::{OutputWaiting, StdinReceiver, stdin_queue};
 use crate::users::{self, User};
 use russh::server::{Handle, Session};
 use russh::{ChannelId, Sig};
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
-
-/// Bytes of client input waiting for a process beyond which the session
-/// loop waits for the process to read (unless its output is waiting).
-const STDIN_HIGH_WATER: usize = 64 * 1024 * 1024;
-
-/// Client input on its way to a process's stdin.
-///
-/// russh gives no window-based flow control (it re-opens the window as data
-/// arrives), so the only backpressure is to hold the session loop — which
-/// also carries the process's output. Holding it while that output waits
-/// would deadlock a process that writes before it reads (`cat` of a large
-/// stream). So input is queued, and the loop is held only past
-/// [`STDIN_HIGH_WATER`] bytes *and* while no output of the process waits.
-#[derive(Clone)]
-pub(crate) struct StdinQueue {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    counts: Arc<FlowCounts>,
-}
-
-/// Shared counts of one session's data flow.
-#[derive(Default)]
-pub(crate) struct FlowCounts {
-    /// Input bytes queued but not yet written to the process.
-    queued: AtomicUsize,
-    /// Output sends waiting on the session loop right now.
-    output_waiting: AtomicUsize,
-}
-
-/// Marks an output send in flight for as long as it lives.
-struct OutputWaiting<'a>(&'a FlowCounts);
-
-impl<'a> OutputWaiting<'a> {
-    fn new(c: &'a FlowCounts) -> Self {
-        c.output_waiting.fetch_add(1, Ordering::AcqRel);
-        OutputWaiting(c)
-    }
-}
-
-impl Drop for OutputWaiting<'_> {
-    fn drop(&mut self) {
-        self.0.output_waiting.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The receiving end of a [`StdinQueue`].
-pub(crate) struct StdinReceiver {
-    rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    counts: Arc<FlowCounts>,
-}
-
-/// A connected queue.
-pub(crate) fn stdin_queue() -> (StdinQueue, StdinReceiver) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let counts = Arc::new(FlowCounts::default());
-    (
-        StdinQueue {
-            tx,
-            counts: counts.clone(),
-        },
-        StdinReceiver { rx, counts },
-    )
-}
-
-impl StdinQueue {
-    /// Queues `data` for the process.
-    pub(crate) async fn push(&self, data: &[u8]) {
-        let c = &self.counts;
-        while c.queued.load(Ordering::Acquire) > STDIN_HIGH_WATER
-            && c.output_waiting.load(Ordering::Acquire) == 0
-            && !self.tx.is_closed()
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        }
-        c.queued.fetch_add(data.len(), Ordering::AcqRel);
-        let _ = self.tx.send(data.to_vec());
-    }
-}
-
-impl StdinReceiver {
-    /// The next input, if the queue is open.
-    async fn recv(&mut self) -> Option<Vec<u8>> {
-        self.rx.recv().await
-    }
-
-    /// Marks `len` bytes as written to the process.
-    fn written(&self, len: usize) {
-        self.counts.queued.fetch_sub(len, Ordering::AcqRel);
-    }
-}
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Per-channel state: requests seen before the process starts, then its handles.
-#[derive(Default)]
-pub(crate) struct ChannelState {
-    pub(crate) env: Vec<(String, String)>,
-    pub(crate) pty: Option<PtyRequest>,
-    pub(crate) stdin: Option<StdinQueue>,
-    pub(crate) master: Option<Arc<PtyMaster>>,
-    pub(crate) pid: Option<i32>,
-}
 
 /// Environment variables a client may set (OpenSSH's default `AcceptEnv`).
 pub(crate) fn accepted_env(name: &str) -> bool {

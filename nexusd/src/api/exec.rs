@@ -5,8 +5,8 @@
 
 use super::error::{parse, to_rpc_error};
 use super::{Ctx, Next, checked, next_output};
-use crate::agent_client::{Control, Output};
 use crate::error::WorkspaceError;
+use crate::workspace::{Control, Output};
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -16,9 +16,7 @@ use nexus_sdk::{
 };
 use tokio::sync::mpsc;
 
-/// Exit code reported when the command could not be run to its end (as
-/// OpenSSH's `ssh` exits 255 when the connection fails).
-pub const EXEC_FAILED: i32 = 255;
+pub use crate::workspace::EXEC_FAILED;
 
 /// Output chunks held between the channel and the subscriber: with the
 /// channel's own buffer and the connection's, what a stalled subscriber

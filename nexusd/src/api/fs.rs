@@ -4,8 +4,8 @@
 
 use super::error::{parse, to_rpc_error};
 use super::{Ctx, Next, checked, next_output};
-use crate::agent_client::{Lines, Output};
 use crate::error::WorkspaceError;
+use crate::workspace::{Lines, Output};
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};

@@ -18,8 +18,8 @@ pub use exec::EXEC_FAILED;
 pub use methods::KnownMethods;
 pub use raw_read::RawRead;
 
-use crate::agent_client::Output;
 use crate::workspace::Manager;
+use crate::workspace::Output;
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionSink};
 use nexus_sdk::methods as m;

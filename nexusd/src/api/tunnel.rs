@@ -4,8 +4,8 @@
 
 use super::error::{parse, to_rpc_error};
 use super::{Ctx, Next, checked, next_output};
-use crate::agent_client::{Control, Output};
 use crate::error::WorkspaceError;
+use crate::workspace::{Control, Output};
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};

@@ -3,7 +3,7 @@
 
 use super::error::{parse, to_rpc_error};
 use super::{Ctx, checked};
-use crate::store::WorkspaceRecord;
+use crate::workspace::Record as WorkspaceRecord;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -42,7 +42,7 @@ pub async fn daemon_info(ctx: Ctx) -> RpcResult<DaemonInfo> {
 
 /// `template.list`: always valid.
 pub async fn template_list() -> RpcResult<Vec<nexus_sdk::TemplateInfo>> {
-    Ok(crate::templates::TEMPLATES
+    Ok(crate::workspace::TEMPLATES
         .iter()
         .map(|t| nexus_sdk::TemplateInfo {
             name: t.name.into(),

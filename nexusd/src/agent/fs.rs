@@ -3,8 +3,8 @@
 //! connection, so they run as the workspace user with that user's
 //! permissions. Relative paths are relative to the workspace folder.
 
+use crate::agent::client::AgentPool;
 use crate::error::{Result, WorkspaceError};
-use crate::workspace::Manager;
 use nexus_sdk::{
     FileStat, FileType, MAX_READ_BYTES, MkdirParams, PathParams, ReadFileParams, ReadFileResult, RenameParams,
     RmParams, WriteFileParams,
@@ -17,12 +17,18 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 /// One `fs.*` call's context: the session, the workspace, the user.
 pub struct Fs<'a> {
-    manager: &'a Manager,
-    sftp: Arc<SftpSession>,
-    workspace: String,
-    workspace_id: String,
-    user: String,
-    folder: String,
+    /// The pool the session came from; a broken session is dropped from it.
+    pub(crate) agents: &'a AgentPool,
+    /// The workspace's SFTP session, as the workspace user.
+    pub(crate) sftp: Arc<SftpSession>,
+    /// The workspace's name, for errors.
+    pub(crate) workspace: String,
+    /// The workspace's id, the pool's key.
+    pub(crate) workspace_id: String,
+    /// The workspace user, for errors.
+    pub(crate) user: String,
+    /// The workspace folder, which relative paths start from.
+    pub(crate) folder: String,
 }
 
 /// A file opened by [`Fs::open_read`]: `length` bytes from `offset` are left to read.
@@ -78,36 +84,6 @@ fn stat_of(name: String, a: &FileAttributes) -> FileStat {
     }
 }
 
-impl Manager {
-    /// The `fs.*` context of a running workspace.
-    /// Starts the agent's inotify watcher (`nexus-agent --watch`) on a
-    /// connection of its own, as the workspace user; its stdout carries
-    /// `fs.watch` notifications as JSON lines.
-    pub async fn open_watch(&self, p: &nexus_sdk::WatchParams) -> Result<crate::agent_client::OpenChannel> {
-        let r = self.running(&p.workspace)?;
-        let path = resolve(&r.workspace_folder, &p.path)?;
-        let mut args = vec!["--watch", path.as_str()];
-        if p.recursive {
-            args.push("--recursive");
-        }
-        self.open_exec(&self.prepare_agent_helper(&p.workspace, &args)?.dedicated())
-            .await
-    }
-
-    pub async fn fs(&self, workspace: &str) -> Result<Fs<'_>> {
-        let r = self.running(workspace)?;
-        let sftp = self.agents().sftp(&crate::workspace::target(&r)).await?;
-        Ok(Fs {
-            manager: self,
-            sftp,
-            workspace: r.name.clone(),
-            workspace_id: r.id.clone(),
-            user: r.remote_user.clone(),
-            folder: r.workspace_folder.clone(),
-        })
-    }
-}
-
 impl Fs<'_> {
     /// Maps an SFTP failure on `path` to an error; a transport failure also
     /// drops the session so the next call opens a new one.
@@ -128,7 +104,7 @@ impl Fs<'_> {
                 message: s.error_message.clone(),
             },
             other => {
-                self.manager.agents().forget_sftp(&self.workspace_id).await;
+                self.agents.forget_sftp(&self.workspace_id).await;
                 WorkspaceError::AgentUnavailable(format!("{op} {path}: {other}"))
             }
         }

@@ -11,6 +11,8 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
+pub mod ports;
+
 /// Migrations, in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
     // 1: workspaces and their ports
@@ -146,7 +148,7 @@ fn pick_free(tx: &rusqlite::Transaction<'_>, range: (u16, u16), probe: impl Fn(u
         let rows = stmt.query_map([], |r| r.get::<_, u16>(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    crate::ports::pick(range, &taken, probe).ok_or(WorkspaceError::PortsExhausted(range.0, range.1))
+    crate::store::ports::pick(range, &taken, probe).ok_or(WorkspaceError::PortsExhausted(range.0, range.1))
 }
 
 /// The state database. One connection behind a mutex: every call is short.
@@ -371,6 +373,11 @@ impl Store {
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// The container name of a workspace.
+pub fn container_name(r: &WorkspaceRecord) -> String {
+    format!("nexus-{}-{}", r.name, &r.id[..8.min(r.id.len())])
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! (`exec.write`, `exec.resize`, `tunnel.close`, …) reach it from any
 //! connection. An id lives as long as its [`Registration`].
 
-use crate::agent_client::Control;
+use crate::agent::client::Control;
 use crate::error::{Result, WorkspaceError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -36,7 +36,7 @@ impl Channels {
     /// sender waits while the channel catches up).
     pub fn register(&self) -> (Registration, mpsc::Receiver<Control>) {
         let (tx, rx) = mpsc::channel(4);
-        let id = crate::server::random_hex(8);
+        let id = crate::keys::random_hex(8);
         if let Ok(mut map) = self.map.lock() {
             map.insert(id.clone(), tx);
         }

@@ -1,31 +1,22 @@
-//! What a workspace is made from and what runs in it once made: the image
-//! (`--image`, devcontainer.json's `image` or its Dockerfile build, or the
-//! built-in default template) and devcontainer.json's lifecycle hooks, run
-//! in the container as the remote user with their output streamed as
-//! progress events.
+//! What a workspace is made from: the image (`--image`, devcontainer.json's
+//! `image` or its Dockerfile build, a built-in template, or the default
+//! one), extended with devcontainer.json's features and the merged
+//! `devcontainer.metadata` label; builds are reused while their content
+//! hash is unchanged.
 
-use crate::agent_client::AgentPool;
-use crate::agent_client::{Lines, Output};
-use crate::docker::{BuildSpec, ImageInfo};
 use crate::error::{Result, WorkspaceError};
-use crate::events::Events;
 use crate::git::{self, RepoInfo};
-use crate::store::WorkspaceRecord;
-use crate::workspace::{Manager, blocking, devcontainer_of, prepare_exec_for};
+use crate::runtime::docker::{BuildSpec, ImageInfo};
+use crate::workspace::{Manager, blocking};
 use nexus_devcontainer::config::{Build, Loaded};
-use nexus_devcontainer::config::{CONTAINER_HOOKS, LifecycleCommand};
-use nexus_devcontainer::metadata::HookCommand;
 use nexus_devcontainer::{features, metadata};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Repository of the images built from devcontainer.json Dockerfiles; the
 /// tag is the start of the build's content hash.
 pub const BUILD_REPOSITORY: &str = "nexus/devcontainer";
 /// Label holding the whole content hash on those images.
 pub const LABEL_BUILD: &str = "dev.nexus.build";
-/// How many lines of a failed hook's output its error quotes.
-pub(crate) const TAIL_LINES: usize = 10;
 
 /// The image a new workspace runs and what it says, with the metadata
 /// entries that come before devcontainer.json's: the base image's
@@ -71,7 +62,7 @@ impl Manager {
     }
 
     /// The image features go on, and whether Nexus built it.
-    async fn base_image(
+    pub(super) async fn base_image(
         &self,
         name: &str,
         p: &nexus_sdk::CreateParams,
@@ -81,7 +72,7 @@ impl Manager {
         fresh: bool,
     ) -> Result<(String, ImageInfo, bool)> {
         if let (None, Some(template)) = (&p.image, &p.template) {
-            let t = crate::templates::find(template)?;
+            let t = crate::runtime::templates::find(template)?;
             let info = self.ensure_template_image(name, t, t.image).await?;
             return Ok((t.image.to_string(), info, false));
         }
@@ -105,7 +96,7 @@ impl Manager {
         if p.image.is_none() && loaded.is_none() {
             // the default image is made from the embedded default template when missing
             let info = self
-                .ensure_template_image(name, &crate::templates::TEMPLATES[0], &image)
+                .ensure_template_image(name, &crate::runtime::templates::TEMPLATES[0], &image)
                 .await?;
             return Ok((image, info, false));
         }
@@ -117,13 +108,13 @@ impl Manager {
     /// default template the daemon's `default_image`), built from the
     /// template's embedded Dockerfile when missing (after the default
     /// template's image, which the others start from).
-    async fn ensure_template_image(
+    pub(super) async fn ensure_template_image(
         &self,
         name: &str,
-        t: &crate::templates::Template,
+        t: &crate::runtime::templates::Template,
         image: &str,
     ) -> Result<ImageInfo> {
-        let default = &crate::templates::TEMPLATES[0];
+        let default = &crate::runtime::templates::TEMPLATES[0];
         self.events.progress(name, "image", format!("finding image {image}"));
         match self.runtime.ensure_image(image).await {
             Err(WorkspaceError::ImageNotFound { .. }) => {
@@ -138,7 +129,7 @@ impl Manager {
                 self.runtime
                     .build_image(BuildSpec {
                         tag: image.to_string(),
-                        context: crate::templates::context(t)?,
+                        context: crate::runtime::templates::context(t)?,
                         dockerfile: "Dockerfile".into(),
                         source: format!("templates/{}/Dockerfile", t.name),
                         labels: HashMap::from([("dev.nexus.template".to_string(), t.name.to_string())]),
@@ -262,7 +253,7 @@ impl Manager {
     /// build context is the commit's tree, so the image matches the
     /// worktree), unless an image of the same content hash exists: the hash
     /// covers the context's tree, the Dockerfile, `args`, `target`, `cacheFrom` and `options`.
-    async fn build_devcontainer(
+    pub(super) async fn build_devcontainer(
         &self,
         name: &str,
         repo: &RepoInfo,
@@ -334,7 +325,7 @@ impl Manager {
     /// the whole content `hash`, unless that image is there already (or,
     /// `fresh`, anyway, without Docker's layer cache); `what` says what it is
     /// made of, in the progress events. Returns the tag.
-    async fn build_unless_present(
+    pub(super) async fn build_unless_present(
         &self,
         name: &str,
         hash: String,
@@ -354,47 +345,6 @@ impl Manager {
         self.runtime.build_image(spec).await?;
         Ok(tag)
     }
-
-    /// Runs the lifecycle hooks `hooks` (devcontainer.json property names,
-    /// in order) of workspace `r`'s merged configuration — the image's,
-    /// then its features', then devcontainer.json's commands of each — in
-    /// the container as its remote user in the workspace folder. The object
-    /// form's commands run in parallel. Each output line is a progress event
-    /// of step `hook`. Errors: `HookFailed` with the hook, exit code and
-    /// last lines.
-    pub(crate) async fn run_hooks(&self, r: &WorkspaceRecord, hooks: &[&str]) -> Result<()> {
-        run_hooks(
-            self.agents_handle(),
-            self.events.clone(),
-            r.clone(),
-            hooks.iter().map(|h| h.to_string()).collect(),
-        )
-        .await
-    }
-
-    /// Runs the lifecycle hooks of a new workspace: those up to `waitFor`
-    /// now, the rest in the background (their failure is logged and given
-    /// as a `hook` progress event). Without `waitFor` all run now, as
-    /// `devcontainer up` runs them.
-    pub(crate) async fn run_create_hooks(&self, r: &WorkspaceRecord) -> Result<()> {
-        let hooks: Vec<String> = CONTAINER_HOOKS.iter().map(|h| h.to_string()).collect();
-        let wait_for = devcontainer_of(r).and_then(|m| m.merged.config.wait_for);
-        let split = wait_for
-            .and_then(|w| hooks.iter().position(|h| *h == w))
-            .map_or(hooks.len(), |i| i + 1);
-        let (now, later) = hooks.split_at(split);
-        run_hooks(self.agents_handle(), self.events.clone(), r.clone(), now.to_vec()).await?;
-        if !later.is_empty() {
-            let (agents, events, r, later) = (self.agents_handle(), self.events.clone(), r.clone(), later.to_vec());
-            tokio::spawn(async move {
-                if let Err(e) = run_hooks(agents, events.clone(), r.clone(), later).await {
-                    tracing::warn!(workspace = %r.name, "a lifecycle hook after waitFor failed: {e}");
-                    events.progress(&r.name, "hook", format!("failed: {e}"));
-                }
-            });
-        }
-        Ok(())
-    }
 }
 
 /// The SHA-256 of `parts`, each prefixed by its length, in hex: an image's
@@ -407,141 +357,4 @@ fn content_hash<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
         h.update(part);
     }
     format!("{:x}", h.finalize())
-}
-
-/// Runs devcontainer.json's `initializeCommand` on the host, as the
-/// daemon's user, in directory `dir` (the repository), before anything is
-/// made; output lines are `hook` progress events of workspace `name`.
-/// Errors: `HookFailed` with the exit code and last lines.
-pub(crate) async fn run_initialize(
-    events: &Events,
-    name: &str,
-    dir: &std::path::Path,
-    command: &LifecycleCommand,
-) -> Result<()> {
-    use tokio::io::AsyncBufReadExt;
-    events.progress(name, "hook", "running initializeCommand on the host");
-    let runs = command.argvs().into_iter().map(|(label, argv)| async move {
-        let what = match label {
-            Some(l) => format!("initializeCommand ({l})"),
-            None => "initializeCommand".to_string(),
-        };
-        let mut child = tokio::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .current_dir(dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| WorkspaceError::HookFailed {
-                hook: what.clone(),
-                exit_code: 127,
-                tail: format!("cannot run {:?}: {e}", argv[0]),
-            })?;
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        fn forward(
-            pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
-            tx: tokio::sync::mpsc::UnboundedSender<String>,
-        ) {
-            tokio::spawn(async move {
-                let mut lines = tokio::io::BufReader::new(pipe).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        if let Some(out) = child.stdout.take() {
-            forward(out, tx.clone());
-        }
-        if let Some(err) = child.stderr.take() {
-            forward(err, tx);
-        }
-        let mut tail = std::collections::VecDeque::new();
-        while let Some(line) = rx.recv().await {
-            events.progress(name, "hook", format!("{what}: {line}"));
-            tail.push_back(line);
-            if tail.len() > TAIL_LINES {
-                tail.pop_front();
-            }
-        }
-        let status = child.wait().await?;
-        match status.code() {
-            Some(0) => Ok(()),
-            code => Err(WorkspaceError::HookFailed {
-                hook: what,
-                exit_code: code.unwrap_or(-1),
-                tail: Vec::from(tail).join("\n"),
-            }),
-        }
-    });
-    for result in futures::future::join_all(runs).await {
-        result?;
-    }
-    Ok(())
-}
-
-/// [`Manager::run_hooks`] on the parts it needs, so it can go on in the background.
-async fn run_hooks(agents: Arc<AgentPool>, events: Events, r: WorkspaceRecord, hooks: Vec<String>) -> Result<()> {
-    let Some(merged) = devcontainer_of(&r) else {
-        return Ok(());
-    };
-    for hook in &hooks {
-        for HookCommand { origin, command } in merged.merged.hooks(hook) {
-            let from = if origin == metadata::CONFIG_ORIGIN {
-                String::new()
-            } else {
-                format!(" of {origin}")
-            };
-            events.progress(&r.name, "hook", format!("running {hook}{from}"));
-            let runs = command.argvs().into_iter().map(|(label, argv)| {
-                let what = match label {
-                    Some(l) => format!("{hook}{from} ({l})"),
-                    None => format!("{hook}{from}"),
-                };
-                run_hook(&agents, &events, &r, what, argv)
-            });
-            for result in futures::future::join_all(runs).await {
-                result?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn run_hook(
-    agents: &AgentPool,
-    events: &Events,
-    r: &WorkspaceRecord,
-    what: String,
-    argv: Vec<String>,
-) -> Result<()> {
-    let exec = nexus_sdk::ExecParams {
-        workspace: r.name.clone(),
-        command: argv,
-        ..Default::default()
-    };
-    let mut run = prepare_exec_for(r, &exec)?
-        .open_with(agents)
-        .await?
-        .spawn_unsteered(None, 16);
-    let (mut lines, mut tail) = (Lines::default(), std::collections::VecDeque::new());
-    while let Some(out) = run.output().recv().await {
-        let (Output::Stdout(b) | Output::Stderr(b)) = out;
-        for line in lines.push(&b) {
-            events.progress(&r.name, "hook", format!("{what}: {line}"));
-            tail.push_back(line);
-            if tail.len() > TAIL_LINES {
-                tail.pop_front();
-            }
-        }
-    }
-    match run.exit().await? {
-        Some(0) => Ok(()),
-        code => Err(WorkspaceError::HookFailed {
-            hook: what,
-            exit_code: code.unwrap_or(-1),
-            tail: Vec::from(tail).join("\n"),
-        }),
-    }
 }

@@ -26,22 +26,22 @@ pub const TEMPLATES: [Template; 3] = [
     Template {
         name: "default",
         description: "Debian bookworm with bash, git, sudo, curl, the OpenSSH client, rsync and the user dev",
-        devcontainer_json: include_str!("../../templates/default/devcontainer.json"),
-        dockerfile: include_str!("../../templates/default/Dockerfile"),
+        devcontainer_json: include_str!("../../../templates/default/devcontainer.json"),
+        dockerfile: include_str!("../../../templates/default/Dockerfile"),
         image: "nexus/default:bookworm",
     },
     Template {
         name: "python",
         description: "the default template with Python 3, pip and venv",
-        devcontainer_json: include_str!("../../templates/python/devcontainer.json"),
-        dockerfile: include_str!("../../templates/python/Dockerfile"),
+        devcontainer_json: include_str!("../../../templates/python/devcontainer.json"),
+        dockerfile: include_str!("../../../templates/python/Dockerfile"),
         image: "nexus/python:bookworm",
     },
     Template {
         name: "node",
         description: "the default template with Node.js and npm; port 3000 forwarded",
-        devcontainer_json: include_str!("../../templates/node/devcontainer.json"),
-        dockerfile: include_str!("../../templates/node/Dockerfile"),
+        devcontainer_json: include_str!("../../../templates/node/devcontainer.json"),
+        dockerfile: include_str!("../../../templates/node/Dockerfile"),
         image: "nexus/node:bookworm",
     },
 ];

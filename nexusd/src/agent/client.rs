@@ -10,6 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Mutex, mpsc};
 
+/// Exit code reported when a command could not be run to its end (as
+/// OpenSSH's `ssh` exits 255 when the connection fails).
+pub const EXEC_FAILED: i32 = 255;
+
 /// Verifies the server against the pinned host key.
 struct Pinned {
     host_key: PublicKey,
@@ -381,7 +385,7 @@ impl OpenChannel {
     /// stalls), requests from `control` to the remote end. Returns the exit
     /// status (128+N for signal N; 124 after `timeout`; `None` when the
     /// channel closed without one, as tunnels do). When `out` is gone the
-    /// channel is closed and [`crate::api::EXEC_FAILED`] returned; when every
+    /// channel is closed and [`EXEC_FAILED`] returned; when every
     /// sender of `control` is gone, the channel is closed too.
     pub async fn drive(
         self,
@@ -449,7 +453,7 @@ impl OpenChannel {
                     if out.send(chunk).await.is_err() {
                         let _ = wr.signal(russh::Sig::HUP).await;
                         let _ = wr.close().await;
-                        break Ok(Some(code.unwrap_or(crate::api::EXEC_FAILED)));
+                        break Ok(Some(code.unwrap_or(EXEC_FAILED)));
                     }
                 }
             }

@@ -1,0 +1,407 @@
+//! The Create flow (DESIGN.md): validate, record `creating`, ports,
+//! worktree, image, container, agent files, start, SSH, hooks, `running`;
+//! any failure rolls back what was made and names the step.
+
+use super::*;
+
+impl Manager {
+    /// Creates a workspace (the Create flow of DESIGN.md); on failure nothing
+    /// is left behind and the error names the step.
+    pub async fn create(&self, p: CreateParams) -> Result<WorkspaceRecord> {
+        validate_name(&p.name)?;
+        let _guard = self.lock(&p.name).await;
+        let name = p.name.clone();
+        let authorized = authorized_keys(&p.authorized_keys)?;
+        self.events.progress(&name, "validate", "checking the repository");
+        let path = PathBuf::from(&p.repository);
+        let template = match (&p.template, &p.config) {
+            (Some(_), Some(_)) => {
+                return Err(WorkspaceError::InvalidParams(
+                    "template and config both choose the devcontainer.json: give one of them".into(),
+                ));
+            }
+            (Some(t), None) => Some(crate::runtime::templates::find(t)?),
+            (None, _) => None,
+        };
+        let (from, config_arg) = (p.from.clone(), p.config.clone());
+        let wt_name = name.clone();
+        let (repo, start, branch_exists, found) = blocking(move || {
+            let repo = git::discover(&path)?;
+            let start = git::resolve_from(&repo, from.as_deref())?;
+            let exists = git::branch_exists(&repo, &git::branch_name(&wt_name))?;
+            let wt = git::worktree_path(&repo, &wt_name);
+            if wt.exists() {
+                return Err(WorkspaceError::WorktreeExists(wt.display().to_string()));
+            }
+            // a template's devcontainer.json, else the one of the commit the workspace starts from
+            let found = match template {
+                Some(t) => Some((
+                    format!("templates/{}/devcontainer.json", t.name),
+                    t.devcontainer_json.to_string(),
+                )),
+                None => devcontainer::find(|path| git::read_at(&repo, start, path), config_arg.as_deref())?,
+            };
+            Ok((repo, start, exists, found))
+        })
+        .await?;
+        if self.store.get(&name).is_ok() {
+            return Err(WorkspaceError::NameTaken(name));
+        }
+        let worktree = git::worktree_path(&repo, &name);
+        let loaded = match found {
+            Some((path, text)) => Some(devcontainer::load(&path, &text, &repo.name, &worktree)?),
+            None => None,
+        };
+        if let Some(l) = &loaded {
+            // refused now, before anything is made
+            nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
+            // warnings now, while the CLI is sure to be listening
+            let mut warnings = Vec::new();
+            if let Some(req) = &l.config.host_requirements {
+                let host = crate::runtime::host::of_this_host(&self.config.data_dir);
+                warnings.extend(nexus_devcontainer::container_options::host_warnings(req, host));
+            }
+            if l.config.docker_compose_file.is_some() && !l.config.run_args.is_empty() {
+                warnings
+                    .push("runArgs is not used with a compose config: set these options in the compose file".into());
+            }
+            for entry in l.config.declared_ports().1 {
+                warnings.push(format!(
+                    "forwardPorts {entry:?} names no port (a number, or \"host:port\"); not forwarded"
+                ));
+            }
+            for warning in warnings {
+                tracing::warn!(workspace = %name, "{warning}");
+                self.events.progress(&name, "config", format!("warning: {warning}"));
+            }
+        }
+        self.runtime.ping().await?;
+        if let Some(command) = loaded.as_ref().and_then(|l| l.config.initialize_command.as_ref()) {
+            super::hooks::run_initialize(&self.events, &name, &repo.workdir, command).await?;
+        }
+        let compose = loaded.as_ref().is_some_and(|l| l.config.docker_compose_file.is_some());
+        if compose && p.image.is_some() {
+            return Err(WorkspaceError::InvalidParams(
+                "--image cannot replace a compose config's service: drop --image, or set the service's image in the compose file".into(),
+            ));
+        }
+        let owner = owner_of(&repo.workdir)?;
+        // a compose project's image is made once its worktree is there
+        let settled = match compose {
+            true => Settled {
+                image: String::new(),
+                remote_user: "root".into(),
+                remote_user_uid: None,
+                workspace_folder: String::new(),
+                devcontainer: None,
+                compose: true,
+            },
+            false => {
+                let resolved = self
+                    .resolve_image(&name, &p, &repo, start, loaded.as_ref(), false)
+                    .await?;
+                settle(loaded.as_ref(), resolved, owner, &repo.name, None)?
+            }
+        };
+        let host_key = keys::generate()?;
+        let mut record = WorkspaceRecord {
+            id: new_id(),
+            name: name.clone(),
+            state: WorkspaceState::Creating,
+            repository: repo.workdir.display().to_string(),
+            git_common_dir: repo.common_dir.display().to_string(),
+            worktree: worktree.display().to_string(),
+            branch: git::branch_name(&name),
+            branch_created: !branch_exists,
+            image: settled.image,
+            remote_user: settled.remote_user,
+            remote_user_uid: settled.remote_user_uid,
+            workspace_folder: settled.workspace_folder,
+            ssh_port: 0,
+            host_key: keys::to_pem(&host_key)?,
+            host_public_key: keys::public_line(&host_key)?,
+            authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
+            delete_branch: false,
+            container_id: None,
+            devcontainer: settled.devcontainer,
+            created_at: now(),
+        };
+        self.events.progress(&name, "ports", "allocating the SSH port");
+        record.ssh_port = self
+            .store
+            .insert_creating(&record, self.config.port_range, crate::store::ports::bindable)?;
+        self.events.state(&name, Some(WorkspaceState::Creating));
+        let made = match (compose, &loaded) {
+            (true, Some(l)) => self.provision_compose(&mut record, start, l, owner, &repo.name).await,
+            _ => self.provision(&mut record, Some(start)).await,
+        };
+        let made = match made {
+            Ok(()) => self.run_create_hooks(&record).await,
+            Err(e) => Err(e),
+        };
+        match made {
+            Ok(()) => {
+                self.now_running(&mut record).await?;
+                Ok(record)
+            }
+            Err(e) => {
+                tracing::warn!(workspace = %name, "create failed, rolling back: {e}");
+                self.rollback(&record).await;
+                self.events.state(&name, None);
+                Err(e)
+            }
+        }
+    }
+
+    /// Worktree, the compose service's image (built by compose, features
+    /// installed), the record's image fields, then the rest of `provision`.
+    pub(super) async fn provision_compose(
+        &self,
+        record: &mut WorkspaceRecord,
+        start: git2::Oid,
+        l: &devcontainer::Loaded,
+        owner: (u32, u32),
+        repo_name: &str,
+    ) -> Result<()> {
+        self.add_worktree(record, start).await?;
+        let (project, resolved, service) = self
+            .compose_image(record, start, l, false)
+            .await
+            .map_err(|e| e.at("image"))?;
+        let s = settle(Some(l), resolved, owner, repo_name, Some((project, service)))?;
+        s.apply_to(record);
+        self.store.set_image(record)?;
+        self.provision(record, None).await
+    }
+
+    pub(super) async fn add_worktree(&self, record: &WorkspaceRecord, start: git2::Oid) -> Result<()> {
+        self.events.progress(
+            &record.name,
+            "worktree",
+            format!("adding worktree {} on {}", record.worktree, record.branch),
+        );
+        let repo = repo_of(record);
+        let wt_name = record.name.clone();
+        blocking(move || git::add_worktree(&repo, &wt_name, start).map(|_| ()))
+            .await
+            .map_err(|e| e.at("worktree"))
+    }
+
+    /// Worktree (when `start` is given), container, agent files, start, SSH.
+    pub(super) async fn provision(&self, record: &mut WorkspaceRecord, start: Option<git2::Oid>) -> Result<()> {
+        let name = record.name.clone();
+        if let Some(start) = start {
+            self.add_worktree(record, start).await?;
+        }
+        self.events.progress(
+            &name,
+            "container",
+            format!("creating the container from {}", record.image),
+        );
+        let merged = devcontainer_of(record);
+        let project = merged.as_ref().and_then(|m| m.compose.clone());
+        let id = match (&merged, &project) {
+            (Some(m), Some(p)) => self.compose_create(record, &m.merged, p).await,
+            _ => self.create_container(record, merged.map(|m| m.merged)).await,
+        }
+        .map_err(|e| e.at("container"))?;
+        self.store.set_container(&record.id, &id)?;
+        record.container_id = Some(id.clone());
+        self.events.progress(&name, "agent", "injecting the SSH agent");
+        let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
+        self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
+        match &project {
+            Some(p) => {
+                self.events.progress(&name, "start", "starting the compose project");
+                self.compose_start(record, p).await
+            }
+            None => {
+                self.events.progress(&name, "start", "starting the container");
+                self.runtime.start(&id).await
+            }
+        }
+        .map_err(|e| e.at("start"))?;
+        self.wait_ssh(record).await
+    }
+
+    /// Creates workspace `record`'s container (not a compose one) from its
+    /// image and merged devcontainer.json; returns its id.
+    pub(super) async fn create_container(&self, record: &WorkspaceRecord, merged: Option<Merged>) -> Result<String> {
+        let options = match &merged {
+            Some(m) => nexus_devcontainer::container_options::run_options("devcontainer.json", &m.config)?,
+            None => Default::default(),
+        };
+        let workspace_bind = match &options.workspace_mount {
+            Some(_) => vec![],
+            None => vec![(record.worktree.clone(), record.workspace_folder.clone())],
+        };
+        let mut labels = HashMap::from([
+            (LABEL_WORKSPACE.to_string(), record.id.clone()),
+            (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
+            ("dev.nexus.name".to_string(), record.name.clone()),
+        ]);
+        if let Some(label) = merged
+            .as_ref()
+            .and_then(|m| nexus_devcontainer::metadata::label_value(&m.metadata, &Default::default()))
+        {
+            labels.insert(nexus_devcontainer::metadata::LABEL.to_string(), label);
+        }
+        // runArgs labels never replace Nexus's own
+        for (k, v) in &options.labels {
+            labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let entrypoint = merged
+            .as_ref()
+            .map_or_else(|| vec![AGENT_BINARY.to_string()], agent_entrypoint);
+        let mut env: Vec<(String, String)> = merged
+            .map(|m| m.config.container_env.into_iter().collect())
+            .unwrap_or_default();
+        env.extend(options.env.iter().cloned());
+        let spec = ContainerSpec {
+            name: container_name(record),
+            image: record.image.clone(),
+            labels,
+            binds: workspace_bind
+                .into_iter()
+                .chain([(record.git_common_dir.clone(), record.git_common_dir.clone())])
+                .collect(),
+            ports: vec![(AGENT_PORT, record.ssh_port)],
+            entrypoint,
+            hostname: options.hostname.clone().unwrap_or_else(|| record.name.clone()),
+            env,
+            mounts: options.workspace_mount.iter().chain(&options.mounts).cloned().collect(),
+            options,
+        };
+        self.runtime.create(&spec).await
+    }
+
+    /// Waits until the agent answers SSH; a container that exits meanwhile
+    /// fails at once, with the end of its log.
+    pub(super) async fn wait_ssh(&self, record: &WorkspaceRecord) -> Result<()> {
+        self.events.progress(
+            &record.name,
+            "ssh",
+            format!("waiting for SSH on 127.0.0.1:{}", record.ssh_port),
+        );
+        let timeout = Duration::from_secs(self.config.ssh_ready_timeout_secs);
+        let t = target(record);
+        let ready = self.agents.wait_ready(&t, timeout);
+        let exited = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if let Ok(Some(false)) = self.runtime.running(&container_name(record)).await {
+                    return self.exit_report(record).await;
+                }
+            }
+        };
+        tokio::select! {
+            r = ready => r.map_err(|e| e.at("ssh")),
+            e = exited => Err(e.at("ssh")),
+        }
+    }
+
+    /// The error for a container that exited: the last lines of its log.
+    pub(super) async fn exit_report(&self, record: &WorkspaceRecord) -> WorkspaceError {
+        use futures::StreamExt;
+        let mut log = String::new();
+        let mut stream = self.runtime.logs(&container_name(record), false);
+        while let Some(Ok((_, text))) = stream.next().await {
+            log.push_str(&text);
+        }
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+        WorkspaceError::AgentUnavailable(format!(
+            "the container exited before SSH answered; its log ends: {tail}"
+        ))
+    }
+
+    /// The tar archive of `/.nexus`: agent binary, its configuration, the host
+    /// key and authorized_keys.
+    pub(super) fn agent_archive(&self, r: &WorkspaceRecord) -> Result<Vec<u8>> {
+        let path = &self.config.agent_binary;
+        if path.is_file() && !crate::config::is_static_elf(path) {
+            return Err(WorkspaceError::Internal(format!(
+                "the agent binary {} is not statically linked, so it cannot run in every image: build the static agent with scripts/setup.sh or set NEXUS_AGENT_BINARY",
+                path.display()
+            )));
+        }
+        let agent = std::fs::read(path).map_err(|e| {
+            WorkspaceError::Internal(format!(
+                "cannot read the agent binary {} ({e}): build it with scripts/setup.sh or set NEXUS_AGENT_BINARY",
+                self.config.agent_binary.display()
+            ))
+        })?;
+        let config = serde_json::json!({
+            "port": AGENT_PORT,
+            "hostKeyPath": format!("/{AGENT_DIR}/ssh_host_ed25519_key"),
+            "authorizedKeysPath": format!("/{AGENT_DIR}/authorized_keys"),
+            "workspaceFolder": r.workspace_folder,
+            "remoteUser": r.remote_user,
+            "remoteUserUid": r.remote_user_uid,
+            "remoteEnv": devcontainer_of(r)
+                .map(|m| {
+                    m.merged
+                        .config
+                        .remote_env
+                        .into_iter()
+                        .filter_map(|(k, v)| Some((k, v?)))
+                        .collect::<std::collections::BTreeMap<_, _>>()
+                })
+                .unwrap_or_default(),
+        });
+        let mut b = tar::Builder::new(Vec::new());
+        let mut dir = tar::Header::new_gnu();
+        dir.set_entry_type(tar::EntryType::Directory);
+        dir.set_mode(0o755);
+        dir.set_size(0);
+        dir.set_mtime(now() as u64);
+        b.append_data(&mut dir, AGENT_DIR, std::io::empty())?;
+        let config = config.to_string();
+        let files: [(&str, &[u8], u32); 4] = [
+            ("nexus-agent", agent.as_slice(), 0o755),
+            ("agent.json", config.as_bytes(), 0o644),
+            ("ssh_host_ed25519_key", r.host_key.as_bytes(), 0o600),
+            ("authorized_keys", r.authorized_keys.as_bytes(), 0o644),
+        ];
+        for (file, data, mode) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_mode(mode);
+            h.set_size(data.len() as u64);
+            h.set_mtime(now() as u64);
+            h.set_uid(0);
+            h.set_gid(0);
+            b.append_data(&mut h, format!("{AGENT_DIR}/{file}"), data)?;
+        }
+        Ok(b.into_inner()?)
+    }
+
+    /// Undoes a create: container, pooled connection, worktree, a branch the
+    /// create made, ports and record. Faults are logged; it goes on.
+    pub(super) async fn rollback(&self, r: &WorkspaceRecord) {
+        self.agents.forget(&r.id).await;
+        if let Err(e) = self.remove_containers(r).await {
+            tracing::error!(workspace = %r.name, "rollback: cannot remove the container: {e}");
+        }
+        let repo = repo_of(r);
+        let (name, wt, branch, created) = (
+            r.name.clone(),
+            PathBuf::from(&r.worktree),
+            r.branch.clone(),
+            r.branch_created,
+        );
+        let undone = blocking(move || {
+            git::remove_worktree(&repo, &name, &wt)?;
+            if created {
+                git::delete_branch(&repo, &branch)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = undone {
+            tracing::error!(workspace = %r.name, "rollback: cannot remove the worktree: {e}");
+        }
+        if let Err(e) = self.store.delete(&r.id) {
+            tracing::error!(workspace = %r.name, "rollback: cannot delete the record: {e}");
+        }
+    }
+}

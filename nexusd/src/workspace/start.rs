@@ -1,0 +1,173 @@
+//! Start, stop and rebuild of an existing workspace: the same container
+//! and ports on start; a rebuild makes the image and container again and
+//! keeps worktree, branch, port and host key.
+
+use super::*;
+
+impl Manager {
+    /// Starts a stopped workspace: the same container and ports (a container
+    /// that vanished is made again).
+    pub async fn start(&self, name: &str) -> Result<WorkspaceRecord> {
+        let _guard = self.lock(name).await;
+        let mut r = self.store.get(name)?;
+        self.require_settled(&r)?;
+        self.runtime.ping().await?;
+        match self.runtime.running(&container_name(&r)).await? {
+            Some(true) => {}
+            Some(false) => {
+                self.events.progress(name, "start", "starting the container");
+                self.agents.forget(&r.id).await;
+                self.start_containers(&r).await.map_err(|e| e.at("start"))?;
+            }
+            None => self.provision(&mut r, None).await?,
+        }
+        self.wait_ssh(&r).await?;
+        self.run_hooks(&r, &["postStartCommand", "postAttachCommand"]).await?;
+        self.now_running(&mut r).await?;
+        Ok(r)
+    }
+
+    /// Rebuilds a running or stopped workspace (`nexus workspace rebuild`):
+    /// reads its devcontainer.json (or template) again from the tip of its
+    /// branch, runs `initializeCommand`, builds the image again without
+    /// cached images or layers, replaces the container (for a compose
+    /// config, `service`'s container; the other services keep theirs) and
+    /// runs the create-time hooks in the new one. Worktree, branch, SSH port
+    /// and host key stay. A failed build leaves the old container as it
+    /// was; a failure after that leaves the workspace stopped, and `start`
+    /// makes its container again.
+    pub async fn rebuild(&self, name: &str) -> Result<WorkspaceRecord> {
+        let _guard = self.lock(name).await;
+        let mut r = self.store.get(name)?;
+        self.require_settled(&r)?;
+        self.runtime.ping().await?;
+        let before = devcontainer_of(&r);
+        let config_path = before.as_ref().and_then(|m| m.config_path.clone());
+        let template = config_path
+            .as_deref()
+            .and_then(|p| p.strip_prefix("templates/")?.split('/').next())
+            .map(str::to_string);
+        let repo = repo_of(&r);
+        let (branch, had_config, tmpl) = (r.branch.clone(), before.is_some(), template.clone());
+        let (start, found) = blocking(move || {
+            let start = git::resolve_from(&repo, Some(&branch))?;
+            let found = match (tmpl, had_config) {
+                (Some(t), _) => {
+                    let t = crate::runtime::templates::find(&t)?;
+                    Some((
+                        format!("templates/{}/devcontainer.json", t.name),
+                        t.devcontainer_json.to_string(),
+                    ))
+                }
+                (None, true) => devcontainer::find(|path| git::read_at(&repo, start, path), config_path.as_deref())?,
+                (None, false) => None,
+            };
+            Ok((start, found))
+        })
+        .await?;
+        let repo = repo_of(&r);
+        let loaded = match found {
+            Some((path, text)) => Some(devcontainer::load(
+                &path,
+                &text,
+                &repo.name,
+                std::path::Path::new(&r.worktree),
+            )?),
+            None => None,
+        };
+        if let Some(l) = &loaded {
+            nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
+            if let Some(command) = &l.config.initialize_command {
+                super::hooks::run_initialize(&self.events, name, &repo.workdir, command).await?;
+            }
+        }
+        let owner = owner_of(&repo.workdir)?;
+        let settled = match loaded.as_ref().filter(|l| l.config.docker_compose_file.is_some()) {
+            Some(l) => {
+                let (project, resolved, service) = self.compose_image(&r, start, l, true).await?;
+                settle(Some(l), resolved, owner, &repo.name, Some((project, service)))?
+            }
+            None => {
+                let p = CreateParams {
+                    name: name.to_string(),
+                    repository: r.repository.clone(),
+                    from: None,
+                    // no devcontainer.json: the image it was made from (`--image`, or the default)
+                    image: (!had_config).then(|| r.image.clone()),
+                    config: None,
+                    template,
+                    authorized_keys: Vec::new(),
+                };
+                let resolved = self
+                    .resolve_image(name, &p, &repo, start, loaded.as_ref(), true)
+                    .await?;
+                settle(loaded.as_ref(), resolved, owner, &repo.name, None)?
+            }
+        };
+        // the new image is there: the old container goes
+        self.events.progress(name, "container", "removing the old container");
+        self.agents.forget(&r.id).await;
+        self.stop_forwards(&r);
+        match settled.compose {
+            // the project's other services, volumes and network stay
+            true => self.runtime.remove(&container_name(&r)).await,
+            false => self.remove_containers(&r).await,
+        }
+        .map_err(|e| e.at("container"))?;
+        settled.apply_to(&mut r);
+        self.store.set_image(&r)?;
+        let made = match self.provision(&mut r, None).await {
+            Ok(()) => self.run_create_hooks(&r).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = made {
+            tracing::warn!(workspace = %name, "rebuild failed, the workspace stays stopped: {e}");
+            self.agents.forget(&r.id).await;
+            if let Err(stop) = self.stop_containers(&r, 10).await {
+                tracing::warn!(workspace = %name, "cannot stop the rebuilt container: {stop}");
+            }
+            self.store.set_state(&r.id, WorkspaceState::Stopped)?;
+            self.events.state(name, Some(WorkspaceState::Stopped));
+            return Err(e);
+        }
+        self.now_running(&mut r).await?;
+        Ok(r)
+    }
+
+    /// Records workspace `r` running, announces it, and starts its port
+    /// watcher and the forwards of its declared ports.
+    pub(super) async fn now_running(&self, r: &mut WorkspaceRecord) -> Result<()> {
+        self.store.set_state(&r.id, WorkspaceState::Running)?;
+        r.state = WorkspaceState::Running;
+        self.events.state(&r.name, Some(WorkspaceState::Running));
+        self.watch_ports(r);
+        self.forward_declared(r).await;
+        Ok(())
+    }
+
+    /// Stops a workspace's container; files in it are kept.
+    pub async fn stop(&self, name: &str) -> Result<WorkspaceRecord> {
+        let _guard = self.lock(name).await;
+        let mut r = self.store.get(name)?;
+        self.require_settled(&r)?;
+        self.runtime.ping().await?;
+        self.agents.forget(&r.id).await;
+        self.stop_forwards(&r);
+        self.stop_containers(&r, 10).await?;
+        self.store.set_state(&r.id, WorkspaceState::Stopped)?;
+        r.state = WorkspaceState::Stopped;
+        self.events.state(name, Some(WorkspaceState::Stopped));
+        Ok(r)
+    }
+
+    pub(super) fn require_settled(&self, r: &WorkspaceRecord) -> Result<()> {
+        match r.state {
+            WorkspaceState::Running | WorkspaceState::Stopped => Ok(()),
+            s => Err(WorkspaceError::InvalidState {
+                name: r.name.clone(),
+                state: s.to_string(),
+                hint: "wait until it settles, or remove it".into(),
+            }),
+        }
+    }
+}
