@@ -19,17 +19,38 @@ ensure_apt() {
   fi
 }
 
+# The Debian mirror this machine's apt uses (its main archive, not security or
+# third-party repositories), so debootstrap follows the machine's own
+# configuration; NEXUS_DEBIAN_MIRROR overrides it, and deb.debian.org is the
+# fallback. Reads one-line sources.list entries and deb822 .sources files.
+debian_mirror() {
+  if [ -n "${NEXUS_DEBIAN_MIRROR:-}" ]; then echo "$NEXUS_DEBIAN_MIRROR"; return; fi
+  local f uri
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri="$(awk '
+      /^[[:space:]]*#/ { next }
+      $1 == "deb" { u = ($2 ~ /^\[/) ? $3 : $2; if (u ~ /\/debian\/?$/) { print u; exit } }
+      $1 == "URIs:" { for (i = 2; i <= NF; i++) if ($i ~ /\/debian\/?$/) { print $i; exit } }
+    ' "$f")"
+    if [ -n "$uri" ]; then echo "${uri%/}"; return; fi
+  done
+  echo "http://deb.debian.org/debian"
+}
+
 ensure_debian_base() {
   have_image debian:bookworm && return 0
   echo "==> pulling debian:bookworm" >&2
   if timeout 60 docker pull -q debian:bookworm >/dev/null 2>&1; then return 0; fi
   echo "==> no registry answers: building debian:bookworm with debootstrap (about a minute)" >&2
   ensure_apt debootstrap
-  local dir
+  local dir mirror
+  mirror="$(debian_mirror)"
+  echo "==> debootstrap from $mirror" >&2
   dir="$(mktemp -d /tmp/nexus-rootfs.XXXXXX)"
   debootstrap --variant=minbase \
     --include=bash,git,sudo,curl,ca-certificates,less,procps,rsync,openssh-client \
-    bookworm "$dir" http://deb.debian.org/debian >/tmp/nexus-debootstrap.log 2>&1 \
+    bookworm "$dir" "$mirror" >/tmp/nexus-debootstrap.log 2>&1 \
     || { echo "error: debootstrap failed; see /tmp/nexus-debootstrap.log" >&2; rm -rf "$dir"; return 1; }
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
   tar -C "$dir" -c . | docker import -c 'CMD ["bash"]' - debian:bookworm >/dev/null
