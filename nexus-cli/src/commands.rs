@@ -430,7 +430,7 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
         WorkspaceCommand::Logs(a) => {
             let mut sub = client
                 .logs(&LogsParams {
-                    name: a.name,
+                    workspace: a.name,
                     follow: a.follow,
                 })
                 .await?;
@@ -439,7 +439,7 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
                 if chunk.end {
                     break;
                 }
-                if chunk.stream == "stderr" {
+                if chunk.stream == nexus_sdk::LogStream::Stderr {
                     eprint!("{}", chunk.text);
                 } else {
                     print!("{}", chunk.text);
@@ -450,7 +450,7 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
         WorkspaceCommand::Rm(a) => {
             client
                 .remove(&RemoveParams {
-                    name: a.name.clone(),
+                    workspace: a.name.clone(),
                     force: a.force,
                     delete_branch: a.delete_branch,
                 })

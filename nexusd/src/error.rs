@@ -1,7 +1,7 @@
 //! What a workspace operation can fail with. `api::error` maps each variant to
 //! one stable JSON-RPC code and `data.kind`.
 
-use nexus_sdk::ErrorKind;
+use nexus_sdk::{ErrorKind, Step};
 
 /// How many last lines of a failed command's output (a hook, a compose
 /// command) its error quotes.
@@ -140,8 +140,8 @@ pub enum WorkspaceError {
     /// One step of a create, start or remove failed.
     #[error("{step} failed: {source}")]
     Step {
-        /// The step id (`worktree`, `container`, `agent`, `start`, `ssh`, …).
-        step: &'static str,
+        /// The step (`worktree`, `container`, `agent`, `start`, `ssh`, …).
+        step: Step,
         /// Why.
         #[source]
         source: Box<WorkspaceError>,
@@ -197,15 +197,15 @@ impl WorkspaceError {
     }
 
     /// The step that failed, if any.
-    pub fn step(&self) -> Option<&'static str> {
+    pub fn step(&self) -> Option<Step> {
         match self {
-            WorkspaceError::Step { step, .. } => Some(step),
+            WorkspaceError::Step { step, .. } => Some(*step),
             _ => None,
         }
     }
 
     /// Wraps `self` as a failure of `step` (kept as is when it names a step already).
-    pub fn at(self, step: &'static str) -> WorkspaceError {
+    pub fn at(self, step: Step) -> WorkspaceError {
         match self {
             e @ WorkspaceError::Step { .. } => e,
             e => WorkspaceError::Step {

@@ -2,7 +2,7 @@
 //! to `events.subscribe` subscribers.
 
 use nexus_devcontainer::config::PortTarget;
-use nexus_sdk::{Event, WorkspaceState};
+use nexus_sdk::{Event, Step, WorkspaceState};
 use tokio::sync::broadcast;
 
 /// A cloneable sender of [`Event`]s; slow subscribers lose the oldest events.
@@ -26,10 +26,10 @@ impl Events {
     }
 
     /// Announces that `step` of `workspace` began.
-    pub fn progress(&self, workspace: &str, step: &str, message: impl Into<String>) {
+    pub fn progress(&self, workspace: &str, step: Step, message: impl Into<String>) {
         let _ = self.tx.send(Event::Progress {
             workspace: workspace.to_string(),
-            step: step.to_string(),
+            step,
             message: message.into(),
         });
     }

@@ -26,4 +26,4 @@ pub mod store;
 pub mod workspace;
 
 pub use config::DaemonConfig;
-pub use server::serve;
+pub use server::{serve, serve_with};

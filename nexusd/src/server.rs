@@ -53,7 +53,8 @@ fn read_or_init(path: &Path, make: impl FnOnce() -> String) -> Result<String, Wo
     Ok(value)
 }
 
-/// Runs the daemon on `listener` until `shutdown` resolves.
+/// Runs the daemon on `listener` until `shutdown` resolves, with the local
+/// Docker engine as its runtime ([`serve_with`] takes another).
 ///
 /// Errors: [`ServeError`] when the data directory, database or server cannot
 /// be set up; a Docker engine that does not answer is not an error here
@@ -62,6 +63,17 @@ pub async fn serve(
     config: DaemonConfig,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    serve_with(config, listener, shutdown, Arc::new(Docker::new())).await
+}
+
+/// [`serve`] over `runtime`: the container engine seam, so the daemon can
+/// run on a fake in tests of its flows, or on another engine.
+pub async fn serve_with(
+    config: DaemonConfig,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+    runtime: Arc<dyn ContainerRuntime>,
 ) -> Result<(), ServeError> {
     let dir = &config.data_dir;
     let dir_err = |source| ServeError::DataDir {
@@ -77,7 +89,6 @@ pub async fn serve(
     let daemon_id = read_or_init(&dir.join("daemon_id"), || keys::random_hex(8))?;
     let daemon_key = keys::load_or_create(&dir.join("daemon_ed25519"))?;
     let store = Store::open(&dir.join("state.db"))?;
-    let runtime: Arc<dyn ContainerRuntime> = Arc::new(Docker::new());
     let manager = Manager::new(config.clone(), daemon_id, store, runtime, daemon_key)?;
     if let Err(e) = manager.reconcile().await {
         tracing::error!("reconciliation failed: {e}");

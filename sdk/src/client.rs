@@ -213,22 +213,25 @@ impl Client {
 
     /// `workspace.get`.
     pub async fn get(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_GET, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_GET, NameParams { workspace: name.into() }).await
     }
 
     /// `workspace.start`.
     pub async fn start(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_START, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_START, NameParams { workspace: name.into() })
+            .await
     }
 
     /// `workspace.rebuild`: progress comes as `events.*` progress events.
     pub async fn rebuild(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_REBUILD, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_REBUILD, NameParams { workspace: name.into() })
+            .await
     }
 
     /// `workspace.stop`.
     pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
-        self.call(m::WORKSPACE_STOP, NameParams { name: name.into() }).await
+        self.call(m::WORKSPACE_STOP, NameParams { workspace: name.into() })
+            .await
     }
 
     /// `workspace.remove`.

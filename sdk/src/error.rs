@@ -146,7 +146,7 @@ pub struct RpcErrorData {
     /// The create or remove step that failed, when there was one
     /// (e.g. `"worktree"`, `"image"`, `"container"`, `"ssh"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
+    pub step: Option<crate::types::Step>,
 }
 
 #[cfg(test)]

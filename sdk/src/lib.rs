@@ -8,10 +8,12 @@ pub mod error;
 pub mod local;
 pub mod methods;
 pub mod openrpc;
+pub mod signal;
 pub mod types;
 
 #[cfg(feature = "client")]
 pub mod client;
 
 pub use error::{ErrorKind, RpcErrorData};
+pub use signal::Signal;
 pub use types::*;

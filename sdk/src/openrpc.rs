@@ -106,29 +106,29 @@ pub const METHODS: &[MethodSpec] = &[
         WS,
     ),
     call::<NoParams, Vec<Workspace>>(m::WORKSPACE_LIST, "Lists every workspace.", "{}", WS_LIST),
-    call::<NameParams, Workspace>(m::WORKSPACE_GET, "One workspace.", r#"{"name":"feat-x"}"#, WS),
+    call::<NameParams, Workspace>(m::WORKSPACE_GET, "One workspace.", r#"{"workspace":"feat-x"}"#, WS),
     call::<NameParams, Workspace>(
         m::WORKSPACE_START,
         "Starts a stopped workspace (same container, same port).",
-        r#"{"name":"feat-x"}"#,
+        r#"{"workspace":"feat-x"}"#,
         WS,
     ),
     call::<NameParams, Workspace>(
         m::WORKSPACE_REBUILD,
         "Builds a running or stopped workspace's image again (no cache) from devcontainer.json at the tip of its branch and replaces its container; worktree, branch, port and host key stay.",
-        r#"{"name":"feat-x"}"#,
+        r#"{"workspace":"feat-x"}"#,
         WS,
     ),
     call::<NameParams, Workspace>(
         m::WORKSPACE_STOP,
         "Stops a workspace's container; its files stay.",
-        r#"{"name":"feat-x"}"#,
+        r#"{"workspace":"feat-x"}"#,
         WS,
     ),
     call::<RemoveParams, ()>(
         m::WORKSPACE_REMOVE,
         "Removes container, worktree, port and record; the branch too with deleteBranch.",
-        r#"{"name":"feat-x","force":false,"deleteBranch":true}"#,
+        r#"{"workspace":"feat-x","force":false,"deleteBranch":true}"#,
         "null",
     ),
     subscription::<LogsParams, LogChunk>(
@@ -138,7 +138,7 @@ pub const METHODS: &[MethodSpec] = &[
             m::WORKSPACE_LOGS_UNSUBSCRIBE,
         ),
         "The container's log; with follow, until the container stops (a last chunk has end: true).",
-        r#"{"name":"feat-x","follow":true}"#,
+        r#"{"workspace":"feat-x","follow":true}"#,
         r#"{"stream":"stderr","text":"serving SSH on port 2222\n"}"#,
     ),
     call::<ExecParams, ExecResult>(

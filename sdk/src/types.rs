@@ -104,16 +104,20 @@ pub struct CreateParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NameParams {
-    /// The workspace name.
-    pub name: String,
+    /// The workspace's name, as every method that names an existing
+    /// workspace calls it (`name`, this method's older spelling, is read too).
+    #[serde(alias = "name")]
+    pub workspace: String,
 }
 
 /// Parameters of `workspace.remove`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoveParams {
-    /// The workspace name.
-    pub name: String,
+    /// The workspace's name, as every method that names an existing
+    /// workspace calls it (`name`, this method's older spelling, is read too).
+    #[serde(alias = "name")]
+    pub workspace: String,
     /// Remove even with uncommitted changes or commits on no other branch.
     #[serde(default)]
     pub force: bool,
@@ -126,11 +130,80 @@ pub struct RemoveParams {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LogsParams {
-    /// The workspace name.
-    pub name: String,
+    /// The workspace's name, as every method that names an existing
+    /// workspace calls it (`name`, this method's older spelling, is read too).
+    #[serde(alias = "name")]
+    pub workspace: String,
     /// Keep streaming new output until unsubscribed or the container stops.
     #[serde(default)]
     pub follow: bool,
+}
+
+/// Which output stream of a container's PID 1 a log chunk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LogStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A step of a create, start, rebuild or remove: what `progress` events
+/// and `data.step` of a failed one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Step {
+    /// Checking the name and the parameters.
+    Validate,
+    /// Reading devcontainer.json (and warnings about it).
+    Config,
+    /// Allocating host ports.
+    Ports,
+    /// Adding the git worktree.
+    Worktree,
+    /// Finding, pulling or building the image.
+    Image,
+    /// Running the Docker Compose CLI.
+    Compose,
+    /// Creating (or replacing) the container.
+    Container,
+    /// Injecting the SSH agent.
+    Agent,
+    /// Starting the container.
+    Start,
+    /// Waiting for the agent's SSH server.
+    Ssh,
+    /// A devcontainer.json lifecycle hook; each output line is a message.
+    Hook,
+    /// Removing the workspace.
+    Remove,
+}
+
+impl Step {
+    /// The wire name: `worktree`, `hook`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Validate => "validate",
+            Step::Config => "config",
+            Step::Ports => "ports",
+            Step::Worktree => "worktree",
+            Step::Image => "image",
+            Step::Compose => "compose",
+            Step::Container => "container",
+            Step::Agent => "agent",
+            Step::Start => "start",
+            Step::Ssh => "ssh",
+            Step::Hook => "hook",
+            Step::Remove => "remove",
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// One piece of a container's log (its PID 1's stdout and stderr).
@@ -138,7 +211,7 @@ pub struct LogsParams {
 #[serde(rename_all = "camelCase")]
 pub struct LogChunk {
     /// `stdout` or `stderr`.
-    pub stream: String,
+    pub stream: LogStream,
     /// The text, UTF-8 (invalid bytes replaced).
     pub text: String,
     /// True on the last notification of the subscription (its `text` is
@@ -297,10 +370,9 @@ pub enum Event {
     Progress {
         /// The workspace name.
         workspace: String,
-        /// Step id: `validate`, `ports`, `worktree`, `image`, `container`,
-        /// `agent`, `start`, `ssh`, `hook` (devcontainer.json lifecycle
-        /// hooks: each output line is a message), `remove`.
-        step: String,
+        /// The step (`hook`: devcontainer.json lifecycle hooks, each output
+        /// line a message).
+        step: Step,
         /// What the step does, for people.
         message: String,
     },

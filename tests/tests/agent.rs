@@ -113,6 +113,12 @@ fn exit_signals_env_requests_and_stdin() {
         &["workspace", "exec", "sessions", "--", "sh", "-c", "kill -TERM $$"],
     );
     assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+    // a signal russh has no variant for keeps its number through agent and daemon
+    let o = d.cli(
+        repo.path(),
+        &["workspace", "exec", "sessions", "--", "sh", "-c", "kill -USR2 $$"],
+    );
+    assert_eq!(o.status.code(), Some(140), "{}", text(&o));
     // and OpenSSH's ssh exits 255 on an exit-signal
     let o = d.ssh(&ws, "kill -KILL $$");
     assert_eq!(o.status.code(), Some(255), "{}", text(&o));

@@ -47,7 +47,7 @@ fn twenty_concurrent_creates_get_distinct_ports() {
                 tokio::spawn(async move {
                     client
                         .remove(&nexus_sdk::RemoveParams {
-                            name: format!("c{i}"),
+                            workspace: format!("c{i}"),
                             force: false,
                             delete_branch: true,
                         })

@@ -98,8 +98,9 @@ fn streamed_exec_with_stdin_pty_signals_and_kill() {
         assert!(out.contains("40 132") && out.contains("tty"), "{out:?}");
         assert_eq!((err.as_str(), code), ("", 0));
 
-        // signals: TERM is 128+15, kill is 128+9
-        for (how, code) in [("TERM", 143), ("KILL", 137)] {
+        // signals: TERM is 128+15, USR2 128+12 (russh has no name for it: the
+        // shared table gives one), kill is 128+9
+        for (how, code) in [("TERM", 143), ("USR2", 140), ("KILL", 137)] {
             let mut sub = c
                 .exec_stream(&params(&["sh", "-c", "echo up; exec sleep 300"]))
                 .await

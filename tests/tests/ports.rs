@@ -180,7 +180,7 @@ fn list_forward_and_unforward_ports() {
         let f = c.ports_forward(&http).await.expect("forward");
         let host = f.host_port.expect("host port");
         c.remove(&nexus_sdk::RemoveParams {
-            name: "web".into(),
+            workspace: "web".into(),
             force: true,
             delete_branch: true,
         })

@@ -7,6 +7,7 @@ use crate::process::{self, Io, Spec};
 use crate::reaper::Exit;
 use crate::stdin::{OutputWaiting, StdinReceiver, stdin_queue};
 use crate::users::{self, User};
+use nexus_sdk::Signal;
 use russh::server::{Handle, Session};
 use russh::{ChannelId, Sig};
 use std::path::Path;
@@ -239,39 +240,34 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
 
 /// RFC 4254 section 6.10 signal names.
 fn signal_name(sig: i32) -> Sig {
-    match sig {
-        libc::SIGABRT => Sig::ABRT,
-        libc::SIGALRM => Sig::ALRM,
-        libc::SIGFPE => Sig::FPE,
-        libc::SIGHUP => Sig::HUP,
-        libc::SIGILL => Sig::ILL,
-        libc::SIGINT => Sig::INT,
-        libc::SIGKILL => Sig::KILL,
-        libc::SIGPIPE => Sig::PIPE,
-        libc::SIGQUIT => Sig::QUIT,
-        libc::SIGSEGV => Sig::SEGV,
-        libc::SIGTERM => Sig::TERM,
-        libc::SIGUSR1 => Sig::USR1,
-        other => Sig::Custom(format!("SIG{other}")),
+    match Signal::from_number(sig) {
+        // russh names the same signal on the wire from either form
+        Some(s) => Sig::Custom(s.name().to_string()),
+        None => Sig::Custom(format!("SIG{sig}")),
     }
 }
 
 pub(crate) fn signal_number(sig: &Sig) -> Option<i32> {
-    Some(match sig {
-        Sig::ABRT => libc::SIGABRT,
-        Sig::ALRM => libc::SIGALRM,
-        Sig::FPE => libc::SIGFPE,
-        Sig::HUP => libc::SIGHUP,
-        Sig::ILL => libc::SIGILL,
-        Sig::INT => libc::SIGINT,
-        Sig::KILL => libc::SIGKILL,
-        Sig::PIPE => libc::SIGPIPE,
-        Sig::QUIT => libc::SIGQUIT,
-        Sig::SEGV => libc::SIGSEGV,
-        Sig::TERM => libc::SIGTERM,
-        Sig::USR1 => libc::SIGUSR1,
-        Sig::Custom(_) => return None,
-    })
+    Signal::from_name(ssh_name(sig)).map(Signal::number)
+}
+
+/// The RFC 4254 name of `sig` as russh holds it.
+fn ssh_name(sig: &Sig) -> &str {
+    match sig {
+        Sig::ABRT => "ABRT",
+        Sig::ALRM => "ALRM",
+        Sig::FPE => "FPE",
+        Sig::HUP => "HUP",
+        Sig::ILL => "ILL",
+        Sig::INT => "INT",
+        Sig::KILL => "KILL",
+        Sig::PIPE => "PIPE",
+        Sig::QUIT => "QUIT",
+        Sig::SEGV => "SEGV",
+        Sig::TERM => "TERM",
+        Sig::USR1 => "USR1",
+        Sig::Custom(name) => name,
+    }
 }
 
 #[cfg(test)]

@@ -53,14 +53,26 @@ fn line(out: &mut impl Write, kind: &str, path: Option<&Path>) -> std::io::Resul
     out.flush()
 }
 
-/// Runs the watch; returns the exit code.
+/// Exit code of a watch whose path does not exist (sysexits' `EX_NOINPUT`);
+/// the daemon's `fs.watch` answers it with `file_not_found`.
+const EXIT_NOT_FOUND: u8 = 66;
+/// Exit code of a watch the user may not make (sysexits' `EX_NOPERM`); the
+/// daemon answers it with `permission_denied`.
+const EXIT_DENIED: u8 = 77;
+
+/// Runs the watch; returns the exit code: 0 when the path went or stdout
+/// closed, [`EXIT_NOT_FOUND`], [`EXIT_DENIED`], else 1 (the reason on stderr).
 pub fn main(path: &str, recursive: bool) -> std::process::ExitCode {
     match run(Path::new(path), recursive) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nexus-agent: cannot watch {path}: {e}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(match e.kind() {
+                std::io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+                std::io::ErrorKind::PermissionDenied => EXIT_DENIED,
+                _ => 1,
+            })
         }
     }
 }

@@ -2,7 +2,7 @@
 //! per running workspace, authenticated with the daemon's key and pinned to
 //! the workspace's host key; each exec is a channel on it, not a `docker exec`.
 
-use crate::error::{Result, WorkspaceError};
+use crate::error::WorkspaceError;
 use russh::ChannelMsg;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKey};
 use std::collections::HashMap;
@@ -59,8 +59,50 @@ impl std::fmt::Debug for AgentPool {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> WorkspaceError {
-    WorkspaceError::AgentUnavailable(e.to_string())
+/// What talking to a workspace's agent can fail with. Callers match it
+/// (`open_with` turns `AuthRefused` into "no such user"); at the layer's
+/// edge it becomes a [`WorkspaceError`] (`AgentUnavailable`,
+/// `InvalidParams` or `Internal`).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The agent does not answer, or the connection broke.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The agent refused the daemon's key for `user`: the container has no
+    /// such user (the agent authorizes the daemon's key for every user).
+    #[error("the agent refused the daemon's key for user {user}")]
+    AuthRefused {
+        /// The user the daemon tried to log in as.
+        user: String,
+    },
+    /// Nothing in the container accepts connections on `port`.
+    #[error("nothing in the workspace accepts connections on port {port}: start the server first")]
+    NothingListening {
+        /// The container port.
+        port: u16,
+    },
+    /// The task driving a channel ended without an answer (a daemon bug).
+    #[error("channel task failed: {0}")]
+    TaskFailed(String),
+}
+
+/// `Result` of the agent client.
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+impl From<AgentError> for WorkspaceError {
+    fn from(e: AgentError) -> WorkspaceError {
+        match e {
+            AgentError::Unavailable(_) | AgentError::AuthRefused { .. } => {
+                WorkspaceError::AgentUnavailable(e.to_string())
+            }
+            AgentError::NothingListening { .. } => WorkspaceError::InvalidParams(e.to_string()),
+            AgentError::TaskFailed(_) => WorkspaceError::Internal(e.to_string()),
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AgentError {
+    AgentError::Unavailable(e.to_string())
 }
 
 /// Quotes `arg` for a POSIX shell.
@@ -132,10 +174,7 @@ impl AgentPool {
             .await
             .map_err(unavailable)?;
         if !auth.success() {
-            return Err(unavailable(format!(
-                "the agent refused the daemon's key for user {}",
-                t.user
-            )));
+            return Err(AgentError::AuthRefused { user: t.user.clone() });
         }
         Ok(Arc::new(handle))
     }
@@ -189,7 +228,7 @@ impl AgentPool {
                 let session = russh_sftp::client::SftpSession::new(channel.into_stream())
                     .await
                     .map_err(unavailable)?;
-                Ok::<_, WorkspaceError>(Arc::new(session))
+                Ok::<_, AgentError>(Arc::new(session))
             })
             .await?;
         Ok(session.clone())
@@ -265,9 +304,7 @@ impl AgentPool {
             .channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", 0)
             .await
             .map_err(|e| match e {
-                russh::Error::ChannelOpenFailure(_) => WorkspaceError::InvalidParams(format!(
-                    "nothing in the workspace accepts connections on port {port}: start the server first"
-                )),
+                russh::Error::ChannelOpenFailure(_) => AgentError::NothingListening { port },
                 e => unavailable(e),
             })?;
         Ok(OpenChannel {
@@ -351,9 +388,7 @@ impl Unsteered {
 
     /// The exit status, as [`OpenChannel::drive`] returns it; await after the output ended.
     pub async fn exit(self) -> Result<Option<i32>> {
-        self.exit
-            .await
-            .map_err(|e| WorkspaceError::Internal(format!("channel task failed: {e}")))?
+        self.exit.await.map_err(|e| AgentError::TaskFailed(e.to_string()))?
     }
 }
 
@@ -465,23 +500,26 @@ impl OpenChannel {
     }
 }
 
+/// The Linux number of exit signal `sig` (0 for one of no RFC 4254 name),
+/// from the table all Nexus crates share ([`nexus_sdk::Signal`]).
 fn signal_number(sig: &russh::Sig) -> i32 {
     use russh::Sig::*;
-    match sig {
-        HUP => 1,
-        INT => 2,
-        QUIT => 3,
-        ILL => 4,
-        ABRT => 6,
-        FPE => 8,
-        KILL => 9,
-        USR1 => 10,
-        SEGV => 11,
-        PIPE => 13,
-        ALRM => 14,
-        TERM => 15,
-        Custom(_) => 0,
-    }
+    let name = match sig {
+        ABRT => "ABRT",
+        ALRM => "ALRM",
+        FPE => "FPE",
+        HUP => "HUP",
+        ILL => "ILL",
+        INT => "INT",
+        KILL => "KILL",
+        PIPE => "PIPE",
+        QUIT => "QUIT",
+        SEGV => "SEGV",
+        TERM => "TERM",
+        USR1 => "USR1",
+        Custom(name) => name,
+    };
+    nexus_sdk::Signal::from_name(name).map_or(0, nexus_sdk::Signal::number)
 }
 
 #[cfg(test)]

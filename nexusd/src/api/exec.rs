@@ -3,13 +3,13 @@
 //! subscription steered by `exec.write`, `exec.closeStdin`, `exec.resize`,
 //! `exec.signal` and `exec.kill`.
 
-use super::error::{parse, to_rpc_error};
+use super::error::{RpcResult, parse, to_rpc_error};
 use super::{Ctx, Next, checked, next_output};
 use crate::error::WorkspaceError;
 use crate::workspace::{Control, Output};
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::types::Params;
 use nexus_sdk::{
     Encoding, ExecEvent, ExecIdParams, ExecParams, ExecResizeParams, ExecResult, ExecSignalParams, ExecWriteParams,
     PtySize,
@@ -23,8 +23,6 @@ pub use crate::workspace::EXEC_FAILED;
 /// costs before the process is held back.
 const STREAM_BUFFER: usize = 4;
 
-type RpcResult<T> = Result<T, ErrorObjectOwned>;
-
 /// `exec.run`: valid while the workspace runs. Collects all output.
 pub async fn run(p: Params<'static>, ctx: Ctx) -> RpcResult<ExecResult> {
     let params: ExecParams = parse(&p)?;
@@ -33,8 +31,8 @@ pub async fn run(p: Params<'static>, ctx: Ctx) -> RpcResult<ExecResult> {
             "stdin and pty need exec.stream; exec.run closes stdin at once".into(),
         )));
     }
-    let prepared = ctx.prepare_exec(&params).map_err(|e| to_rpc_error(&e))?;
-    ctx.exec_to_end(&prepared).await.map_err(|e| to_rpc_error(&e))
+    let prepared = ctx.prepare_exec(&params)?;
+    Ok(ctx.exec_to_end(&prepared).await?)
 }
 
 /// Turns output bytes into text chunks of one encoding; in `utf8`, a
@@ -89,11 +87,8 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
     // refuse before accepting when the request or the workspace is wrong
     let checks = async {
         let params = parse::<ExecParams>(&p)?;
-        let prepared = ctx.prepare_exec(&params).map_err(|e| to_rpc_error(&e))?;
-        let opened = ctx
-            .open_exec(&prepared.dedicated())
-            .await
-            .map_err(|e| to_rpc_error(&e))?;
+        let prepared = ctx.prepare_exec(&params)?;
+        let opened = ctx.open_exec(&prepared.dedicated()).await?;
         Ok((params, opened))
     };
     let Some(((params, opened), pending)) = checked(pending, checks).await else {
@@ -154,7 +149,7 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
 }
 
 async fn control(ctx: &Ctx, id: &str, c: Control) -> RpcResult<()> {
-    ctx.channels.send("exec", id, c).await.map_err(|e| to_rpc_error(&e))
+    Ok(ctx.channels.send("exec", id, c).await?)
 }
 
 /// `exec.write`: returns once the bytes are sent to the process.
@@ -164,10 +159,7 @@ pub async fn write(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
         .encoding
         .decode(&params.data)
         .map_err(|e| to_rpc_error(&WorkspaceError::InvalidParams(format!("data is {e}"))))?;
-    ctx.channels
-        .write("exec", &params.exec_id, bytes)
-        .await
-        .map_err(|e| to_rpc_error(&e))
+    Ok(ctx.channels.write("exec", &params.exec_id, bytes).await?)
 }
 
 /// `exec.closeStdin`.
@@ -191,25 +183,11 @@ pub async fn resize(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     control(&ctx, &params.exec_id, Control::Resize(size)).await
 }
 
-/// The SSH signal name (RFC 4254 section 6.10) of `name` (`TERM`, `SIGTERM`).
+/// The SSH signal (RFC 4254 section 6.10) named `name` (`TERM`, `SIGTERM`),
+/// from the table every Nexus crate shares ([`nexus_sdk::Signal`]).
 fn signal(name: &str) -> Option<russh::Sig> {
-    use russh::Sig::*;
-    Some(match name.strip_prefix("SIG").unwrap_or(name) {
-        "ABRT" => ABRT,
-        "ALRM" => ALRM,
-        "FPE" => FPE,
-        "HUP" => HUP,
-        "ILL" => ILL,
-        "INT" => INT,
-        "KILL" => KILL,
-        "PIPE" => PIPE,
-        "QUIT" => QUIT,
-        "SEGV" => SEGV,
-        "TERM" => TERM,
-        "USR1" => USR1,
-        "USR2" => Custom("USR2".into()),
-        _ => return None,
-    })
+    // russh puts the same name on the wire for a named variant and a custom one
+    nexus_sdk::Signal::from_name(name).map(|s| russh::Sig::Custom(s.name().to_string()))
 }
 
 /// `exec.signal`.
@@ -217,8 +195,9 @@ pub async fn send_signal(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: ExecSignalParams = parse(&p)?;
     let sig = signal(&params.signal).ok_or_else(|| {
         to_rpc_error(&WorkspaceError::InvalidParams(format!(
-            "{:?} is no signal name: use HUP, INT, QUIT, KILL, TERM, USR1, USR2, ABRT, ALRM, FPE, ILL, PIPE or SEGV",
-            params.signal
+            "{:?} is no signal name: use one of {}",
+            params.signal,
+            nexus_sdk::Signal::names()
         )))
     })?;
     control(&ctx, &params.exec_id, Control::Signal(sig)).await
@@ -253,8 +232,9 @@ mod tests {
 
     #[test]
     fn signal_names() {
-        assert!(matches!(signal("TERM"), Some(russh::Sig::TERM)));
-        assert!(matches!(signal("SIGINT"), Some(russh::Sig::INT)));
+        assert!(matches!(signal("TERM"), Some(russh::Sig::Custom(n)) if n == "TERM"));
+        assert!(matches!(signal("SIGINT"), Some(russh::Sig::Custom(n)) if n == "INT"));
+        assert!(matches!(signal("USR2"), Some(russh::Sig::Custom(n)) if n == "USR2"));
         assert!(signal("NOPE").is_none());
     }
 }

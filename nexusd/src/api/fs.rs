@@ -2,85 +2,89 @@
 //! first Nexus SDK used, with a `workspace` parameter). Each is valid while
 //! the workspace runs.
 
-use super::error::{parse, to_rpc_error};
+use super::error::{RpcResult, parse, to_rpc_error};
 use super::{Ctx, Next, checked, next_output};
 use crate::error::WorkspaceError;
 use crate::workspace::{Lines, Output};
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::types::Params;
 use nexus_sdk::{
     FileStat, MkdirParams, PathParams, ReadFileParams, ReadFileResult, RenameParams, RmParams, WriteFileParams,
 };
 use nexus_sdk::{FsEvent, WatchParams};
 
-type RpcResult<T> = Result<T, ErrorObjectOwned>;
-
 /// `fs.readFile`.
 pub async fn read_file(p: Params<'static>, ctx: Ctx) -> RpcResult<ReadFileResult> {
     let params: ReadFileParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.read_file(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.read_file(&params).await?)
 }
 
 /// `fs.writeFile`.
 pub async fn write_file(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: WriteFileParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.write_file(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.write_file(&params).await?)
 }
 
 /// `fs.exists`.
 pub async fn exists(p: Params<'static>, ctx: Ctx) -> RpcResult<bool> {
     let params: PathParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.exists(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.exists(&params).await?)
 }
 
 /// `fs.stat`.
 pub async fn stat(p: Params<'static>, ctx: Ctx) -> RpcResult<FileStat> {
     let params: PathParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.stat(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.stat(&params).await?)
 }
 
 /// `fs.readdir`.
 pub async fn readdir(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<FileStat>> {
     let params: PathParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.readdir(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.readdir(&params).await?)
 }
 
 /// `fs.mkdir`.
 pub async fn mkdir(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: MkdirParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.mkdir(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.mkdir(&params).await?)
 }
 
 /// `fs.rm`.
 pub async fn rm(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RmParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.rm(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.rm(&params).await?)
 }
 
 /// `fs.rename`.
 pub async fn rename(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RenameParams = parse(&p)?;
-    let fs = ctx.fs(&params.workspace).await.map_err(|e| to_rpc_error(&e))?;
-    fs.rename(&params).await.map_err(|e| to_rpc_error(&e))
+    let fs = ctx.fs(&params.workspace).await?;
+    Ok(fs.rename(&params).await?)
 }
 
-/// The error of a watcher that failed to start, from what it printed.
-fn watch_error(workspace: &str, path: &str, stderr: &[u8]) -> WorkspaceError {
+/// Exit codes of `nexus-agent --watch` (its `watch.rs`): the path does not
+/// exist (`EX_NOINPUT`), the user may not watch it (`EX_NOPERM`).
+const WATCH_NOT_FOUND: i32 = 66;
+const WATCH_DENIED: i32 = 77;
+
+/// The error of a watcher that failed to start, from its exit code (and
+/// what it printed, for any other failure).
+fn watch_error(workspace: &str, path: &str, code: Option<i32>, stderr: &[u8]) -> WorkspaceError {
     let message = String::from_utf8_lossy(stderr).trim().to_string();
-    if message.contains("No such file") {
+    if code == Some(WATCH_NOT_FOUND) {
         WorkspaceError::FileNotFound {
             workspace: workspace.to_string(),
             path: path.to_string(),
         }
-    } else if message.contains("Permission denied") {
+    } else if code == Some(WATCH_DENIED) {
         WorkspaceError::PermissionDenied {
             workspace: workspace.to_string(),
             path: path.to_string(),
@@ -105,7 +109,7 @@ fn watch_error(workspace: &str, path: &str, stderr: &[u8]) -> WorkspaceError {
 pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     let checks = async {
         let params = parse::<WatchParams>(&p)?;
-        let opened = ctx.open_watch(&params).await.map_err(|e| to_rpc_error(&e))?;
+        let opened = ctx.open_watch(&params).await?;
         Ok((params, opened))
     };
     let Some(((params, opened), pending)) = checked(pending, checks).await else {
@@ -121,7 +125,8 @@ pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ct
             Some(Output::Stdout(b)) => queued = lines.push(&b),
             Some(Output::Stderr(b)) => stderr.extend_from_slice(&b),
             None => {
-                let e = watch_error(&params.workspace, &params.path, &stderr);
+                let code = watcher.exit().await.ok().flatten();
+                let e = watch_error(&params.workspace, &params.path, code, &stderr);
                 pending.reject(to_rpc_error(&e)).await;
                 return Ok(());
             }

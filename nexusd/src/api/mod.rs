@@ -20,9 +20,12 @@ pub use raw_read::RawRead;
 
 use crate::workspace::Manager;
 use crate::workspace::Output;
-use jsonrpsee::types::ErrorObjectOwned;
+use error::RpcResult;
+use jsonrpsee::core::SubscriptionResult;
+use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, RpcModule, SubscriptionSink};
 use nexus_sdk::methods as m;
+use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -79,123 +82,90 @@ pub(crate) async fn next_output(rx: &mut mpsc::Receiver<Output>, sink: &Subscrip
     }
 }
 
+/// Registers method `name` to run `handler` under [`guarded`].
+fn method<T, F>(rpc: &mut RpcModule<Manager>, name: &'static str, handler: fn(Params<'static>, Ctx) -> F) -> Registered
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Future<Output = RpcResult<T>> + Send + 'static,
+{
+    rpc.register_async_method(name, move |p, ctx, _| guarded(handler(p, ctx)))?;
+    Ok(())
+}
+
+/// Registers subscription `name` (its notifications `notification`, ended
+/// by `unsubscribe`) to run `handler`. A panic in the handler ends that
+/// subscription (logged), never the connection or the daemon.
+fn subscription<F>(
+    rpc: &mut RpcModule<Manager>,
+    [name, notification, unsubscribe]: [&'static str; 3],
+    handler: fn(Params<'static>, PendingSubscriptionSink, Ctx) -> F,
+) -> Registered
+where
+    F: Future<Output = SubscriptionResult> + Send + 'static,
+{
+    rpc.register_subscription(name, notification, unsubscribe, move |p, sink, ctx, _| async move {
+        use futures::FutureExt;
+        match std::panic::AssertUnwindSafe(handler(p, sink, ctx)).catch_unwind().await {
+            Ok(r) => r,
+            Err(_) => {
+                tracing::error!("the handler of subscription {name} panicked");
+                Ok(())
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// What a registration gives.
+type Registered = Result<(), jsonrpsee::server::RegisterMethodError>;
+
 /// Builds the module with every method.
 pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::RegisterMethodError> {
     let mut rpc = RpcModule::from_arc(manager);
     let discovered = Arc::new(nexus_sdk::openrpc::document());
     rpc.register_method(m::RPC_DISCOVER, move |_, _, _| (*discovered).clone())?;
-    rpc.register_async_method(m::TEMPLATE_LIST, |_, _, _| async move {
-        guarded(workspace::template_list()).await
-    })?;
-    rpc.register_async_method(m::DAEMON_INFO, |_, ctx, _| async move {
-        guarded(workspace::daemon_info(ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_CREATE, |p, ctx, _| async move {
-        guarded(workspace::create(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_LIST, |_, ctx, _| async move {
-        guarded(workspace::list(ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_GET, |p, ctx, _| async move {
-        guarded(workspace::get(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_START, |p, ctx, _| async move {
-        guarded(workspace::start(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_REBUILD, |p, ctx, _| async move {
-        guarded(workspace::rebuild(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_STOP, |p, ctx, _| async move {
-        guarded(workspace::stop(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::WORKSPACE_REMOVE, |p, ctx, _| async move {
-        guarded(workspace::remove(p, ctx)).await
-    })?;
-    rpc.register_subscription(
+    method(&mut rpc, m::TEMPLATE_LIST, |_, _| workspace::template_list())?;
+    method(&mut rpc, m::DAEMON_INFO, |_, ctx| workspace::daemon_info(ctx))?;
+    method(&mut rpc, m::WORKSPACE_CREATE, workspace::create)?;
+    method(&mut rpc, m::WORKSPACE_LIST, |_, ctx| workspace::list(ctx))?;
+    method(&mut rpc, m::WORKSPACE_GET, workspace::get)?;
+    method(&mut rpc, m::WORKSPACE_START, workspace::start)?;
+    method(&mut rpc, m::WORKSPACE_REBUILD, workspace::rebuild)?;
+    method(&mut rpc, m::WORKSPACE_STOP, workspace::stop)?;
+    method(&mut rpc, m::WORKSPACE_REMOVE, workspace::remove)?;
+    let logs = [
         m::WORKSPACE_LOGS,
         m::WORKSPACE_LOGS_NOTIFICATION,
         m::WORKSPACE_LOGS_UNSUBSCRIBE,
-        |p, sink, ctx, _| async move { workspace::logs(p, sink, ctx).await },
-    )?;
-    rpc.register_async_method(m::EXEC_RUN, |p, ctx, _| async move { guarded(exec::run(p, ctx)).await })?;
+    ];
+    subscription(&mut rpc, logs, workspace::logs)?;
+    method(&mut rpc, m::EXEC_RUN, exec::run)?;
     rpc.register_alias(m::EXEC, m::EXEC_RUN)?;
-    rpc.register_async_method(
-        m::EXEC_WRITE,
-        |p, ctx, _| async move { guarded(exec::write(p, ctx)).await },
-    )?;
-    rpc.register_async_method(m::EXEC_CLOSE_STDIN, |p, ctx, _| async move {
-        guarded(exec::close_stdin(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::EXEC_RESIZE, |p, ctx, _| async move {
-        guarded(exec::resize(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::EXEC_SIGNAL, |p, ctx, _| async move {
-        guarded(exec::send_signal(p, ctx)).await
-    })?;
-    rpc.register_async_method(
-        m::EXEC_KILL,
-        |p, ctx, _| async move { guarded(exec::kill(p, ctx)).await },
-    )?;
-    rpc.register_subscription(
-        m::EXEC_STREAM,
-        m::EXEC_STREAM_NOTIFICATION,
-        m::EXEC_STREAM_UNSUBSCRIBE,
-        |p, sink, ctx, _| async move { exec::stream(p, sink, ctx).await },
-    )?;
-    rpc.register_subscription(
-        m::EVENTS_SUBSCRIBE,
-        m::EVENTS_NOTIFICATION,
-        m::EVENTS_UNSUBSCRIBE,
-        |p, sink, ctx, _| async move { events::subscribe(p, sink, ctx).await },
-    )?;
-    rpc.register_async_method(m::FS_READ_FILE, |p, ctx, _| async move {
-        guarded(fs::read_file(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::FS_WRITE_FILE, |p, ctx, _| async move {
-        guarded(fs::write_file(p, ctx)).await
-    })?;
-    rpc.register_async_method(
-        m::FS_EXISTS,
-        |p, ctx, _| async move { guarded(fs::exists(p, ctx)).await },
-    )?;
-    rpc.register_async_method(m::FS_STAT, |p, ctx, _| async move { guarded(fs::stat(p, ctx)).await })?;
-    rpc.register_async_method(
-        m::FS_READDIR,
-        |p, ctx, _| async move { guarded(fs::readdir(p, ctx)).await },
-    )?;
-    rpc.register_async_method(m::FS_MKDIR, |p, ctx, _| async move { guarded(fs::mkdir(p, ctx)).await })?;
-    rpc.register_async_method(m::FS_RM, |p, ctx, _| async move { guarded(fs::rm(p, ctx)).await })?;
-    rpc.register_async_method(
-        m::FS_RENAME,
-        |p, ctx, _| async move { guarded(fs::rename(p, ctx)).await },
-    )?;
-    rpc.register_async_method(
-        m::PORTS_LIST,
-        |p, ctx, _| async move { guarded(ports::list(p, ctx)).await },
-    )?;
-    rpc.register_async_method(m::PORTS_FORWARD, |p, ctx, _| async move {
-        guarded(ports::forward(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::PORTS_UNFORWARD, |p, ctx, _| async move {
-        guarded(ports::unforward(p, ctx)).await
-    })?;
-    rpc.register_subscription(
-        m::FS_WATCH,
-        m::FS_WATCH_NOTIFICATION,
-        m::FS_WATCH_UNSUBSCRIBE,
-        |p, sink, ctx, _| async move { fs::watch(p, sink, ctx).await },
-    )?;
-    rpc.register_subscription(
-        m::TUNNEL_OPEN,
-        m::TUNNEL_NOTIFICATION,
-        m::TUNNEL_UNSUBSCRIBE,
-        |p, sink, ctx, _| async move { tunnel::open(p, sink, ctx).await },
-    )?;
-    rpc.register_async_method(m::TUNNEL_WRITE, |p, ctx, _| async move {
-        guarded(tunnel::write(p, ctx)).await
-    })?;
-    rpc.register_async_method(m::TUNNEL_CLOSE, |p, ctx, _| async move {
-        guarded(tunnel::close(p, ctx)).await
-    })?;
+    method(&mut rpc, m::EXEC_WRITE, exec::write)?;
+    method(&mut rpc, m::EXEC_CLOSE_STDIN, exec::close_stdin)?;
+    method(&mut rpc, m::EXEC_RESIZE, exec::resize)?;
+    method(&mut rpc, m::EXEC_SIGNAL, exec::send_signal)?;
+    method(&mut rpc, m::EXEC_KILL, exec::kill)?;
+    let stream = [m::EXEC_STREAM, m::EXEC_STREAM_NOTIFICATION, m::EXEC_STREAM_UNSUBSCRIBE];
+    subscription(&mut rpc, stream, exec::stream)?;
+    let events = [m::EVENTS_SUBSCRIBE, m::EVENTS_NOTIFICATION, m::EVENTS_UNSUBSCRIBE];
+    subscription(&mut rpc, events, events::subscribe)?;
+    method(&mut rpc, m::FS_READ_FILE, fs::read_file)?;
+    method(&mut rpc, m::FS_WRITE_FILE, fs::write_file)?;
+    method(&mut rpc, m::FS_EXISTS, fs::exists)?;
+    method(&mut rpc, m::FS_STAT, fs::stat)?;
+    method(&mut rpc, m::FS_READDIR, fs::readdir)?;
+    method(&mut rpc, m::FS_MKDIR, fs::mkdir)?;
+    method(&mut rpc, m::FS_RM, fs::rm)?;
+    method(&mut rpc, m::FS_RENAME, fs::rename)?;
+    method(&mut rpc, m::PORTS_LIST, ports::list)?;
+    method(&mut rpc, m::PORTS_FORWARD, ports::forward)?;
+    method(&mut rpc, m::PORTS_UNFORWARD, ports::unforward)?;
+    let watch = [m::FS_WATCH, m::FS_WATCH_NOTIFICATION, m::FS_WATCH_UNSUBSCRIBE];
+    subscription(&mut rpc, watch, fs::watch)?;
+    let tunnel = [m::TUNNEL_OPEN, m::TUNNEL_NOTIFICATION, m::TUNNEL_UNSUBSCRIBE];
+    subscription(&mut rpc, tunnel, tunnel::open)?;
+    method(&mut rpc, m::TUNNEL_WRITE, tunnel::write)?;
+    method(&mut rpc, m::TUNNEL_CLOSE, tunnel::close)?;
     Ok(rpc)
 }

@@ -113,7 +113,7 @@ where
         }
         let (ctx, query) = (self.ctx.clone(), req.uri().query().map(str::to_string));
         Box::pin(async move {
-            let answer = super::guarded(async { read(ctx, query).await.map_err(|e| to_rpc_error(&e)) }).await;
+            let answer = super::guarded(async { Ok(read(ctx, query).await?) }).await;
             Ok(answer.unwrap_or_else(error_response))
         })
     }

@@ -16,9 +16,7 @@ use tokio::sync::mpsc;
 pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     let checks = async {
         let params = parse::<TunnelParams>(&p)?;
-        ctx.open_tunnel(&params.workspace, params.port)
-            .await
-            .map_err(|e| to_rpc_error(&e))
+        Ok(ctx.open_tunnel(&params.workspace, params.port).await?)
     };
     let Some((opened, pending)) = checked(pending, checks).await else {
         return Ok(());
@@ -56,17 +54,11 @@ pub async fn write(p: Params<'static>, ctx: Ctx) -> Result<(), ErrorObjectOwned>
     let bytes = Encoding::Base64
         .decode(&params.data)
         .map_err(|e| to_rpc_error(&WorkspaceError::InvalidParams(format!("data is {e}"))))?;
-    ctx.channels
-        .write("tunnel", &params.tunnel_id, bytes)
-        .await
-        .map_err(|e| to_rpc_error(&e))
+    Ok(ctx.channels.write("tunnel", &params.tunnel_id, bytes).await?)
 }
 
 /// `tunnel.close`: end of input for the remote end.
 pub async fn close(p: Params<'static>, ctx: Ctx) -> Result<(), ErrorObjectOwned> {
     let params: TunnelIdParams = parse(&p)?;
-    ctx.channels
-        .send("tunnel", &params.tunnel_id, Control::Eof)
-        .await
-        .map_err(|e| to_rpc_error(&e))
+    Ok(ctx.channels.send("tunnel", &params.tunnel_id, Control::Eof).await?)
 }

@@ -1,15 +1,13 @@
 //! `workspace.*` and `daemon.info`. Records become `nexus_sdk::Workspace`
 //! here, at the boundary.
 
-use super::error::{parse, to_rpc_error};
+use super::error::{RpcResult, parse};
 use super::{Ctx, checked};
 use crate::workspace::Record as WorkspaceRecord;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::types::Params;
 use nexus_sdk::{CreateParams, DaemonInfo, LogChunk, LogsParams, NameParams, RemoveParams, Workspace};
-
-type RpcResult<T> = Result<T, ErrorObjectOwned>;
 
 /// The wire form of a record.
 pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
@@ -56,64 +54,51 @@ pub async fn template_list() -> RpcResult<Vec<nexus_sdk::TemplateInfo>> {
 /// `workspace.create`: valid for a name no workspace has.
 pub async fn create(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let params: CreateParams = parse(&p)?;
-    ctx.create(params)
-        .await
-        .map(|r| to_wire(&r))
-        .map_err(|e| to_rpc_error(&e))
+    Ok(ctx.create(params).await.map(|r| to_wire(&r))?)
 }
 
 /// `workspace.list`: always valid.
 pub async fn list(ctx: Ctx) -> RpcResult<Vec<Workspace>> {
-    ctx.list()
-        .map(|v| v.iter().map(to_wire).collect())
-        .map_err(|e| to_rpc_error(&e))
+    Ok(ctx.list().map(|v| v.iter().map(to_wire).collect())?)
 }
 
 /// `workspace.get`: valid in any state.
 pub async fn get(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
-    let NameParams { name } = parse(&p)?;
-    ctx.get(&name).map(|r| to_wire(&r)).map_err(|e| to_rpc_error(&e))
+    let NameParams { workspace: name } = parse(&p)?;
+    Ok(ctx.get(&name).map(|r| to_wire(&r))?)
 }
 
 /// `workspace.start`: valid when running or stopped.
 pub async fn start(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
-    let NameParams { name } = parse(&p)?;
-    ctx.start(&name)
-        .await
-        .map(|r| to_wire(&r))
-        .map_err(|e| to_rpc_error(&e))
+    let NameParams { workspace: name } = parse(&p)?;
+    Ok(ctx.start(&name).await.map(|r| to_wire(&r))?)
 }
 
 /// `workspace.rebuild`: valid when running or stopped.
 pub async fn rebuild(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
-    let NameParams { name } = parse(&p)?;
-    ctx.rebuild(&name)
-        .await
-        .map(|r| to_wire(&r))
-        .map_err(|e| to_rpc_error(&e))
+    let NameParams { workspace: name } = parse(&p)?;
+    Ok(ctx.rebuild(&name).await.map(|r| to_wire(&r))?)
 }
 
 /// `workspace.stop`: valid when running or stopped.
 pub async fn stop(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
-    let NameParams { name } = parse(&p)?;
-    ctx.stop(&name).await.map(|r| to_wire(&r)).map_err(|e| to_rpc_error(&e))
+    let NameParams { workspace: name } = parse(&p)?;
+    Ok(ctx.stop(&name).await.map(|r| to_wire(&r))?)
 }
 
 /// `workspace.remove`: valid in any state; re-running an interrupted remove finishes it.
 pub async fn remove(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RemoveParams = parse(&p)?;
-    ctx.remove(&params.name, params.force, params.delete_branch)
-        .await
-        .map_err(|e| to_rpc_error(&e))
+    Ok(ctx
+        .remove(&params.workspace, params.force, params.delete_branch)
+        .await?)
 }
 
 /// `workspace.logs`: valid while the container exists.
 pub async fn logs(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     let checks = async {
         let params: LogsParams = parse(&p)?;
-        ctx.logs(&params.name, params.follow)
-            .await
-            .map_err(|e| to_rpc_error(&e))
+        Ok(ctx.logs(&params.workspace, params.follow).await?)
     };
     let Some((mut stream, pending)) = checked(pending, checks).await else {
         return Ok(());
@@ -137,7 +122,7 @@ pub async fn logs(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx
         }
     }
     let end = LogChunk {
-        stream: "stdout".into(),
+        stream: nexus_sdk::LogStream::Stdout,
         text: String::new(),
         end: true,
     };

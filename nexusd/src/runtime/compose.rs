@@ -19,6 +19,7 @@ use crate::events::Events;
 use crate::store::{WorkspaceRecord, container_name};
 use nexus_devcontainer::config::Loaded;
 use nexus_devcontainer::container_options::MountSpec;
+use nexus_sdk::Step;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -190,7 +191,7 @@ impl Project {
             if let Some(e) = stderr {
                 let mut lines = tokio::io::BufReader::new(e).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    events.progress(workspace, "compose", format!("{what}: {line}"));
+                    events.progress(workspace, Step::Compose, format!("{what}: {line}"));
                     tail.push_back(line);
                     if tail.len() > TAIL_LINES {
                         tail.pop_front();

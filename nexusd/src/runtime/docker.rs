@@ -154,7 +154,7 @@ pub trait ContainerRuntime: Send + Sync {
     /// the label `com.docker.compose.project`); nothing there is fine.
     async fn remove_project(&self, project: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
-    fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(String, String)>>;
+    fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>;
 }
 
 /// Docker through bollard.
@@ -506,7 +506,7 @@ impl ContainerRuntime for Docker {
         Ok(())
     }
 
-    fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(String, String)>> {
+    fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {
         let id = id.to_string();
         let client = self.client.get().cloned();
         let stream = async_stream_logs(client, id, follow);
@@ -527,7 +527,7 @@ fn async_stream_logs(
     client: Option<bollard::Docker>,
     id: String,
     follow: bool,
-) -> impl futures::Stream<Item = Result<(String, String)>> + Send + 'static {
+) -> impl futures::Stream<Item = Result<(nexus_sdk::LogStream, String)>> + Send + 'static {
     let Some(c) = client else {
         return futures::stream::once(async { Err(unavailable("not connected")) }).boxed();
     };
@@ -542,13 +542,10 @@ fn async_stream_logs(
         .map(|item| {
             item.map_err(docker_err).map(|out| {
                 let stream = match &out {
-                    bollard::container::LogOutput::StdErr { .. } => "stderr",
-                    _ => "stdout",
+                    bollard::container::LogOutput::StdErr { .. } => nexus_sdk::LogStream::Stderr,
+                    _ => nexus_sdk::LogStream::Stdout,
                 };
-                (
-                    stream.to_string(),
-                    String::from_utf8_lossy(&out.into_bytes()).into_owned(),
-                )
+                (stream, String::from_utf8_lossy(&out.into_bytes()).into_owned())
             })
         })
         .boxed()

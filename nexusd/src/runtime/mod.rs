@@ -5,5 +5,7 @@
 
 pub mod compose;
 pub mod docker;
+#[cfg(test)]
+pub mod fake;
 pub mod host;
 pub mod templates;

@@ -33,7 +33,7 @@ impl Manager {
         let cli = cli().await?;
         self.events.progress(
             &r.name,
-            "compose",
+            Step::Compose,
             format!("reading the compose files with {cli} {}", cli.version),
         );
         let text = project
@@ -85,7 +85,7 @@ impl Manager {
                 self.write_override(&project, &json!({"services": {&project.service: {"image": &tag}}}))?;
                 self.events.progress(
                     &r.name,
-                    "image",
+                    Step::Image,
                     format!("building service {}'s image {tag}", project.service),
                 );
                 // --force-rm: a failed step's container goes too
@@ -110,7 +110,8 @@ impl Manager {
                 )));
             }
         };
-        self.events.progress(&r.name, "image", format!("finding image {tag}"));
+        self.events
+            .progress(&r.name, Step::Image, format!("finding image {tag}"));
         let mut info = self.runtime.ensure_image(&tag).await?;
         if let Some(user) = &service.user {
             info.user = user.clone();

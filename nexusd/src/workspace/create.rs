@@ -12,7 +12,7 @@ impl Manager {
         let _guard = self.lock(&p.name).await;
         let name = p.name.clone();
         let authorized = authorized_keys(&p.authorized_keys)?;
-        self.events.progress(&name, "validate", "checking the repository");
+        self.events.progress(&name, Step::Validate, "checking the repository");
         let path = PathBuf::from(&p.repository);
         let template = match (&p.template, &p.config) {
             (Some(_), Some(_)) => {
@@ -72,7 +72,7 @@ impl Manager {
             }
             for warning in warnings {
                 tracing::warn!(workspace = %name, "{warning}");
-                self.events.progress(&name, "config", format!("warning: {warning}"));
+                self.events.progress(&name, Step::Config, format!("warning: {warning}"));
             }
         }
         self.runtime.ping().await?;
@@ -126,7 +126,7 @@ impl Manager {
             devcontainer: settled.devcontainer,
             created_at: now(),
         };
-        self.events.progress(&name, "ports", "allocating the SSH port");
+        self.events.progress(&name, Step::Ports, "allocating the SSH port");
         record.ssh_port = self
             .store
             .insert_creating(&record, self.config.port_range, crate::store::ports::bindable)?;
@@ -167,7 +167,7 @@ impl Manager {
         let (project, resolved, service) = self
             .compose_image(record, start, l, false)
             .await
-            .map_err(|e| e.at("image"))?;
+            .map_err(|e| e.at(Step::Image))?;
         let s = settle(Some(l), resolved, owner, repo_name, Some((project, service)))?;
         s.apply_to(record);
         self.store.set_image(record)?;
@@ -177,14 +177,14 @@ impl Manager {
     pub(super) async fn add_worktree(&self, record: &WorkspaceRecord, start: git2::Oid) -> Result<()> {
         self.events.progress(
             &record.name,
-            "worktree",
+            Step::Worktree,
             format!("adding worktree {} on {}", record.worktree, record.branch),
         );
         let repo = repo_of(record);
         let wt_name = record.name.clone();
         blocking(move || git::add_worktree(&repo, &wt_name, start).map(|_| ()))
             .await
-            .map_err(|e| e.at("worktree"))
+            .map_err(|e| e.at(Step::Worktree))
     }
 
     /// Worktree (when `start` is given), container, agent files, start, SSH.
@@ -195,7 +195,7 @@ impl Manager {
         }
         self.events.progress(
             &name,
-            "container",
+            Step::Container,
             format!("creating the container from {}", record.image),
         );
         let merged = devcontainer_of(record);
@@ -204,23 +204,23 @@ impl Manager {
             (Some(m), Some(p)) => self.compose_create(record, &m.merged, p).await,
             _ => self.create_container(record, merged.map(|m| m.merged)).await,
         }
-        .map_err(|e| e.at("container"))?;
+        .map_err(|e| e.at(Step::Container))?;
         self.store.set_container(&record.id, &id)?;
         record.container_id = Some(id.clone());
-        self.events.progress(&name, "agent", "injecting the SSH agent");
-        let tar = self.agent_archive(record).map_err(|e| e.at("agent"))?;
-        self.runtime.upload(&id, tar).await.map_err(|e| e.at("agent"))?;
+        self.events.progress(&name, Step::Agent, "injecting the SSH agent");
+        let tar = self.agent_archive(record).map_err(|e| e.at(Step::Agent))?;
+        self.runtime.upload(&id, tar).await.map_err(|e| e.at(Step::Agent))?;
         match &project {
             Some(p) => {
-                self.events.progress(&name, "start", "starting the compose project");
+                self.events.progress(&name, Step::Start, "starting the compose project");
                 self.compose_start(record, p).await
             }
             None => {
-                self.events.progress(&name, "start", "starting the container");
+                self.events.progress(&name, Step::Start, "starting the container");
                 self.runtime.start(&id).await
             }
         }
-        .map_err(|e| e.at("start"))?;
+        .map_err(|e| e.at(Step::Start))?;
         self.wait_ssh(record).await
     }
 
@@ -280,7 +280,7 @@ impl Manager {
     pub(super) async fn wait_ssh(&self, record: &WorkspaceRecord) -> Result<()> {
         self.events.progress(
             &record.name,
-            "ssh",
+            Step::Ssh,
             format!("waiting for SSH on 127.0.0.1:{}", record.ssh_port),
         );
         let timeout = Duration::from_secs(self.config.ssh_ready_timeout_secs);
@@ -295,8 +295,8 @@ impl Manager {
             }
         };
         tokio::select! {
-            r = ready => r.map_err(|e| e.at("ssh")),
-            e = exited => Err(e.at("ssh")),
+            r = ready => r.map_err(|e| WorkspaceError::from(e).at(Step::Ssh)),
+            e = exited => Err(e.at(Step::Ssh)),
         }
     }
 

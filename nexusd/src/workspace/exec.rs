@@ -64,7 +64,7 @@ impl Manager {
                 "port 0 is no TCP port: use 1-65535".into(),
             ));
         }
-        self.agents.open_tunnel(&target(&r), port.unwrap_or(AGENT_PORT)).await
+        Ok(self.agents.open_tunnel(&target(&r), port.unwrap_or(AGENT_PORT)).await?)
     }
 
     /// Runs a prepared command to its end, collecting stdout and stderr (at
@@ -101,7 +101,7 @@ impl Manager {
         &self,
         name: &str,
         follow: bool,
-    ) -> Result<futures::stream::BoxStream<'static, Result<(String, String)>>> {
+    ) -> Result<futures::stream::BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>> {
         let r = self.store.get(name)?;
         self.runtime.ping().await?;
         Ok(self.runtime.logs(&container_name(&r), follow))

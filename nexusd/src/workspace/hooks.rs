@@ -44,7 +44,7 @@ impl Manager {
             tokio::spawn(async move {
                 if let Err(e) = run_hooks(agents, events.clone(), r.clone(), later).await {
                     tracing::warn!(workspace = %r.name, "a lifecycle hook after waitFor failed: {e}");
-                    events.progress(&r.name, "hook", format!("failed: {e}"));
+                    events.progress(&r.name, Step::Hook, format!("failed: {e}"));
                 }
             });
         }
@@ -63,7 +63,7 @@ pub(crate) async fn run_initialize(
     command: &LifecycleCommand,
 ) -> Result<()> {
     use tokio::io::AsyncBufReadExt;
-    events.progress(name, "hook", "running initializeCommand on the host");
+    events.progress(name, Step::Hook, "running initializeCommand on the host");
     let runs = command.argvs().into_iter().map(|(label, argv)| async move {
         let what = match label {
             Some(l) => format!("initializeCommand ({l})"),
@@ -102,7 +102,7 @@ pub(crate) async fn run_initialize(
         }
         let mut tail = std::collections::VecDeque::new();
         while let Some(line) = rx.recv().await {
-            events.progress(name, "hook", format!("{what}: {line}"));
+            events.progress(name, Step::Hook, format!("{what}: {line}"));
             tail.push_back(line);
             if tail.len() > TAIL_LINES {
                 tail.pop_front();
@@ -136,7 +136,7 @@ async fn run_hooks(agents: Arc<AgentPool>, events: Events, r: WorkspaceRecord, h
             } else {
                 format!(" of {origin}")
             };
-            events.progress(&r.name, "hook", format!("running {hook}{from}"));
+            events.progress(&r.name, Step::Hook, format!("running {hook}{from}"));
             let runs = command.argvs().into_iter().map(|(label, argv)| {
                 let what = match label {
                     Some(l) => format!("{hook}{from} ({l})"),
@@ -172,7 +172,7 @@ async fn run_hook(
     while let Some(out) = run.output().recv().await {
         let (Output::Stdout(b) | Output::Stderr(b)) = out;
         for line in lines.push(&b) {
-            events.progress(&r.name, "hook", format!("{what}: {line}"));
+            events.progress(&r.name, Step::Hook, format!("{what}: {line}"));
             tail.push_back(line);
             if tail.len() > TAIL_LINES {
                 tail.pop_front();

@@ -10,6 +10,7 @@ use crate::runtime::docker::{BuildSpec, ImageInfo};
 use crate::workspace::{Manager, blocking};
 use nexus_devcontainer::config::{Build, Loaded};
 use nexus_devcontainer::{features, metadata};
+use nexus_sdk::Step;
 use std::collections::HashMap;
 
 /// Repository of the images built from devcontainer.json Dockerfiles; the
@@ -100,7 +101,8 @@ impl Manager {
                 .await?;
             return Ok((image, info, false));
         }
-        self.events.progress(name, "image", format!("finding image {image}"));
+        self.events
+            .progress(name, Step::Image, format!("finding image {image}"));
         Ok((image.clone(), self.runtime.ensure_image(&image).await?, false))
     }
 
@@ -115,7 +117,8 @@ impl Manager {
         image: &str,
     ) -> Result<ImageInfo> {
         let default = &crate::runtime::templates::TEMPLATES[0];
-        self.events.progress(name, "image", format!("finding image {image}"));
+        self.events
+            .progress(name, Step::Image, format!("finding image {image}"));
         match self.runtime.ensure_image(image).await {
             Err(WorkspaceError::ImageNotFound { .. }) => {
                 if t.name != default.name {
@@ -123,7 +126,7 @@ impl Manager {
                 }
                 self.events.progress(
                     name,
-                    "image",
+                    Step::Image,
                     format!("building {image} from the built-in template {}", t.name),
                 );
                 self.runtime
@@ -336,10 +339,12 @@ impl Manager {
         let tag = format!("{BUILD_REPOSITORY}:{}", &hash[..16]);
         spec.no_cache |= fresh;
         if !fresh && self.runtime.has_image(&tag).await? {
-            self.events.progress(name, "image", format!("reusing {tag}: {what}"));
+            self.events
+                .progress(name, Step::Image, format!("reusing {tag}: {what}"));
             return Ok(tag);
         }
-        self.events.progress(name, "image", format!("building {tag}: {what}"));
+        self.events
+            .progress(name, Step::Image, format!("building {tag}: {what}"));
         spec.tag = tag.clone();
         spec.labels.insert(LABEL_BUILD.to_string(), hash);
         self.runtime.build_image(spec).await?;

@@ -2,6 +2,7 @@
 //! DESIGN.md, each step recorded in the store before its side effect, every
 //! failure rolled back, and [`Manager::reconcile`] settling what a crash left.
 
+use crate::agent::client::AgentError;
 pub use crate::agent::client::{AgentPool, OpenChannel, Output};
 use crate::agent::client::{RunOptions, Target, command_line};
 use crate::agent::{AGENT_BINARY, AGENT_DIR, AGENT_PORT};
@@ -20,7 +21,7 @@ pub use crate::store::WorkspaceRecord as Record;
 use crate::store::{Store, WorkspaceRecord};
 use nexus_devcontainer::config as devcontainer;
 use nexus_devcontainer::metadata::Merged;
-use nexus_sdk::{CreateParams, ExecParams, WorkspaceState};
+use nexus_sdk::{CreateParams, ExecParams, Step, WorkspaceState};
 use russh::keys::PublicKey;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -343,17 +344,17 @@ impl PreparedExec {
     /// agent refusing the daemon's key means the user does not exist.
     pub(crate) async fn open_with(&self, agents: &AgentPool) -> Result<OpenChannel> {
         let opened = match agents.open_exec(&self.target, &self.line, &self.opts).await {
-            Err(WorkspaceError::AgentUnavailable(_)) if !self.opts.dedicated => {
+            Err(AgentError::Unavailable(_)) if !self.opts.dedicated => {
                 agents.forget(&self.target.id).await;
                 agents.open_exec(&self.target, &self.line, &self.opts).await
             }
             other => other,
         };
         opened.map_err(|err| match err {
-            WorkspaceError::AgentUnavailable(m) if m.contains("refused the daemon's key") => {
-                WorkspaceError::InvalidParams(format!("no user {:?} in the container", self.target.user))
+            AgentError::AuthRefused { user } => {
+                WorkspaceError::InvalidParams(format!("no user {user:?} in the container"))
             }
-            err => err,
+            err => err.into(),
         })
     }
 }
@@ -431,6 +432,9 @@ impl Manager {
         self.store.get(name)
     }
 }
+
+#[cfg(test)]
+mod flow_tests;
 
 #[cfg(test)]
 mod tests {

@@ -43,7 +43,7 @@ impl Manager {
                 tracing::warn!(workspace = %r.name, "cannot forward declared port {target}: {e}");
                 self.events.progress(
                     &r.name,
-                    "ports",
+                    Step::Ports,
                     format!("warning: port {target} is not forwarded: {e}"),
                 );
             }
@@ -167,7 +167,7 @@ impl Manager {
             None => format!("container port {}", to.port),
         };
         self.events
-            .progress(&r.name, "ports", format!("forwarding 127.0.0.1:{host} to {what}"));
+            .progress(&r.name, Step::Ports, format!("forwarding 127.0.0.1:{host} to {what}"));
         self.events.port(&r.name, true, to, Some(host));
         Ok(describe(config.as_ref(), to, true, Some(host)))
     }

@@ -29,10 +29,10 @@ impl Manager {
 
     pub(super) async fn finish_remove(&self, r: &WorkspaceRecord, delete_branch: bool) -> Result<()> {
         self.events
-            .progress(&r.name, "remove", "removing the container and the worktree");
+            .progress(&r.name, Step::Remove, "removing the container and the worktree");
         self.agents.forget(&r.id).await;
         self.stop_forwards(r);
-        self.remove_containers(r).await.map_err(|e| e.at("container"))?;
+        self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
         let repo = repo_of(r);
         let (name, wt, branch) = (r.name.clone(), PathBuf::from(&r.worktree), r.branch.clone());
         blocking(move || {
@@ -43,7 +43,7 @@ impl Manager {
             Ok(())
         })
         .await
-        .map_err(|e| e.at("worktree"))?;
+        .map_err(|e| e.at(Step::Worktree))?;
         self.store.delete(&r.id)?;
         self.events.state(&r.name, None);
         Ok(())

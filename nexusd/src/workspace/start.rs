@@ -15,9 +15,9 @@ impl Manager {
         match self.runtime.running(&container_name(&r)).await? {
             Some(true) => {}
             Some(false) => {
-                self.events.progress(name, "start", "starting the container");
+                self.events.progress(name, Step::Start, "starting the container");
                 self.agents.forget(&r.id).await;
-                self.start_containers(&r).await.map_err(|e| e.at("start"))?;
+                self.start_containers(&r).await.map_err(|e| e.at(Step::Start))?;
             }
             None => self.provision(&mut r, None).await?,
         }
@@ -105,7 +105,8 @@ impl Manager {
             }
         };
         // the new image is there: the old container goes
-        self.events.progress(name, "container", "removing the old container");
+        self.events
+            .progress(name, Step::Container, "removing the old container");
         self.agents.forget(&r.id).await;
         self.stop_forwards(&r);
         match settled.compose {
@@ -113,7 +114,7 @@ impl Manager {
             true => self.runtime.remove(&container_name(&r)).await,
             false => self.remove_containers(&r).await,
         }
-        .map_err(|e| e.at("container"))?;
+        .map_err(|e| e.at(Step::Container))?;
         settled.apply_to(&mut r);
         self.store.set_image(&r)?;
         let made = match self.provision(&mut r, None).await {

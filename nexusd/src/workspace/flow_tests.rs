@@ -1,0 +1,191 @@
+//! The flows' order and rollback, on a recording fake runtime
+//! ([`crate::runtime::fake::FakeRuntime`]), a real git repository and a
+//! real store: what a create does, in which order, and that a failure at
+//! each step leaves no container, worktree, branch, port or record. The
+//! end-to-end tests (`tests/`) check the same against the real engine.
+
+use super::*;
+use crate::runtime::fake::FakeRuntime;
+
+/// A daemon's parts in a temporary directory, over a repository with one commit.
+struct Setup {
+    dir: tempfile::TempDir,
+    runtime: Arc<FakeRuntime>,
+    manager: Manager,
+}
+
+impl Setup {
+    fn new(runtime: FakeRuntime) -> Setup {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo_dir = dir.path().join("app");
+        let repo = git2::Repository::init(&repo_dir).expect("git init");
+        std::fs::write(repo_dir.join("README.md"), "# app\n").expect("write");
+        let mut index = repo.index().expect("index");
+        index.add_path(std::path::Path::new("README.md")).expect("add");
+        let tree = repo.find_tree(index.write_tree().expect("tree")).expect("tree");
+        let who = git2::Signature::now("Test", "test@example.com").expect("signature");
+        repo.commit(Some("HEAD"), &who, &who, "initial", &tree, &[])
+            .expect("commit");
+        // an ELF header with no program headers: "static" to the agent lookup
+        let agent = dir.path().join("nexus-agent");
+        let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+        elf.resize(64, 0);
+        std::fs::write(&agent, elf).expect("agent");
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let config = DaemonConfig {
+            data_dir: data_dir.clone(),
+            port_range: (48100, 48139),
+            agent_binary: agent,
+            default_image: "nexus-test/busybox:latest".into(),
+            ssh_ready_timeout_secs: 5,
+        };
+        let store = Store::open(&data_dir.join("state.db")).expect("store");
+        let runtime = Arc::new(runtime);
+        let key = keys::generate().expect("daemon key");
+        let manager = Manager::new(config, "d0d0d0d0".into(), store, runtime.clone(), key).expect("manager");
+        Setup { dir, runtime, manager }
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.dir.path().join("app")
+    }
+
+    fn params(&self, name: &str) -> CreateParams {
+        let key = keys::generate().and_then(|k| keys::public_line(&k)).expect("key");
+        CreateParams {
+            name: name.into(),
+            repository: self.repo().display().to_string(),
+            image: Some("nexus-test/busybox:latest".into()),
+            authorized_keys: vec![key],
+            ..Default::default()
+        }
+    }
+
+    /// Panics unless nothing of workspace `name` is left.
+    fn assert_nothing_left(&self, name: &str) {
+        assert!(self.manager.store.list().expect("list").is_empty(), "a record is left");
+        assert!(self.manager.store.ports().expect("ports").is_empty(), "a port is left");
+        assert!(self.runtime.container_names().is_empty(), "a container is left");
+        assert!(
+            !self.repo().join(".worktree").join(name).exists(),
+            "the worktree is left"
+        );
+        let repo = git2::Repository::open(self.repo()).expect("open");
+        let branch = format!("nexus/{name}");
+        assert!(
+            repo.find_branch(&branch, git2::BranchType::Local).is_err(),
+            "the branch is left"
+        );
+    }
+
+    /// The calls made, without the engine checks (`ping`, `running`, `logs`).
+    fn steps(&self) -> Vec<String> {
+        self.runtime
+            .calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("ping") && !c.starts_with("running") && !c.starts_with("logs"))
+            .map(|c| c.split(' ').next().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_create_whose_container_does_not_start_is_rolled_back() {
+    let runtime = FakeRuntime::default();
+    runtime.fail_at("start");
+    let s = Setup::new(runtime);
+    let e = s.manager.create(s.params("web")).await.expect_err("start fails");
+    assert_eq!(e.step(), Some(Step::Start), "{e}");
+    assert_eq!(e.kind(), nexus_sdk::ErrorKind::DockerUnavailable, "{e}");
+    // the order of the Create flow, then the rollback: the container and
+    // anything of a compose project of its name
+    assert_eq!(
+        s.steps(),
+        ["ensure_image", "create", "upload", "start", "remove", "remove_project"]
+    );
+    s.assert_nothing_left("web");
+}
+
+#[tokio::test]
+async fn a_container_that_exits_fails_the_create_at_ssh_with_its_log() {
+    let s = Setup::new(FakeRuntime::exiting());
+    let e = s
+        .manager
+        .create(s.params("api"))
+        .await
+        .expect_err("the container exits");
+    assert_eq!(e.step(), Some(Step::Ssh), "{e}");
+    assert!(e.to_string().contains("entrypoint failed (fake)"), "{e}");
+    assert_eq!(
+        s.steps(),
+        ["ensure_image", "create", "upload", "start", "remove", "remove_project"]
+    );
+    s.assert_nothing_left("api");
+}
+
+#[tokio::test]
+async fn a_container_that_cannot_be_made_is_the_last_step() {
+    let runtime = FakeRuntime::default();
+    runtime.fail_at("create");
+    let s = Setup::new(runtime);
+    let e = s.manager.create(s.params("db")).await.expect_err("create fails");
+    assert_eq!(e.step(), Some(Step::Container), "{e}");
+    // nothing uploaded or started; the rollback removes what may exist
+    assert_eq!(s.steps(), ["ensure_image", "create", "remove", "remove_project"]);
+    s.assert_nothing_left("db");
+}
+
+#[tokio::test]
+async fn reconcile_rolls_back_creates_syncs_states_and_removes_strays() {
+    let s = Setup::new(FakeRuntime::default());
+    let store = &s.manager.store;
+    let record = |id: &str, name: &str| WorkspaceRecord {
+        id: id.into(),
+        name: name.into(),
+        state: WorkspaceState::Creating,
+        repository: s.repo().display().to_string(),
+        git_common_dir: s.repo().join(".git").display().to_string(),
+        worktree: s.repo().join(".worktree").join(name).display().to_string(),
+        branch: format!("nexus/{name}"),
+        branch_created: true,
+        image: "nexus-test/busybox:latest".into(),
+        remote_user: "root".into(),
+        remote_user_uid: None,
+        workspace_folder: "/workspaces/app".into(),
+        ssh_port: 0,
+        host_key: String::new(),
+        host_public_key: String::new(),
+        authorized_keys: String::new(),
+        delete_branch: false,
+        container_id: None,
+        created_at: 0,
+        devcontainer: None,
+    };
+    // a create cut off by a crash, and a running workspace whose container stopped meanwhile
+    let cut = record("aaaaaaaaaaaaaaaa", "cut");
+    store.insert_creating(&cut, (48100, 48139), |_| true).expect("cut");
+    let stopped = record("bbbbbbbbbbbbbbbb", "quiet");
+    store
+        .insert_creating(&stopped, (48100, 48139), |_| true)
+        .expect("quiet");
+    store.set_state(&stopped.id, WorkspaceState::Running).expect("running");
+    s.runtime.add("c-quiet", &container_name(&stopped), &stopped.id, false);
+    // and a container of this daemon that belongs to no workspace
+    s.runtime
+        .add("c-stray", "nexus-stray-cccccccc", "cccccccccccccccc", true);
+
+    s.manager.reconcile().await.expect("reconcile");
+    let left = store.list().expect("list");
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        (left[0].name.as_str(), left[0].state),
+        ("quiet", WorkspaceState::Stopped)
+    );
+    assert_eq!(s.runtime.container_names(), [container_name(&stopped)]);
+    assert_eq!(
+        store.ports().expect("ports").len(),
+        1,
+        "the cut create's port is released"
+    );
+}
