@@ -1,11 +1,14 @@
 //! `nexus`: the command-line client of the Nexus daemon. It talks only to the
 //! daemon (through `nexus_sdk::client`), starting a local one when none answers.
 
+mod args;
 mod commands;
 mod connect;
 mod context;
 mod exit;
+mod output;
 mod ssh;
+mod streams;
 
 use clap::{Parser, Subcommand};
 
@@ -30,19 +33,19 @@ struct Cli {
 enum Command {
     /// Create, use and remove workspaces.
     #[command(subcommand, alias = "ws")]
-    Workspace(commands::WorkspaceCommand),
+    Workspace(args::WorkspaceCommand),
     /// About the daemon.
     #[command(subcommand)]
-    Daemon(commands::DaemonCommand),
+    Daemon(args::DaemonCommand),
     /// The built-in templates (`workspace create --template NAME`).
     #[command(subcommand)]
-    Template(commands::TemplateCommand),
+    Template(args::TemplateCommand),
     /// Write `Host nexus-<name>` blocks and known_hosts for every workspace,
     /// included once from ~/.ssh/config.
-    SshConfig(commands::SshConfigArgs),
+    SshConfig(args::SshConfigArgs),
     /// Name daemons (address and token) and pick the one to use.
     #[command(subcommand)]
-    Context(commands::ContextCommand),
+    Context(args::ContextCommand),
 }
 
 fn main() -> std::process::ExitCode {

@@ -187,6 +187,27 @@ pub fn ensure_include() -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// Pins workspace `w`'s host key in the Nexus known_hosts file: its line
+/// replaces any earlier one of the same alias; the other entries stay as
+/// they are. Errors: the file cannot be written.
+pub fn pin_host_key(w: &nexus_sdk::Workspace) -> std::io::Result<()> {
+    let mut known = std::fs::read_to_string(known_hosts_path()).unwrap_or_default();
+    let line = known_hosts_line(w);
+    if known.lines().any(|l| l == line) {
+        return Ok(());
+    }
+    let prefix = format!("{} ", alias(&w.name));
+    known = known
+        .lines()
+        .filter(|l| !l.starts_with(&prefix))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    known.push_str(&line);
+    known.push('\n');
+    std::fs::create_dir_all(nexus_dir())?;
+    std::fs::write(known_hosts_path(), known)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

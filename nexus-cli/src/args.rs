@@ -1,0 +1,223 @@
+//! The command line: clap's types for every command, flag and argument.
+//! `commands.rs` dispatches them.
+
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+/// `nexus workspace …`
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace: worktree .worktree/NAME on branch nexus/NAME, in a container.
+    Create(CreateArgs),
+    /// List workspaces.
+    #[command(alias = "ls")]
+    List(JsonArgs),
+    /// Show one workspace.
+    Show(NameJsonArgs),
+    /// Open a login shell in the workspace, or run `-- CMD ARGS` there (over ssh).
+    Ssh(SshArgs),
+    /// Run `-- CMD ARGS` in the workspace through the daemon; prints its output, exits with its code.
+    Exec(ExecArgs),
+    /// Forward 127.0.0.1:LOCAL to port REMOTE in the workspace, through the daemon's API (until Ctrl-C).
+    PortForward(PortForwardArgs),
+    /// List the workspace's ports: listening, forwarded (host port), declared
+    /// by devcontainer.json (forwardPorts, appPort) with their portsAttributes.
+    Ports(NameJsonArgs),
+    /// Start a stopped workspace (same container, same ports).
+    Start(NameArg),
+    /// Stop a workspace's container; files in it are kept.
+    Stop(NameArg),
+    /// Build the workspace's image again, without caches, from devcontainer.json at the tip of its
+    /// branch (commit changes first), and replace its container; worktree, branch and ports stay.
+    Rebuild(NameArg),
+    /// Print the container's log.
+    Logs(LogsArgs),
+    /// Remove a workspace: container, worktree, ports and record (the branch stays).
+    #[command(alias = "remove")]
+    Rm(RmArgs),
+}
+
+/// Flags of `create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Workspace name: lowercase letters, digits and hyphens.
+    pub name: String,
+    /// Commit-ish the branch starts from [default: HEAD].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Image to run instead of the one devcontainer.json or the default template gives.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// devcontainer.json to use, relative to the repository root
+    /// (default: .devcontainer/devcontainer.json, then .devcontainer.json).
+    #[arg(long, value_name = "PATH", conflicts_with = "template")]
+    pub config: Option<String>,
+    /// A built-in template to use instead of the repository's
+    /// devcontainer.json (`nexus template list`).
+    #[arg(long, value_name = "NAME")]
+    pub template: Option<String>,
+    /// Public key to authorize [default: every ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Repository directory [default: the current directory].
+    #[arg(long, short = 'C')]
+    pub repo: Option<PathBuf>,
+    /// Print the workspace as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A `--json` flag.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A name and `--json`.
+#[derive(Debug, Args)]
+pub struct NameJsonArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A name.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// Workspace name.
+    pub name: String,
+}
+
+/// Flags of `ssh`.
+#[derive(Debug, Args)]
+pub struct SshArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Private key to use [default: ssh's own choice, plus keys beside ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Connect stdin and stdout to the workspace's SSH server through the
+    /// daemon's API, for ssh's `ProxyCommand` (what `ssh-config --remote` writes).
+    #[arg(long)]
+    pub stdio: bool,
+    /// Command to run instead of a login shell (joined with spaces, as ssh does).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// Flags of `port-forward`.
+#[derive(Debug, Args)]
+pub struct PortForwardArgs {
+    /// Workspace name.
+    pub name: String,
+    /// LOCAL:REMOTE, e.g. 8080:3000 (LOCAL 0 picks a free port).
+    pub ports: String,
+}
+
+/// `nexus context …`
+#[derive(Debug, Subcommand)]
+pub enum ContextCommand {
+    /// Name a daemon: `nexus context add NAME ADDRESS --token TOKEN`
+    /// (ADDRESS: host:port, ws://host:port or wss://host[:port]).
+    Add(ContextAddArgs),
+    /// Make NAME the current context (`local`: this machine's daemon).
+    Use(ContextNameArg),
+    /// List contexts; `*` marks the current one.
+    #[command(alias = "ls")]
+    List,
+    /// Forget a context.
+    #[command(alias = "remove")]
+    Rm(ContextNameArg),
+}
+
+/// Flags of `context add`.
+#[derive(Debug, Args)]
+pub struct ContextAddArgs {
+    /// The context's name.
+    pub name: String,
+    /// The daemon's address.
+    pub address: String,
+}
+
+/// A context name.
+#[derive(Debug, Args)]
+pub struct ContextNameArg {
+    /// The context's name.
+    pub name: String,
+}
+
+/// Flags of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Working directory in the container [default: the workspace folder].
+    #[arg(long, short = 'w')]
+    pub workdir: Option<String>,
+    /// KEY=VALUE to add to the environment (repeatable).
+    #[arg(long, short = 'e')]
+    pub env: Vec<String>,
+    /// The user to run as [default: the workspace's remoteUser].
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Pass this process's standard input to the command (as `docker exec -i`).
+    #[arg(long, short = 'i')]
+    pub interactive: bool,
+    /// Program and arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+/// Flags of `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Keep printing new output.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+/// Flags of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Workspace name.
+    pub name: String,
+    /// Remove even with uncommitted changes or commits on no other branch.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    /// Also delete the branch nexus/NAME.
+    #[arg(long)]
+    pub delete_branch: bool,
+}
+
+/// `nexus daemon …`
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// Print the daemon's version, pid and port range (starting it if needed).
+    Info(JsonArgs),
+}
+
+/// `nexus template …`.
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// List the built-in templates: name, image, description.
+    List(JsonArgs),
+}
+
+/// Flags of `ssh-config`.
+#[derive(Debug, Args)]
+pub struct SshConfigArgs {
+    /// Private key to name as IdentityFile [default: keys beside ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Reach workspaces through the daemon's API (`ProxyCommand nexus
+    /// workspace ssh --stdio`) instead of their ports; the default when the
+    /// daemon is not on this machine.
+    #[arg(long)]
+    pub remote: bool,
+}
