@@ -106,10 +106,32 @@ mod tests {
         let text = dir.path().join("script");
         std::fs::write(&text, "#!/bin/sh\n").expect("write");
         assert!(!is_static_elf(&text));
-        // the static agent of this checkout, when built
+        // made ELF64 files: program headers of the given types
+        let elf = |types: &[u32]| {
+            let mut b = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+            b.resize(64, 0);
+            b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+            b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+            b[0x38..0x3a].copy_from_slice(&(types.len() as u16).to_le_bytes()); // e_phnum
+            for t in types {
+                let mut ph = vec![0u8; 56];
+                ph[..4].copy_from_slice(&t.to_le_bytes());
+                b.extend(ph);
+            }
+            let path = dir.path().join(format!("elf-{types:?}"));
+            std::fs::write(&path, b).expect("write");
+            path
+        };
+        const PT_LOAD: u32 = 1;
+        const PT_INTERP: u32 = 3;
+        assert!(is_static_elf(&elf(&[PT_LOAD, PT_LOAD])));
+        assert!(!is_static_elf(&elf(&[PT_LOAD, PT_INTERP, PT_LOAD])));
+        // and the static agent of this checkout, which the tests build
         let agent = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/x86_64-unknown-linux-gnu/agent/nexus-agent");
-        if agent.is_file() {
-            assert!(is_static_elf(&agent));
-        }
+        assert!(
+            is_static_elf(&agent),
+            "{} is not a static ELF: build it with scripts/setup.sh",
+            agent.display()
+        );
     }
 }

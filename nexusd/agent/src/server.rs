@@ -231,6 +231,22 @@ impl russh::server::Handler for Connection {
         Ok(())
     }
 
+    /// X11 forwarding is refused (docs/ssh.md): the failure is answered, so
+    /// the client's later requests keep their own replies.
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!("refused X11 forwarding from {:?}", self.peer);
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
     async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
         let ok = self.start(channel, Program::Shell, session);
         self.reply(ok, channel, session)

@@ -89,9 +89,10 @@ impl Manager {
                     format!("building service {}'s image {tag}", project.service),
                 );
                 // --force-rm: a failed step's container goes too
-                let args: &[&str] = match fresh {
-                    true => &["build", "--force-rm", "--no-cache", &project.service],
-                    false => &["build", "--force-rm", &project.service],
+                let args: &[&str] = if fresh {
+                    &["build", "--force-rm", "--no-cache", &project.service]
+                } else {
+                    &["build", "--force-rm", &project.service]
                 };
                 project
                     .run(&self.events, &r.name, true, args)

@@ -34,13 +34,7 @@ impl Manager {
                 return Err(WorkspaceError::WorktreeExists(wt.display().to_string()));
             }
             // a template's devcontainer.json, else the one of the commit the workspace starts from
-            let found = match template {
-                Some(t) => Some((
-                    format!("templates/{}/devcontainer.json", t.name),
-                    t.devcontainer_json.to_string(),
-                )),
-                None => devcontainer::find(|path| git::read_at(&repo, start, path), config_arg.as_deref())?,
-            };
+            let found = find_config(&repo, start, template, true, config_arg.as_deref())?;
             Ok((repo, start, exists, found))
         })
         .await?;
@@ -48,13 +42,8 @@ impl Manager {
             return Err(WorkspaceError::NameTaken(name));
         }
         let worktree = git::worktree_path(&repo, &name);
-        let loaded = match found {
-            Some((path, text)) => Some(devcontainer::load(&path, &text, &repo.name, &worktree)?),
-            None => None,
-        };
+        let loaded = load_config(found, &repo.name, &worktree)?;
         if let Some(l) = &loaded {
-            // refused now, before anything is made
-            nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
             // warnings now, while the CLI is sure to be listening
             let mut warnings = Vec::new();
             if let Some(req) = &l.config.host_requirements {
@@ -206,6 +195,7 @@ impl Manager {
         }
         .map_err(|e| e.at(Step::Container))?;
         self.store.set_container(&record.id, &id)?;
+        self.pause_point("create-container").await;
         record.container_id = Some(id.clone());
         self.events.progress(&name, Step::Agent, "injecting the SSH agent");
         let tar = self.agent_archive(record).map_err(|e| e.at(Step::Agent))?;

@@ -20,6 +20,7 @@ pub use crate::runtime::templates::TEMPLATES;
 pub use crate::store::WorkspaceRecord as Record;
 use crate::store::{Store, WorkspaceRecord};
 use nexus_devcontainer::config as devcontainer;
+use nexus_devcontainer::config::Loaded;
 use nexus_devcontainer::metadata::Merged;
 use nexus_sdk::{CreateParams, ExecParams, Step, WorkspaceState};
 use russh::keys::PublicKey;
@@ -234,9 +235,10 @@ pub(crate) fn settle(
         remote_user_uid = None;
     }
     let compose = merged.as_ref().is_some_and(|m| m.compose.is_some());
-    let default_folder = match compose {
-        true => "/".to_string(),
-        false => format!("/workspaces/{repo_name}"),
+    let default_folder = if compose {
+        "/".to_string()
+    } else {
+        format!("/workspaces/{repo_name}")
     };
     let workspace_folder = config
         .and_then(|c| c.workspace_folder.clone())
@@ -254,6 +256,37 @@ pub(crate) fn settle(
         devcontainer,
         compose,
     })
+}
+
+/// Finds the devcontainer.json of a workspace starting at `start`: the
+/// built-in `template`'s when given, else the commit's (`config`, or the
+/// spec's standard locations) when `in_commit`; as (path, text). Blocking
+/// (git2): call it inside [`blocking`].
+fn find_config(
+    repo: &RepoInfo,
+    start: git2::Oid,
+    template: Option<&crate::runtime::templates::Template>,
+    in_commit: bool,
+    config: Option<&str>,
+) -> Result<Option<(String, String)>> {
+    Ok(match (template, in_commit) {
+        (Some(t), _) => Some((
+            format!("templates/{}/devcontainer.json", t.name),
+            t.devcontainer_json.to_string(),
+        )),
+        (None, true) => devcontainer::find(|path| git::read_at(repo, start, path), config)?,
+        (None, false) => None,
+    })
+}
+
+/// Reads `found` (from [`find_config`]) for repository `repo_name` and the
+/// worktree at `worktree`, and refuses at once what no container can have
+/// (bad `mounts`, `runArgs`), before anything is made.
+fn load_config(found: Option<(String, String)>, repo_name: &str, worktree: &std::path::Path) -> Result<Option<Loaded>> {
+    let Some((path, text)) = found else { return Ok(None) };
+    let loaded = devcontainer::load(&path, &text, repo_name, worktree)?;
+    nexus_devcontainer::container_options::run_options(&loaded.path, &loaded.config)?;
+    Ok(Some(loaded))
 }
 
 /// The configuration a workspace runs with, as its record keeps it (JSON in
@@ -406,6 +439,28 @@ impl Manager {
             events: Events::default(),
             locks: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A test's kill point: with `NEXUS_TEST_PAUSE_POINTS` set in the
+    /// daemon's environment, a flow that reaches point `name` while the
+    /// data directory holds a file `pause-at` naming it writes
+    /// `paused-at-<name>` there and waits forever, so a crash test kills the
+    /// daemon at exactly that point (`tests/tests/crash.rs`). Without the
+    /// variable it does nothing, and reads nothing.
+    pub(super) async fn pause_point(&self, name: &str) {
+        if std::env::var_os("NEXUS_TEST_PAUSE_POINTS").is_none() {
+            return;
+        }
+        let dir = &self.config.data_dir;
+        let armed = std::fs::read_to_string(dir.join("pause-at")).unwrap_or_default();
+        if armed.trim() != name {
+            return;
+        }
+        tracing::warn!("pausing at {name} (NEXUS_TEST_PAUSE_POINTS)");
+        if let Err(e) = std::fs::write(dir.join(format!("paused-at-{name}")), "") {
+            tracing::error!("cannot mark the pause at {name}: {e}");
+        }
+        std::future::pending::<()>().await;
     }
 
     /// The configured SSH port range.

@@ -24,6 +24,7 @@ impl Manager {
         let delete_branch = delete_branch || (r.state == WorkspaceState::Removing && r.delete_branch);
         self.store.set_removing(&r.id, delete_branch)?;
         self.events.state(name, Some(WorkspaceState::Removing));
+        self.pause_point("remove-recorded").await;
         self.finish_remove(&r, delete_branch).await
     }
 

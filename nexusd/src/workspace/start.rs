@@ -51,35 +51,15 @@ impl Manager {
         let (branch, had_config, tmpl) = (r.branch.clone(), before.is_some(), template.clone());
         let (start, found) = blocking(move || {
             let start = git::resolve_from(&repo, Some(&branch))?;
-            let found = match (tmpl, had_config) {
-                (Some(t), _) => {
-                    let t = crate::runtime::templates::find(&t)?;
-                    Some((
-                        format!("templates/{}/devcontainer.json", t.name),
-                        t.devcontainer_json.to_string(),
-                    ))
-                }
-                (None, true) => devcontainer::find(|path| git::read_at(&repo, start, path), config_path.as_deref())?,
-                (None, false) => None,
-            };
+            let tmpl = tmpl.as_deref().map(crate::runtime::templates::find).transpose()?;
+            let found = find_config(&repo, start, tmpl, had_config, config_path.as_deref())?;
             Ok((start, found))
         })
         .await?;
         let repo = repo_of(&r);
-        let loaded = match found {
-            Some((path, text)) => Some(devcontainer::load(
-                &path,
-                &text,
-                &repo.name,
-                std::path::Path::new(&r.worktree),
-            )?),
-            None => None,
-        };
-        if let Some(l) = &loaded {
-            nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
-            if let Some(command) = &l.config.initialize_command {
-                super::hooks::run_initialize(&self.events, name, &repo.workdir, command).await?;
-            }
+        let loaded = load_config(found, &repo.name, std::path::Path::new(&r.worktree))?;
+        if let Some(command) = loaded.as_ref().and_then(|l| l.config.initialize_command.as_ref()) {
+            super::hooks::run_initialize(&self.events, name, &repo.workdir, command).await?;
         }
         let owner = owner_of(&repo.workdir)?;
         let settled = match loaded.as_ref().filter(|l| l.config.docker_compose_file.is_some()) {
@@ -109,10 +89,11 @@ impl Manager {
             .progress(name, Step::Container, "removing the old container");
         self.agents.forget(&r.id).await;
         self.stop_forwards(&r);
-        match settled.compose {
+        if settled.compose {
             // the project's other services, volumes and network stay
-            true => self.runtime.remove(&container_name(&r)).await,
-            false => self.remove_containers(&r).await,
+            self.runtime.remove(&container_name(&r)).await
+        } else {
+            self.remove_containers(&r).await
         }
         .map_err(|e| e.at(Step::Container))?;
         settled.apply_to(&mut r);
