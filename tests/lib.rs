@@ -42,14 +42,73 @@ pub fn agent_binary() -> PathBuf {
     p
 }
 
-/// A TCP port on 127.0.0.1 that is free when asked, from 45000–47999: away
-/// from the workspace port blocks of [`Daemon::start`].
+/// First port of the tests' port blocks: below Linux's ephemeral range
+/// (32768–60999), so no outgoing connection of any process takes one.
+const PORT_BASE: u16 = 20000;
+/// Ports per block: a daemon's API port and its workspaces' 40, and room.
+const BLOCK_PORTS: u16 = 48;
+/// Blocks, 20000–31999.
+const BLOCKS: u16 = 250;
+
+/// A block of [`BLOCK_PORTS`] ports on 127.0.0.1 that no other test holds:
+/// the one allocator of every port the tests use (API ports, workspace
+/// port ranges, helpers' listeners). Test processes run side by side, so a
+/// block is claimed with a lock on a file of `$TMPDIR/nexus-e2e-ports/`,
+/// held as long as the block lives (the kernel drops it when the process
+/// ends, even killed).
+#[derive(Debug)]
+pub struct PortBlock {
+    /// Its first port.
+    pub first: u16,
+    _lock: std::fs::File,
+}
+
+impl PortBlock {
+    /// Claims a free block. Panics when all are taken.
+    pub fn take() -> PortBlock {
+        let dir = std::env::temp_dir().join("nexus-e2e-ports");
+        std::fs::create_dir_all(&dir).expect("the port lock directory");
+        let start = (std::process::id() % BLOCKS as u32) as u16;
+        for i in 0..BLOCKS {
+            let b = (start + i) % BLOCKS;
+            let Ok(lock) = std::fs::File::create(dir.join(format!("{b}.lock"))) else {
+                continue;
+            };
+            if lock.try_lock().is_err() {
+                continue;
+            }
+            let first = PORT_BASE + b * BLOCK_PORTS;
+            // something outside the tests may hold a port of it
+            if (first..first + BLOCK_PORTS).all(|p| TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+                return PortBlock { first, _lock: lock };
+            }
+        }
+        panic!("all {BLOCKS} test port blocks from {PORT_BASE} are taken")
+    }
+}
+
+/// A TCP port on 127.0.0.1 that no other test is given: the first of a
+/// block this process keeps until it ends.
 pub fn free_port() -> u16 {
-    let start = 45000 + (std::process::id() % 3000) as u16;
-    (0..3000u16)
-        .map(|i| 45000 + (start - 45000 + i) % 3000)
-        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
-        .expect("a free port in 45000-47999")
+    static HELD: std::sync::Mutex<Vec<PortBlock>> = std::sync::Mutex::new(Vec::new());
+    let block = PortBlock::take();
+    let port = block.first;
+    HELD.lock().unwrap_or_else(|p| p.into_inner()).push(block);
+    port
+}
+
+/// Waits until `ready` holds, checking every 20 ms, for at most `deadline`
+/// (generous: this waits for a thing to happen, not for time to pass);
+/// panics naming `what` when it never does.
+pub fn wait_for(what: &str, deadline: Duration, mut ready: impl FnMut() -> bool) {
+    let until = Instant::now() + deadline;
+    while !ready() {
+        assert!(
+            Instant::now() < until,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Calls `f` up to `tries` times, `every` apart, until `done` holds of what
@@ -93,6 +152,14 @@ pub fn listed_port(listed: &serde_json::Value, host: Option<&str>, port: u16) ->
 /// Runs `cmd`, returning its output; panics if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// Runs `docker ARGS` and returns its standard output, asserting that it
+/// succeeded: a docker CLI that fails must never read as "nothing there".
+pub fn docker_ok(args: &[&str]) -> String {
+    let o = run(Command::new("docker").args(args));
+    assert!(o.status.success(), "docker {args:?}:\n{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 /// Output as text, for messages.
@@ -260,46 +327,42 @@ pub struct Daemon {
     /// SSH port range.
     pub range: (u16, u16),
     child: Option<Child>,
+    /// Holds the daemon's ports for as long as it lives.
+    _ports: PortBlock,
     extra_env: Vec<(String, String)>,
     as_user: Option<u32>,
 }
 
 impl Daemon {
-    /// Starts a daemon handing out ports from block `block` (40 ports from
-    /// 33000 + 40·block for blocks 0–49; blocks 50–54 are the five below
-    /// 33000, from 32800 + 40·(block − 50)). Tests run at once, so each test has its own block:
-    /// 0–2, 11 and 22 lifecycle; 3–7, 9, 10, 12 and 23–26 bad_input (block 8,
-    /// port 33320, is its one-port range); 13 concurrency; 15 crash; 17–19
-    /// agent; 20–21 exec; 27–33 ssh; 34–35 fs; 36 ports; 37–38 exec_stream; 39 remote; 40 fs watch; 41 api_errors; 42 typescript; 43 fs concurrent reads; 44–46 devcontainer; 47 fs raw reads; 48 remote over TLS; 49 devcontainer container settings; 50 devcontainer features and metadata; 51 devcontainer reference comparison; 52 templates.
-    pub fn start(block: u16) -> Daemon {
-        Daemon::start_env(block, &[])
+    /// Starts a daemon on a [`PortBlock`] of its own: the API on its first
+    /// port, workspaces on the next 40.
+    pub fn start() -> Daemon {
+        Daemon::start_env(&[])
     }
 
-    /// Starts a daemon on port block `block` with extra environment.
-    pub fn start_env(block: u16, env: &[(&str, &str)]) -> Daemon {
-        let first = if block >= 50 {
-            32800 + 40 * (block - 50)
-        } else {
-            33000 + 40 * block
-        };
-        Daemon::launch(first, first + 39, env, None)
+    /// [`Daemon::start`] with extra environment.
+    pub fn start_env(env: &[(&str, &str)]) -> Daemon {
+        Daemon::launch(40, env, None)
     }
 
-    /// Starts a daemon with an explicit port range.
-    pub fn start_range(first: u16, last: u16) -> Daemon {
-        Daemon::launch(first, last, &[], None)
+    /// [`Daemon::start`] handing out only `ports` workspace ports.
+    pub fn start_ports(ports: u16) -> Daemon {
+        Daemon::launch(ports, &[], None)
     }
 
-    /// Starts a daemon running as [`TEST_USER`] (made if needed), with port
-    /// block `block`; its data directory and HOME belong to that user.
-    pub fn start_as_user(block: u16) -> Daemon {
+    /// Starts a daemon running as [`TEST_USER`] (made if needed); its data
+    /// directory and HOME belong to that user.
+    pub fn start_as_user() -> Daemon {
         ensure_test_user();
-        let first = 33000 + 40 * block;
-        Daemon::launch(first, first + 39, &[], Some(TEST_USER.1))
+        Daemon::launch(40, &[], Some(TEST_USER.1))
     }
 
-    /// A temporary root with a HOME holding an SSH key, then the daemon.
-    fn launch(first: u16, last: u16, env: &[(&str, &str)], as_user: Option<u32>) -> Daemon {
+    /// A temporary root with a HOME holding an SSH key, then the daemon on a
+    /// port block: the API, then `ports` workspace ports.
+    fn launch(ports: u16, env: &[(&str, &str)], as_user: Option<u32>) -> Daemon {
+        assert!((1..BLOCK_PORTS).contains(&ports), "{ports} ports do not fit a block");
+        let block = PortBlock::take();
+        let (first, last) = (block.first + 1, block.first + ports);
         let root = tempfile::Builder::new()
             .prefix("nexus-e2e-")
             .tempdir()
@@ -313,8 +376,9 @@ impl Daemon {
         }
         let mut d = Daemon {
             root,
-            address: format!("127.0.0.1:{}", free_port()),
+            address: format!("127.0.0.1:{}", block.first),
             range: (first, last),
+            _ports: block,
             child: None,
             extra_env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             as_user,
@@ -422,7 +486,11 @@ impl Daemon {
         c.env("HOME", self.home())
             .env("NEXUS_HOST", &self.address)
             .env("NEXUS_DATA_DIR", self.data_dir())
+            // nothing of the developer's own setup reaches the CLI under test
             .env_remove("NEXUS_TOKEN")
+            .env_remove("NEXUS_CONTEXT")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
             .stdin(Stdio::null());
         c
     }
@@ -497,6 +565,8 @@ impl Daemon {
             "--filter",
             &format!("label=dev.nexus.daemon={}", self.daemon_id()),
         ]));
+        // a docker CLI that fails lists nothing: that must not pass for "no containers"
+        assert!(o.status.success(), "docker ps:\n{}", text(&o));
         String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()
     }
 

@@ -3,7 +3,7 @@
 //! and a known_hosts file pinning each workspace's host key), included once
 //! from `~/.ssh/config`.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use nexus_sdk::Workspace;
 use std::path::{Path, PathBuf};
 
@@ -48,9 +48,27 @@ pub struct UserKey {
     pub private: Option<PathBuf>,
 }
 
+/// No SSH public key to authorize: none in `~/.ssh`, or the one `--ssh-key`
+/// names cannot be read. Bad input: the CLI exits 64 for it.
+#[derive(Debug)]
+pub struct NoSshKey(pub String);
+
+impl std::fmt::Display for NoSshKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NoSshKey {}
+
 fn read_key(pub_path: &Path) -> anyhow::Result<UserKey> {
     let public = std::fs::read_to_string(pub_path)
-        .with_context(|| format!("cannot read the public key {}", pub_path.display()))?
+        .map_err(|e| {
+            NoSshKey(format!(
+                "cannot read the public key {} ({e}): pass --ssh-key PATH to a .pub file",
+                pub_path.display()
+            ))
+        })?
         .trim()
         .to_string();
     let private = pub_path
@@ -83,10 +101,11 @@ pub fn user_keys(explicit: Option<&Path>) -> anyhow::Result<Vec<UserKey>> {
         }
     }
     if keys.is_empty() {
-        bail!(
+        return Err(NoSshKey(format!(
             "no SSH public key in {}: make one with `ssh-keygen -t ed25519`, or pass --ssh-key PATH",
             ssh_dir().display()
-        );
+        ))
+        .into());
     }
     Ok(keys)
 }

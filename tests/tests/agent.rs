@@ -53,7 +53,7 @@ impl Drop for Tmux {
 
 #[test]
 fn interactive_login_shell_with_terminal_size_and_resize() {
-    let d = Daemon::start(17);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "term", BUSYBOX);
     let tmux = Tmux {
@@ -83,13 +83,28 @@ fn interactive_login_shell_with_terminal_size_and_resize() {
     // window-change reaches the remote terminal
     let o = run(tmux.cmd().args(["resize-window", "-t", "t", "-x", "120", "-y", "50"]));
     assert!(o.status.success(), "{}", text(&o));
-    std::thread::sleep(Duration::from_millis(200));
-    tmux.send("echo \"[resized $(stty size)]\"");
+    // the shell waits for the new size itself: no guess at how long it takes
+    tmux.send("until [ \"$(stty size)\" = '50 120' ]; do sleep 0.05; done; echo \"[resized $(stty size)]\"");
     tmux.wait_for("[resized 50 120]");
 
     // Ctrl-C reaches the foreground process (through the pty's line discipline)
     tmux.send("sleep 30; echo not-interrupted");
-    std::thread::sleep(Duration::from_millis(500));
+    nexus_e2e::wait_for("sleep 30 to run", Duration::from_secs(20), || {
+        d.cli(
+            repo.path(),
+            &[
+                "workspace",
+                "exec",
+                "term",
+                "--",
+                "sh",
+                "-c",
+                "ps | grep -q '[s]leep 30'",
+            ],
+        )
+        .status
+        .success()
+    });
     let started = Instant::now();
     run(tmux.cmd().args(["send-keys", "-t", "t", "C-c"]));
     tmux.send("echo \"[after ctrl-c $?]\"");
@@ -103,7 +118,7 @@ fn interactive_login_shell_with_terminal_size_and_resize() {
 
 #[test]
 fn exit_signals_env_requests_and_stdin() {
-    let d = Daemon::start(18);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "sessions", BUSYBOX);
 
@@ -179,22 +194,46 @@ fn zombies(d: &Daemon, repo: &Repo, name: &str) -> Vec<String> {
 
 #[test]
 fn pid1_reaps_orphans_and_passes_sigterm_on() {
-    let d = Daemon::start(19);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "init", BUSYBOX);
-    // orphans: their parent exits at once, so they re-parent to the agent
+    // orphans: their parent exits at once, so they re-parent to the agent;
+    // each leaves a file as it exits
     for _ in 0..5 {
         d.cli_ok(
             repo.path(),
-            &["workspace", "exec", "init", "--", "sh", "-c", "sleep 0.1 &"],
+            &[
+                "workspace",
+                "exec",
+                "init",
+                "--",
+                "sh",
+                "-c",
+                "(sleep 0.1; touch /tmp/orphan-$$) &",
+            ],
         );
     }
-    std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(
-        zombies(&d, &repo, "init"),
-        Vec::<String>::new(),
-        "the agent must reap orphans"
-    );
+    let exited = || {
+        d.cli_ok(
+            repo.path(),
+            &[
+                "workspace",
+                "exec",
+                "init",
+                "--",
+                "sh",
+                "-c",
+                "ls /tmp | grep -c orphan-",
+            ],
+        )
+        .trim()
+            == "5"
+    };
+    nexus_e2e::wait_for("the orphans to exit", Duration::from_secs(20), exited);
+    // once they exited, they are zombies until reaped: the agent must reap them
+    nexus_e2e::wait_for("the agent to reap the orphans", Duration::from_secs(10), || {
+        zombies(&d, &repo, "init").is_empty()
+    });
 
     // a background process that traps SIGTERM gets it when the workspace stops
     d.cli_ok(
@@ -206,10 +245,17 @@ fn pid1_reaps_orphans_and_passes_sigterm_on() {
             "--",
             "sh",
             "-c",
-            "sh -c 'trap \"echo got-term > /root/term.txt; exit 0\" TERM; while :; do sleep 0.05; done' >/dev/null 2>&1 &",
+            "sh -c 'trap \"echo got-term > /root/term.txt; exit 0\" TERM; touch /root/trap-ready; while :; do sleep 0.05; done' >/dev/null 2>&1 &",
         ],
     );
-    std::thread::sleep(Duration::from_millis(300));
+    nexus_e2e::wait_for("the trap to be installed", Duration::from_secs(20), || {
+        d.cli(
+            repo.path(),
+            &["workspace", "exec", "init", "--", "test", "-f", "/root/trap-ready"],
+        )
+        .status
+        .success()
+    });
     d.cli_ok(repo.path(), &["workspace", "stop", "init"]);
     let container = format!("nexus-init-{}", &ws["id"].as_str().expect("id")[..8]);
     let code = run(Command::new("docker").args(["inspect", "-f", "{{.State.ExitCode}}", &container]));

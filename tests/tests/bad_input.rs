@@ -33,7 +33,7 @@ fn fails(d: &Daemon, repo: &Repo, args: &[&str], code: i32, needle: &str) {
 
 #[test]
 fn invalid_names_are_refused() {
-    let d = Daemon::start(3);
+    let d = Daemon::start();
     let repo = Repo::new();
     for name in ["Bad_Name", "-lead", "a.b", "with/slash", &"x".repeat(64)] {
         fails(
@@ -54,7 +54,7 @@ fn invalid_names_are_refused() {
 
 #[test]
 fn a_taken_name_is_refused_and_the_first_workspace_is_untouched() {
-    let d = Daemon::start(4);
+    let d = Daemon::start();
     let repo = Repo::new();
     let first = d.create(&repo, "taken", BUSYBOX);
     let other = Repo::new();
@@ -76,7 +76,7 @@ fn a_taken_name_is_refused_and_the_first_workspace_is_untouched() {
 
 #[test]
 fn a_directory_outside_git_is_refused() {
-    let d = Daemon::start(5);
+    let d = Daemon::start();
     let plain = tempfile::tempdir().expect("tempdir");
     let o = d.cli(plain.path(), &["workspace", "create", "nogit", "--image", BUSYBOX]);
     assert_eq!(o.status.code(), Some(64), "{}", text(&o));
@@ -93,7 +93,7 @@ fn a_directory_outside_git_is_refused() {
 
 #[test]
 fn a_missing_ref_is_refused() {
-    let d = Daemon::start(6);
+    let d = Daemon::start();
     let repo = Repo::new();
     create_with_fails_cleanly(
         &d,
@@ -107,7 +107,7 @@ fn a_missing_ref_is_refused() {
 
 #[test]
 fn a_missing_image_is_refused() {
-    let d = Daemon::start(7);
+    let d = Daemon::start();
     let repo = Repo::new();
     create_with_fails_cleanly(
         &d,
@@ -121,7 +121,7 @@ fn a_missing_image_is_refused() {
 
 #[test]
 fn docker_not_running_says_how_to_start_it() {
-    let d = Daemon::start_env(23, &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    let d = Daemon::start_env(&[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "nodocker", 69, "start it");
 }
@@ -129,8 +129,8 @@ fn docker_not_running_says_how_to_start_it() {
 #[test]
 fn an_exhausted_port_range_is_refused() {
     // a one-port range whose port another process holds
-    let held = std::net::TcpListener::bind("127.0.0.1:33320").expect("hold the port");
-    let d = Daemon::start_range(33320, 33320);
+    let d = Daemon::start_ports(1);
+    let held = std::net::TcpListener::bind(("127.0.0.1", d.range.0)).expect("hold the port");
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "noport", 75, "no free port left");
     drop(held);
@@ -142,7 +142,7 @@ fn an_exhausted_port_range_is_refused() {
 
 #[test]
 fn a_missing_or_wrong_token_is_refused() {
-    let d = Daemon::start(9);
+    let d = Daemon::start();
     let repo = Repo::new();
     let o = nexus_e2e::run(
         d.nexus()
@@ -189,14 +189,14 @@ fn a_missing_or_wrong_token_is_refused() {
 
 #[test]
 fn no_ssh_key_says_how_to_make_one() {
-    let d = Daemon::start(10);
+    let d = Daemon::start();
     let repo = Repo::new();
     std::fs::remove_file(d.home().join(".ssh/id_ed25519.pub")).expect("rm key");
     fails(
         &d,
         &repo,
         &["workspace", "create", "nokey", "--image", BUSYBOX],
-        1,
+        64,
         "ssh-keygen -t ed25519",
     );
     // through the API, an empty key list is refused by the daemon itself
@@ -220,7 +220,7 @@ fn no_ssh_key_says_how_to_make_one() {
 fn a_failing_late_step_rolls_everything_back() {
     // an agent binary that cannot be read fails the `agent` step, after the
     // worktree, branch, port and container were made
-    let d = Daemon::start_env(24, &[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")]);
+    let d = Daemon::start_env(&[("NEXUS_AGENT_BINARY", "/nonexistent/nexus-agent")]);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "late", 70, "agent failed");
     assert!(d.containers().is_empty(), "the container must be removed");
@@ -233,7 +233,7 @@ fn a_failing_late_step_rolls_everything_back() {
 #[test]
 fn a_dynamically_linked_agent_is_refused() {
     // /bin/true on the host needs its C library, which images may lack
-    let d = Daemon::start_env(25, &[("NEXUS_AGENT_BINARY", "/bin/true")]);
+    let d = Daemon::start_env(&[("NEXUS_AGENT_BINARY", "/bin/true")]);
     let repo = Repo::new();
     create_fails_cleanly(&d, &repo, "dynamic", 70, "not statically linked");
 }
@@ -242,7 +242,7 @@ fn a_dynamically_linked_agent_is_refused() {
 fn an_agent_that_exits_fails_fast_with_the_container_log() {
     // busybox-static is a static executable, but as `nexus-agent` it only
     // says "applet not found" and exits: the container stops before SSH
-    let d = Daemon::start_env(26, &[("NEXUS_AGENT_BINARY", "/bin/busybox")]);
+    let d = Daemon::start_env(&[("NEXUS_AGENT_BINARY", "/bin/busybox")]);
     let repo = Repo::new();
     let started = std::time::Instant::now();
     fails(
@@ -261,7 +261,7 @@ fn an_agent_that_exits_fails_fast_with_the_container_log() {
 
 #[test]
 fn an_occupied_worktree_path_is_refused_and_left_alone() {
-    let d = Daemon::start(12);
+    let d = Daemon::start();
     let repo = Repo::new();
     let occupied = repo.worktree("occupied");
     std::fs::create_dir_all(&occupied).expect("mkdir");
@@ -279,4 +279,33 @@ fn an_occupied_worktree_path_is_refused_and_left_alone() {
     );
     assert!(!repo.has_branch("nexus/occupied"));
     assert!(d.containers().is_empty());
+}
+
+#[test]
+fn an_unknown_workspace_exits_66_and_an_unreachable_daemon_69() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    fails(
+        &d,
+        &repo,
+        &["workspace", "show", "ghost"],
+        66,
+        "no workspace named \"ghost\"",
+    );
+    fails(&d, &repo, &["workspace", "stop", "ghost"], 66, "nexus workspace list");
+    // a daemon on another machine is never started for you: nothing answers there
+    let port = nexus_e2e::free_port();
+    let o = nexus_e2e::run(
+        d.nexus()
+            .args(["workspace", "list"])
+            .env("NEXUS_HOST", format!("wss://127.0.0.1:{port}"))
+            .env("NEXUS_TOKEN", "some-token")
+            .current_dir(repo.path()),
+    );
+    assert_eq!(o.status.code(), Some(69), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot reach the daemon"),
+        "{}",
+        text(&o)
+    );
 }

@@ -7,7 +7,6 @@
 //! container, network or volume of the project behind.
 
 use nexus_e2e::{Daemon, Repo};
-use std::process::Command;
 
 fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
     d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
@@ -16,13 +15,9 @@ fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
 /// Names of `docker KIND ls` (network or volume) made for workspace `name`'s
 /// compose project (`nexus-<name>-<id>_…`).
 fn project_objects(kind: &str, name: &str) -> Vec<String> {
-    let o = Command::new("docker")
-        .args([kind, "ls", "--format", "{{.Name}}"])
-        .output()
-        .expect("docker");
+    let out = nexus_e2e::docker_ok(&[kind, "ls", "--format", "{{.Name}}"]);
     let prefix = format!("nexus-{name}-");
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
+    out.lines()
         .filter(|n| {
             n.strip_prefix(&prefix)
                 .is_some_and(|rest| rest.len() > 9 && rest.as_bytes()[8] == b'_')
@@ -33,19 +28,16 @@ fn project_objects(kind: &str, name: &str) -> Vec<String> {
 
 /// The running state of the containers of workspace `name`'s project, by service.
 fn project_states(name: &str) -> Vec<(String, String)> {
-    let o = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "--filter",
-            "label=com.docker.compose.project",
-            "--format",
-            "{{.Label \"com.docker.compose.project\"}} {{.Label \"com.docker.compose.service\"}} {{.State}}",
-        ])
-        .output()
-        .expect("docker");
+    let out = nexus_e2e::docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=com.docker.compose.project",
+        "--format",
+        "{{.Label \"com.docker.compose.project\"}} {{.Label \"com.docker.compose.service\"}} {{.State}}",
+    ]);
     let prefix = format!("nexus-{name}-");
-    let mut states: Vec<(String, String)> = String::from_utf8_lossy(&o.stdout)
+    let mut states: Vec<(String, String)> = out
         .lines()
         .filter_map(|l| {
             let mut parts = l.split(' ');
@@ -60,18 +52,14 @@ fn project_states(name: &str) -> Vec<(String, String)> {
 
 /// The ids of workspace `name`'s project containers of compose service `service`.
 fn project_ids(name: &str, service: &str) -> String {
-    let o = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=com.docker.compose.service={service}"),
-            "--filter",
-            &format!("label=dev.nexus.name={name}"),
-        ])
-        .output()
-        .expect("docker");
-    String::from_utf8_lossy(&o.stdout).to_string()
+    nexus_e2e::docker_ok(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=com.docker.compose.service={service}"),
+        "--filter",
+        &format!("label=dev.nexus.name={name}"),
+    ])
 }
 
 fn assert_project_gone(d: &Daemon, repo: &Repo, name: &str) {
@@ -83,7 +71,7 @@ fn assert_project_gone(d: &Daemon, repo: &Repo, name: &str) {
 
 #[test]
 fn compose_project_builds_runs_stops_and_goes_away_whole() {
-    let d = Daemon::start(53);
+    let d = Daemon::start();
     let repo = Repo::new();
     repo.commit(&[
         (
@@ -252,7 +240,7 @@ volumes:
 
 #[test]
 fn bad_compose_configs_leave_nothing_behind() {
-    let d = Daemon::start(54);
+    let d = Daemon::start();
     let repo = Repo::new();
     let config = ".devcontainer/devcontainer.json";
     let fails = |name: &str, wants: &[&str]| {

@@ -5,7 +5,7 @@ use nexus_e2e::{BUSYBOX, Daemon, Repo, text};
 
 #[test]
 fn twenty_concurrent_creates_get_distinct_ports() {
-    let d = Daemon::start(13);
+    let d = Daemon::start();
     let repo = Repo::new();
     let key = std::fs::read_to_string(d.home().join(".ssh/id_ed25519.pub")).expect("key");
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -2,9 +2,9 @@
 //! restart each is finished or rolled back, and running workspaces answer SSH
 //! while the daemon is down.
 
-use nexus_e2e::{BUSYBOX, Daemon, Repo, run, text};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use nexus_e2e::{BUSYBOX, Daemon, Repo, text};
+use std::process::Stdio;
+use std::time::Duration;
 
 /// Whether workspace `name` is consistently there (record, container,
 /// worktree, SSH) or consistently gone; panics on anything in between.
@@ -33,24 +33,37 @@ fn settled(d: &Daemon, repo: &Repo, name: &str) -> bool {
 }
 
 fn container_of(name: &str, daemon_id: &str) -> bool {
-    let o = run(Command::new("docker").args([
+    !nexus_e2e::docker_ok(&[
         "ps",
         "-aq",
         "--filter",
         &format!("label=dev.nexus.name={name}"),
         "--filter",
         &format!("label=dev.nexus.daemon={daemon_id}"),
-    ]));
-    !o.stdout.is_empty()
+    ])
+    .trim()
+    .is_empty()
 }
 
 #[test]
 fn sigkill_mid_create_and_mid_remove_settles_after_restart() {
-    let mut d = Daemon::start(15);
+    // the daemon pauses where a test arms it (`Manager::pause_point`), so the
+    // kills land at exactly the step they are meant for
+    let mut d = Daemon::start_env(&[("NEXUS_TEST_PAUSE_POINTS", "1")]);
     let repo = Repo::new();
     let survivor = d.create(&repo, "survivor", BUSYBOX);
+    let arm = |d: &Daemon, point: &str| std::fs::write(d.data_dir().join("pause-at"), point).expect("arm");
+    let paused = |d: &Daemon, point: &str| {
+        let marker = d.data_dir().join(format!("paused-at-{point}"));
+        nexus_e2e::wait_for(
+            &format!("the daemon to pause at {point}"),
+            Duration::from_secs(60),
+            || marker.exists(),
+        );
+    };
 
     // kill during a create, once its container exists
+    arm(&d, "create-container");
     let mut create = d
         .nexus()
         .args(["workspace", "create", "victim", "--image", BUSYBOX])
@@ -59,39 +72,25 @@ fn sigkill_mid_create_and_mid_remove_settles_after_restart() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn create");
-    let id = d.daemon_id();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !container_of("victim", &id) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    paused(&d, "create-container");
+    assert!(container_of("victim", &d.daemon_id()), "the victim's container exists");
     d.kill9();
     let _ = create.wait();
+    std::fs::remove_file(d.data_dir().join("pause-at")).expect("disarm");
 
     // the daemon is down: the running workspace still answers SSH
     let o = d.ssh(&survivor, "echo alive");
     assert!(o.status.success(), "ssh while the daemon is down:\n{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "alive\n");
 
+    // the cut-off create is rolled back on restart: nothing of it is left
     d.spawn();
-    let victim_kept = settled(&d, &repo, "victim");
+    assert!(!settled(&d, &repo, "victim"), "a cut-off create must be rolled back");
+    d.assert_no_leftovers(&repo, "victim", false);
     assert!(settled(&d, &repo, "survivor"), "the survivor must stay");
-    if victim_kept {
-        d.cli_ok(repo.path(), &["workspace", "rm", "victim", "--delete-branch"]);
-        d.assert_no_leftovers(&repo, "victim", false);
-    }
 
-    // kill during a remove, once it began
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let mut events = rt.block_on(async {
-        let c = d.client().await;
-        let sub = c
-            .events(&nexus_sdk::EventsParams {
-                workspace: Some("survivor".into()),
-            })
-            .await
-            .expect("events");
-        (c, sub)
-    });
+    // kill during a remove, once `removing` is recorded and before anything goes
+    arm(&d, "remove-recorded");
     let mut remove = d
         .nexus()
         .args(["workspace", "rm", "survivor", "--delete-branch"])
@@ -100,33 +99,19 @@ fn sigkill_mid_create_and_mid_remove_settles_after_restart() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn rm");
-    rt.block_on(async {
-        let _ = tokio::time::timeout(Duration::from_secs(20), async {
-            while let Some(Ok(ev)) = events.1.next().await {
-                if matches!(
-                    ev,
-                    nexus_sdk::Event::State {
-                        state: Some(nexus_sdk::WorkspaceState::Removing),
-                        ..
-                    }
-                ) {
-                    break;
-                }
-            }
-        })
-        .await;
-    });
+    paused(&d, "remove-recorded");
     d.kill9();
     let _ = remove.wait();
-    drop(events);
+    std::fs::remove_file(d.data_dir().join("pause-at")).expect("disarm");
     d.spawn();
-    if settled(&d, &repo, "survivor") {
-        d.cli_ok(repo.path(), &["workspace", "rm", "survivor", "--delete-branch"]);
-    }
     // a remove cut off after it began is finished on restart, as asked
-    // (with --delete-branch, so the branch goes too)
-    let list = d.cli_ok(repo.path(), &["workspace", "list", "--json"]);
-    assert_eq!(list.trim(), "[]", "{list}");
+    // (with --delete-branch, so the branch goes too), with no command of ours
+    let finished = || d.cli_ok(repo.path(), &["workspace", "list", "--json"]).trim() == "[]";
+    nexus_e2e::wait_for(
+        "the restarted daemon to finish the remove",
+        Duration::from_secs(60),
+        finished,
+    );
     d.assert_no_leftovers(&repo, "survivor", false);
     assert!(d.containers().is_empty());
 }

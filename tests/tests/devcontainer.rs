@@ -13,7 +13,7 @@ fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
 
 #[test]
 fn image_config_sets_folder_env_user_and_runs_hooks_in_order() {
-    let d = Daemon::start(44);
+    let d = Daemon::start();
     let repo = Repo::new();
     repo.commit(&[(
         ".devcontainer/devcontainer.json",
@@ -72,7 +72,7 @@ fn image_config_sets_folder_env_user_and_runs_hooks_in_order() {
 
 #[test]
 fn dockerfile_config_is_built_once_and_reused() {
-    let d = Daemon::start(45);
+    let d = Daemon::start();
     let repo = Repo::new();
     let marker = format!("built-{}", std::process::id());
     repo.commit(&[
@@ -134,7 +134,7 @@ fn dockerfile_config_is_built_once_and_reused() {
 
 #[test]
 fn bad_configs_and_failing_hooks_leave_nothing_behind() {
-    let d = Daemon::start(46);
+    let d = Daemon::start();
     let repo = Repo::new();
     let config = ".devcontainer/devcontainer.json";
     let fails = |name: &str, code: i32, wants: &[&str]| {
@@ -256,7 +256,7 @@ fn inspect(d: &Daemon, repo: &Repo, name: &str) -> serde_json::Value {
 
 #[test]
 fn container_settings_mounts_run_args_and_customizations() {
-    let d = Daemon::start(49);
+    let d = Daemon::start();
     let repo = Repo::new();
     repo.commit(&[
         ("shared/note.txt", "from the host\n"),
@@ -400,7 +400,7 @@ fn docker_build(tag: &str, dockerfile: &str) {
 
 #[test]
 fn local_features_image_metadata_and_the_other_hooks() {
-    let d = Daemon::start(50);
+    let d = Daemon::start();
     let repo = Repo::new();
     // a base image whose devcontainer.metadata label adds an env, a hook and a capability
     let base = format!("nexus-test/with-metadata:{}", std::process::id());
@@ -635,7 +635,7 @@ LABEL devcontainer.metadata='[{"remoteEnv":{"FROM_IMAGE":"i"},"postCreateCommand
 
 #[test]
 fn built_in_templates() {
-    let d = Daemon::start(52);
+    let d = Daemon::start();
     let repo = Repo::new();
     let listed = d.cli_ok(repo.path(), &["template", "list"]);
     for name in ["default", "python", "node"] {
@@ -695,7 +695,7 @@ fn built_in_templates() {
 
 #[test]
 fn rebuild_builds_again_from_the_branch_and_replaces_the_container() {
-    let d = Daemon::start(14);
+    let d = Daemon::start();
     let repo = Repo::new();
     repo.commit(&[
         (
@@ -738,9 +738,19 @@ fn rebuild_builds_again_from_the_branch_and_replaces_the_container() {
         ),
         "on-create\n1\nkept\nrebuilt\n"
     );
-    // real ssh still trusts the host key
-    let mut ssh = d.ssh_command(&after, &[]);
+    // real ssh, checking strictly against the key the workspace had before
+    // the rebuild, still trusts the host key
+    let known = d.root.path().join("known_hosts_before_rebuild");
+    let before = format!(
+        "[127.0.0.1]:{} {}\n",
+        ws["sshPort"],
+        ws["hostPublicKey"].as_str().expect("hostPublicKey")
+    );
+    std::fs::write(&known, before).expect("known_hosts");
+    let strict = format!("UserKnownHostsFile={}", known.display());
+    let mut ssh = d.ssh_command(&after, &["-o", "StrictHostKeyChecking=yes", "-o", &strict]);
     let o = ssh.arg("echo ok").output().expect("ssh");
+    assert!(o.status.success(), "the host key changed:\n{}", nexus_e2e::text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
 
     // a build that fails leaves the running container as it was
@@ -756,9 +766,76 @@ fn rebuild_builds_again_from_the_branch_and_replaces_the_container() {
     assert!(err.contains("rebuild-broke"), "{err}");
     assert_eq!(sh(&d, &repo, "rb", "echo $AFTER; cat kept.txt"), "rebuilt\nkept\n");
 
+    // a failure after the build (a create hook of the new container) leaves
+    // the workspace stopped, and `start` brings it back
+    std::fs::write(
+        wt.join(".devcontainer/Dockerfile"),
+        "FROM nexus-test/busybox:latest\nRUN cat /proc/sys/kernel/random/uuid > /build-id\n",
+    )
+    .expect("write");
+    let failing = r#"{"build": {"dockerfile": "Dockerfile"}, "onCreateCommand": "echo hook-broke; exit 3"}"#;
+    std::fs::write(wt.join(".devcontainer/devcontainer.json"), failing).expect("write");
+    nexus_e2e::git(&wt, &["commit", "-qam", "failing hook"]);
+    let out = d.cli(repo.path(), &["workspace", "rebuild", "rb"]);
+    assert_eq!(out.status.code(), Some(1), "{}", nexus_e2e::text(&out));
+    let state = |d: &Daemon| {
+        let w: serde_json::Value =
+            serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "show", "rb", "--json"])).expect("json");
+        w["state"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(state(&d), "stopped");
+    d.cli_ok(repo.path(), &["workspace", "start", "rb"]);
+    assert_eq!(state(&d), "running");
+    assert_eq!(sh(&d, &repo, "rb", "cat kept.txt"), "kept\n");
+
+    // a stopped workspace rebuilds too, and comes back running
+    d.cli_ok(repo.path(), &["workspace", "stop", "rb"]);
+    std::fs::write(wt.join(".devcontainer/devcontainer.json"), config).expect("write");
+    nexus_e2e::git(&wt, &["commit", "-qam", "fixed"]);
+    d.cli_ok(repo.path(), &["workspace", "rebuild", "rb"]);
+    assert_eq!(state(&d), "running");
+    assert_eq!(sh(&d, &repo, "rb", "echo $AFTER; cat kept.txt"), "rebuilt\nkept\n");
+
     d.cli_ok(repo.path(), &["workspace", "rm", "rb", "--force", "--delete-branch"]);
     d.assert_no_leftovers(&repo, "rb", false);
     for image in [ws["image"].as_str(), after["image"].as_str()].into_iter().flatten() {
         let _ = Command::new("docker").args(["rmi", "-f", image]).output();
+    }
+}
+
+#[test]
+fn devcontainer_json_comes_from_the_start_commit_a_root_file_from_and_config() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let config =
+        |where_: &str| format!(r#"{{"image": "nexus-test/busybox:latest", "containerEnv": {{"WHERE": "{where_}"}}}}"#);
+    // the root .devcontainer.json of the commit; an uncommitted edit is not read
+    repo.commit(&[(".devcontainer.json", config("root-file").as_str())]);
+    std::fs::write(repo.path().join(".devcontainer.json"), config("uncommitted")).expect("edit");
+    d.cli_ok(repo.path(), &["workspace", "create", "root"]);
+    assert_eq!(sh(&d, &repo, "root", "echo $WHERE"), "root-file\n");
+    nexus_e2e::git(repo.path(), &["checkout", "-q", "--", ".devcontainer.json"]);
+
+    // --from a branch whose devcontainer.json differs: its config and its commit
+    nexus_e2e::git(repo.path(), &["checkout", "-q", "-b", "other"]);
+    repo.commit(&[(".devcontainer.json", config("other-branch").as_str())]);
+    let other_head = nexus_e2e::git(repo.path(), &["rev-parse", "HEAD"]);
+    nexus_e2e::git(repo.path(), &["checkout", "-q", "main"]);
+    d.cli_ok(repo.path(), &["workspace", "create", "fromref", "--from", "other"]);
+    assert_eq!(sh(&d, &repo, "fromref", "echo $WHERE"), "other-branch\n");
+    let head = nexus_e2e::git(&repo.worktree("fromref"), &["rev-parse", "HEAD"]);
+    assert_eq!(head, other_head, "the worktree starts at --from");
+
+    // --config PATH: another file of the commit
+    repo.commit(&[("configs/alt.json", config("alt").as_str())]);
+    d.cli_ok(
+        repo.path(),
+        &["workspace", "create", "alt", "--config", "configs/alt.json"],
+    );
+    assert_eq!(sh(&d, &repo, "alt", "echo $WHERE"), "alt\n");
+
+    for name in ["root", "fromref", "alt"] {
+        d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
+        d.assert_no_leftovers(&repo, name, false);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn exec_run_with_env_cwd_and_timeout() {
-    let d = Daemon::start(20);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "runner", BUSYBOX);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -78,14 +78,20 @@ fn exec_run_with_env_cwd_and_timeout() {
         ],
     );
     assert_eq!(out, "1 /etc\n");
+    // the CLI's -u: another user of the container
+    let out = d.cli_ok(
+        repo.path(),
+        &["workspace", "exec", "runner", "-u", "dev", "--", "id", "-un"],
+    );
+    assert_eq!(out, "dev\n");
 }
 
 #[test]
 fn logs_follow_ends_when_the_workspace_stops() {
-    let d = Daemon::start(21);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "follow", BUSYBOX);
-    let child = d
+    let mut child = d
         .nexus()
         .args(["workspace", "logs", "follow", "-f"])
         .current_dir(repo.path())
@@ -93,13 +99,37 @@ fn logs_follow_ends_when_the_workspace_stops() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("logs -f");
-    std::thread::sleep(Duration::from_millis(500));
+    // the container's stderr, as the follower prints it, read as it comes
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (seen, mut stderr) = (seen.clone(), child.stderr.take().expect("stderr"));
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                seen.lock().expect("lock").push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let has = |what: &str| seen.lock().expect("lock").contains(what);
+    nexus_e2e::wait_for("the log so far", Duration::from_secs(20), || has("serving SSH"));
+    // a line written after the follower started reaches it: it follows
+    d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "exec",
+            "follow",
+            "--",
+            "sh",
+            "-c",
+            "echo follow-marker > /proc/1/fd/2",
+        ],
+    );
+    nexus_e2e::wait_for("the new line", Duration::from_secs(20), || has("follow-marker"));
+    assert!(child.try_wait().expect("try_wait").is_none(), "logs -f must still run");
     d.cli_ok(repo.path(), &["workspace", "stop", "follow"]);
     let out = child.wait_with_output().expect("logs -f ends");
+    reader.join().expect("reader");
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("serving SSH"),
-        "{}",
-        text(&out)
-    );
 }

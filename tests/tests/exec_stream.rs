@@ -56,7 +56,7 @@ async fn until_output(sub: &mut Sub, want: &str) -> String {
 
 #[test]
 fn streamed_exec_with_stdin_pty_signals_and_kill() {
-    let d = Daemon::start(37);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "stream", BUSYBOX);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -198,7 +198,7 @@ fn streamed_exec_with_stdin_pty_signals_and_kill() {
 
 #[test]
 fn a_reader_that_stops_holds_the_process_back() {
-    let d = Daemon::start(38);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "stream", BUSYBOX);
     let rt = tokio::runtime::Runtime::new().expect("runtime");

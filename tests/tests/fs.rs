@@ -32,7 +32,7 @@ fn b64(data: &[u8]) -> String {
 
 #[test]
 fn files_in_the_container_through_the_agent() {
-    let d = Daemon::start(34);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "files", BUSYBOX);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -251,7 +251,7 @@ fn files_in_the_container_through_the_agent() {
 
 #[test]
 fn files_as_the_workspace_user() {
-    let d = Daemon::start_as_user(35);
+    let d = Daemon::start_as_user();
     let repo = Repo::new();
     nexus_e2e::chown_to_test_user(repo.path());
     d.create(&repo, "user-files", DEBIAN);
@@ -289,7 +289,7 @@ fn files_as_the_workspace_user() {
 #[test]
 fn watch_reports_changes_until_unsubscribed_or_stopped() {
     use nexus_sdk::{FsEvent, WatchParams};
-    let d = Daemon::start(40);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "watched", BUSYBOX);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -390,7 +390,7 @@ fn watch_reports_changes_until_unsubscribed_or_stopped() {
 fn concurrent_first_reads_share_one_session() {
     // The first fs.* calls on a workspace open its SFTP session. Four large
     // reads at once used to open four, and reads stalled into timeouts.
-    let d = Daemon::start(43);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "many", BUSYBOX);
     let size: u64 = 32 << 20;
@@ -480,7 +480,7 @@ fn kind_of(body: &[u8]) -> String {
 
 #[test]
 fn raw_reads_stream_bytes_over_http() {
-    let d = Daemon::start(47);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "raw", BUSYBOX);
     let size: u64 = 24 << 20;

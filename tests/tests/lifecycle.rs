@@ -6,7 +6,7 @@ use std::process::Command;
 
 #[test]
 fn create_ssh_git_exec_stop_start_rm() {
-    let d = Daemon::start(0);
+    let d = Daemon::start();
     let repo = Repo::new();
     // the default template image, as a plain `create` uses it
     let out = d.cli_ok(repo.path(), &["workspace", "create", "feature-auth", "--json"]);
@@ -152,7 +152,7 @@ fn create_ssh_git_exec_stop_start_rm() {
 
 #[test]
 fn rm_refuses_uncommitted_changes_and_deletes_branch_when_asked() {
-    let d = Daemon::start(1);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "dirty", nexus_e2e::BUSYBOX);
     std::fs::write(repo.worktree("dirty").join("scratch.txt"), "x").expect("write");
@@ -171,7 +171,7 @@ fn rm_refuses_uncommitted_changes_and_deletes_branch_when_asked() {
 
 #[test]
 fn ssh_config_pins_host_keys_for_strict_checking() {
-    let d = Daemon::start(2);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "pinned", nexus_e2e::BUSYBOX);
     let home = d.home();
@@ -253,7 +253,7 @@ fn ssh_config_pins_host_keys_for_strict_checking() {
 #[test]
 fn a_non_root_owner_gets_the_template_user_with_their_uid() {
     // the daemon runs as the repository's owner, as a user's own daemon does
-    let d = Daemon::start_as_user(11);
+    let d = Daemon::start_as_user();
     let repo = Repo::new();
     nexus_e2e::chown_to_test_user(repo.path());
     let uid = nexus_e2e::TEST_USER.1;
@@ -287,7 +287,7 @@ fn the_default_template_image_is_built_when_missing() {
     // a default image name no engine has yet: the daemon builds it from the
     // embedded templates/default (on the local debian:bookworm)
     let tag = format!("nexus-test/template-{}:latest", std::process::id());
-    let d = Daemon::start_env(22, &[("NEXUS_DEFAULT_IMAGE", &tag)]);
+    let d = Daemon::start_env(&[("NEXUS_DEFAULT_IMAGE", &tag)]);
     let repo = Repo::new();
     let out = d.cli_ok(repo.path(), &["workspace", "create", "templated", "--json"]);
     let ws: serde_json::Value = serde_json::from_str(&out).expect("json");

@@ -83,7 +83,7 @@ impl Drop for Registry {
 #[test]
 fn features_from_a_registry_install_beside_local_ones() {
     let registry = Registry::start();
-    let d = Daemon::start(16);
+    let d = Daemon::start();
     let at = format!("localhost:{}/features", registry.port);
     registry.push_feature(
         &format!("{at}/hello:1"),

@@ -44,7 +44,7 @@ fn closed(container_port: u16, host_port: Option<u16>) -> Event {
 
 #[test]
 fn list_forward_and_unforward_ports() {
-    let d = Daemon::start(36);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "web", BUSYBOX);
     let rt = tokio::runtime::Runtime::new().expect("runtime");

@@ -68,9 +68,14 @@ fn copy_tree(from: &Path, to: &Path, files: &mut Vec<(String, String)>) {
     }
 }
 
+/// `docker ARGS`' output, trimmed; a failing docker CLI fails the test.
 fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("docker");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    nexus_e2e::docker_ok(args).trim().to_string()
+}
+
+/// `docker ARGS` for clean-up: what is already gone is fine.
+fn docker_best_effort(args: &[&str]) {
+    let _ = Command::new("docker").args(args).output();
 }
 
 /// `text` with each whole-word `from` (not inside a longer name of letters,
@@ -110,7 +115,7 @@ fn labels_of(container: &str) -> (serde_json::Value, serde_json::Value) {
 
 #[test]
 fn fixtures_match_devcontainer_up() {
-    let d = Daemon::start(51);
+    let d = Daemon::start();
     let cli = reference_cli();
     // the base image of the metadata fixture
     let dir = tempfile::tempdir().expect("tmp");
@@ -253,23 +258,23 @@ LABEL devcontainer.metadata='[{"remoteUser":"dev","containerEnv":{"FX_FROM_IMAGE
             "{{index .Config.Labels \"com.docker.compose.project\"}}",
             &their_container,
         ]);
-        docker(&["rm", "-f", "-v", &their_container]);
+        docker_best_effort(&["rm", "-f", "-v", &their_container]);
         if !their_project.is_empty() {
             // the rest of the reference's compose project
             let filter = format!("label=com.docker.compose.project={their_project}");
             for c in docker(&["ps", "-aq", "--filter", &filter]).lines() {
-                docker(&["rm", "-f", "-v", c]);
+                docker_best_effort(&["rm", "-f", "-v", c]);
             }
             for n in docker(&["network", "ls", "-q", "--filter", &filter]).lines() {
-                docker(&["network", "rm", n]);
+                docker_best_effort(&["network", "rm", n]);
             }
         }
         if their_image.starts_with("vsc-") {
-            docker(&["rmi", "-f", &their_image]);
+            docker_best_effort(&["rmi", "-f", &their_image]);
         }
     }
     for volume in docker(&["volume", "ls", "-q", "--filter", "name=fx-ref-vol-"]).lines() {
-        docker(&["volume", "rm", "-f", volume]);
+        docker_best_effort(&["volume", "rm", "-f", volume]);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

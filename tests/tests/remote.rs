@@ -30,7 +30,7 @@ fn ok(cmd: &mut Command) -> String {
 
 #[test]
 fn contexts_ssh_over_the_api_and_port_forward() {
-    let d = Daemon::start(39);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "far", BUSYBOX);
     d.cli_ok(
@@ -264,7 +264,7 @@ impl Drop for TlsProxy {
 
 #[test]
 fn wss_and_https_through_a_tls_proxy() {
-    let d = Daemon::start(48);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "tls", BUSYBOX);
     d.cli_ok(

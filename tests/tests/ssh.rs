@@ -82,7 +82,7 @@ fn http_get(port: u16, path: &str) -> Vec<u8> {
 
 #[test]
 fn sftp_and_scp_work_without_an_sftp_server_in_the_image() {
-    let d = Daemon::start(27);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "files", BUSYBOX);
     let none = d.cli_ok(
@@ -158,7 +158,7 @@ fn sftp_and_scp_work_without_an_sftp_server_in_the_image() {
 
 #[test]
 fn sftp_runs_with_the_session_users_permissions() {
-    let d = Daemon::start_as_user(28);
+    let d = Daemon::start_as_user();
     let repo = Repo::new();
     nexus_e2e::chown_to_test_user(repo.path());
     let ws = d.create(&repo, "perms", DEBIAN);
@@ -207,7 +207,7 @@ fn sftp_runs_with_the_session_users_permissions() {
 
 #[test]
 fn local_and_remote_forwarding() {
-    let d = Daemon::start(29);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "fwd", BUSYBOX);
     let data = payload(8 << 20);
@@ -339,7 +339,7 @@ fn local_and_remote_forwarding() {
 
 #[test]
 fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
-    let d = Daemon::start(30);
+    let d = Daemon::start();
     let repo = Repo::new();
     let a = d.create(&repo, "agent-a", DEBIAN);
     d.create(&repo, "agent-b", DEBIAN);
@@ -424,7 +424,22 @@ fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
             .spawn()
             .expect("ssh -A -N"),
     );
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("the holder's forwarded agent", || {
+        d.cli(
+            repo.path(),
+            &[
+                "workspace",
+                "exec",
+                "agent-a",
+                "--",
+                "sh",
+                "-c",
+                "SSH_AUTH_SOCK=/tmp/nexus-ssh-agent-0/agent.sock ssh-add -l",
+            ],
+        )
+        .status
+        .success()
+    });
     let local = dir.path().join("local.sock");
     let _l = Background(
         Command::new("ssh")
@@ -443,7 +458,7 @@ fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
 
 #[test]
 fn rsync_and_git_over_ssh() {
-    let d = Daemon::start(31);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "tools", DEBIAN);
     let ssh_cmd = format!("ssh {} -p {}", opts(&d).join(" "), port(&ws));
@@ -527,7 +542,7 @@ fn rsync_and_git_over_ssh() {
 
 #[test]
 fn sessions_many_channels_many_connections_and_a_gibibyte() {
-    let d = Daemon::start(32);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "load", BUSYBOX);
 
@@ -657,7 +672,7 @@ fn with_options(d: &Daemon, repo: &Repo, name: &str, options: &str) {
 
 #[test]
 fn authorized_keys_options_are_honoured_and_failures_throttled() {
-    let d = Daemon::start(33);
+    let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "locked", BUSYBOX);
 
@@ -697,10 +712,28 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
         .ssh_command(&ws, &["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"])
         .arg("true"));
     assert!(!o.status.success(), "restrict must refuse -R:\n{}", text(&o));
+    // a real agent, so OpenSSH asks for forwarding and restrict must refuse it
+    let agent_dir = tempfile::tempdir().expect("tempdir");
+    let sock = agent_dir.path().join("agent.sock");
+    let _agent = Background(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent"),
+    );
+    wait_until("ssh-agent", || sock.exists());
     let o = run(d
-        .ssh_command(&ws, &["-A", "-o", "ForwardAgent=yes"])
+        .ssh_command(&ws, &["-v", "-A", "-o", "ForwardAgent=yes"])
         .arg("echo \"[$SSH_AUTH_SOCK]\"")
-        .env("SSH_AUTH_SOCK", "/nonexistent"));
+        .env("SSH_AUTH_SOCK", &sock));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("Requesting authentication agent forwarding"),
+        "the client must ask for agent forwarding:\n{}",
+        text(&o)
+    );
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n", "{}", text(&o));
 
     with_options(&d, &repo, "locked", "from=\"10.9.9.9\"");
@@ -734,4 +767,111 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
         logs.contains("failed login") && logs.contains("too many failed logins"),
         "{logs}"
     );
+}
+
+/// `ssh -i KEY` with only that key offered, running `true`.
+fn ssh_with_key(ws: &serde_json::Value, key: &Path) -> std::process::Output {
+    run(Command::new("ssh")
+        .args(nexus_e2e::ssh_base_options())
+        .args(["-o", "IdentitiesOnly=yes", "-i"])
+        .arg(key)
+        .args(["-p", &port(ws), &user_at(ws), "true"]))
+}
+
+#[test]
+fn every_pub_key_is_authorized_and_ssh_key_picks_one() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    // two keys in ~/.ssh: both get in
+    let second = d.home().join(".ssh/id_second");
+    nexus_e2e::keygen(&second);
+    let ws = d.create(&repo, "twokeys", BUSYBOX);
+    for key in [d.key(), second.clone()] {
+        let o = ssh_with_key(&ws, &key);
+        assert!(o.status.success(), "{}: {}", key.display(), text(&o));
+    }
+
+    // --ssh-key on create: that key alone
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = dir.path().join("other");
+    nexus_e2e::keygen(&other);
+    let pub_key = format!("{}.pub", other.display());
+    let out = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "create",
+            "onekey",
+            "--image",
+            BUSYBOX,
+            "--ssh-key",
+            &pub_key,
+            "--json",
+        ],
+    );
+    let one: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(ssh_with_key(&one, &other).status.success());
+    let o = ssh_with_key(&one, &d.key());
+    assert!(!o.status.success(), "a key not given must be refused:\n{}", text(&o));
+
+    // --ssh-key on `workspace ssh` (the private key's path) and on ssh-config
+    let o = d.cli(
+        repo.path(),
+        &[
+            "workspace",
+            "ssh",
+            "onekey",
+            "--ssh-key",
+            &other.display().to_string(),
+            "--",
+            "echo",
+            "via-flag",
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "via-flag\n", "{}", text(&o));
+    d.cli_ok(repo.path(), &["ssh-config", "--ssh-key", &other.display().to_string()]);
+    let config = std::fs::read_to_string(d.home().join(".ssh/nexus/config")).expect("config");
+    assert!(
+        config.contains(&format!("IdentityFile \"{}\"", other.display())) && !config.contains("id_second"),
+        "{config}"
+    );
+}
+
+#[test]
+fn x11_socket_remote_forwards_and_unknown_subsystems_are_refused() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "refusals", BUSYBOX);
+    // x11-req (docs/ssh.md): refused, and the command still runs
+    let o = run(d
+        .ssh_command(&ws, &["-X", "-o", "ForwardX11=yes", "-o", "LogLevel=INFO"])
+        .arg("echo ran")
+        .env("DISPLAY", ":0"));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ran\n", "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("X11 forwarding request failed"),
+        "{}",
+        text(&o)
+    );
+    // streamlocal-forward@openssh.com (ssh -R to a Unix socket): refused
+    let o = run(d
+        .ssh_command(
+            &ws,
+            &["-o", "ExitOnForwardFailure=yes", "-R", "/tmp/nexus-r.sock:127.0.0.1:9"],
+        )
+        .arg("true"));
+    assert!(
+        !o.status.success(),
+        "a remote socket forward must be refused:\n{}",
+        text(&o)
+    );
+    // a subsystem other than sftp: refused
+    let o = run(d.ssh_command(&ws, &["-s"]).arg("no-such-subsystem"));
+    assert!(
+        !o.status.success(),
+        "an unknown subsystem must be refused:\n{}",
+        text(&o)
+    );
+    // and the workspace still serves
+    assert!(d.ssh(&ws, "true").status.success());
 }

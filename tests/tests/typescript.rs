@@ -7,7 +7,7 @@ use std::process::Command;
 
 #[test]
 fn typescript_client_against_a_running_daemon() {
-    let d = Daemon::start(42);
+    let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "ts", BUSYBOX);
     let package = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/typescript");
