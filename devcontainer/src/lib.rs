@@ -9,6 +9,8 @@
 //!   install order and the Dockerfile that installs them;
 //! - [`metadata`]: the `devcontainer.metadata` image label and the spec's
 //!   merge rules;
+//! - [`compose`]: compose files as compose configs use them (a service's
+//!   image, user, entrypoint and command; override pieces);
 //! - [`container_options`]: the container and build settings
 //!   (`mounts`, `runArgs`, `build.options`, `hostRequirements`, …) as plain
 //!   data a container engine client can apply.
@@ -33,6 +35,7 @@
 //! assert_eq!(c.workspace_folder.as_deref(), Some("app"));
 //! ```
 
+pub mod compose;
 pub mod config;
 pub mod container_options;
 pub mod error;

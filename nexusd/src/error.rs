@@ -157,6 +157,15 @@ pub enum WorkspaceError {
     /// An answer would pass the message limit.
     #[error("{0}")]
     TooLarge(String),
+    /// A file operation of the daemon failed (`what` names it and the path).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was done, with the path: `writing /home/ana/.local/share/nexus/token`.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Anything else.
     #[error("{0}")]
     Internal(String),
@@ -192,7 +201,7 @@ impl WorkspaceError {
             WorkspaceError::HookFailed { .. } => ErrorKind::HookFailed,
             WorkspaceError::BuildFailed { .. } => ErrorKind::BuildFailed,
             WorkspaceError::Step { source, .. } => source.kind(),
-            WorkspaceError::Internal(_) => ErrorKind::Internal,
+            WorkspaceError::Internal(_) | WorkspaceError::Io { .. } => ErrorKind::Internal,
         }
     }
 
@@ -216,15 +225,11 @@ impl WorkspaceError {
     }
 }
 
-impl From<rusqlite::Error> for WorkspaceError {
-    fn from(e: rusqlite::Error) -> Self {
-        WorkspaceError::Internal(format!("state database: {e}"))
-    }
-}
-
-impl From<std::io::Error> for WorkspaceError {
-    fn from(e: std::io::Error) -> Self {
-        WorkspaceError::Internal(e.to_string())
+impl WorkspaceError {
+    /// A closure for `map_err` that names what failed: `.map_err(io(format!("writing {}", path.display())))`.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError {
+        let what = what.into();
+        move |source| WorkspaceError::Io { what, source }
     }
 }
 

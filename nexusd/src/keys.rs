@@ -50,10 +50,16 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+        .open(&tmp)
+        .map_err(WorkspaceError::io(format!("creating {}", tmp.display())))?;
+    let writing = || WorkspaceError::io(format!("writing {}", tmp.display()));
+    f.write_all(data).map_err(writing())?;
+    f.sync_all().map_err(writing())?;
+    std::fs::rename(&tmp, path).map_err(WorkspaceError::io(format!(
+        "renaming {} to {}",
+        tmp.display(),
+        path.display()
+    )))?;
     Ok(())
 }
 

@@ -88,7 +88,7 @@ pub async fn serve_with(
     let token = read_or_init(&dir.join("token"), || keys::random_hex(32))?;
     let daemon_id = read_or_init(&dir.join("daemon_id"), || keys::random_hex(8))?;
     let daemon_key = keys::load_or_create(&dir.join("daemon_ed25519"))?;
-    let store = Store::open(&dir.join("state.db"))?;
+    let store = Store::open(&dir.join("state.db")).map_err(WorkspaceError::from)?;
     let manager = Manager::new(config.clone(), daemon_id, store, runtime, daemon_key)?;
     if let Err(e) = manager.reconcile().await {
         tracing::error!("reconciliation failed: {e}");

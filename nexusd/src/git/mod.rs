@@ -2,7 +2,51 @@
 //! `nexus/<name>`, check it before removal, and remove it. Blocking calls:
 //! the workspace manager runs them on the blocking pool.
 
-use crate::error::{Result, WorkspaceError};
+use crate::error::WorkspaceError;
+
+/// What a git operation can fail with; it becomes a [`WorkspaceError`] of
+/// the same meaning at the layer's edge.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The path is not inside a git repository.
+    #[error("{0} is not inside a git repository: run `git init` there, or run nexus inside a repository")]
+    NotARepository(String),
+    /// The revision names no commit.
+    #[error("{0:?} names no commit in the repository: check it with `git rev-parse {0}`")]
+    RefNotFound(String),
+    /// A file operation on the repository's files failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was done, with the path.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// libgit2 failed.
+    #[error("git: {0}")]
+    Git(String),
+}
+
+impl From<GitError> for WorkspaceError {
+    fn from(e: GitError) -> WorkspaceError {
+        match e {
+            GitError::NotARepository(path) => WorkspaceError::NotAGitRepository(path),
+            GitError::RefNotFound(spec) => WorkspaceError::RefNotFound(spec),
+            GitError::Io { what, source } => WorkspaceError::Io { what, source },
+            GitError::Git(m) => WorkspaceError::Internal(format!("git: {m}")),
+        }
+    }
+}
+
+/// `Result` of git operations.
+pub type Result<T, E = GitError> = std::result::Result<T, E>;
+
+/// A closure for `map_err` naming a failed file operation.
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> GitError {
+    let what = what.into();
+    move |source| GitError::Io { what, source }
+}
 use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
 use std::path::{Path, PathBuf};
 
@@ -29,8 +73,8 @@ pub struct RepoInfo {
     pub name: String,
 }
 
-fn internal(e: git2::Error) -> WorkspaceError {
-    WorkspaceError::Internal(format!("git: {}", e.message()))
+fn internal(e: git2::Error) -> GitError {
+    GitError::Git(e.message().to_string())
 }
 
 /// The bytes of the file at `path` (relative to the repository root, `/`
@@ -99,9 +143,11 @@ pub fn archive_folders(
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(*mode);
-        b.append_data(&mut h, path, data.as_slice())?;
+        b.append_data(&mut h, path, data.as_slice())
+            .map_err(io("packing the build context"))?;
     }
-    Ok(Some((b.into_inner()?, trees)))
+    let archive = b.into_inner().map_err(io("packing the build context"))?;
+    Ok(Some((archive, trees)))
 }
 
 /// Appends the files of `tree` to `b` under `prefix`.
@@ -155,7 +201,7 @@ fn append_tree(r: &Repository, b: &mut tar::Builder<Vec<u8>>, tree: &git2::Tree,
 /// Errors: `NotAGitRepository` (also for bare repositories, which have no
 /// working tree to start from).
 pub fn discover(path: &Path) -> Result<RepoInfo> {
-    let not_repo = || WorkspaceError::NotAGitRepository(path.display().to_string());
+    let not_repo = || GitError::NotARepository(path.display().to_string());
     let repo = Repository::discover(path).map_err(|_| not_repo())?;
     let common_dir = repo.commondir().canonicalize().map_err(|_| not_repo())?;
     if repo.is_bare() && !repo.is_worktree() {
@@ -196,10 +242,10 @@ pub fn resolve_from(repo: &RepoInfo, from: Option<&str>) -> Result<git2::Oid> {
     let spec = from.unwrap_or("HEAD");
     let obj = r
         .revparse_single(spec)
-        .map_err(|_| WorkspaceError::RefNotFound(spec.to_string()))?;
+        .map_err(|_| GitError::RefNotFound(spec.to_string()))?;
     let commit = obj
         .peel_to_commit()
-        .map_err(|_| WorkspaceError::RefNotFound(spec.to_string()))?;
+        .map_err(|_| GitError::RefNotFound(spec.to_string()))?;
     Ok(commit.id())
 }
 
@@ -224,7 +270,7 @@ pub fn add_worktree(repo: &RepoInfo, name: &str, start: git2::Oid) -> Result<Pat
     };
     let path = worktree_path(repo, name);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent).map_err(io(format!("making {}", parent.display())))?;
     }
     exclude_worktree_dir(repo)?;
     let mut opts = WorktreeAddOptions::new();
@@ -241,7 +287,7 @@ fn worktree_id(name: &str) -> String {
 /// Appends `/.worktree/` to `.git/info/exclude` unless it is there.
 fn exclude_worktree_dir(repo: &RepoInfo) -> Result<()> {
     let info = repo.common_dir.join("info");
-    std::fs::create_dir_all(&info)?;
+    std::fs::create_dir_all(&info).map_err(io(format!("making {}", info.display())))?;
     let path = info.join("exclude");
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     let line = format!("/{WORKTREE_DIR}/");
@@ -254,7 +300,7 @@ fn exclude_worktree_dir(repo: &RepoInfo) -> Result<()> {
     }
     text.push_str(&line);
     text.push('\n');
-    std::fs::write(&path, text)?;
+    std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))?;
     Ok(())
 }
 
@@ -295,7 +341,7 @@ pub fn removal_blocker(repo: &RepoInfo, worktree: &Path, branch: &str) -> Result
 pub fn remove_worktree(repo: &RepoInfo, name: &str, worktree: &Path) -> Result<()> {
     let _lock = write_lock();
     if worktree.exists() {
-        std::fs::remove_dir_all(worktree)?;
+        std::fs::remove_dir_all(worktree).map_err(io(format!("removing {}", worktree.display())))?;
     }
     let r = Repository::open(&repo.workdir).map_err(internal)?;
     if let Ok(wt) = r.find_worktree(&worktree_id(name)) {
@@ -391,12 +437,9 @@ mod tests {
         let (_dir, info) = repo();
         assert!(matches!(
             resolve_from(&info, Some("no-such-ref")),
-            Err(WorkspaceError::RefNotFound(_))
+            Err(GitError::RefNotFound(_))
         ));
         let plain = tempfile::tempdir().expect("tempdir");
-        assert!(matches!(
-            discover(plain.path()),
-            Err(WorkspaceError::NotAGitRepository(_))
-        ));
+        assert!(matches!(discover(plain.path()), Err(GitError::NotARepository(_))));
     }
 }

@@ -13,15 +13,13 @@
 //! (`rm`, a failed create) goes through the Docker API by the project's label
 //! (`com.docker.compose.project`), so it needs neither the CLI nor the files.
 
+use super::{Result, RuntimeError};
 use crate::error::TAIL_LINES;
-use crate::error::{Result, WorkspaceError};
 use crate::events::Events;
 use crate::store::{WorkspaceRecord, container_name};
 use nexus_devcontainer::config::Loaded;
-use nexus_devcontainer::container_options::MountSpec;
 use nexus_sdk::Step;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::path::Path;
 
 /// The Docker Compose CLI of this host.
@@ -57,7 +55,7 @@ pub async fn cli() -> Result<&'static Cli> {
                 });
             }
         }
-        Err(WorkspaceError::InvalidConfig(
+        Err(RuntimeError::Compose(
             "compose configs (dockerComposeFile) need the Docker Compose CLI, and neither `docker compose` nor `docker-compose` runs here: install one (Debian: `apt install docker-compose`) and try again".into(),
         ))
     })
@@ -111,13 +109,13 @@ impl Project {
             .map(|f| f.to_vec())
             .unwrap_or_default();
         let service = l.config.service.clone().ok_or_else(|| {
-            WorkspaceError::InvalidConfig(format!(
+            RuntimeError::Compose(format!(
                 "{}: dockerComposeFile is set but service is not: name the compose service the workspace is",
                 l.path
             ))
         })?;
         if files.is_empty() {
-            return Err(WorkspaceError::InvalidConfig(format!(
+            return Err(RuntimeError::Compose(format!(
                 "{}: dockerComposeFile names no file: give the compose file's path",
                 l.path
             )));
@@ -175,7 +173,10 @@ impl Project {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| WorkspaceError::Internal(format!("cannot run {cli}: {e}")))?;
+            .map_err(|e| RuntimeError::ComposeCli {
+                cli: cli.to_string(),
+                message: e.to_string(),
+            })?;
         let mut stdout = child.stdout.take();
         let read_out = async {
             let mut out = String::new();
@@ -201,7 +202,10 @@ impl Project {
             Vec::from(tail).join("\n")
         };
         let (out, tail) = tokio::join!(read_out, read_err);
-        let status = child.wait().await?;
+        let status = child
+            .wait()
+            .await
+            .map_err(RuntimeError::io(format!("waiting for {cli}")))?;
         Ok(if status.success() { Ok(out) } else { Err(tail) })
     }
 }
@@ -211,80 +215,8 @@ pub(crate) fn override_path(data_dir: &Path, r: &WorkspaceRecord) -> std::path::
     data_dir.join("compose").join(format!("{}.yml", container_name(r)))
 }
 
-/// What the merged compose configuration (`config`) says of `service`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Service {
-    /// `image`.
-    pub image: Option<String>,
-    /// Whether it has a `build` section.
-    pub build: bool,
-    /// `user`.
-    pub user: Option<String>,
-    /// `entrypoint`, as argv.
-    pub entrypoint: Option<Vec<String>>,
-    /// `command`, as argv.
-    pub command: Option<Vec<String>>,
-    /// `network_mode`.
-    pub network_mode: Option<String>,
-}
-
-/// A compose `command` or `entrypoint`: a list, or a string split as a
-/// shell would (compose's own reading).
-fn argv(v: Option<&Value>) -> Option<Vec<String>> {
-    match v? {
-        Value::String(s) => shlex::split(s),
-        Value::Array(a) => Some(a.iter().map(|x| x.as_str().unwrap_or_default().to_string()).collect()),
-        _ => None,
-    }
-}
-
-impl Service {
-    pub(crate) fn of(v: &Value) -> Service {
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        Service {
-            image: text("image"),
-            build: v.get("build").is_some(),
-            user: text("user"),
-            entrypoint: argv(v.get("entrypoint")),
-            command: argv(v.get("command")),
-            network_mode: text("network_mode"),
-        }
-    }
-}
-
-/// `$` doubled in every string of `v`, so compose's interpolation leaves it as written.
-pub(crate) fn escape_dollars(v: &mut Value) {
-    match v {
-        Value::String(s) => *s = s.replace('$', "$$"),
-        Value::Array(a) => a.iter_mut().for_each(escape_dollars),
-        Value::Object(m) => {
-            let escaped: Map<String, Value> = std::mem::take(m)
-                .into_iter()
-                .map(|(k, mut v)| {
-                    escape_dollars(&mut v);
-                    (k.replace('$', "$$"), v)
-                })
-                .collect();
-            *m = escaped;
-        }
-        _ => {}
-    }
-}
-
-/// A compose short-syntax volume (`source:target[:ro]`) for a devcontainer.json mount.
-pub(crate) fn volume_line(m: &MountSpec) -> String {
-    let mut line = match &m.source {
-        Some(s) => format!("{s}:{}", m.target),
-        None => m.target.clone(),
-    };
-    if m.read_only {
-        line.push_str(":ro");
-    }
-    line
-}
-
-pub(crate) fn up_failed(project: &Project, tail: &str) -> WorkspaceError {
-    WorkspaceError::InvalidConfig(format!(
+pub(crate) fn up_failed(project: &Project, tail: &str) -> RuntimeError {
+    RuntimeError::Compose(format!(
         "compose up failed for {}: {tail}: fix the compose files (or free what they need) and try again",
         project.files.join(", ")
     ))
@@ -293,32 +225,6 @@ pub(crate) fn up_failed(project: &Project, tail: &str) -> WorkspaceError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn dollars_are_escaped_for_compose_interpolation() {
-        let mut v = json!({"a": ["$HOME", "x"], "$k": "${V}"});
-        escape_dollars(&mut v);
-        assert_eq!(v, json!({"a": ["$$HOME", "x"], "$$k": "$${V}"}));
-    }
-
-    #[test]
-    fn services_read_from_compose_config() {
-        let v: Value = serde_norway::from_str(
-            "image: app\nbuild:\n  context: .\nuser: node\nentrypoint: /bin/sh -c 'echo hi'\ncommand: [sleep, infinity]\nnetwork_mode: service:db\n",
-        )
-        .unwrap_or_default();
-        let s = Service::of(&v);
-        assert_eq!(s.image.as_deref(), Some("app"));
-        assert!(s.build);
-        assert_eq!(s.user.as_deref(), Some("node"));
-        assert_eq!(
-            s.entrypoint,
-            Some(vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()])
-        );
-        assert_eq!(s.command, Some(vec!["sleep".to_string(), "infinity".into()]));
-        assert_eq!(s.network_mode.as_deref(), Some("service:db"));
-    }
 
     #[test]
     fn up_names_run_services_and_the_service() {

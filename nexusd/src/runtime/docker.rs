@@ -7,7 +7,7 @@
 //! the networks and volumes of a workspace's compose project, found by the
 //! project name (which holds the workspace id).
 
-use crate::error::{Result, WorkspaceError};
+use super::{Result, RuntimeError};
 use async_trait::async_trait;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use bollard::query_parameters::{
@@ -163,19 +163,17 @@ pub struct Docker {
     client: OnceCell<bollard::Docker>,
 }
 
-fn unavailable(e: impl std::fmt::Display) -> WorkspaceError {
-    WorkspaceError::DockerUnavailable(e.to_string())
+fn unavailable(e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Unavailable(e.to_string())
 }
 
-fn docker_err(e: bollard::errors::Error) -> WorkspaceError {
+fn docker_err(e: bollard::errors::Error) -> RuntimeError {
     match e {
-        bollard::errors::Error::DockerResponseServerError { message, .. } => {
-            WorkspaceError::Internal(format!("docker: {message}"))
-        }
+        bollard::errors::Error::DockerResponseServerError { message, .. } => RuntimeError::Engine(message),
         bollard::errors::Error::SocketNotFoundError(_)
         | bollard::errors::Error::IOError { .. }
         | bollard::errors::Error::HyperResponseError { .. } => unavailable(e),
-        other => WorkspaceError::Internal(format!("docker: {other}")),
+        other => RuntimeError::Engine(other.to_string()),
     }
 }
 
@@ -244,19 +242,16 @@ impl ContainerRuntime for Docker {
                     bollard::errors::Error::DockerResponseServerError { message, .. } => message,
                     other => other.to_string(),
                 };
-                return Err(WorkspaceError::ImageNotFound {
+                return Err(RuntimeError::ImageNotFound {
                     image: image.to_string(),
                     reason,
                 });
             }
         }
-        let info = c
-            .inspect_image(image)
-            .await
-            .map_err(|e| WorkspaceError::ImageNotFound {
-                image: image.to_string(),
-                reason: e.to_string(),
-            })?;
+        let info = c.inspect_image(image).await.map_err(|e| RuntimeError::ImageNotFound {
+            image: image.to_string(),
+            reason: e.to_string(),
+        })?;
         Ok(image_info(info))
     }
 
@@ -289,7 +284,7 @@ impl ContainerRuntime for Docker {
         };
         // the build's last lines of output go with its error
         let mut tail: std::collections::VecDeque<String> = Default::default();
-        let failed = |message: String, tail: &std::collections::VecDeque<String>| WorkspaceError::BuildFailed {
+        let failed = |message: String, tail: &std::collections::VecDeque<String>| RuntimeError::BuildFailed {
             dockerfile: b.source.clone(),
             message: match tail.is_empty() {
                 true => message.trim().to_string(),

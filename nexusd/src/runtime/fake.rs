@@ -5,7 +5,7 @@
 //! users see is also tested end to end against the real engine (`tests/`).
 
 use super::docker::{BuildSpec, ContainerInfo, ContainerRuntime, ContainerSpec, ImageInfo, LABEL_WORKSPACE};
-use crate::error::{Result, WorkspaceError};
+use super::{Result, RuntimeError};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -77,7 +77,7 @@ impl FakeRuntime {
             .unwrap_or_else(|p| p.into_inner())
             .push(format!("{op} {arg}").trim_end().to_string());
         match *self.fail_at.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(f) if f == op => Err(WorkspaceError::DockerUnavailable(format!("{op} failed (fake)"))),
+            Some(f) if f == op => Err(RuntimeError::Unavailable(format!("{op} failed (fake)"))),
             _ => Ok(()),
         }
     }
@@ -130,7 +130,7 @@ impl ContainerRuntime for FakeRuntime {
         self.call("start", id)?;
         let key = self
             .find(id)
-            .ok_or_else(|| WorkspaceError::Internal(format!("no container {id}")))?;
+            .ok_or_else(|| RuntimeError::Engine(format!("no container {id}")))?;
         let exits = self.exits;
         if let Some(c) = self.containers.lock().unwrap_or_else(|p| p.into_inner()).get_mut(&key) {
             c.running = !exits;

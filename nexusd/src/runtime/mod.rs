@@ -9,3 +9,90 @@ pub mod docker;
 pub mod fake;
 pub mod host;
 pub mod templates;
+
+use crate::error::WorkspaceError;
+
+/// What running containers can fail with; it becomes the [`WorkspaceError`]
+/// of the same meaning (and message) at the layer's edge.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine does not answer (what the client said).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The image is missing and cannot be pulled.
+    #[error("image {image:?} could not be pulled ({reason})")]
+    ImageNotFound {
+        /// The image reference.
+        image: String,
+        /// What the pull said.
+        reason: String,
+    },
+    /// An image build failed.
+    #[error("building {dockerfile} failed: {message}")]
+    BuildFailed {
+        /// The Dockerfile (or the features) built.
+        dockerfile: String,
+        /// What the build said, with its last lines.
+        message: String,
+    },
+    /// The engine refused or failed a request.
+    #[error("docker: {0}")]
+    Engine(String),
+    /// A compose config that cannot be used; the message says why and what to do.
+    #[error("{0}")]
+    Compose(String),
+    /// The compose CLI could not be run.
+    #[error("cannot run {cli}: {message}")]
+    ComposeCli {
+        /// `docker compose` or `docker-compose`.
+        cli: String,
+        /// Why.
+        message: String,
+    },
+    /// No built-in template has the name.
+    #[error("no template {name:?}: the templates are {known} (`nexus template list`)")]
+    NoTemplate {
+        /// The name asked for.
+        name: String,
+        /// The templates there are, comma-separated.
+        known: String,
+    },
+    /// A file operation failed (`what` names it and the path).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was done.
+        what: String,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// devcontainer.json asks for what cannot be (a compose file outside the repository).
+    #[error(transparent)]
+    DevContainer(#[from] nexus_devcontainer::DevContainerError),
+}
+
+/// `Result` of the runtime.
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+impl RuntimeError {
+    /// A closure for `map_err` naming a failed file operation.
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
+        let what = what.into();
+        move |source| RuntimeError::Io { what, source }
+    }
+}
+
+impl From<RuntimeError> for WorkspaceError {
+    fn from(e: RuntimeError) -> WorkspaceError {
+        match e {
+            RuntimeError::Unavailable(m) => WorkspaceError::DockerUnavailable(m),
+            RuntimeError::ImageNotFound { image, reason } => WorkspaceError::ImageNotFound { image, reason },
+            RuntimeError::BuildFailed { dockerfile, message } => WorkspaceError::BuildFailed { dockerfile, message },
+            RuntimeError::Compose(m) => WorkspaceError::InvalidConfig(m),
+            RuntimeError::NoTemplate { .. } => WorkspaceError::InvalidParams(e.to_string()),
+            RuntimeError::Io { what, source } => WorkspaceError::Io { what, source },
+            RuntimeError::DevContainer(e) => WorkspaceError::DevContainer(e),
+            RuntimeError::Engine(_) | RuntimeError::ComposeCli { .. } => WorkspaceError::Internal(e.to_string()),
+        }
+    }
+}

@@ -4,7 +4,7 @@
 //! when a repository has no devcontainer.json and no image is given; any of
 //! them with `nexus workspace create --template NAME`.
 
-use crate::error::{Result, WorkspaceError};
+use super::{Result, RuntimeError};
 
 /// One built-in template.
 #[derive(Debug, Clone, Copy)]
@@ -50,10 +50,10 @@ pub const TEMPLATES: [Template; 3] = [
 pub fn find(name: &str) -> Result<&'static Template> {
     TEMPLATES.iter().find(|t| t.name == name).ok_or_else(|| {
         let names: Vec<&str> = TEMPLATES.iter().map(|t| t.name).collect();
-        WorkspaceError::InvalidParams(format!(
-            "no template {name:?}: the templates are {} (`nexus template list`)",
-            names.join(", ")
-        ))
+        RuntimeError::NoTemplate {
+            name: name.to_string(),
+            known: names.join(", "),
+        }
     })
 }
 
@@ -63,8 +63,10 @@ pub fn context(t: &Template) -> Result<Vec<u8>> {
     let mut h = tar::Header::new_gnu();
     h.set_mode(0o644);
     h.set_size(t.dockerfile.len() as u64);
-    b.append_data(&mut h, "Dockerfile", t.dockerfile.as_bytes())?;
-    Ok(b.into_inner()?)
+    let packing = || RuntimeError::io(format!("packing template {}", t.name));
+    b.append_data(&mut h, "Dockerfile", t.dockerfile.as_bytes())
+        .map_err(packing())?;
+    b.into_inner().map_err(packing())
 }
 
 #[cfg(test)]

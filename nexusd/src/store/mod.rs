@@ -4,7 +4,7 @@
 //!
 //! Schema changes are versioned migrations keyed by `PRAGMA user_version`.
 
-use crate::error::{Result, WorkspaceError};
+use crate::error::WorkspaceError;
 use nexus_sdk::WorkspaceState;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::collections::HashSet;
@@ -12,6 +12,46 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub mod ports;
+
+/// What the store can fail with; it becomes a [`WorkspaceError`] of the
+/// same meaning at the layer's edge.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A workspace has the name.
+    #[error("a workspace named {0:?} exists already")]
+    NameTaken(String),
+    /// No workspace has the name.
+    #[error("no workspace named {0:?}")]
+    NotFound(String),
+    /// No port of the range (inclusive) is free.
+    #[error("no free port left in {0}-{1}")]
+    PortsExhausted(u16, u16),
+    /// The database's schema is newer than this daemon's.
+    #[error("the state database is schema version {found}, newer than this nexusd knows ({known}): upgrade nexusd")]
+    TooNew {
+        /// The database's `user_version`.
+        found: usize,
+        /// The newest this daemon knows.
+        known: usize,
+    },
+    /// SQLite failed.
+    #[error("state database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<StoreError> for WorkspaceError {
+    fn from(e: StoreError) -> WorkspaceError {
+        match e {
+            StoreError::NameTaken(name) => WorkspaceError::NameTaken(name),
+            StoreError::NotFound(name) => WorkspaceError::NotFound(name),
+            StoreError::PortsExhausted(first, last) => WorkspaceError::PortsExhausted(first, last),
+            e @ (StoreError::TooNew { .. } | StoreError::Sqlite(_)) => WorkspaceError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// `Result` of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Migrations, in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -148,7 +188,7 @@ fn pick_free(tx: &rusqlite::Transaction<'_>, range: (u16, u16), probe: impl Fn(u
         let rows = stmt.query_map([], |r| r.get::<_, u16>(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    crate::store::ports::pick(range, &taken, probe).ok_or(WorkspaceError::PortsExhausted(range.0, range.1))
+    crate::store::ports::pick(range, &taken, probe).ok_or(StoreError::PortsExhausted(range.0, range.1))
 }
 
 /// The state database. One connection behind a mutex: every call is short.
@@ -182,10 +222,10 @@ impl Store {
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let version = usize::try_from(version).unwrap_or(0);
         if version > MIGRATIONS.len() {
-            return Err(WorkspaceError::Internal(format!(
-                "the state database is schema version {version}, newer than this nexusd knows ({}): upgrade nexusd",
-                MIGRATIONS.len()
-            )));
+            return Err(StoreError::TooNew {
+                found: version,
+                known: MIGRATIONS.len(),
+            });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = conn.transaction()?;
@@ -218,7 +258,7 @@ impl Store {
             })
             .optional()?;
         if exists.is_some() {
-            return Err(WorkspaceError::NameTaken(record.name.clone()));
+            return Err(StoreError::NameTaken(record.name.clone()));
         }
         let port = pick_free(&tx, range, probe)?;
         tx.execute(
@@ -310,7 +350,7 @@ impl Store {
         let conn = self.conn();
         conn.query_row("SELECT * FROM workspaces WHERE name = ?1", [name], from_row)
             .optional()?
-            .ok_or_else(|| WorkspaceError::NotFound(name.to_string()))
+            .ok_or_else(|| StoreError::NotFound(name.to_string()))
     }
 
     /// Sets a workspace's state.
@@ -420,7 +460,7 @@ mod tests {
             .expect("b");
         assert_ne!(p1, p2);
         let dup = store.insert_creating(&record("c1", "a"), (40000, 40002), |_| true);
-        assert!(matches!(dup, Err(WorkspaceError::NameTaken(_))));
+        assert!(matches!(dup, Err(StoreError::NameTaken(_))));
         let got = store.get("a").expect("get");
         assert_eq!(got.ssh_port, p1);
         assert_eq!(got.remote_user_uid, Some((1000, 1000)));
@@ -433,8 +473,8 @@ mod tests {
             .insert_creating(&record("a1", "a"), (40000, 40000), |_| true)
             .expect("a");
         let full = store.insert_creating(&record("b1", "b"), (40000, 40000), |_| true);
-        assert!(matches!(full, Err(WorkspaceError::PortsExhausted(40000, 40000))));
-        assert!(matches!(store.get("b"), Err(WorkspaceError::NotFound(_))));
+        assert!(matches!(full, Err(StoreError::PortsExhausted(40000, 40000))));
+        assert!(matches!(store.get("b"), Err(StoreError::NotFound(_))));
     }
 
     #[test]

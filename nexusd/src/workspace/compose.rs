@@ -6,7 +6,8 @@
 
 use super::image::ResolvedImage;
 use super::*;
-use crate::runtime::compose::{Project, Service, cli, escape_dollars, override_path, up_failed, volume_line};
+use crate::runtime::compose::{Project, cli, override_path, up_failed};
+use nexus_devcontainer::compose::{Service, escape_dollars, volume_line};
 use nexus_devcontainer::config::Loaded;
 use nexus_devcontainer::container_options::MountKind;
 use nexus_devcontainer::metadata;
@@ -140,9 +141,9 @@ impl Manager {
             .map_err(|e| WorkspaceError::Internal(format!("cannot write the compose override: {e}")))?;
         let path = Path::new(&project.override_file);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(WorkspaceError::io(format!("making {}", dir.display())))?;
         }
-        std::fs::write(path, text)?;
+        std::fs::write(path, text).map_err(WorkspaceError::io(format!("writing {}", path.display())))?;
         Ok(())
     }
 
@@ -249,7 +250,7 @@ impl Manager {
             .run(&self.events, &r.name, true, &args)
             .await?
             .map(|_| ())
-            .map_err(|tail| up_failed(project, &tail))
+            .map_err(|tail| up_failed(project, &tail).into())
     }
 }
 
@@ -261,7 +262,9 @@ impl Manager {
         self.runtime.remove(&container_name(r)).await?;
         self.runtime.remove_project(&container_name(r)).await?;
         match std::fs::remove_file(override_path(&self.config.data_dir, r)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(WorkspaceError::io("removing the compose override file")(e))
+            }
             _ => Ok(()),
         }
     }
@@ -273,7 +276,8 @@ impl Manager {
         self.runtime.stop(&container_name(r), timeout_secs).await?;
         let others = self.runtime.project_containers(&container_name(r)).await?;
         let stops = others.iter().map(|(id, _)| self.runtime.stop(id, timeout_secs));
-        futures::future::try_join_all(stops).await.map(|_| ())
+        futures::future::try_join_all(stops).await?;
+        Ok(())
     }
 
     /// Starts the stopped containers of workspace `r`'s compose project,
@@ -285,6 +289,6 @@ impl Manager {
                 self.runtime.start(&id).await?;
             }
         }
-        self.runtime.start(&container_name(r)).await
+        Ok(self.runtime.start(&container_name(r)).await?)
     }
 }

@@ -171,7 +171,7 @@ impl Manager {
         );
         let repo = repo_of(record);
         let wt_name = record.name.clone();
-        blocking(move || git::add_worktree(&repo, &wt_name, start).map(|_| ()))
+        blocking(move || Ok(git::add_worktree(&repo, &wt_name, start).map(|_| ())?))
             .await
             .map_err(|e| e.at(Step::Worktree))
     }
@@ -199,7 +199,10 @@ impl Manager {
         record.container_id = Some(id.clone());
         self.events.progress(&name, Step::Agent, "injecting the SSH agent");
         let tar = self.agent_archive(record).map_err(|e| e.at(Step::Agent))?;
-        self.runtime.upload(&id, tar).await.map_err(|e| e.at(Step::Agent))?;
+        self.runtime
+            .upload(&id, tar)
+            .await
+            .map_err(|e| WorkspaceError::from(e).at(Step::Agent))?;
         match &project {
             Some(p) => {
                 self.events.progress(&name, Step::Start, "starting the compose project");
@@ -207,7 +210,7 @@ impl Manager {
             }
             None => {
                 self.events.progress(&name, Step::Start, "starting the container");
-                self.runtime.start(&id).await
+                self.runtime.start(&id).await.map_err(Into::into)
             }
         }
         .map_err(|e| e.at(Step::Start))?;
@@ -262,7 +265,7 @@ impl Manager {
             mounts: options.workspace_mount.iter().chain(&options.mounts).cloned().collect(),
             options,
         };
-        self.runtime.create(&spec).await
+        Ok(self.runtime.create(&spec).await?)
     }
 
     /// Waits until the agent answers SSH; a container that exits meanwhile
@@ -345,7 +348,8 @@ impl Manager {
         dir.set_mode(0o755);
         dir.set_size(0);
         dir.set_mtime(now() as u64);
-        b.append_data(&mut dir, AGENT_DIR, std::io::empty())?;
+        b.append_data(&mut dir, AGENT_DIR, std::io::empty())
+            .map_err(WorkspaceError::io("packing the agent's files"))?;
         let config = config.to_string();
         let files: [(&str, &[u8], u32); 4] = [
             ("nexus-agent", agent.as_slice(), 0o755),
@@ -360,9 +364,10 @@ impl Manager {
             h.set_mtime(now() as u64);
             h.set_uid(0);
             h.set_gid(0);
-            b.append_data(&mut h, format!("{AGENT_DIR}/{file}"), data)?;
+            b.append_data(&mut h, format!("{AGENT_DIR}/{file}"), data)
+                .map_err(WorkspaceError::io("packing the agent's files"))?;
         }
-        Ok(b.into_inner()?)
+        b.into_inner().map_err(WorkspaceError::io("packing the agent's files"))
     }
 
     /// Undoes a create: container, pooled connection, worktree, a branch the

@@ -101,7 +101,7 @@ impl Manager {
         &self,
         name: &str,
         follow: bool,
-    ) -> Result<futures::stream::BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>> {
+    ) -> Result<futures::stream::BoxStream<'static, crate::runtime::Result<(nexus_sdk::LogStream, String)>>> {
         let r = self.store.get(name)?;
         self.runtime.ping().await?;
         Ok(self.runtime.logs(&container_name(&r), follow))

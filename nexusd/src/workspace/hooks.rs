@@ -108,7 +108,10 @@ pub(crate) async fn run_initialize(
                 tail.pop_front();
             }
         }
-        let status = child.wait().await?;
+        let status = child
+            .wait()
+            .await
+            .map_err(WorkspaceError::io("waiting for initializeCommand"))?;
         match status.code() {
             Some(0) => Ok(()),
             code => Err(WorkspaceError::HookFailed {

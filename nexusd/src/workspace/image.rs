@@ -120,7 +120,7 @@ impl Manager {
         self.events
             .progress(name, Step::Image, format!("finding image {image}"));
         match self.runtime.ensure_image(image).await {
-            Err(WorkspaceError::ImageNotFound { .. }) => {
+            Err(crate::runtime::RuntimeError::ImageNotFound { .. }) => {
                 if t.name != default.name {
                     Box::pin(self.ensure_template_image(name, default, default.image)).await?;
                 }
@@ -139,9 +139,9 @@ impl Manager {
                         ..Default::default()
                     })
                     .await?;
-                self.runtime.ensure_image(image).await
+                Ok(self.runtime.ensure_image(image).await?)
             }
-            other => other,
+            other => Ok(other?),
         }
     }
 

@@ -181,7 +181,7 @@ impl Settled {
 /// The (UID, GID) owning `dir`: whose files the worktree's are.
 fn owner_of(dir: &std::path::Path) -> Result<(u32, u32)> {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(dir)?;
+    let m = std::fs::metadata(dir).map_err(WorkspaceError::io(format!("reading the owner of {}", dir.display())))?;
     Ok((m.uid(), m.gid()))
 }
 
@@ -195,7 +195,7 @@ pub(crate) fn settle(
     resolved: image::ResolvedImage,
     owner: (u32, u32),
     repo_name: &str,
-    compose: Option<(crate::runtime::compose::Project, crate::runtime::compose::Service)>,
+    compose: Option<(crate::runtime::compose::Project, nexus_devcontainer::compose::Service)>,
 ) -> Result<Settled> {
     let info = &resolved.info;
     let merged = match loaded {
@@ -274,7 +274,7 @@ fn find_config(
             format!("templates/{}/devcontainer.json", t.name),
             t.devcontainer_json.to_string(),
         )),
-        (None, true) => devcontainer::find(|path| git::read_at(repo, start, path), config)?,
+        (None, true) => devcontainer::find(|path| Ok::<_, WorkspaceError>(git::read_at(repo, start, path)?), config)?,
         (None, false) => None,
     })
 }
@@ -479,12 +479,12 @@ impl Manager {
 
     /// All workspaces.
     pub fn list(&self) -> Result<Vec<WorkspaceRecord>> {
-        self.store.list()
+        Ok(self.store.list()?)
     }
 
     /// One workspace. Errors: `NotFound`.
     pub fn get(&self, name: &str) -> Result<WorkspaceRecord> {
-        self.store.get(name)
+        Ok(self.store.get(name)?)
     }
 }
 

@@ -187,7 +187,7 @@ impl Manager {
                 )));
             }
         }
-        self.store.release_port(&r.id, host_port)
+        Ok(self.store.release_port(&r.id, host_port)?)
     }
 
     /// Stops a workspace's port watcher and forwards and releases their

@@ -12,7 +12,7 @@ impl Manager {
         let r = self.store.get(name)?;
         if !force && r.state != WorkspaceState::Removing {
             let (repo, wt, branch) = (repo_of(&r), PathBuf::from(&r.worktree), r.branch.clone());
-            if let Some(what) = blocking(move || git::removal_blocker(&repo, &wt, &branch)).await? {
+            if let Some(what) = blocking(move || Ok(git::removal_blocker(&repo, &wt, &branch)?)).await? {
                 return Err(WorkspaceError::WorktreeDirty {
                     name: name.to_string(),
                     what,

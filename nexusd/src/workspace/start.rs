@@ -91,7 +91,7 @@ impl Manager {
         self.stop_forwards(&r);
         if settled.compose {
             // the project's other services, volumes and network stay
-            self.runtime.remove(&container_name(&r)).await
+            self.runtime.remove(&container_name(&r)).await.map_err(Into::into)
         } else {
             self.remove_containers(&r).await
         }
