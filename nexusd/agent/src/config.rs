@@ -27,9 +27,10 @@ pub struct AgentConfig {
     /// UID and GID (the worktree owner's on the host) before serving.
     #[serde(default)]
     pub remote_user_uid: Option<(u32, u32)>,
-    /// Environment of every session (devcontainer.json `remoteEnv`).
+    /// Environment of every session (devcontainer.json `remoteEnv`); `None`
+    /// (JSON `null`) unsets the variable.
     #[serde(default)]
-    pub remote_env: BTreeMap<String, String>,
+    pub remote_env: BTreeMap<String, Option<String>>,
 }
 
 fn default_port() -> u16 {
@@ -69,7 +70,7 @@ impl AgentConfig {
             source,
         })?;
         let container_env = |name: &str| std::env::var(name).ok();
-        for value in config.remote_env.values_mut() {
+        for value in config.remote_env.values_mut().flatten() {
             *value = container_env_substituted(value, &container_env);
         }
         Ok(config)

@@ -80,10 +80,17 @@ impl Connection {
                 .filter(|(k, _)| !["HOME", "USER", "LOGNAME", "SHELL", "PWD", "SHLVL", "_"].contains(&k.as_str())),
         );
         env.extend(etc_environment());
+        // a remoteEnv of null unsets what came before it
+        let mut env: Vec<(String, Option<String>)> = env.into_iter().map(|(k, v)| (k, Some(v))).collect();
         env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
-        env.extend(state.env.iter().cloned());
+        env.extend(state.env.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
         let mut seen = std::collections::HashSet::new();
-        let mut out: Vec<(String, String)> = env.into_iter().rev().filter(|(k, _)| seen.insert(k.clone())).collect();
+        let mut out: Vec<(String, String)> = env
+            .into_iter()
+            .rev()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
         out.reverse();
         out
     }

@@ -333,12 +333,8 @@ impl Manager {
             "remoteUserUid": r.remote_user_uid,
             "remoteEnv": devcontainer_of(r)
                 .map(|m| {
-                    m.merged
-                        .config
-                        .remote_env
-                        .into_iter()
-                        .filter_map(|(k, v)| Some((k, v?)))
-                        .collect::<std::collections::BTreeMap<_, _>>()
+                    // null stays null: the agent unsets the variable
+                    m.merged.config.remote_env
                 })
                 .unwrap_or_default(),
         });
