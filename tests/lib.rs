@@ -651,8 +651,40 @@ impl Drop for Daemon {
                 .output();
             if let Ok(o) = o {
                 let ids: Vec<String> = String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect();
+                // the compose projects of those containers: their networks and
+                // volumes carry the project's label, not the daemon's
+                let mut projects = std::collections::BTreeSet::new();
+                for id in &ids {
+                    let label = Command::new("docker")
+                        .args([
+                            "inspect",
+                            "-f",
+                            "{{index .Config.Labels \"com.docker.compose.project\"}}",
+                            id,
+                        ])
+                        .output();
+                    if let Ok(l) = label {
+                        let project = String::from_utf8_lossy(&l.stdout).trim().to_string();
+                        if !project.is_empty() && project != "<no value>" {
+                            projects.insert(project);
+                        }
+                    }
+                }
                 if !ids.is_empty() {
                     let _ = Command::new("docker").args(["rm", "-f", "-v"]).args(&ids).output();
+                }
+                for project in projects {
+                    let filter = format!("label=com.docker.compose.project={project}");
+                    for kind in ["network", "volume"] {
+                        let listed = Command::new("docker")
+                            .args([kind, "ls", "-q", "--filter", &filter])
+                            .output();
+                        if let Ok(l) = listed {
+                            for name in String::from_utf8_lossy(&l.stdout).lines() {
+                                let _ = Command::new("docker").args([kind, "rm", name]).output();
+                            }
+                        }
+                    }
                 }
             }
         }

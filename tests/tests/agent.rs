@@ -51,6 +51,11 @@ impl Drop for Tmux {
     }
 }
 
+/// `sh -c SCRIPT` in workspace `name` through the CLI; its stdout.
+fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
+    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
+}
+
 #[test]
 fn interactive_login_shell_with_terminal_size_and_resize() {
     let d = Daemon::start();
@@ -213,22 +218,7 @@ fn pid1_reaps_orphans_and_passes_sigterm_on() {
             ],
         );
     }
-    let exited = || {
-        d.cli_ok(
-            repo.path(),
-            &[
-                "workspace",
-                "exec",
-                "init",
-                "--",
-                "sh",
-                "-c",
-                "ls /tmp | grep -c orphan-",
-            ],
-        )
-        .trim()
-            == "5"
-    };
+    let exited = || sh(&d, &repo, "init", "ls /tmp | grep -c orphan-").trim() == "5";
     nexus_e2e::wait_for("the orphans to exit", Duration::from_secs(20), exited);
     // once they exited, they are zombies until reaped: the agent must reap them
     nexus_e2e::wait_for("the agent to reap the orphans", Duration::from_secs(10), || {

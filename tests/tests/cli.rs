@@ -3,6 +3,15 @@
 use nexus_e2e::{bin, free_port, run, text};
 use std::process::Command;
 
+/// Stops the daemon the CLI started (by its pid) when the test ends, passed or not.
+struct StopOnDrop(i32);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).output();
+    }
+}
+
 #[test]
 fn the_cli_starts_a_daemon_when_none_answers() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -17,6 +26,7 @@ fn the_cli_starts_a_daemon_when_none_answers() {
     assert!(o.status.success(), "{}\n--- nexusd.log\n{log}", text(&o));
     let info: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
     let pid = info["pid"].as_u64().expect("pid") as i32;
+    let _stop = StopOnDrop(pid);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("starting nexusd"),
         "{}",
@@ -37,7 +47,4 @@ fn the_cli_starts_a_daemon_when_none_answers() {
         .env("NEXUS_HOST", &address));
     let info2: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
     assert_eq!(info2["pid"], info["pid"]);
-    // stop the daemon this test started, by its pid
-    let killed = run(Command::new("kill").arg(pid.to_string()));
-    assert!(killed.status.success());
 }

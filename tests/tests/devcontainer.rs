@@ -529,12 +529,14 @@ LABEL devcontainer.metadata='[{"remoteEnv":{"FROM_IMAGE":"i"},"postCreateCommand
         &with_cmd,
         "FROM nexus-test/busybox:latest\nCMD [\"sh\", \"-c\", \"echo image-cmd > /tmp/cmd-ran; exec sleep 1000000\"]\n",
     );
+    // postCreateCommand waits for a file only the test makes (at most ~30 s):
+    // a create that waited for it would find post-create-timeout in /tmp/w
     repo.commit(&[(
         ".devcontainer/devcontainer.json",
         &format!(
             r#"{{"image": "{with_cmd}", "overrideCommand": false, "waitFor": "onCreateCommand",
                 "onCreateCommand": "echo on-create > /tmp/w",
-                "postCreateCommand": "sleep 3; echo post-create >> /tmp/w"}}"#
+                "postCreateCommand": "i=0; while [ ! -f /tmp/go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; if [ -f /tmp/go ]; then echo post-create; else echo post-create-timeout; fi >> /tmp/w"}}"#
         ),
     )]);
     d.cli_ok(repo.path(), &["workspace", "create", "cmd"]);
@@ -544,18 +546,68 @@ LABEL devcontainer.metadata='[{"remoteEnv":{"FROM_IMAGE":"i"},"postCreateCommand
         "on-create\n",
         "create did not wait for postCreateCommand"
     );
-    let waited = nexus_e2e::poll(
-        40,
-        std::time::Duration::from_millis(250),
-        || sh(&d, &repo, "cmd", "cat /tmp/w"),
-        |w| w.contains("post-create"),
+    sh(&d, &repo, "cmd", "touch /tmp/go");
+    nexus_e2e::wait_for(
+        "postCreateCommand in the background",
+        std::time::Duration::from_secs(30),
+        || sh(&d, &repo, "cmd", "cat /tmp/w").contains("post-create"),
     );
     assert_eq!(
-        waited, "on-create\npost-create\n",
+        sh(&d, &repo, "cmd", "cat /tmp/w"),
+        "on-create\npost-create\n",
         "postCreateCommand ran in the background"
     );
     d.cli_ok(repo.path(), &["workspace", "rm", "cmd", "--force", "--delete-branch"]);
     d.assert_no_leftovers(&repo, "cmd", false);
+
+    // a hook after waitFor that fails: the create succeeds, and the failure
+    // is a `hook` progress event (and a line of the daemon's log)
+    repo.commit(&[(
+        ".devcontainer/devcontainer.json",
+        r#"{"image": "nexus-test/busybox:latest", "waitFor": "onCreateCommand",
+            "onCreateCommand": "true", "postCreateCommand": "echo bg-broke; exit 7"}"#,
+    )]);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (client, mut events) = rt.block_on(async {
+        let c = d.client().await;
+        let sub = c
+            .events(&nexus_sdk::EventsParams {
+                workspace: Some("bgfail".into()),
+            })
+            .await
+            .expect("events");
+        (c, sub)
+    });
+    d.cli_ok(repo.path(), &["workspace", "create", "bgfail"]);
+    let failed = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(Ok(ev)) = events.next().await {
+                if let nexus_sdk::Event::Progress {
+                    step: nexus_sdk::Step::Hook,
+                    message,
+                    ..
+                } = ev
+                    && message.starts_with("failed:")
+                {
+                    return message;
+                }
+            }
+            String::new()
+        })
+        .await
+        .unwrap_or_default()
+    });
+    assert!(
+        failed.contains("postCreateCommand") && failed.contains("exited with code 7"),
+        "{failed:?}"
+    );
+    assert!(d.log().contains("a lifecycle hook after waitFor failed"), "{}", d.log());
+    drop((client, events));
+    d.cli_ok(
+        repo.path(),
+        &["workspace", "rm", "bgfail", "--force", "--delete-branch"],
+    );
+    d.assert_no_leftovers(&repo, "bgfail", false);
 
     // bad features and a failing initializeCommand leave nothing behind
     let fails = |name: &str, code: i32, config: &str, wants: &[&str]| {
@@ -838,4 +890,45 @@ fn devcontainer_json_comes_from_the_start_commit_a_root_file_from_and_config() {
         d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
         d.assert_no_leftovers(&repo, name, false);
     }
+}
+
+#[test]
+fn remote_env_null_env_precedence_and_post_attach_at_each_start() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    repo.commit(&[(
+        ".devcontainer/devcontainer.json",
+        r#"{
+            "image": "nexus-test/busybox:latest",
+            "remoteUser": "dev",
+            "containerEnv": {"BOTH": "container-env", "DROPPED": "d"},
+            "runArgs": ["-e", "BOTH=run-args"],
+            "remoteEnv": {"DROPPED": null, "ADDED": "a"},
+            "postAttachCommand": "echo attach >> /tmp/attaches"
+        }"#,
+    )]);
+    d.cli_ok(repo.path(), &["workspace", "create", "envs"]);
+    // runArgs' -e comes after containerEnv, as in `docker run`; remoteEnv's
+    // null unsets a variable in sessions (exec, ssh and hooks alike)
+    assert_eq!(
+        sh(&d, &repo, "envs", "echo \"$BOTH [${DROPPED-unset}] $ADDED\""),
+        "run-args [unset] a\n"
+    );
+    let ws: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "show", "envs", "--json"])).expect("json");
+    let o = d.ssh(&ws, "echo \"[${DROPPED-unset}]\"");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "[unset]\n",
+        "{}",
+        nexus_e2e::text(&o)
+    );
+    assert_eq!(sh(&d, &repo, "envs", "id -un"), "dev\n");
+    // postAttachCommand at create and again at each start
+    assert_eq!(sh(&d, &repo, "envs", "cat /tmp/attaches"), "attach\n");
+    d.cli_ok(repo.path(), &["workspace", "stop", "envs"]);
+    d.cli_ok(repo.path(), &["workspace", "start", "envs"]);
+    assert_eq!(sh(&d, &repo, "envs", "cat /tmp/attaches"), "attach\nattach\n");
+    d.cli_ok(repo.path(), &["workspace", "rm", "envs", "--force", "--delete-branch"]);
+    d.assert_no_leftovers(&repo, "envs", false);
 }

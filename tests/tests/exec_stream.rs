@@ -220,12 +220,22 @@ fn a_reader_that_stops_holds_the_process_back() {
             let r = c.exec_run(&params(&["cat", "/tmp/progress"])).await.expect("exec.run");
             r.stdout.trim().parse::<u64>().unwrap_or(0)
         };
-        tokio::time::sleep(Duration::from_secs(4)).await;
-        let a = progress().await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let b = progress().await;
+        // wait for the writer to stall, as it reports: its progress stays the
+        // same for a second of polls (30 s at most, or it never stopped)
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let (mut b, mut same_since) = (progress().await, std::time::Instant::now());
+        while same_since.elapsed() < Duration::from_secs(1) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the process kept writing while nobody read (at {b} × 64 KiB)"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let now = progress().await;
+            if now != b {
+                (b, same_since) = (now, std::time::Instant::now());
+            }
+        }
         let after = d.rss_kib();
-        assert_eq!(a, b, "the process kept writing while nobody read");
         assert!(b < 512, "the process wrote {b} × 64 KiB with nobody reading");
         assert!(
             after < before + 32 * 1024,

@@ -278,8 +278,23 @@ fn a_non_root_owner_gets_the_template_user_with_their_uid() {
     assert_eq!((meta.uid(), meta.gid()), (uid, uid));
     assert!(git(repo.path(), &["log", "--oneline", "nexus/mine"]).contains("by-dev"));
 
-    d.cli_ok(repo.path(), &["workspace", "rm", "mine", "--force", "--delete-branch"]);
-    d.assert_no_leftovers(&repo, "mine", false);
+    // updateRemoteUserUID false: the same owner, and dev keeps the image's UID
+    repo.commit(&[(
+        ".devcontainer.json",
+        r#"{"image": "nexus-test/busybox:latest", "remoteUser": "dev", "updateRemoteUserUID": false}"#,
+    )]);
+    nexus_e2e::chown_to_test_user(repo.path());
+    d.cli_ok(repo.path(), &["workspace", "create", "theirs"]);
+    let ids = d.cli_ok(
+        repo.path(),
+        &["workspace", "exec", "theirs", "--", "sh", "-c", "id -un; id -u"],
+    );
+    assert_eq!(ids, "dev\n1000\n");
+
+    for name in ["mine", "theirs"] {
+        d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
+        d.assert_no_leftovers(&repo, name, false);
+    }
 }
 
 #[test]

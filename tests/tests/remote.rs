@@ -75,6 +75,13 @@ fn contexts_ssh_over_the_api_and_port_forward() {
     );
     let list = ok(nexus().args(["workspace", "list"]));
     assert!(list.contains("far"), "{list}");
+    // NEXUS_TOKEN comes before the context's token (README.md)
+    let out = nexus()
+        .args(["workspace", "list"])
+        .env("NEXUS_TOKEN", "not-the-token")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(77), "{}", text(&out));
 
     // ssh through the API: the ProxyCommand ssh-config --remote writes
     ok(nexus().args(["ssh-config", "--remote"]));
@@ -159,6 +166,11 @@ fn contexts_ssh_over_the_api_and_port_forward() {
         "{}",
         text(&out)
     );
+
+    // context rm forgets it
+    ok(nexus().args(["context", "rm", "box"]));
+    let listed = ok(nexus().args(["context", "list"]));
+    assert!(!listed.contains("box"), "{listed}");
 }
 
 /// A certificate authority and a certificate for `localhost` and 127.0.0.1
@@ -314,7 +326,10 @@ fn wss_and_https_through_a_tls_proxy() {
     };
     ok(in_context().args(["context", "add", "secure", &url, "--token", &d.token()]));
     ok(in_context().args(["context", "use", "secure"]));
-    ok(in_context().args(["ssh-config", "--remote"]));
+    // no --remote: for a daemon on another machine (wss://) it is the default
+    ok(in_context().args(["ssh-config"]));
+    let config = std::fs::read_to_string(d.home().join(".ssh/nexus/config")).expect("config");
+    assert!(config.contains("workspace ssh --stdio tls"), "{config}");
     let out = ok(Command::new("ssh")
         .env("HOME", d.home())
         .env("XDG_CONFIG_HOME", d.home().join(".config"))

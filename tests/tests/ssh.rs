@@ -62,6 +62,22 @@ impl Drop for Background {
     }
 }
 
+/// A real OpenSSH `ssh-agent` on a socket in `dir`, until the second value drops.
+fn ssh_agent(dir: &Path) -> (PathBuf, Background) {
+    let sock = dir.join("agent.sock");
+    let agent = Background(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent"),
+    );
+    wait_until("ssh-agent", || sock.exists());
+    (sock, agent)
+}
+
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !ok() {
@@ -344,17 +360,7 @@ fn agent_forwarding_reaches_another_workspace_and_its_socket_forwards() {
     let a = d.create(&repo, "agent-a", DEBIAN);
     d.create(&repo, "agent-b", DEBIAN);
     let dir = tempfile::tempdir().expect("tempdir");
-    let sock = dir.path().join("agent.sock");
-    let _agent = Background(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("ssh-agent"),
-    );
-    wait_until("ssh-agent", || sock.exists());
+    let (sock, _agent) = ssh_agent(dir.path());
     let o = run(Command::new("ssh-add").arg(d.key()).env("SSH_AUTH_SOCK", &sock));
     assert!(o.status.success(), "ssh-add:\n{}", text(&o));
     let fingerprint =
@@ -714,17 +720,7 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
     assert!(!o.status.success(), "restrict must refuse -R:\n{}", text(&o));
     // a real agent, so OpenSSH asks for forwarding and restrict must refuse it
     let agent_dir = tempfile::tempdir().expect("tempdir");
-    let sock = agent_dir.path().join("agent.sock");
-    let _agent = Background(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("ssh-agent"),
-    );
-    wait_until("ssh-agent", || sock.exists());
+    let (sock, _agent) = ssh_agent(agent_dir.path());
     let o = run(d
         .ssh_command(&ws, &["-v", "-A", "-o", "ForwardAgent=yes"])
         .arg("echo \"[$SSH_AUTH_SOCK]\"")
@@ -874,4 +870,70 @@ fn x11_socket_remote_forwards_and_unknown_subsystems_are_refused() {
     );
     // and the workspace still serves
     assert!(d.ssh(&ws, "true").status.success());
+}
+
+#[test]
+fn forwarding_options_their_reenabling_after_restrict_and_from_patterns() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "options", BUSYBOX);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sock, _agent) = ssh_agent(dir.path());
+    // the session's SSH_AUTH_SOCK with agent forwarding asked for
+    let forwarded_agent = || {
+        let o = run(d
+            .ssh_command(&ws, &["-A", "-o", "ForwardAgent=yes"])
+            .arg("echo \"[$SSH_AUTH_SOCK]\"")
+            .env("SSH_AUTH_SOCK", &sock));
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim() != "[]"
+    };
+    // whether a remote forward (tcpip-forward) is granted
+    let remote_forward = || {
+        run(d
+            .ssh_command(&ws, &["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:9"])
+            .arg("true"))
+        .status
+        .success()
+    };
+    // whether a stdio forward (direct-tcpip) to the agent's own port opens
+    let direct_tcpip = || {
+        let o = run(d
+            .ssh_command(&ws, &["-W", "127.0.0.1:2222"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped()));
+        String::from_utf8_lossy(&o.stdout).starts_with("SSH-2.0-")
+    };
+    assert!(
+        forwarded_agent() && remote_forward() && direct_tcpip(),
+        "all allowed by default"
+    );
+
+    with_options(&d, &repo, "options", "no-agent-forwarding");
+    assert!(!forwarded_agent(), "no-agent-forwarding must refuse -A");
+    assert!(remote_forward(), "no-agent-forwarding leaves port forwarding");
+
+    with_options(&d, &repo, "options", "no-port-forwarding");
+    assert!(!remote_forward(), "no-port-forwarding must refuse -R");
+    assert!(!direct_tcpip(), "no-port-forwarding must refuse -W");
+    assert!(forwarded_agent(), "no-port-forwarding leaves agent forwarding");
+
+    // restrict turns everything off; the options after it turn one back on
+    with_options(&d, &repo, "options", "restrict,port-forwarding");
+    assert!(remote_forward() && direct_tcpip() && !forwarded_agent());
+    with_options(&d, &repo, "options", "restrict,agent-forwarding");
+    assert!(forwarded_agent() && !remote_forward());
+
+    // from=: CIDR and negation (every client arrives from Docker's gateway
+    // here, an IPv4 address: the patterns are chosen to hold for any of them)
+    for (from, allowed) in [
+        ("0.0.0.0/0", true),
+        ("10.255.255.255/32", false),
+        ("!0.0.0.0/0,*", false),
+        ("!10.255.255.255,*", true),
+    ] {
+        with_options(&d, &repo, "options", &format!("from=\"{from}\""));
+        let o = d.ssh(&ws, "true");
+        assert_eq!(o.status.success(), allowed, "from=\"{from}\":\n{}", text(&o));
+    }
 }
