@@ -47,6 +47,32 @@ impl Setup {
         Setup { dir, runtime, manager }
     }
 
+    /// A workspace record of this repository, as a create writes it first.
+    fn record(&self, id: &str, name: &str) -> WorkspaceRecord {
+        WorkspaceRecord {
+            id: id.into(),
+            name: name.into(),
+            state: WorkspaceState::Creating,
+            repository: self.repo().display().to_string(),
+            git_common_dir: self.repo().join(".git").display().to_string(),
+            worktree: self.repo().join(".worktree").join(name).display().to_string(),
+            branch: format!("nexus/{name}"),
+            branch_created: true,
+            image: "nexus-test/busybox:latest".into(),
+            remote_user: "root".into(),
+            remote_user_uid: None,
+            workspace_folder: "/workspaces/app".into(),
+            ssh_port: 0,
+            host_key: String::new(),
+            host_public_key: String::new(),
+            authorized_keys: String::new(),
+            delete_branch: false,
+            container_id: None,
+            created_at: 0,
+            devcontainer: None,
+        }
+    }
+
     fn repo(&self) -> PathBuf {
         self.dir.path().join("app")
     }
@@ -140,32 +166,10 @@ async fn a_container_that_cannot_be_made_is_the_last_step() {
 async fn reconcile_rolls_back_creates_syncs_states_and_removes_strays() {
     let s = Setup::new(FakeRuntime::default());
     let store = &s.manager.store;
-    let record = |id: &str, name: &str| WorkspaceRecord {
-        id: id.into(),
-        name: name.into(),
-        state: WorkspaceState::Creating,
-        repository: s.repo().display().to_string(),
-        git_common_dir: s.repo().join(".git").display().to_string(),
-        worktree: s.repo().join(".worktree").join(name).display().to_string(),
-        branch: format!("nexus/{name}"),
-        branch_created: true,
-        image: "nexus-test/busybox:latest".into(),
-        remote_user: "root".into(),
-        remote_user_uid: None,
-        workspace_folder: "/workspaces/app".into(),
-        ssh_port: 0,
-        host_key: String::new(),
-        host_public_key: String::new(),
-        authorized_keys: String::new(),
-        delete_branch: false,
-        container_id: None,
-        created_at: 0,
-        devcontainer: None,
-    };
     // a create cut off by a crash, and a running workspace whose container stopped meanwhile
-    let cut = record("aaaaaaaaaaaaaaaa", "cut");
+    let cut = s.record("aaaaaaaaaaaaaaaa", "cut");
     store.insert_creating(&cut, (48100, 48139), |_| true).expect("cut");
-    let stopped = record("bbbbbbbbbbbbbbbb", "quiet");
+    let stopped = s.record("bbbbbbbbbbbbbbbb", "quiet");
     store
         .insert_creating(&stopped, (48100, 48139), |_| true)
         .expect("quiet");
@@ -188,4 +192,45 @@ async fn reconcile_rolls_back_creates_syncs_states_and_removes_strays() {
         1,
         "the cut create's port is released"
     );
+}
+
+#[tokio::test]
+async fn a_rebuild_that_fails_after_the_build_leaves_the_workspace_stopped() {
+    let s = Setup::new(FakeRuntime::exiting());
+    // a running workspace as a create leaves it: record, branch, container
+    let repo = git2::Repository::open(s.repo()).expect("open");
+    let head = repo.head().and_then(|h| h.peel_to_commit()).expect("HEAD");
+    repo.branch("nexus/web", &head, false).expect("branch");
+    let mut r = s.record("dddddddddddddddd", "web");
+    r.host_key = "the host key".into();
+    r.ssh_port = s
+        .manager
+        .store
+        .insert_creating(&r, (48100, 48139), |_| true)
+        .expect("record");
+    s.manager
+        .store
+        .set_state(&r.id, WorkspaceState::Running)
+        .expect("running");
+    s.runtime.add("c-web", &container_name(&r), &r.id, true);
+
+    // the new container exits at once: the rebuild fails at ssh
+    let e = s.manager.rebuild("web").await.expect_err("the new container exits");
+    assert_eq!(e.step(), Some(Step::Ssh), "{e}");
+    let steps = s.steps();
+    let at = |op: &str| {
+        steps
+            .iter()
+            .position(|c| c == op)
+            .unwrap_or_else(|| panic!("no {op} in {steps:?}"))
+    };
+    // image first, then the old container goes, the new one is made and started, then stopped
+    assert!(at("ensure_image") < at("remove"), "{steps:?}");
+    assert!(at("remove") < at("create") && at("create") < at("start"), "{steps:?}");
+    assert!(at("start") < at("stop"), "{steps:?}");
+    // left stopped, with its port and host key
+    let after = s.manager.store.get("web").expect("record");
+    assert_eq!(after.state, WorkspaceState::Stopped);
+    assert_eq!((after.ssh_port, after.host_key.as_str()), (r.ssh_port, "the host key"));
+    assert_eq!(s.runtime.container_names(), [container_name(&r)]);
 }
