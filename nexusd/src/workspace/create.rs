@@ -76,21 +76,14 @@ impl Manager {
         }
         let owner = owner_of(&repo.workdir)?;
         // a compose project's image is made once its worktree is there
-        let settled = match compose {
-            true => Settled {
-                image: String::new(),
-                remote_user: "root".into(),
-                remote_user_uid: None,
-                workspace_folder: String::new(),
-                devcontainer: None,
-                compose: true,
-            },
-            false => {
-                let resolved = self
-                    .resolve_image(&name, &p, &repo, start, loaded.as_ref(), false)
-                    .await?;
-                settle(loaded.as_ref(), resolved, owner, &repo.name, None)?
-            }
+        // (provision_compose settles it then)
+        let settled = if compose {
+            None
+        } else {
+            let resolved = self
+                .resolve_image(&name, &p, &repo, start, loaded.as_ref(), false)
+                .await?;
+            Some(settle(loaded.as_ref(), resolved, owner, &repo.name, None)?)
         };
         let host_key = keys::generate()?;
         let mut record = WorkspaceRecord {
@@ -102,19 +95,23 @@ impl Manager {
             worktree: worktree.display().to_string(),
             branch: git::branch_name(&name),
             branch_created: !branch_exists,
-            image: settled.image,
-            remote_user: settled.remote_user,
-            remote_user_uid: settled.remote_user_uid,
-            workspace_folder: settled.workspace_folder,
+            // not known yet for a compose project: `settled` fills them in
+            image: String::new(),
+            remote_user: "root".into(),
+            remote_user_uid: None,
+            workspace_folder: String::new(),
             ssh_port: 0,
             host_key: keys::to_pem(&host_key)?,
             host_public_key: keys::public_line(&host_key)?,
             authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
             delete_branch: false,
             container_id: None,
-            devcontainer: settled.devcontainer,
+            devcontainer: None,
             created_at: now(),
         };
+        if let Some(s) = settled {
+            s.apply_to(&mut record);
+        }
         self.events.progress(&name, Step::Ports, "allocating the SSH port");
         record.ssh_port = self
             .store
