@@ -162,6 +162,12 @@ pub fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `sh -c SCRIPT` in workspace `name` through the CLI (`workspace exec`),
+/// asserting success; its stdout.
+pub fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
+    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
+}
+
 /// Output as text, for messages.
 pub fn text(o: &Output) -> String {
     format!(

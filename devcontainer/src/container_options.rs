@@ -68,10 +68,6 @@ pub struct MountSpec {
     pub read_only: bool,
 }
 
-fn invalid(path: &str, what: String) -> DevContainerError {
-    DevContainerError::invalid(path, what)
-}
-
 /// A size in bytes from Docker's notation (`512m`, `4g`, `1024`; `b`, `k`,
 /// `m`, `g`, `t`, with an optional trailing `b`, any case) or the spec's
 /// `hostRequirements` one (`4gb`).
@@ -107,14 +103,14 @@ pub fn parse_mount(path: &str, text: &str) -> Result<MountSpec> {
             // a macOS-only hint Docker on Linux ignores
             "consistency" => {}
             other => {
-                return Err(invalid(
+                return Err(DevContainerError::invalid(
                     path,
                     format!("mount {text:?}: unknown option {other:?} (known: type, source, target, readonly)"),
                 ));
             }
         }
     }
-    let target = target.ok_or_else(|| invalid(path, format!("mount {text:?} has no target=")))?;
+    let target = target.ok_or_else(|| DevContainerError::invalid(path, format!("mount {text:?} has no target=")))?;
     mount(path, kind, source, target, read_only)
 }
 
@@ -123,7 +119,7 @@ fn mount_kind(path: &str, kind: &str) -> Result<MountKind> {
         "bind" => Ok(MountKind::Bind),
         "volume" => Ok(MountKind::Volume),
         "tmpfs" => Ok(MountKind::Tmpfs),
-        other => Err(invalid(
+        other => Err(DevContainerError::invalid(
             path,
             format!("mount type {other:?} is not bind, volume or tmpfs"),
         )),
@@ -132,14 +128,14 @@ fn mount_kind(path: &str, kind: &str) -> Result<MountKind> {
 
 fn mount(path: &str, kind: MountKind, source: Option<String>, target: String, read_only: bool) -> Result<MountSpec> {
     if !target.starts_with('/') {
-        return Err(invalid(
+        return Err(DevContainerError::invalid(
             path,
             format!("mount target {target:?} is not an absolute path"),
         ));
     }
     match (&kind, &source) {
         (MountKind::Bind, Some(s)) if !s.starts_with('/') => {
-            return Err(invalid(
+            return Err(DevContainerError::invalid(
                 path,
                 format!(
                     "bind mount source {s:?} is not an absolute path: use ${{localWorkspaceFolder}}/… or a full path"
@@ -147,7 +143,10 @@ fn mount(path: &str, kind: MountKind, source: Option<String>, target: String, re
             ));
         }
         (MountKind::Bind, None) => {
-            return Err(invalid(path, format!("bind mount of {target} has no source=")));
+            return Err(DevContainerError::invalid(
+                path,
+                format!("bind mount of {target} has no source="),
+            ));
         }
         _ => {}
     }
@@ -225,7 +224,7 @@ impl<'a> Flags<'a> {
     }
 
     fn invalid(&self, what: String) -> DevContainerError {
-        invalid(self.path, format!("{}: {what}", self.property))
+        DevContainerError::invalid(self.path, format!("{}: {what}", self.property))
     }
 
     /// The error for a flag Nexus does not take; `supported` lists those it does.
@@ -363,9 +362,9 @@ pub fn run_options(path: &str, c: &DevContainer) -> Result<RunOptions> {
         ..Default::default()
     };
     if o.workspace_mount.is_some() && c.workspace_folder.is_none() {
-        return Err(invalid(
+        return Err(DevContainerError::invalid(
             path,
-            "workspaceMount is set without workspaceFolder: set workspaceFolder to where it mounts the source".into(),
+            "workspaceMount is set without workspaceFolder: set workspaceFolder to where it mounts the source",
         ));
     }
     for m in &c.mounts {

@@ -2,7 +2,7 @@
 //! shell in a real terminal (tmux) with TERM and window size, resize, exit
 //! signals, env requests, stdin, orphan reaping as PID 1, SIGTERM passed on.
 
-use nexus_e2e::{BUSYBOX, Daemon, Repo, run, text};
+use nexus_e2e::{BUSYBOX, Daemon, Repo, run, sh, text};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -49,11 +49,6 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd().arg("kill-server").output();
     }
-}
-
-/// `sh -c SCRIPT` in workspace `name` through the CLI; its stdout.
-fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
-    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
 }
 
 #[test]
@@ -205,18 +200,7 @@ fn pid1_reaps_orphans_and_passes_sigterm_on() {
     // orphans: their parent exits at once, so they re-parent to the agent;
     // each leaves a file as it exits
     for _ in 0..5 {
-        d.cli_ok(
-            repo.path(),
-            &[
-                "workspace",
-                "exec",
-                "init",
-                "--",
-                "sh",
-                "-c",
-                "(sleep 0.1; touch /tmp/orphan-$$) &",
-            ],
-        );
+        sh(&d, &repo, "init", "(sleep 0.1; touch /tmp/orphan-$$) &");
     }
     let exited = || sh(&d, &repo, "init", "ls /tmp | grep -c orphan-").trim() == "5";
     nexus_e2e::wait_for("the orphans to exit", Duration::from_secs(20), exited);
@@ -226,17 +210,11 @@ fn pid1_reaps_orphans_and_passes_sigterm_on() {
     });
 
     // a background process that traps SIGTERM gets it when the workspace stops
-    d.cli_ok(
-        repo.path(),
-        &[
-            "workspace",
-            "exec",
-            "init",
-            "--",
-            "sh",
-            "-c",
-            "sh -c 'trap \"echo got-term > /root/term.txt; exit 0\" TERM; touch /root/trap-ready; while :; do sleep 0.05; done' >/dev/null 2>&1 &",
-        ],
+    sh(
+        &d,
+        &repo,
+        "init",
+        "sh -c 'trap \"echo got-term > /root/term.txt; exit 0\" TERM; touch /root/trap-ready; while :; do sleep 0.05; done' >/dev/null 2>&1 &",
     );
     nexus_e2e::wait_for("the trap to be installed", Duration::from_secs(20), || {
         d.cli(

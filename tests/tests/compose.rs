@@ -6,11 +6,7 @@
 //! start of the whole project, and `rm` (or a failed create) leaving no
 //! container, network or volume of the project behind.
 
-use nexus_e2e::{Daemon, Repo};
-
-fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
-    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
-}
+use nexus_e2e::{Daemon, Repo, sh};
 
 /// Names of `docker KIND ls` (network or volume) made for workspace `name`'s
 /// compose project (`nexus-<name>-<id>_…`).

@@ -3,13 +3,8 @@
 //! the remote user and the lifecycle hooks; bad configs fail with file, line
 //! and column and leave nothing behind.
 
-use nexus_e2e::{Daemon, Repo};
+use nexus_e2e::{Daemon, Repo, sh};
 use std::process::Command;
-
-/// `sh -c SCRIPT` in workspace `name` through the CLI; its stdout.
-fn sh(d: &Daemon, repo: &Repo, name: &str, script: &str) -> String {
-    d.cli_ok(repo.path(), &["workspace", "exec", name, "--", "sh", "-c", script])
-}
 
 #[test]
 fn image_config_sets_folder_env_user_and_runs_hooks_in_order() {

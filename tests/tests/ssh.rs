@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// OpenSSH client options: the user's key, no host-key checks, no prompts.
 fn opts(d: &Daemon) -> Vec<String> {
@@ -78,12 +78,9 @@ fn ssh_agent(dir: &Path) -> (PathBuf, Background) {
     (sock, agent)
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// [`nexus_e2e::wait_for`] with this file's deadline, 15 s.
+fn wait_until(what: &str, ok: impl FnMut() -> bool) {
+    nexus_e2e::wait_for(what, Duration::from_secs(15), ok);
 }
 
 /// GET `path` over HTTP/1.0 from 127.0.0.1:`port`; the body.
