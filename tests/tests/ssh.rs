@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// OpenSSH client options: the user's key, no host-key checks, no prompts.
 fn opts(d: &Daemon) -> Vec<String> {
@@ -674,7 +674,7 @@ fn with_options(d: &Daemon, repo: &Repo, name: &str, options: &str) {
 }
 
 #[test]
-fn authorized_keys_options_are_honoured_and_failures_throttled() {
+fn authorized_keys_options_are_honoured_and_failures_never_lock_the_owner_out() {
     let d = Daemon::start();
     let repo = Repo::new();
     let ws = d.create(&repo, "locked", BUSYBOX);
@@ -735,31 +735,98 @@ fn authorized_keys_options_are_honoured_and_failures_throttled() {
     with_options(&d, &repo, "locked", "from=\"10.9.9.9,*\"");
     assert!(d.ssh(&ws, "true").status.success());
 
-    // a key that is not authorized, again and again: then even the right one is refused
+    // 30 logins with a key that is not authorized, at once as a flood would
+    // come: each is refused, and then the right key gets in at once
     let dir = tempfile::tempdir().expect("tempdir");
     let stranger = dir.path().join("stranger");
     nexus_e2e::keygen(&stranger);
-    for _ in 0..11 {
-        let o = run(Command::new("ssh")
-            .args(nexus_e2e::ssh_base_options())
-            .args(["-o", "IdentitiesOnly=yes"])
-            .arg("-i")
-            .arg(&stranger)
-            .args(["-p", &port(&ws), &user_at(&ws), "true"]));
-        assert!(!o.status.success());
+    let attempts: Vec<_> = (0..30)
+        .map(|_| {
+            Command::new("ssh")
+                .args(nexus_e2e::ssh_base_options())
+                .args(["-o", "IdentitiesOnly=yes"])
+                .arg("-i")
+                .arg(&stranger)
+                .args(["-p", &port(&ws), &user_at(&ws), "true"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("ssh")
+        })
+        .collect();
+    for mut attempt in attempts {
+        assert!(!attempt.wait().expect("ssh").success(), "a stranger's key got in");
     }
+    let started = Instant::now();
     let o = d.ssh(&ws, "true");
     assert!(
-        !o.status.success(),
-        "after 11 failures the address must be throttled:\n{}",
+        o.status.success(),
+        "30 failures of another key must not keep the right one out:\n{}",
         text(&o)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the right key waited {:?} after others failed",
+        started.elapsed()
     );
     let logs = d.cli(repo.path(), &["workspace", "logs", "locked"]);
     let logs = String::from_utf8_lossy(&logs.stderr);
+    let fingerprint = run(Command::new("ssh-keygen").arg("-lf").arg(&stranger));
+    let fingerprint = String::from_utf8_lossy(&fingerprint.stdout);
+    let fingerprint = fingerprint.split_whitespace().nth(1).expect("fingerprint");
     assert!(
-        logs.contains("failed login") && logs.contains("too many failed logins"),
+        logs.contains(&format!("with key {fingerprint} ("))
+            && logs.contains(" failures from this address and 30 with this key in the last minute"),
+        "the 30th failure must be logged with the key and the counts:\n{logs}"
+    );
+}
+
+#[test]
+fn connections_that_never_log_in_cannot_keep_the_owner_out() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "flooded", BUSYBOX);
+    let addr = format!("127.0.0.1:{}", port(&ws));
+    // 500 connections that say nothing, held open
+    let silent: Vec<_> = (0..500)
+        .map(|_| std::net::TcpStream::connect(&addr).expect("connect"))
+        .collect();
+    let started = Instant::now();
+    let o = run(d
+        .ssh_command(&ws, &["-vv"])
+        .arg("grep VmRSS /proc/1/status; ls /proc/1/fd | wc -l"));
+    let took = started.elapsed();
+    let logs = d.cli(repo.path(), &["workspace", "logs", "flooded"]);
+    let logs = String::from_utf8_lossy(&logs.stderr).to_string();
+    assert!(o.status.success(), "{}\nagent log:\n{logs}", text(&o));
+    assert!(
+        took < Duration::from_secs(3),
+        "the login took {took:?} behind 500 silent connections"
+    );
+    // at most MaxStartups (100) of them are held, each with two descriptors
+    // (the session's and the one that ends it): memory and descriptors stay bounded
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut lines = out.lines();
+    let rss_kib: u64 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .expect("VmRSS");
+    let fds: usize = lines.next().and_then(|l| l.trim().parse().ok()).expect("fd count");
+    eprintln!("behind 500 silent connections: login {took:?}, agent RSS {rss_kib} KiB, {fds} descriptors");
+    assert!(
+        rss_kib < 64 * 1024,
+        "the agent holds {rss_kib} KiB behind 500 silent connections"
+    );
+    assert!(
+        fds < 250,
+        "the agent holds {fds} descriptors behind 500 silent connections"
+    );
+    assert!(
+        logs.contains("connections have not logged in: ended one to admit"),
         "{logs}"
     );
+    drop(silent);
 }
 
 /// `ssh -i KEY` with only that key offered, running `true`.

@@ -7,6 +7,7 @@ mod authkeys;
 mod config;
 mod connection;
 mod forward;
+mod limits;
 mod ports;
 mod process;
 mod reaper;

@@ -1,13 +1,15 @@
 //! The SSH server (russh): public-key authentication against the workspace's
-//! authorized_keys (with its options), failed-login throttling, and the
+//! authorized_keys (with its options), the accept loop that holds logins to
+//! `limits.rs`, and the
 //! dispatch of every request: session channels (`session.rs`), forwarding
 //! (`forward.rs`) and the SFTP subsystem (`sftp.rs`). `docs/ssh.md` lists
 //! what is supported, request by request.
 
 use crate::authkeys::Permissions;
 use crate::config::AgentConfig;
-use crate::connection::{ChannelState, Connection, Failures};
+use crate::connection::{ChannelState, Connection};
 use crate::forward::{self, AgentSockets, RemoteForwards};
+use crate::limits::{Failures, Heard, LOGIN_GRACE_TIME, MAX_STARTUPS, Unauthenticated};
 use crate::process::PtyRequest;
 use crate::reaper;
 use crate::session::{Program, accepted_env, signal_number};
@@ -15,10 +17,8 @@ use crate::users;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Sig};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What stops the agent from serving.
@@ -71,18 +71,17 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
     tracing::info!("serving SSH on port {}", config.port);
-    let mut server = Server {
+    let server = Server {
         config,
+        ssh_config: Arc::new(ssh_config),
         agents: AgentSockets::default(),
-        failures: Arc::new(Mutex::new(HashMap::new())),
-        next_conn: Arc::new(AtomicU64::new(1)),
+        failures: Failures::default(),
+        unauthenticated: Unauthenticated::default(),
     };
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    use russh::server::Server as _;
-    let running = server.run_on_socket(Arc::new(ssh_config), &listener);
     tokio::select! {
-        r = running => r?,
+        r = server.serve(&listener) => r?,
         _ = sigterm.recv() => shut_down().await,
         _ = sigint.recv() => shut_down().await,
     }
@@ -126,36 +125,105 @@ fn others_alive() -> bool {
 
 struct Server {
     config: Arc<AgentConfig>,
+    ssh_config: Arc<russh::server::Config>,
     agents: AgentSockets,
     failures: Failures,
-    next_conn: Arc<AtomicU64>,
+    unauthenticated: Unauthenticated,
 }
 
-impl russh::server::Server for Server {
-    type Handler = Connection;
-
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
-        Connection {
-            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
-            config: self.config.clone(),
-            peer,
-            user: None,
-            permissions: Permissions::default(),
-            attempted: false,
-            channels: HashMap::new(),
-            remote: RemoteForwards::default(),
-            agent_socket: None,
-            agents: self.agents.clone(),
-            failures: self.failures.clone(),
+impl Server {
+    /// Accepts connections until the listener fails, each in a task of its
+    /// own, holding those that have not logged in to [`MAX_STARTUPS`] and
+    /// [`LOGIN_GRACE_TIME`].
+    async fn serve(&self, listener: &tokio::net::TcpListener) -> std::io::Result<()> {
+        let mut next_id = 1u64;
+        loop {
+            let (socket, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                // out of file descriptors or memory: the connections held end in time
+                Err(e)
+                    if e.raw_os_error()
+                        .is_some_and(|c| [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM].contains(&c)) =>
+                {
+                    tracing::warn!("cannot accept a connection now: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => continue,
+                Err(e) => return Err(e),
+            };
+            let id = next_id;
+            next_id += 1;
+            let (socket, handle) = match duplicate(socket) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!("dropped the connection from {peer}: {e}");
+                    continue;
+                }
+            };
+            let (socket, heard) = Heard::new(socket);
+            let ended = self.unauthenticated.admit(id, handle, heard);
+            if ended > 0 {
+                tracing::warn!("{MAX_STARTUPS} connections have not logged in: ended one to admit {peer}");
+            }
+            let connection = Connection {
+                id,
+                config: self.config.clone(),
+                peer: Some(peer),
+                user: None,
+                permissions: Permissions::default(),
+                channels: HashMap::new(),
+                remote: RemoteForwards::default(),
+                agent_socket: None,
+                agents: self.agents.clone(),
+                failures: self.failures.clone(),
+                unauthenticated: self.unauthenticated.clone(),
+            };
+            let ssh_config = self.ssh_config.clone();
+            let unauthenticated = self.unauthenticated.clone();
+            tokio::spawn(async move {
+                let session = async move {
+                    let running = russh::server::run_stream(ssh_config, socket, connection).await?;
+                    running.await
+                };
+                let grace = tokio::time::sleep(LOGIN_GRACE_TIME);
+                tokio::pin!(session, grace);
+                let mut graced = false;
+                loop {
+                    tokio::select! {
+                        result = &mut session => {
+                            if let Err(e) = result {
+                                tracing::debug!("connection from {peer} ended: {e}");
+                            }
+                            break;
+                        }
+                        _ = &mut grace, if !graced => {
+                            graced = true;
+                            if unauthenticated.expire(id) {
+                                tracing::warn!("dropped the connection from {peer}: no login within {} s", LOGIN_GRACE_TIME.as_secs());
+                            }
+                        }
+                    }
+                }
+            });
         }
     }
+}
+
+/// The socket as tokio's, and a second handle to the same socket that can
+/// shut it down from outside the session.
+fn duplicate(socket: tokio::net::TcpStream) -> std::io::Result<(tokio::net::TcpStream, std::net::TcpStream)> {
+    socket.set_nodelay(true)?;
+    let socket = socket.into_std()?;
+    let handle = socket.try_clone()?;
+    Ok((tokio::net::TcpStream::from_std(socket)?, handle))
 }
 
 impl russh::server::Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_publickey_offered(&mut self, user: &str, offer: PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(if self.check_key(user, offer.public_key).is_some() {
+        Ok(if self.check_key(user, offer.public_key).await.is_some() {
             Auth::Accept
         } else {
             Auth::reject()
@@ -163,9 +231,10 @@ impl russh::server::Handler for Connection {
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
-        match self.check_key(user, key.public_key) {
+        match self.check_key(user, key.public_key).await {
             Some((u, permissions)) => {
                 tracing::info!("accepted key for {} from {:?}", u.name, self.peer);
+                self.unauthenticated.forget(self.id);
                 self.user = Some(u);
                 self.permissions = permissions;
                 Ok(Auth::Accept)
