@@ -7,10 +7,12 @@
 `bench.py devcontainer IMAGE` — `nexus workspace create` beside `devcontainer up`
   of @devcontainers/cli: an image config and a Dockerfile config with one local
   feature, cold (built images removed) and warm
-`bench.py ssh` — the agent beside OpenSSH's sshd in the same container:
+`bench.py ssh` — the agent beside OpenSSH's sshd, one image, both on ports
+  Docker publishes on 127.0.0.1:
   connect  `ssh … true`, median of 20
-  stream   1 GiB through `ssh … 'cat > /dev/null'`, median of 3 interleaved rounds
-  scp      a 256 MiB file, upload, median of 3 interleaved rounds
+  stream   1 GiB each way (stdin to `cat > /dev/null`; `head -c 1G /dev/zero`
+           to stdout), median of 5 interleaved rounds
+  scp      a 256 MiB file, upload, median of 5 interleaved rounds
   memory   RSS of the agent with 20 open sessions (and of all sshd processes)
 Runs its own daemon (own data directory and port) and removes all it made.
 """
@@ -53,14 +55,12 @@ def rss_kib(pid):
 
 
 def ssh_bench():
+    """The agent (a workspace of OPENSSH_IMAGE) beside sshd (a plain
+    container of the same image), each reached on its port published on
+    127.0.0.1 by Docker, so both take the same path."""
     run(["docker", "build", "-q", "-t", OPENSSH_IMAGE, os.path.join(ROOT, "scripts/bench-openssh")])
-    work = tempfile.mkdtemp(prefix="nexus-bench-ssh-")
-    env = dict(os.environ, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47392", HOME=f"{work}/home")
-    os.makedirs(f"{work}/home/.ssh")
+    work, env, repo = bench_home(47392)
     key = f"{work}/home/.ssh/id_ed25519"
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key])
-    repo = f"{work}/repo"
-    run(["git", "clone", "-q", ROOT, repo])
     nexus = lambda *a: [NEXUS, *a]
     daemon_pid = None
     sessions = []
@@ -68,23 +68,29 @@ def ssh_bench():
         daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
         ws = json.loads(run(nexus("workspace", "create", "sshbench", "--image", OPENSSH_IMAGE, "--json"), env=env, cwd=repo).stdout)
         cname = f"nexus-sshbench-{ws['id'][:8]}"
-        ip = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", cname]).stdout.strip()
         pub = open(key + ".pub").read().strip()
-        run(["docker", "exec", cname, "sh", "-c",
-             f"mkdir -p /root/.ssh && echo '{pub}' > /root/.ssh/authorized_keys && chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys"
-             " && ssh-keygen -A >/dev/null && /usr/sbin/sshd -p 22"])
+        sshd = run(["docker", "run", "-d", "--label", LABEL, "-p", "127.0.0.1::22", OPENSSH_IMAGE, "sh", "-c",
+                    f"mkdir -p /root/.ssh && echo '{pub}' > /root/.ssh/authorized_keys && chmod 700 /root/.ssh"
+                    " && chmod 600 /root/.ssh/authorized_keys && ssh-keygen -A >/dev/null && exec /usr/sbin/sshd -D -p 22"]).stdout.strip()
+        sshd_port = run(["docker", "port", sshd, "22/tcp"]).stdout.split()[0].rsplit(":", 1)[1]
         opts = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", "-i", key]
-        servers = {"nexus-agent": ["-p", "2222"], "openssh sshd": ["-p", "22"]}
+        servers = {"nexus-agent": str(ws["sshPort"]), "openssh sshd": sshd_port}
+        ssh = lambda port: ["ssh", *opts, "-p", port, "root@127.0.0.1"]
+        for port in servers.values():  # sshd takes a moment to start
+            for _ in range(100):
+                if subprocess.run(ssh(port) + ["true"], capture_output=True).returncode == 0:
+                    break
+                time.sleep(0.1)
         big = f"{work}/big.bin"
         with open(big, "wb") as f:
             f.write(os.urandom(256 << 20))
-        # memory first, on the fresh agent: 20 open sessions each, opened one
+        # memory first, on the fresh servers: 20 open sessions each, opened one
         # at a time (sshd refuses bursts of unauthenticated connections, MaxStartups)
         def open_sessions(port):
             procs = []
             for _ in range(20):
-                procs.append(subprocess.Popen(["ssh", *opts, *port, f"root@{ip}", "sleep 300"], stdin=subprocess.DEVNULL))
+                procs.append(subprocess.Popen(ssh(port) + ["sleep 300"], stdin=subprocess.DEVNULL))
                 time.sleep(0.15)
             time.sleep(2)
             return procs
@@ -92,36 +98,41 @@ def ssh_bench():
         agent_pid = int(run(["docker", "inspect", "-f", "{{.State.Pid}}", cname]).stdout.strip())
         agent_rss = rss_kib(agent_pid)
         sessions += open_sessions(servers["openssh sshd"])
-        top = run(["docker", "top", cname, "-eo", "pid,comm,rss"]).stdout.splitlines()[1:]
+        top = run(["docker", "top", sshd, "-eo", "pid,comm,rss"]).stdout.splitlines()[1:]
         sshd_rss = sum(int(l.split()[2]) for l in top if l.split()[1] == "sshd")
         for p in sessions:
             p.kill()
-        # throughput: three rounds, the servers interleaved, medians reported
-        connect, stream, scp = ({n: [] for n in servers} for _ in range(3))
+        # throughput: five rounds, the servers interleaved, medians reported
+        connect, up, down, scp = ({n: [] for n in servers} for _ in range(4))
         for name, port in servers.items():
-            ssh = ["ssh", *opts, *port, f"root@{ip}"]
-            timed(ssh + ["true"])  # warm up
-            connect[name] = [timed(ssh + ["true"]) for _ in range(20)]
-        for _ in range(3):
+            timed(ssh(port) + ["true"])  # warm up
+            connect[name] = [timed(ssh(port) + ["true"]) for _ in range(20)]
+        for _ in range(5):
             for name, port in servers.items():
-                ssh = ["ssh", *opts, *port, f"root@{ip}"]
+                cmd = " ".join(ssh(port))
                 t = time.perf_counter()
-                subprocess.run(f"head -c 1073741824 /dev/zero | {' '.join(ssh)} 'cat > /dev/null'", shell=True, check=True)
-                stream[name].append(1024 / (time.perf_counter() - t))
-                scp[name].append(256 / timed(["scp", *opts, "-P", port[1], big, f"root@{ip}:/tmp/big.bin"]))
-        res = {n: (statistics.median(connect[n]), statistics.median(stream[n]), statistics.median(scp[n])) for n in servers}
-        a, o = res["nexus-agent"], res["openssh sshd"]
-        print(f"ssh servers in one container ({OPENSSH_IMAGE}), reached at {ip}")
-        print(f"{'figure':52} {'nexus-agent':>12} {'openssh':>12}  goal")
-        print(f"{'ssh … true, median of 20 (ms)':52} {a[0]*1000:12.1f} {o[0]*1000:12.1f}  nexus <= 1.1 x openssh")
-        print(f"{'1 GiB through cat > /dev/null, median of 3 (MiB/s)':52} {a[1]:12.0f} {o[1]:12.0f}  nexus >= 0.9 x openssh")
-        print(f"{'scp of 256 MiB upload, median of 3 (MiB/s)':52} {a[2]:12.0f} {o[2]:12.0f}  nexus >= 0.9 x openssh")
-        print(f"{'RSS with 20 open sessions (MiB)':52} {agent_rss/1024:12.1f} {sshd_rss/1024:12.1f}  (sshd: all its processes)")
+                subprocess.run(f"head -c 1073741824 /dev/zero | {cmd} 'cat > /dev/null'", shell=True, check=True)
+                up[name].append(1024 / (time.perf_counter() - t))
+                t = time.perf_counter()
+                subprocess.run(f"{cmd} 'head -c 1073741824 /dev/zero' > /dev/null", shell=True, check=True)
+                down[name].append(1024 / (time.perf_counter() - t))
+                scp[name].append(256 / timed(["scp", *opts, "-P", port, big, "root@127.0.0.1:/tmp/big.bin"]))
+        med = lambda xs: statistics.median(xs)
+        a, o = "nexus-agent", "openssh sshd"
+        print(f"the agent (workspace of {OPENSSH_IMAGE}) beside sshd (a container of it), both on 127.0.0.1 ports Docker publishes")
+        print(f"{'figure':56} {'nexus-agent':>12} {'openssh':>12} {'ratio':>7}  goal")
+        print(f"{'ssh … true, median of 20 (ms)':56} {med(connect[a])*1000:12.1f} {med(connect[o])*1000:12.1f} {med(connect[a])/med(connect[o]):7.2f}  nexus <= 1.1 x openssh")
+        for label, fig in (("1 GiB up, stdin to cat > /dev/null, median of 5 (MiB/s)", up),
+                           ("1 GiB down, head -c 1G /dev/zero, median of 5 (MiB/s)", down),
+                           ("scp of 256 MiB upload, median of 5 (MiB/s)", scp)):
+            print(f"{label:56} {med(fig[a]):12.0f} {med(fig[o]):12.0f} {med(fig[a])/med(fig[o]):7.2f}  nexus >= 1.1 x openssh")
+        print(f"{'RSS with 20 open sessions (MiB)':56} {agent_rss/1024:12.1f} {sshd_rss/1024:12.1f}           (sshd: all its processes)")
+        print("rounds (MiB/s): " + json.dumps({"up": up, "down": down, "scp": scp}, default=lambda v: round(v)))
     finally:
         for p in sessions:
             p.kill()
         subprocess.run(nexus("workspace", "rm", "sshbench", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
-        tear_down(daemon_pid, work)
+        tear_down(daemon_pid, work, LABEL)
 
 
 def tear_down(daemon_pid, work, label=None):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each figure beside its peer's, measured in one run:
 #   scripts/bench.sh [IMAGE]   Nexus beside plain Docker (default image nexus/default:bookworm)
-#   scripts/bench.sh ssh       the agent beside OpenSSH's sshd in one container
+#   scripts/bench.sh ssh       the agent beside OpenSSH's sshd, one image, on 127.0.0.1
 #   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
 #   scripts/bench.sh devcontainer [IMAGE]
 #                              create beside `devcontainer up` (@devcontainers/cli), cold and warm
