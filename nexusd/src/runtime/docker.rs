@@ -177,6 +177,13 @@ fn docker_err(e: bollard::errors::Error) -> RuntimeError {
     }
 }
 
+/// Whether Docker's message says a published port could not be bound: the
+/// userland proxy's `bind: address already in use`, or `port is already
+/// allocated` (another container holds it).
+fn port_taken(message: &str) -> bool {
+    message.contains("address already in use") || message.contains("port is already allocated")
+}
+
 fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
@@ -399,7 +406,14 @@ impl ContainerRuntime for Docker {
     }
 
     async fn start(&self, id: &str) -> Result<()> {
-        self.client().await?.start_container(id, None).await.map_err(docker_err)
+        self.client()
+            .await?
+            .start_container(id, None)
+            .await
+            .map_err(|e| match docker_err(e) {
+                RuntimeError::Engine(m) if port_taken(&m) => RuntimeError::PortTaken(m),
+                other => other,
+            })
     }
 
     async fn stop(&self, id: &str, timeout_secs: i32) -> Result<()> {

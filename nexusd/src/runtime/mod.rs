@@ -38,6 +38,10 @@ pub enum RuntimeError {
     /// The engine refused or failed a request.
     #[error("docker: {0}")]
     Engine(String),
+    /// A published host port is held by another process or container, so
+    /// the container cannot start with it (what Docker said).
+    #[error("docker: {0}")]
+    PortTaken(String),
     /// A compose config that cannot be used; the message says why and what to do.
     #[error("{0}")]
     Compose(String),
@@ -92,7 +96,9 @@ impl From<RuntimeError> for WorkspaceError {
             RuntimeError::NoTemplate { .. } => WorkspaceError::InvalidParams(e.to_string()),
             RuntimeError::Io { what, source } => WorkspaceError::Io { what, source },
             RuntimeError::DevContainer(e) => WorkspaceError::DevContainer(e),
-            RuntimeError::Engine(_) | RuntimeError::ComposeCli { .. } => WorkspaceError::Internal(e.to_string()),
+            RuntimeError::Engine(_) | RuntimeError::PortTaken(_) | RuntimeError::ComposeCli { .. } => {
+                WorkspaceError::Internal(e.to_string())
+            }
         }
     }
 }

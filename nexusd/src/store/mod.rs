@@ -297,6 +297,23 @@ impl Store {
         Ok(port)
     }
 
+    /// Moves workspace `id`'s SSH port to another free port of `range` (its
+    /// current one counts as taken) in one write transaction, as
+    /// `insert_creating` allocates; returns the new port. Errors:
+    /// `PortsExhausted`.
+    pub fn move_ssh_port(&self, id: &str, range: (u16, u16), probe: impl Fn(u16) -> bool) -> Result<u16> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let port = pick_free(&tx, range, probe)?;
+        tx.execute(
+            "UPDATE ports SET port = ?1 WHERE workspace_id = ?2 AND purpose = 'ssh'",
+            params![port, id],
+        )?;
+        tx.execute("UPDATE workspaces SET ssh_port = ?1 WHERE id = ?2", params![port, id])?;
+        tx.commit()?;
+        Ok(port)
+    }
+
     /// Allocates a port of `range` for workspace `id` and `purpose` (e.g.
     /// `forward:8080`) in one write transaction, as `insert_creating` does.
     /// Errors: `PortsExhausted`.

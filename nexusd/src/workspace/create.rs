@@ -3,6 +3,11 @@
 //! any failure rolls back what was made and names the step.
 
 use super::*;
+use crate::runtime::RuntimeError;
+
+/// Containers a create tries before giving up on finding a free SSH port
+/// (see `start_on_free_port`).
+const PORT_ATTEMPTS: u32 = 5;
 
 impl Manager {
     /// Creates a workspace (the Create flow of DESIGN.md); on failure nothing
@@ -197,7 +202,7 @@ impl Manager {
         self.events.progress(&name, Step::Agent, "injecting the SSH agent");
         let tar = self.agent_archive(record).map_err(|e| e.at(Step::Agent))?;
         self.runtime
-            .upload(&id, tar)
+            .upload(&id, tar.clone())
             .await
             .map_err(|e| WorkspaceError::from(e).at(Step::Agent))?;
         match &project {
@@ -207,11 +212,46 @@ impl Manager {
             }
             None => {
                 self.events.progress(&name, Step::Start, "starting the container");
-                self.runtime.start(&id).await.map_err(Into::into)
+                self.start_on_free_port(record, id, tar).await
             }
         }
         .map_err(|e| e.at(Step::Start))?;
         self.wait_ssh(record).await
+    }
+
+    /// Starts `record`'s container `id` (agent files `tar` uploaded). When
+    /// its published SSH port turns out to be taken (another process bound
+    /// it after the allocation: the range may lie in the ephemeral range),
+    /// moves the workspace to another free port of the range and tries
+    /// again with a new container (Docker fixes published ports at
+    /// creation), up to [`PORT_ATTEMPTS`] times.
+    async fn start_on_free_port(&self, record: &mut WorkspaceRecord, mut id: String, tar: Vec<u8>) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            match self.runtime.start(&id).await {
+                Err(RuntimeError::PortTaken(m)) if attempt < PORT_ATTEMPTS => {
+                    attempt += 1;
+                    let taken = record.ssh_port;
+                    self.runtime.remove(&id).await?;
+                    record.ssh_port =
+                        self.store
+                            .move_ssh_port(&record.id, self.config.port_range, crate::store::ports::bindable)?;
+                    tracing::warn!(workspace = %record.name, "port {taken} was taken ({m}): trying {}", record.ssh_port);
+                    self.events.progress(
+                        &record.name,
+                        Step::Start,
+                        format!("port {taken} was taken meanwhile: moving to {}", record.ssh_port),
+                    );
+                    id = self
+                        .create_container(record, devcontainer_of(record).map(|m| m.merged))
+                        .await?;
+                    self.store.set_container(&record.id, &id)?;
+                    record.container_id = Some(id.clone());
+                    self.runtime.upload(&id, tar.clone()).await?;
+                }
+                r => return r.map_err(Into::into),
+            }
+        }
     }
 
     /// Creates workspace `record`'s container (not a compose one) from its

@@ -444,9 +444,11 @@ impl Manager {
     /// A test's kill point: with `NEXUS_TEST_PAUSE_POINTS` set in the
     /// daemon's environment, a flow that reaches point `name` while the
     /// data directory holds a file `pause-at` naming it writes
-    /// `paused-at-<name>` there and waits forever, so a crash test kills the
-    /// daemon at exactly that point (`tests/tests/crash.rs`). Without the
-    /// variable it does nothing, and reads nothing.
+    /// `paused-at-<name>` there and waits until `pause-at` names it no more,
+    /// so a test kills the daemon at exactly that point
+    /// (`tests/tests/crash.rs`) or changes the world there and lets the flow
+    /// go on (`tests/tests/scale.rs`). Without the variable it does nothing,
+    /// and reads nothing.
     pub(super) async fn pause_point(&self, name: &str) {
         if std::env::var_os("NEXUS_TEST_PAUSE_POINTS").is_none() {
             return;
@@ -457,10 +459,16 @@ impl Manager {
             return;
         }
         tracing::warn!("pausing at {name} (NEXUS_TEST_PAUSE_POINTS)");
-        if let Err(e) = std::fs::write(dir.join(format!("paused-at-{name}")), "") {
+        let marker = dir.join(format!("paused-at-{name}"));
+        if let Err(e) = std::fs::write(&marker, "") {
             tracing::error!("cannot mark the pause at {name}: {e}");
         }
-        std::future::pending::<()>().await;
+        // test-only: resumes once the test disarms the point (or kills us)
+        while std::fs::read_to_string(dir.join("pause-at")).is_ok_and(|a| a.trim() == name) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let _ = std::fs::remove_file(&marker);
+        tracing::warn!("resuming after {name}");
     }
 
     /// The configured SSH port range.
