@@ -275,7 +275,7 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     subscription::<EventsParams, Event>(
         (m::EVENTS_SUBSCRIBE, m::EVENTS_NOTIFICATION, m::EVENTS_UNSUBSCRIBE),
-        "Workspace state changes, create/start/remove progress, ports opened and closed; for one workspace or all.",
+        "Workspace state changes, create/start/remove progress, ports opened and closed; for one workspace or all. Ports are watched only while a subscription covers the workspace: on subscribing, the ports listening then arrive as portOpened (within 2 s), and a listen() or close is seen within 2 s.",
         r#"{"workspace":"feat-x"}"#,
         r#"{"type":"state","workspace":"feat-x","state":"running"}"#,
     ),

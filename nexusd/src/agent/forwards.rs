@@ -25,12 +25,22 @@ pub const PURPOSE: &str = "forward:";
 /// (workspace id, host port) → (where it leads, listener task).
 type ForwardTable = HashMap<(String, u16), (PortTarget, JoinHandle<()>)>;
 
-/// The running forwards, and the port watcher of each running workspace.
+/// The running forwards, the port watchers of running workspaces, and who
+/// wants port events.
 #[derive(Default)]
 pub struct Forwards {
     tasks: std::sync::Mutex<ForwardTable>,
     /// Dropping a workspace's sender ends its watcher.
     watchers: std::sync::Mutex<HashMap<String, tokio::sync::oneshot::Sender<()>>>,
+    demand: std::sync::Mutex<Demand>,
+}
+
+/// Who wants port events now: subscribers to every workspace's events, and
+/// subscribers by workspace name.
+#[derive(Default)]
+struct Demand {
+    all: usize,
+    by_name: HashMap<String, usize>,
 }
 
 impl Forwards {
@@ -42,6 +52,44 @@ impl Forwards {
     pub(crate) fn set_watcher(&self, id: &str, stop: tokio::sync::oneshot::Sender<()>) {
         let mut w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
         w.insert(id.to_string(), stop);
+    }
+
+    /// Whether workspace `id` has a port watcher that still runs.
+    pub(crate) fn watching(&self, id: &str) -> bool {
+        let w = self.watchers.lock().unwrap_or_else(|p| p.into_inner());
+        w.get(id).is_some_and(|stop| !stop.is_closed())
+    }
+
+    /// Counts one more subscriber to the port events of workspace `name`
+    /// (`None`: of all).
+    pub(crate) fn want(&self, name: Option<&str>) {
+        let mut d = self.demand.lock().unwrap_or_else(|p| p.into_inner());
+        match name {
+            None => d.all += 1,
+            Some(n) => *d.by_name.entry(n.to_string()).or_default() += 1,
+        }
+    }
+
+    /// Counts one subscriber fewer (the one [`Forwards::want`] counted).
+    pub(crate) fn unwant(&self, name: Option<&str>) {
+        let mut d = self.demand.lock().unwrap_or_else(|p| p.into_inner());
+        match name {
+            None => d.all = d.all.saturating_sub(1),
+            Some(n) => {
+                if let Some(c) = d.by_name.get_mut(n) {
+                    *c -= 1;
+                    if *c == 0 {
+                        d.by_name.remove(n);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether anyone wants the port events of workspace `name`.
+    pub(crate) fn wanted(&self, name: &str) -> bool {
+        let d = self.demand.lock().unwrap_or_else(|p| p.into_inner());
+        d.all > 0 || d.by_name.contains_key(name)
     }
 
     /// Ends the port watcher of workspace `id`, if one runs.

@@ -15,6 +15,8 @@ pub async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx
     };
     let mut rx = ctx.events.subscribe();
     let sink = pending.accept().await?;
+    // port watchers run while someone listens
+    let _wanted = ctx.want_port_events(params.workspace.as_deref());
     loop {
         tokio::select! {
             ev = rx.recv() => match ev {

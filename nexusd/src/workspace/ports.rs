@@ -60,12 +60,35 @@ impl Manager {
         })
     }
 
-    /// Starts the port watcher of running workspace `r`: `portOpened` and
-    /// `portClosed` events (no `hostPort`) as listeners in the container come
-    /// and go, until the workspace stops or is removed (then the ports still
-    /// open are announced closed). Faults are logged; the workspace is not
-    /// affected.
+    /// Marks the port events of workspace `workspace` (`None`: of every
+    /// workspace) wanted until the returned guard drops, and starts the port
+    /// watchers of the running workspaces that covers. A watcher runs only
+    /// while someone wants its events: idle workspaces cost nothing.
+    pub fn want_port_events(self: &Arc<Self>, workspace: Option<&str>) -> PortEventsWanted {
+        self.forwards.want(workspace);
+        if let Ok(records) = self.store.list() {
+            for r in records.iter().filter(|r| r.state == WorkspaceState::Running) {
+                if workspace.is_none_or(|w| w == r.name) {
+                    self.watch_ports(r);
+                }
+            }
+        }
+        PortEventsWanted {
+            manager: self.clone(),
+            workspace: workspace.map(str::to_string),
+        }
+    }
+
+    /// Starts the port watcher of running workspace `r` when someone wants
+    /// its events and none runs yet: `portOpened` and `portClosed` events (no
+    /// `hostPort`) as listeners in the container come and go (the ports
+    /// listening at the start first), until the workspace stops, is removed
+    /// or nobody wants them any more (then the ports still open are
+    /// announced closed). Faults are logged; the workspace is not affected.
     pub(crate) fn watch_ports(&self, r: &crate::store::WorkspaceRecord) {
+        if !self.forwards.wanted(&r.name) || self.forwards.watching(&r.id) {
+            return;
+        }
         let prepared = match self.port_lister(&r.name, false) {
             Ok(p) => p,
             Err(e) => return tracing::warn!(workspace = %r.name, "no port watcher: {e}"),
@@ -105,6 +128,16 @@ impl Manager {
             }
         });
         self.forwards.set_watcher(&r.id, stop);
+    }
+
+    /// Ends the watchers nobody wants any more.
+    fn unwatch_unwanted(&self) {
+        let Ok(records) = self.store.list() else { return };
+        for r in records {
+            if !self.forwards.wanted(&r.name) {
+                self.forwards.stop_watcher(&r.id);
+            }
+        }
     }
 
     /// `ports.forward`: a host port on 127.0.0.1 relaying to `to` (the
@@ -200,5 +233,19 @@ impl Manager {
                 tracing::warn!("cannot release port {host}: {e}");
             }
         }
+    }
+}
+
+/// A subscriber's claim on port events (see [`Manager::want_port_events`]);
+/// dropping it ends the watchers nobody else wants.
+pub struct PortEventsWanted {
+    manager: Arc<Manager>,
+    workspace: Option<String>,
+}
+
+impl Drop for PortEventsWanted {
+    fn drop(&mut self) {
+        self.manager.forwards.unwant(self.workspace.as_deref());
+        self.manager.unwatch_unwanted();
     }
 }
