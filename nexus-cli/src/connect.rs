@@ -87,38 +87,85 @@ fn read_token() -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The local daemon the CLI started did not come up: it exited (its own
+/// error line is `line`) or did not answer in time.
+#[derive(Debug)]
+pub struct DaemonNotStarted {
+    /// What happened, with the daemon's own last log line.
+    pub message: String,
+}
+
+impl std::fmt::Display for DaemonNotStarted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DaemonNotStarted {}
+
+/// How long the CLI waits for a daemon it started to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// Connects, starting a local daemon first when none answers.
+///
+/// The local daemon of this user is found at the address it published in
+/// its data directory (`nexus_sdk::local::address_path`), else at
+/// `127.0.0.1:7737`; when that one refuses this user's token (another
+/// user's daemon) or nothing answers, this user's own daemon is started and
+/// picks an address of its own.
 pub async fn connect(target: &Target) -> anyhow::Result<Client> {
     let resolved = target.resolve()?;
+    // an address the user chose, rather than the local default
+    let chosen = resolved.context.is_some() || target.host.is_some() || local::host_env().is_some();
     let address = resolved.address;
     let token = resolved.token.or_else(|| is_local(&address).then(read_token).flatten());
-    if let Some(token) = &token {
-        match Client::connect(&address, token).await {
+    match &token {
+        Some(token) => match Client::connect(&address, token).await {
             Ok(c) => return Ok(c),
             Err(ClientError::Connect { .. }) if is_local(&address) => {}
+            // the default address answered with another user's daemon: start ours
+            Err(ClientError::Unauthorized { .. }) if !chosen && local::published_address().is_none() => {}
             Err(e) => return Err(e.into()),
-        }
-    } else if !is_local(&address) {
-        anyhow::bail!(
+        },
+        None if !is_local(&address) => anyhow::bail!(
             "no token for {address}: set NEXUS_TOKEN, pass --token, or add a context with `nexus context add`"
-        );
+        ),
+        None => {}
     }
-    start_daemon(&address)?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let listen = chosen.then_some(address);
+    let mut child = start_daemon(listen.as_deref())?;
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
     loop {
+        if let Some(status) = child.try_wait()? {
+            return Err(DaemonNotStarted {
+                message: format!(
+                    "nexusd exited ({status}) before answering: {} (log: {})",
+                    last_log_line().unwrap_or_else(|| "it wrote nothing".into()),
+                    log_path().display()
+                ),
+            }
+            .into());
+        }
+        let address = listen.clone().or_else(local::published_address);
         let token = target.token.clone().or_else(read_token);
-        if let Some(token) = token {
-            match Client::connect(&address, &token).await {
+        if let (Some(address), Some(token)) = (&address, &token) {
+            match Client::connect(address, token).await {
                 Ok(c) => return Ok(c),
-                Err(e @ ClientError::Unauthorized(_)) => return Err(e.into()),
-                Err(e) if std::time::Instant::now() > deadline => {
-                    return Err(anyhow::Error::new(e).context(format!(
-                        "started nexusd, but it does not answer; see {}",
-                        log_path().display()
-                    )));
-                }
+                Err(e @ ClientError::Unauthorized { .. }) => return Err(e.into()),
                 Err(_) => {}
             }
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(DaemonNotStarted {
+                message: format!(
+                    "nexusd (pid {}) started but did not answer within {} s{}: see {}",
+                    child.id(),
+                    START_TIMEOUT.as_secs(),
+                    address.map(|a| format!(" on {a}")).unwrap_or_default(),
+                    log_path().display()
+                ),
+            }
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -128,8 +175,19 @@ fn log_path() -> std::path::PathBuf {
     local::data_dir().join("nexusd.log")
 }
 
-/// Starts `nexusd --listen ADDRESS` detached, logging to the data directory.
-fn start_daemon(address: &str) -> anyhow::Result<()> {
+/// The last line the daemon logged: for a daemon that could not start, its
+/// own error (`Error: …`).
+fn last_log_line() -> Option<String> {
+    let text = std::fs::read_to_string(log_path()).ok()?;
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+}
+
+/// Starts `nexusd` detached (with `--listen ADDRESS` when given; else it
+/// picks its own), logging to the data directory.
+fn start_daemon(listen: Option<&str>) -> anyhow::Result<std::process::Child> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()
         .ok()
@@ -144,14 +202,15 @@ fn start_daemon(address: &str) -> anyhow::Result<()> {
         .open(log_path())
         .with_context(|| format!("cannot open {}", log_path().display()))?;
     eprintln!("starting nexusd in the background (log: {})", log_path().display());
-    std::process::Command::new(&exe)
-        .arg("--listen")
-        .arg(address.trim_start_matches("ws://"))
+    let mut cmd = std::process::Command::new(&exe);
+    if let Some(address) = listen {
+        cmd.arg("--listen").arg(address.trim_start_matches("ws://"));
+    }
+    cmd.env_remove("NEXUS_HOST")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
         .process_group(0)
         .spawn()
-        .with_context(|| format!("cannot start {}: install nexusd beside nexus or on PATH", exe.display()))?;
-    Ok(())
+        .with_context(|| format!("cannot start {}: install nexusd beside nexus or on PATH", exe.display()))
 }

@@ -10,7 +10,7 @@ pub fn code(code: i32) -> std::process::ExitCode {
 
 /// Exit code of a failed command: EX_USAGE 64 for bad input, EX_NOINPUT 66 for
 /// a missing workspace or file, EX_UNAVAILABLE 69 when Docker, the daemon or an agent
-/// is down, EX_TEMPFAIL 75 when the request needs another state or ports ran
+/// is down (or a daemon the CLI started exited or did not answer), EX_TEMPFAIL 75 when the request needs another state or ports ran
 /// out, EX_NOPERM 77 for a refused token or a denied file operation, EX_CONFIG 78 for a
 /// devcontainer.json or Dockerfile that cannot be used, EX_SOFTWARE 70 otherwise; 1 for
 /// local failures, failed file operations and failed lifecycle hooks (64 for
@@ -18,6 +18,9 @@ pub fn code(code: i32) -> std::process::ExitCode {
 pub fn for_error(e: &anyhow::Error) -> i32 {
     if e.downcast_ref::<crate::ssh::NoSshKey>().is_some() {
         return 64;
+    }
+    if e.downcast_ref::<crate::connect::DaemonNotStarted>().is_some() {
+        return 69;
     }
     let Some(client) = e.downcast_ref::<ClientError>() else {
         return 1;

@@ -9,6 +9,67 @@ pub const DEFAULT_IMAGE: &str = "nexus/default:bookworm";
 /// Default SSH port range, inclusive.
 pub const DEFAULT_PORT_RANGE: (u16, u16) = (32800, 34999);
 
+/// Why a port range cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PortRangeError {
+    /// FIRST is above LAST.
+    #[error("the port range {0}-{1} is inverted: give FIRST-LAST with FIRST <= LAST, e.g. 32800-34999")]
+    Inverted(u16, u16),
+    /// Part of it lies below 1024, the ports only root may bind.
+    #[error("the port range {0}-{1} starts below 1024: use ports 1024-65535, e.g. 32800-34999")]
+    Privileged(u16, u16),
+}
+
+/// Checks a workspace port range (inclusive): 1024 ≤ FIRST ≤ LAST ≤ 65535.
+/// Errors: [`PortRangeError`]. (That it keeps clear of the API port is
+/// checked once the API listens.)
+pub fn check_port_range(range: (u16, u16)) -> Result<(), PortRangeError> {
+    let (first, last) = range;
+    if first > last {
+        return Err(PortRangeError::Inverted(first, last));
+    }
+    if first < 1024 {
+        return Err(PortRangeError::Privileged(first, last));
+    }
+    Ok(())
+}
+
+/// A warning when `range` overlaps this host's ephemeral port range
+/// (`/proc/sys/net/ipv4/ip_local_port_range`) outside its reserved ports
+/// (`ip_local_reserved_ports`): outgoing connections of any process may
+/// then take a port of the range (a create moves to another when that
+/// happens; README says how to reserve the range).
+pub fn ephemeral_overlap(range: (u16, u16)) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut it = text.split_whitespace().filter_map(|n| n.parse::<u16>().ok());
+    let (lo, hi) = (it.next()?, it.next()?);
+    let reserved = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_reserved_ports").unwrap_or_default();
+    let reserved = parse_port_list(&reserved);
+    let exposed = (range.0.max(lo)..=range.1.min(hi))
+        .filter(|p| !reserved.iter().any(|(a, b)| (*a..=*b).contains(p)))
+        .count();
+    (exposed > 0).then(|| {
+        format!(
+            "{exposed} ports of the SSH port range {}-{} lie in the ephemeral port range {lo}-{hi}, where outgoing connections take ports: reserve them with `sysctl -w net.ipv4.ip_local_reserved_ports={}-{}` (see README)",
+            range.0, range.1, range.0, range.1
+        )
+    })
+}
+
+/// `ip_local_reserved_ports` text (`8080,32800-34999`) as inclusive ranges.
+fn parse_port_list(text: &str) -> Vec<(u16, u16)> {
+    text.trim()
+        .split(',')
+        .filter_map(|part| {
+            let part = part.trim();
+            match part.split_once('-') {
+                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                None => part.parse().ok().map(|p| (p, p)),
+            }
+        })
+        .collect()
+}
+
 /// Everything [`crate::serve`] needs to know.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -133,5 +194,33 @@ mod tests {
             "{} is not a static ELF: build it with scripts/setup.sh",
             agent.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod port_range_tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_checked() {
+        assert!(check_port_range((32800, 34999)).is_ok());
+        assert!(check_port_range((2000, 2000)).is_ok());
+        assert!(matches!(
+            check_port_range((5, 9)),
+            Err(PortRangeError::Privileged(5, 9))
+        ));
+        assert!(matches!(
+            check_port_range((34999, 32800)),
+            Err(PortRangeError::Inverted(34999, 32800))
+        ));
+    }
+
+    #[test]
+    fn reserved_port_lists_parse() {
+        assert_eq!(
+            parse_port_list("8080,32800-34999\n"),
+            vec![(8080, 8080), (32800, 34999)]
+        );
+        assert_eq!(parse_port_list("\n"), vec![]);
     }
 }

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Address of the JSON-RPC endpoint (HTTP and WebSocket).
-    #[arg(long, env = "NEXUS_HOST", default_value = nexus_sdk::local::DEFAULT_ADDRESS)]
-    listen: String,
+    /// Address of the JSON-RPC endpoint (HTTP and WebSocket) [default:
+    /// 127.0.0.1:7737, else any free port of 127.0.0.1 when that is taken;
+    /// the address is written to DATA_DIR/address for `nexus` to find].
+    #[arg(long, env = "NEXUS_HOST")]
+    listen: Option<String>,
     /// State directory (database, token, keys) [default: $XDG_DATA_HOME/nexus].
     #[arg(long, env = "NEXUS_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -24,16 +26,59 @@ struct Args {
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
     let (a, b) = s.split_once('-').ok_or("expected FIRST-LAST, e.g. 32800-34999")?;
-    let a: u16 = a.trim().parse().map_err(|_| format!("{a:?} is no port"))?;
-    let b: u16 = b.trim().parse().map_err(|_| format!("{b:?} is no port"))?;
-    if a == 0 || a > b {
-        return Err("the range must be FIRST-LAST with 0 < FIRST <= LAST".into());
-    }
+    let a: u16 = a.trim().parse().map_err(|_| format!("{a:?} is no port (1024-65535)"))?;
+    let b: u16 = b.trim().parse().map_err(|_| format!("{b:?} is no port (1024-65535)"))?;
+    nexusd::config::check_port_range((a, b)).map_err(|e| e.to_string())?;
     Ok((a, b))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Binds the API listener: `listen` when given, else
+/// [`nexus_sdk::local::DEFAULT_ADDRESS`], else (that taken, by another
+/// user's daemon say) any free port of 127.0.0.1.
+fn bind(listen: Option<&str>) -> anyhow::Result<std::net::TcpListener> {
+    if let Some(listen) = listen {
+        let listen = listen.trim_start_matches("ws://");
+        return std::net::TcpListener::bind(listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}: choose another address with --listen"));
+    }
+    let default = nexus_sdk::local::DEFAULT_ADDRESS;
+    match std::net::TcpListener::bind(default) {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1: {e}"))?;
+            tracing::info!(
+                "{default} is taken (another user's nexusd?): listening on {} instead; `nexus` finds it in {}",
+                l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+                nexus_sdk::local::address_path().display()
+            );
+            Ok(l)
+        }
+        Err(e) => Err(anyhow::anyhow!("cannot listen on {default}: {e}")),
+    }
+}
+
+/// Runs the daemon; a failure is one line on stderr (`Error: …`, the last
+/// line of the log, which `nexus` shows when the daemon it started exits)
+/// and exit status 1.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -48,9 +93,21 @@ async fn main() -> anyhow::Result<()> {
     }
     config.port_range = args.port_range;
     config.default_image = args.default_image;
-    let listen = args.listen.trim_start_matches("ws://").to_string();
-    let listener = std::net::TcpListener::bind(&listen)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e} (is another nexusd running?)"))?;
+    let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
+    let listener = bind(args.listen.as_deref())?;
+    let address = listener.local_addr()?;
+    if (config.port_range.0..=config.port_range.1).contains(&address.port()) {
+        anyhow::bail!(
+            "the API port {} lies in the SSH port range {}-{}: choose another --listen or --port-range",
+            address.port(),
+            config.port_range.0,
+            config.port_range.1
+        );
+    }
+    if let Some(warning) = nexusd::config::ephemeral_overlap(config.port_range) {
+        tracing::warn!("{warning}");
+    }
+    claim.publish(address)?;
     let shutdown = async {
         let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(s) => s,
@@ -62,5 +119,6 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     nexusd::serve(config, listener, shutdown).await?;
+    drop(claim);
     Ok(())
 }

@@ -38,6 +38,106 @@ pub enum ServeError {
     /// The JSON-RPC server cannot start.
     #[error("cannot start the API server: {0}")]
     Api(String),
+    /// Another daemon serves the data directory.
+    #[error(
+        "another nexusd{pid} already serves {dir}{at}: use it, stop it first, or give this one another --data-dir",
+        pid = pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        at = address.as_ref().map(|a| format!(" on {a}")).unwrap_or_default()
+    )]
+    Busy {
+        /// The data directory.
+        dir: String,
+        /// Its process id, as it wrote it.
+        pid: Option<u32>,
+        /// Where it listens, as it published it.
+        address: Option<String>,
+    },
+}
+
+/// This daemon's hold on its data directory: an exclusive lock on
+/// `nexusd.lock` (which holds its pid; the kernel drops the lock when the
+/// process ends, even killed) and the `address` file
+/// ([`nexus_sdk::local::address_path`]) naming where it listens, removed
+/// again when the claim drops.
+#[derive(Debug)]
+pub struct DataDirClaim {
+    _lock: std::fs::File,
+    address_file: std::path::PathBuf,
+    published: Option<String>,
+}
+
+/// Takes data directory `dir` (made 0700 when missing) for this process.
+///
+/// Errors: [`ServeError::Busy`] when another live daemon holds it (a file
+/// left by a killed one is taken over), [`ServeError::DataDir`] when it
+/// cannot be made or locked.
+pub fn claim_data_dir(dir: &Path) -> Result<DataDirClaim, ServeError> {
+    use std::io::Write;
+    let dir_err = |source| ServeError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(dir_err)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
+    }
+    let path = dir.join("nexusd.lock");
+    let mut lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(dir_err)?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).ok().and_then(|p| p.trim().parse().ok());
+            return Err(ServeError::Busy {
+                dir: dir.display().to_string(),
+                pid,
+                address: std::fs::read_to_string(dir.join("address"))
+                    .ok()
+                    .map(|a| a.trim().to_string()),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(dir_err(e)),
+    }
+    lock.set_len(0).map_err(dir_err)?;
+    writeln!(lock, "{}", std::process::id()).map_err(dir_err)?;
+    Ok(DataDirClaim {
+        _lock: lock,
+        address_file: dir.join("address"),
+        published: None,
+    })
+}
+
+impl DataDirClaim {
+    /// Writes `address` (`127.0.0.1:PORT`) to the `address` file, replacing
+    /// what a killed daemon left there.
+    pub fn publish(&mut self, address: std::net::SocketAddr) -> Result<(), ServeError> {
+        let text = address.to_string();
+        let tmp = self.address_file.with_extension("tmp");
+        std::fs::write(&tmp, format!("{text}\n"))
+            .and_then(|()| std::fs::rename(&tmp, &self.address_file))
+            .map_err(|source| ServeError::DataDir {
+                path: self.address_file.display().to_string(),
+                source,
+            })?;
+        self.published = Some(text);
+        Ok(())
+    }
+}
+
+impl Drop for DataDirClaim {
+    fn drop(&mut self) {
+        let ours =
+            std::fs::read_to_string(&self.address_file).is_ok_and(|a| Some(a.trim()) == self.published.as_deref());
+        if ours {
+            let _ = std::fs::remove_file(&self.address_file);
+        }
+    }
 }
 
 /// Reads a one-line file, writing `make()` to it (0600) first when it is

@@ -28,8 +28,16 @@ pub enum ClientError {
         message: String,
     },
     /// The daemon refused the bearer token (HTTP 401).
-    #[error("the daemon refused the token: check NEXUS_TOKEN or the token file {0}")]
-    Unauthorized(String),
+    #[error(
+        "the daemon at {address} refused the token: if it is another user's nexusd, run your own (it picks a free port when {default} is taken) or choose one with --host, NEXUS_HOST or `nexus context use`; else check NEXUS_TOKEN or the token file {token_file}",
+        default = crate::local::DEFAULT_ADDRESS
+    )]
+    Unauthorized {
+        /// The address that refused.
+        address: String,
+        /// The local token file that was read.
+        token_file: String,
+    },
     /// No daemon answered, or the connection broke.
     #[error("cannot reach the daemon at {address}: {reason}")]
     Connect {
@@ -46,7 +54,7 @@ impl ClientError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ClientError::Rpc { kind, .. } => *kind,
-            ClientError::Unauthorized(_) => ErrorKind::Unauthorized,
+            ClientError::Unauthorized { .. } => ErrorKind::Unauthorized,
             ClientError::Connect { .. } => ErrorKind::Internal,
         }
     }
@@ -128,7 +136,10 @@ impl Client {
             .map_err(|e| {
                 let reason = e.to_string();
                 if reason.contains("401") {
-                    ClientError::Unauthorized(crate::local::token_path().display().to_string())
+                    ClientError::Unauthorized {
+                        address: address.to_string(),
+                        token_file: crate::local::token_path().display().to_string(),
+                    }
                 } else {
                     ClientError::Connect {
                         address: address.to_string(),
@@ -355,9 +366,10 @@ impl Client {
             .map_err(broken)?;
         let status = resp.status();
         if status == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(ClientError::Unauthorized(
-                crate::local::token_path().display().to_string(),
-            ));
+            return Err(ClientError::Unauthorized {
+                address: self.address.clone(),
+                token_file: crate::local::token_path().display().to_string(),
+            });
         }
         if !status.is_success() {
             let body = resp.bytes().await.map_err(broken)?;

@@ -6,7 +6,9 @@
 
 use std::path::PathBuf;
 
-/// Default address of a local daemon's JSON-RPC endpoint.
+/// The address a local daemon tries first for its JSON-RPC endpoint; when
+/// another process (another user's daemon) holds it, the daemon takes any
+/// free port of 127.0.0.1 instead and says which in [`address_path`].
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:7737";
 
 /// The daemon's data directory (state database, token, keys).
@@ -28,10 +30,30 @@ pub fn token_path() -> PathBuf {
     data_dir().join("token")
 }
 
-/// The address a local client connects to: `$NEXUS_HOST`, else [`DEFAULT_ADDRESS`].
-pub fn address() -> String {
-    std::env::var("NEXUS_HOST")
+/// The file in which a running local daemon names the address it listens
+/// on (`127.0.0.1:PORT`, one line); gone when it stops.
+pub fn address_path() -> PathBuf {
+    data_dir().join("address")
+}
+
+/// `$NEXUS_HOST`, when set.
+pub fn host_env() -> Option<String> {
+    std::env::var("NEXUS_HOST").ok().filter(|v| !v.is_empty())
+}
+
+/// The address the local daemon of this user listens on, from
+/// [`address_path`], when one runs (or was killed without cleaning up).
+pub fn published_address() -> Option<String> {
+    std::fs::read_to_string(address_path())
         .ok()
-        .filter(|v| !v.is_empty())
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+}
+
+/// The address a local client connects to: `$NEXUS_HOST`, else the one the
+/// user's running daemon published, else [`DEFAULT_ADDRESS`].
+pub fn address() -> String {
+    host_env()
+        .or_else(published_address)
         .unwrap_or_else(|| DEFAULT_ADDRESS.to_string())
 }

@@ -119,3 +119,136 @@ fn port_watchers_run_only_while_someone_subscribes() {
         nexus_e2e::wait_for("the watcher to end", Duration::from_secs(10), || !watcher_runs(&ws));
     });
 }
+
+/// A `nexus` of a user of its own: HOME `home`, no address, token or data
+/// directory set, so it finds (or starts) that user's local daemon itself.
+fn nexus_of(home: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(nexus_e2e::bin("nexus"));
+    c.env("HOME", home)
+        .env("NEXUS_AGENT_BINARY", nexus_e2e::agent_binary())
+        .env_remove("NEXUS_HOST")
+        .env_remove("NEXUS_TOKEN")
+        .env_remove("NEXUS_CONTEXT")
+        .env_remove("NEXUS_DATA_DIR")
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("XDG_DATA_HOME")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Kills the daemon a user's `nexus` started (by its pid), when it runs.
+struct UserDaemon(std::path::PathBuf);
+
+impl UserDaemon {
+    fn pid(&self) -> Option<u32> {
+        let o = nexus_e2e::run(nexus_of(&self.0).args(["daemon", "info", "--json"]));
+        let info: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+        info["pid"].as_u64().map(|p| p as u32)
+    }
+}
+
+impl Drop for UserDaemon {
+    fn drop(&mut self) {
+        let lock = self.0.join(".local/share/nexus/nexusd.lock");
+        if let Some(pid) = std::fs::read_to_string(lock)
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok())
+        {
+            let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+#[test]
+fn two_users_each_get_their_own_daemon_without_configuration() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    std::fs::create_dir_all(&a).expect("home a");
+    std::fs::create_dir_all(&b).expect("home b");
+    let (user_a, user_b) = (UserDaemon(a.clone()), UserDaemon(b.clone()));
+    for home in [&a, &b] {
+        let started = std::time::Instant::now();
+        let o = nexus_e2e::run(nexus_of(home).args(["workspace", "list"]));
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the CLI waited {:?}",
+            started.elapsed()
+        );
+    }
+    let (pa, pb) = (user_a.pid().expect("a's daemon"), user_b.pid().expect("b's daemon"));
+    assert_ne!(pa, pb, "each user must reach a daemon of their own");
+    let address = |home: &std::path::Path| {
+        std::fs::read_to_string(home.join(".local/share/nexus/address")).expect("the published address")
+    };
+    assert_ne!(address(&a), address(&b));
+}
+
+#[test]
+fn a_daemon_that_cannot_start_is_reported_at_once() {
+    let d = Daemon::start();
+    // the same data directory at another address: the daemon the CLI starts
+    // finds the directory held by `d` and exits with its reason
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = free.local_addr().expect("addr").to_string();
+    drop(free);
+    let started = std::time::Instant::now();
+    let o = nexus_e2e::run(d.nexus().env("NEXUS_HOST", &address).args(["workspace", "list"]));
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(69), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nexusd exited") && err.contains("another nexusd") && err.contains("already serves"),
+        "the daemon's own error line must be shown:\n{err}"
+    );
+    assert!(!err.contains("stack backtrace"), "{err}");
+    assert!(took < Duration::from_secs(5), "the CLI took {took:?}");
+
+    // a daemon that refuses the token: the error names the address and whose it may be
+    let o = nexus_e2e::run(
+        d.nexus()
+            .env("NEXUS_TOKEN", "not-the-token")
+            .args(["workspace", "list"]),
+    );
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("the daemon at {} refused the token", d.address))
+            && err.contains("another user's nexusd"),
+        "{err}"
+    );
+}
+
+#[test]
+fn port_ranges_that_cannot_work_are_refused_at_start() {
+    let block = nexus_e2e::PortBlock::take();
+    let api = block.first;
+    let data = tempfile::tempdir().expect("tempdir");
+    let nexusd = |listen: &str, range: &str| {
+        nexus_e2e::run(
+            std::process::Command::new(nexus_e2e::bin("nexusd"))
+                .args(["--listen", listen, "--port-range", range])
+                .env("NEXUS_DATA_DIR", data.path())
+                .stdin(Stdio::null()),
+        )
+    };
+    let listen = format!("127.0.0.1:{api}");
+    for (range, says) in [
+        ("34999-32800", "is inverted"),
+        ("80-90", "starts below 1024"),
+        ("1024-70000", "is no port (1024-65535)"),
+        (&format!("{}-{}", api - 1, api + 5), "lies in the SSH port range"),
+    ] {
+        let o = nexusd(&listen, range);
+        assert!(!o.status.success(), "{range} must be refused");
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(says),
+            "{range}: {}",
+            text(&o)
+        );
+    }
+    assert!(
+        !data.path().join("address").exists(),
+        "a daemon that did not start publishes no address"
+    );
+}
