@@ -7,6 +7,9 @@
 `bench.py devcontainer IMAGE` — `nexus workspace create` beside `devcontainer up`
   of @devcontainers/cli: an image config and a Dockerfile config with one local
   feature, cold (built images removed) and warm
+`bench.py scale` — N = 50, 100, 200 busybox workspaces beside as many plain
+  containers: create throughput, list/exec p50/p99, daemon RSS and open
+  files, host CPU while idle over 30 s, failed creates
 `bench.py ssh` — the agent beside OpenSSH's sshd, one image, both on ports
   Docker publishes on 127.0.0.1:
   connect  `ssh … true`, median of 20
@@ -269,6 +272,102 @@ def devcontainer_bench():
         tear_down(daemon_pid, work, LABEL.split("=")[0])
 
 
+def host_busy_jiffies():
+    """Busy jiffies of all CPUs so far (/proc/stat: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    return sum(fields) - fields[3] - fields[4]
+
+
+def idle_cpu(seconds=30):
+    """Host CPU used over `seconds`, in % of one core."""
+    hz = os.sysconf("SC_CLK_TCK")
+    before = host_busy_jiffies()
+    time.sleep(seconds)
+    return 100.0 * (host_busy_jiffies() - before) / hz / seconds
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def scale_bench():
+    """Nexus with N = 50, 100, 200 running workspaces, then plain Docker with
+    as many containers of the same image (`docker run -d IMAGE sleep
+    infinity`): create throughput (8 at a time), list/ps and exec p50/p99,
+    daemon RSS and open files, host CPU while all sit idle over 30 s,
+    failed creates."""
+    from concurrent.futures import ThreadPoolExecutor
+    image = "nexus-test/busybox:latest"
+    sizes = [int(n) for n in os.environ.get("NEXUS_BENCH_SCALE", "50,100,200").split(",")]
+    work, env, repo = bench_home(47393)
+    nexus = lambda *a: [NEXUS, *a]
+    daemon_pid = None
+    ours, theirs = [], []
+    ms = lambda xs: f"{pct(xs, 50)*1000:.0f}/{pct(xs, 99)*1000:.0f}"
+    try:
+        daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        made = 0
+        for n in sizes:
+            def create(i):
+                r = subprocess.run(nexus("workspace", "create", f"s{i}", "--image", image), env=env, cwd=repo,
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(f"create s{i} failed: {r.stderr.strip()}", file=sys.stderr)
+                return r.returncode == 0
+            t = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                ok = list(pool.map(create, range(made, n)))
+            rate = (n - made) / (time.perf_counter() - t)
+            made = n
+            lst = [timed(nexus("workspace", "list"), env=env, cwd=repo) for _ in range(20)]
+            ex = [timed(nexus("workspace", "exec", f"s{i * 7 % n}", "--", "true"), env=env, cwd=repo) for i in range(20)]
+            rss = rss_kib(daemon_pid) / 1024
+            fds = len(os.listdir(f"/proc/{daemon_pid}/fd"))
+            cpu = idle_cpu()
+            ours.append((n, rate, ok.count(False), lst, ex, rss, fds, cpu))
+            print(f"nexus N={n}: {rate:.1f} creates/s, idle CPU {cpu:.1f} %", file=sys.stderr)
+        names = [f"s{i}" for i in range(made)]
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda nm: run(nexus("workspace", "rm", nm, "--force", "--delete-branch"), env=env, cwd=repo), names))
+        plain = []
+        for n in sizes:
+            def start(_):
+                r = subprocess.run(["docker", "run", "-d", "--label", LABEL, "--entrypoint", "sleep", image, "infinity"],
+                                   capture_output=True, text=True)
+                return r.stdout.strip() if r.returncode == 0 else None
+            t = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                started = list(pool.map(start, range(n - len(plain))))
+            rate = len(started) / (time.perf_counter() - t)
+            plain += [c for c in started if c]
+            dps = [timed(["docker", "ps"]) for _ in range(20)]
+            dex = [timed(["docker", "exec", plain[i * 7 % len(plain)], "true"]) for i in range(20)]
+            cpu = idle_cpu()
+            theirs.append((n, rate, started.count(None), dps, dex, cpu))
+            print(f"docker N={n}: {rate:.1f} runs/s, idle CPU {cpu:.1f} %", file=sys.stderr)
+        print(f"busybox workspaces ({image}) beside as many plain containers of it (docker run -d … sleep infinity); 8 creates at a time")
+        print(f"{'N':>4} {'creates/s':>10} {'failed':>7} {'list p50/p99 ms':>16} {'exec p50/p99 ms':>16} {'RSS MiB':>8} {'fds':>5} {'idle CPU %':>10}   "
+              f"{'docker runs/s':>13} {'failed':>7} {'ps p50/p99':>11} {'exec p50/p99':>13} {'idle CPU %':>10}")
+        for (n, rate, failed, lst, ex, rss, fds, cpu), (_, drate, dfailed, dps, dex, dcpu) in zip(ours, theirs):
+            print(f"{n:>4} {rate:>10.1f} {failed:>7} {ms(lst):>16} {ms(ex):>16} {rss:>8.1f} {fds:>5} {cpu:>10.1f}   "
+                  f"{drate:>13.1f} {dfailed:>7} {ms(dps):>11} {ms(dex):>13} {dcpu:>10.1f}")
+        print("idle CPU: the whole host's over 30 s, in % of one core (dockerd, containerd shims, docker-proxy, agents, nexusd)")
+        print("goals at 200: idle CPU <= 5 % of one core, list <= 20 ms, exec true <= 20 ms p50, 0 failures, daemon RSS <= 100 MiB")
+    finally:
+        subprocess.run(["sh", "-c", f"docker ps -aq --filter label={LABEL} | xargs -r docker rm -f >/dev/null"])
+        ws = subprocess.run(nexus("workspace", "list", "--json"), env=env, cwd=repo, capture_output=True, text=True)
+        try:
+            names = [w["name"] for w in json.loads(ws.stdout or "[]")]
+        except ValueError:
+            names = []
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda nm: subprocess.run(nexus("workspace", "rm", nm, "--force", "--delete-branch"), env=env,
+                                                    cwd=repo, capture_output=True), names))
+        tear_down(daemon_pid, work)
+
+
 def main():
     if MODE == "ssh":
         return ssh_bench()
@@ -276,6 +375,8 @@ def main():
         return devcontainer_bench()
     if MODE == "api":
         return api_bench()
+    if MODE == "scale":
+        return scale_bench()
     work, env, repo = bench_home(47391)
     nexus = lambda *a: [NEXUS, *a]
     daemon_pid = None

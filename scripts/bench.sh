@@ -2,13 +2,14 @@
 # Benchmarks, each figure beside its peer's, measured in one run:
 #   scripts/bench.sh [IMAGE]   Nexus beside plain Docker (default image nexus/default:bookworm)
 #   scripts/bench.sh ssh       the agent beside OpenSSH's sshd, one image, on 127.0.0.1
+#   scripts/bench.sh scale     N = 50, 100, 200 workspaces beside as many plain containers
 #   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
 #   scripts/bench.sh devcontainer [IMAGE]
 #                              create beside `devcontainer up` (@devcontainers/cli), cold and warm
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then
