@@ -209,6 +209,37 @@ pub enum TemplateCommand {
     List(JsonArgs),
 }
 
+/// `nexus image …`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Remove images Nexus built that no workspace uses: replaced template
+    /// images, those of repositories gone from disk, and all but the newest
+    /// few of each repository (`nexusd --keep-images`). Never an image
+    /// Nexus did not build.
+    Prune(PruneArgs),
+}
+
+/// Flags of `image prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Every unused image Nexus built, the newest and the templates' too.
+    #[arg(long)]
+    pub all: bool,
+    /// Say what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell.
+    pub shell: clap_complete::Shell,
+}
+
 /// Flags of `ssh-config`.
 #[derive(Debug, Args)]
 pub struct SshConfigArgs {

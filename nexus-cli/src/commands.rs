@@ -60,9 +60,37 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     if let crate::Command::Context(c) = command {
         return context(c, &target);
     }
+    if let crate::Command::Completion(_) = command {
+        anyhow::bail!("`completion` is answered before any daemon is reached");
+    }
     let client = connect(&target).await?;
     match command {
-        crate::Command::Context(_) => unreachable!("handled above"),
+        crate::Command::Context(_) | crate::Command::Completion(_) => unreachable!("handled above"),
+        crate::Command::Image(ImageCommand::Prune(a)) => {
+            let result = client
+                .image_prune(&nexus_sdk::ImagePruneParams {
+                    all: a.all,
+                    dry_run: a.dry_run,
+                })
+                .await?;
+            emit(a.json, &result, |r| {
+                let verb = if r.dry_run { "would remove" } else { "removed" };
+                for i in &r.images {
+                    let name = i
+                        .tags
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| i.id.chars().take(19).collect());
+                    let reason = serde_json::to_value(i.reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    println!("{verb} {name} ({} MiB, {reason})", i.size_bytes >> 20);
+                }
+                println!("{verb} {} images, {} MiB", r.images.len(), r.reclaimed_bytes >> 20);
+            })?;
+            Ok(0)
+        }
         crate::Command::Workspace(w) => workspace(w, &client, &target).await,
         crate::Command::Daemon(DaemonCommand::Info(a)) => {
             let info = client.daemon_info().await?;

@@ -46,10 +46,20 @@ enum Command {
     /// Name daemons (address and token) and pick the one to use.
     #[command(subcommand)]
     Context(args::ContextCommand),
+    /// The images Nexus built.
+    #[command(subcommand)]
+    Image(args::ImageCommand),
+    /// Print a completion script for a shell, e.g. `source <(nexus completion bash)`.
+    Completion(args::CompletionArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Command::Completion(a) = &cli.command {
+        use clap::CommandFactory;
+        clap_complete::generate(a.shell, &mut Cli::command(), "nexus", &mut std::io::stdout());
+        return std::process::ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -83,6 +83,9 @@ pub struct DaemonConfig {
     pub default_image: String,
     /// Seconds to wait for a new container's agent to answer SSH.
     pub ssh_ready_timeout_secs: u64,
+    /// Images built from each repository's devcontainer.json that
+    /// `image.prune` keeps, newest first, when no workspace uses them.
+    pub keep_images: usize,
 }
 
 impl DaemonConfig {
@@ -95,6 +98,7 @@ impl DaemonConfig {
             agent_binary: find_agent_binary(),
             default_image: DEFAULT_IMAGE.to_string(),
             ssh_ready_timeout_secs: 30,
+            keep_images: 3,
         }
     }
 }

@@ -19,6 +19,10 @@ struct Args {
     /// SSH host port range, inclusive, as FIRST-LAST.
     #[arg(long, default_value = "32800-34999", value_parser = parse_range)]
     port_range: (u16, u16),
+    /// Unused images built from each repository's devcontainer.json kept by
+    /// the image pass after each remove and rebuild, newest first.
+    #[arg(long, default_value_t = 3)]
+    keep_images: usize,
     /// Image of workspaces created without --image.
     #[arg(long, env = "NEXUS_DEFAULT_IMAGE", default_value = nexusd::config::DEFAULT_IMAGE)]
     default_image: String,
@@ -93,6 +97,7 @@ async fn run() -> anyhow::Result<()> {
     }
     config.port_range = args.port_range;
     config.default_image = args.default_image;
+    config.keep_images = args.keep_images;
     let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
     let listener = bind(args.listen.as_deref())?;
     let address = listener.local_addr()?;

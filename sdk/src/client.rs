@@ -207,6 +207,11 @@ impl Client {
         self.call(m::TEMPLATE_LIST, serde_json::json!({})).await
     }
 
+    /// `image.prune`.
+    pub async fn image_prune(&self, params: &ImagePruneParams) -> Result<ImagePruneResult, ClientError> {
+        self.call(m::IMAGE_PRUNE, params).await
+    }
+
     /// `daemon.info`.
     pub async fn daemon_info(&self) -> Result<DaemonInfo, ClientError> {
         self.call(m::DAEMON_INFO, serde_json::json!({})).await

@@ -98,6 +98,8 @@ pub const PORTS_UNFORWARD: &str = "ports.unforward";
 pub const TEMPLATE_LIST: &str = "template.list";
 /// `daemon.info`: `{}` → [`crate::DaemonInfo`].
 pub const DAEMON_INFO: &str = "daemon.info";
+/// `image.prune`: [`crate::ImagePruneParams`] → [`crate::ImagePruneResult`].
+pub const IMAGE_PRUNE: &str = "image.prune";
 
 /// `GET /fs/read?workspace=W&path=P[&offset=N][&length=N]`: not a JSON-RPC
 /// method but a plain HTTP route on the same port and token, for reading

@@ -291,6 +291,12 @@ pub const METHODS: &[MethodSpec] = &[
         "{}",
         r#"{"version":"0.1.0","pid":4242,"portRange":[32800,34999]}"#,
     ),
+    call::<ImagePruneParams, ImagePruneResult>(
+        m::IMAGE_PRUNE,
+        "Removes images Nexus built that no container uses and no workspace names: template images a newer build replaced, devcontainer.json images of repositories gone from disk, and those beyond the newest few of each repository (nexusd --keep-images, default 3); with all, every such image. Never an image Nexus did not build, never forced. The daemon runs the same pass (all false) after each workspace.remove and workspace.rebuild, sparing images made in the last 10 minutes.",
+        r#"{"all":false,"dryRun":true}"#,
+        r#"{"images":[{"id":"sha256:5f2c…","tags":["nexus/devcontainer:8d41c0e2a9f3b7d1"],"sizeBytes":91750400,"reason":"old"}],"reclaimedBytes":91750400,"dryRun":true}"#,
+    ),
     call::<NoParams, Value>(
         m::RPC_DISCOVER,
         "This API as an OpenRPC 1.2 document.",

@@ -903,3 +903,59 @@ mod tests {
         assert!(err("workspace=w&path=x&encoding=utf8").contains("encoding"));
     }
 }
+
+/// Parameters of `image.prune`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePruneParams {
+    /// Every image Nexus built that no container uses and no workspace
+    /// names, not only the old ones (default false).
+    #[serde(default)]
+    pub all: bool,
+    /// Say what would be removed, and remove nothing (default false).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Why `image.prune` removes an image. Only images Nexus built (labelled
+/// `dev.nexus.build` or `dev.nexus.template`) that no container uses and no
+/// workspace names are ever candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum PruneReason {
+    /// A template image that a newer build of its tag replaced.
+    Replaced,
+    /// A devcontainer.json image whose repository is gone from disk.
+    RepositoryGone,
+    /// Older than the newest images its repository keeps (`nexusd --keep-images`).
+    Old,
+    /// Unused, and `all` was asked.
+    Unused,
+}
+
+/// One image `image.prune` removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PrunedImage {
+    /// Its id (`sha256:…`).
+    pub id: String,
+    /// Its tags (none for a replaced one).
+    pub tags: Vec<String>,
+    /// Its size, in bytes.
+    pub size_bytes: u64,
+    /// Why it goes.
+    pub reason: PruneReason,
+}
+
+/// Result of `image.prune`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePruneResult {
+    /// The images removed (in a dry run: that would be).
+    pub images: Vec<PrunedImage>,
+    /// Their sizes added up, in bytes (layers shared with kept images count
+    /// too, so the disk may gain less).
+    pub reclaimed_bytes: u64,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}

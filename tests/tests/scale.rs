@@ -252,3 +252,91 @@ fn port_ranges_that_cannot_work_are_refused_at_start() {
         "a daemon that did not start publishes no address"
     );
 }
+
+#[test]
+fn images_nexus_built_are_pruned_and_no_others() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    // content of its own, so no other test shares the image
+    let dockerfile = format!("FROM {BUSYBOX}\nRUN echo {} > /unique\n", repo.path().display());
+    repo.commit(&[
+        (
+            ".devcontainer/devcontainer.json",
+            r#"{"build": {"dockerfile": "Dockerfile"}}"#,
+        ),
+        (".devcontainer/Dockerfile", &dockerfile),
+    ]);
+    let out = d.cli_ok(repo.path(), &["workspace", "create", "built", "--json"]);
+    let ws: serde_json::Value = serde_json::from_str(&out).expect("create --json");
+    let image = ws["image"].as_str().expect("image").to_string();
+    assert!(image.starts_with("nexus/devcontainer:"), "{image}");
+    // an image Nexus did not build is never a candidate
+    let foreign = format!("nexus-e2e-foreign:{}", std::process::id());
+    nexus_e2e::docker_ok(&["tag", BUSYBOX, &foreign]);
+    let prune = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["image", "prune", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&d.cli_ok(repo.path(), &all)).expect("prune --json")
+    };
+    let reason_of = |result: &serde_json::Value, tag: &str| -> Option<String> {
+        result["images"]
+            .as_array()
+            .expect("images")
+            .iter()
+            .find(|i| i["tags"].as_array().is_some_and(|t| t.iter().any(|t| t == tag)))
+            .map(|i| i["reason"].as_str().unwrap_or_default().to_string())
+    };
+    // in use: not even --all touches it
+    let dry = prune(&["--all", "--dry-run"]);
+    assert_eq!(reason_of(&dry, &image), None, "{dry}");
+    assert_eq!(reason_of(&dry, &foreign), None, "{dry}");
+    d.cli_ok(repo.path(), &["workspace", "rm", "built", "--force", "--delete-branch"]);
+    // unused now, but the newest of a repository that is still there: kept
+    let dry = prune(&["--dry-run"]);
+    assert_eq!(reason_of(&dry, &image), None, "{dry}");
+    assert_eq!(dry["dryRun"], true);
+    assert_eq!(
+        reason_of(&prune(&["--all", "--dry-run"]), &image).as_deref(),
+        Some("unused")
+    );
+    // its repository gone from disk: it goes
+    std::fs::remove_dir_all(repo.path()).expect("remove the repository");
+    let out = d.cli_ok(&std::env::temp_dir(), &["image", "prune", "--json"]);
+    let done: serde_json::Value = serde_json::from_str(&out).expect("prune --json");
+    assert_eq!(reason_of(&done, &image).as_deref(), Some("repositoryGone"), "{done}");
+    assert!(
+        !nexus_e2e::run(std::process::Command::new("docker").args(["image", "inspect", &image]))
+            .status
+            .success(),
+        "{image} must be gone"
+    );
+    assert!(
+        nexus_e2e::run(std::process::Command::new("docker").args(["image", "inspect", &foreign]))
+            .status
+            .success(),
+        "an image Nexus did not build must stay"
+    );
+    nexus_e2e::docker_ok(&["rmi", &foreign]);
+}
+
+#[test]
+fn completion_scripts_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = nexus_e2e::run(
+            std::process::Command::new(nexus_e2e::bin("nexus"))
+                .args(["completion", shell])
+                .env("NEXUS_HOST", "127.0.0.1:1"),
+        );
+        assert!(o.status.success(), "{shell}: {}", text(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        for word in ["workspace", "prune", "port-forward"] {
+            assert!(script.contains(word), "{shell} script lacks {word}");
+        }
+    }
+    // bash can load it
+    let o = nexus_e2e::run(std::process::Command::new("bash").arg("-c").arg(format!(
+        "source <({} completion bash) && complete -p nexus",
+        nexus_e2e::bin("nexus").display()
+    )));
+    assert!(o.status.success(), "{}", text(&o));
+}

@@ -126,6 +126,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     rpc.register_method(m::RPC_DISCOVER, move |_, _, _| (*discovered).clone())?;
     method(&mut rpc, m::TEMPLATE_LIST, |_, _| workspace::template_list())?;
     method(&mut rpc, m::DAEMON_INFO, |_, ctx| workspace::daemon_info(ctx))?;
+    method(&mut rpc, m::IMAGE_PRUNE, workspace::image_prune)?;
     method(&mut rpc, m::WORKSPACE_CREATE, workspace::create)?;
     method(&mut rpc, m::WORKSPACE_LIST, |_, ctx| workspace::list(ctx))?;
     method(&mut rpc, m::WORKSPACE_GET, workspace::get)?;

@@ -7,7 +7,10 @@ use crate::workspace::Record as WorkspaceRecord;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::Params;
-use nexus_sdk::{CreateParams, DaemonInfo, LogChunk, LogsParams, NameParams, RemoveParams, Workspace};
+use nexus_sdk::{
+    CreateParams, DaemonInfo, ImagePruneParams, ImagePruneResult, LogChunk, LogsParams, NameParams, RemoveParams,
+    Workspace,
+};
 
 /// The wire form of a record.
 pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
@@ -77,7 +80,9 @@ pub async fn start(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
 /// `workspace.rebuild`: valid when running or stopped.
 pub async fn rebuild(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let NameParams { workspace: name } = parse(&p)?;
-    Ok(ctx.rebuild(&name).await.map(|r| to_wire(&r))?)
+    let r = ctx.rebuild(&name).await?;
+    ctx.prune_in_background();
+    Ok(to_wire(&r))
 }
 
 /// `workspace.stop`: valid when running or stopped.
@@ -89,9 +94,16 @@ pub async fn stop(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
 /// `workspace.remove`: valid in any state; re-running an interrupted remove finishes it.
 pub async fn remove(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RemoveParams = parse(&p)?;
-    Ok(ctx
-        .remove(&params.workspace, params.force, params.delete_branch)
-        .await?)
+    ctx.remove(&params.workspace, params.force, params.delete_branch)
+        .await?;
+    ctx.prune_in_background();
+    Ok(())
+}
+
+/// `image.prune`: always valid.
+pub async fn image_prune(p: Params<'static>, ctx: Ctx) -> RpcResult<ImagePruneResult> {
+    let params: ImagePruneParams = parse(&p)?;
+    Ok(ctx.image_prune(params.all, params.dry_run).await?)
 }
 
 /// `workspace.logs`: valid while the container exists.

@@ -120,6 +120,22 @@ fn image_info(info: bollard::models::ImageInspect) -> ImageInfo {
     }
 }
 
+/// An image as the engine lists it (Docker's image summary).
+#[derive(Debug, Clone, Default)]
+pub struct ImageSummary {
+    /// Its id (`sha256:…`).
+    pub id: String,
+    /// Its tags (`repository:tag`); none for an image a newer build of the
+    /// same tag replaced.
+    pub tags: Vec<String>,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
+    /// When it was made, in seconds since the Unix epoch.
+    pub created: i64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
 /// What the workspace manager needs of a container engine.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync {
@@ -132,6 +148,14 @@ pub trait ContainerRuntime: Send + Sync {
     async fn build_image(&self, build: BuildSpec) -> Result<()>;
     /// Whether the engine has image `image` (no pull).
     async fn has_image(&self, image: &str) -> Result<bool>;
+    /// The images carrying label `label` (any value).
+    async fn images_labelled(&self, label: &str) -> Result<Vec<ImageSummary>>;
+    /// The ids of the images of every container of the engine, any state,
+    /// any owner.
+    async fn images_in_use(&self) -> Result<std::collections::HashSet<String>>;
+    /// Removes image `reference` (a tag, or an id), never forced: returns
+    /// false when the engine refuses (a container uses it, or it is gone).
+    async fn remove_image(&self, reference: &str) -> Result<bool>;
     /// Creates a container; returns its id.
     async fn create(&self, spec: &ContainerSpec) -> Result<String>;
     /// Extracts a tar archive at `/` in a created container.
@@ -260,6 +284,48 @@ impl ContainerRuntime for Docker {
             reason: e.to_string(),
         })?;
         Ok(image_info(info))
+    }
+
+    async fn images_labelled(&self, label: &str) -> Result<Vec<ImageSummary>> {
+        let opts = bollard::query_parameters::ListImagesOptions {
+            filters: Some(HashMap::from([("label".to_string(), vec![label.to_string()])])),
+            ..Default::default()
+        };
+        let list = self.client().await?.list_images(Some(opts)).await.map_err(docker_err)?;
+        Ok(list
+            .into_iter()
+            .map(|i| ImageSummary {
+                id: i.id,
+                tags: i.repo_tags.into_iter().filter(|t| t != "<none>:<none>").collect(),
+                labels: i.labels,
+                created: i.created,
+                size: i.size.max(0) as u64,
+            })
+            .collect())
+    }
+
+    async fn images_in_use(&self) -> Result<std::collections::HashSet<String>> {
+        Ok(self
+            .containers(HashMap::new())
+            .await?
+            .into_iter()
+            .filter_map(|c| c.image_id)
+            .collect())
+    }
+
+    async fn remove_image(&self, reference: &str) -> Result<bool> {
+        let opts = bollard::query_parameters::RemoveImageOptions {
+            force: false,
+            noprune: false,
+            ..Default::default()
+        };
+        match self.client().await?.remove_image(reference, Some(opts), None).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409, ..
+            }) => Ok(false),
+            Err(e) => Err(docker_err(e)),
+        }
     }
 
     async fn has_image(&self, image: &str) -> Result<bool> {

@@ -114,6 +114,21 @@ impl ContainerRuntime for FakeRuntime {
         Ok(true)
     }
 
+    async fn images_labelled(&self, label: &str) -> Result<Vec<super::docker::ImageSummary>> {
+        self.call("images_labelled", label)?;
+        Ok(Vec::new())
+    }
+
+    async fn images_in_use(&self) -> Result<std::collections::HashSet<String>> {
+        self.call("images_in_use", "")?;
+        Ok(Default::default())
+    }
+
+    async fn remove_image(&self, reference: &str) -> Result<bool> {
+        self.call("remove_image", reference)?;
+        Ok(true)
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {
         self.call("create", &spec.name)?;
         let id = format!("c-{}", spec.name);

@@ -39,6 +39,7 @@ impl Setup {
             agent_binary: agent,
             default_image: "nexus-test/busybox:latest".into(),
             ssh_ready_timeout_secs: 5,
+            keep_images: 3,
         };
         let store = Store::open(&data_dir.join("state.db")).expect("store");
         let runtime = Arc::new(runtime);

@@ -6,7 +6,7 @@
 
 use crate::error::{Result, WorkspaceError};
 use crate::git::{self, RepoInfo};
-use crate::runtime::docker::{BuildSpec, ImageInfo};
+use crate::runtime::docker::{BuildSpec, ImageInfo, LABEL_DAEMON};
 use crate::workspace::{Manager, blocking};
 use nexus_devcontainer::config::{Build, Loaded};
 use nexus_devcontainer::{features, metadata};
@@ -18,6 +18,12 @@ use std::collections::HashMap;
 pub const BUILD_REPOSITORY: &str = "nexus/devcontainer";
 /// Label holding the whole content hash on those images.
 pub const LABEL_BUILD: &str = "dev.nexus.build";
+/// Label naming the repository (its working directory) whose
+/// devcontainer.json an image was first built for; `image.prune` keeps the
+/// newest few per repository.
+pub const LABEL_REPOSITORY: &str = "dev.nexus.repository";
+/// Label naming the built-in template an image is of.
+pub const LABEL_TEMPLATE: &str = "dev.nexus.template";
 
 /// The image a new workspace runs and what it says, with the metadata
 /// entries that come before devcontainer.json's: the base image's
@@ -135,7 +141,10 @@ impl Manager {
                         context: crate::runtime::templates::context(t)?,
                         dockerfile: "Dockerfile".into(),
                         source: format!("templates/{}/Dockerfile", t.name),
-                        labels: HashMap::from([("dev.nexus.template".to_string(), t.name.to_string())]),
+                        labels: HashMap::from([
+                            (LABEL_TEMPLATE.to_string(), t.name.to_string()),
+                            (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
+                        ]),
                         ..Default::default()
                     })
                     .await?;
@@ -241,6 +250,9 @@ impl Manager {
             labels: label.map(|l| (metadata::LABEL.to_string(), l)).into_iter().collect(),
             ..Default::default()
         };
+        let mut spec = spec;
+        spec.labels
+            .insert(LABEL_REPOSITORY.to_string(), repo.workdir.display().to_string());
         let tag = self
             .build_unless_present(name, hash, &format!("{base} with {what}"), spec, fresh)
             .await?;
@@ -268,6 +280,7 @@ impl Manager {
         let options = nexus_devcontainer::container_options::build_options(&l.path, &b.options)?;
         let context_dir = l.resolve(b.context.as_deref().unwrap_or("."))?;
         let dockerfile = l.resolve(b.dockerfile.as_deref().unwrap_or("Dockerfile"))?;
+        let repository = repo.workdir.display().to_string();
         let (repo, config_path) = (repo.clone(), l.path.clone());
         let (ctx, df) = (context_dir.clone(), dockerfile.clone());
         let (tar, tree, in_context, text) = blocking(move || {
@@ -308,7 +321,11 @@ impl Manager {
             source: dockerfile.clone(),
             args,
             target: options.target.or(b.target),
-            labels: options.labels.into_iter().collect(),
+            labels: options
+                .labels
+                .into_iter()
+                .chain([(LABEL_REPOSITORY.to_string(), repository)])
+                .collect(),
             no_cache: options.no_cache,
             network: options.network,
             extra_hosts: options.extra_hosts,
@@ -347,6 +364,7 @@ impl Manager {
             .progress(name, Step::Image, format!("building {tag}: {what}"));
         spec.tag = tag.clone();
         spec.labels.insert(LABEL_BUILD.to_string(), hash);
+        spec.labels.insert(LABEL_DAEMON.to_string(), self.daemon_id.clone());
         self.runtime.build_image(spec).await?;
         Ok(tag)
     }

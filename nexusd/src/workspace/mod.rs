@@ -36,6 +36,7 @@ mod fs;
 mod hooks;
 mod image;
 mod ports;
+mod prune;
 mod reconcile;
 mod remove;
 mod start;
@@ -409,6 +410,8 @@ pub struct Manager {
     /// The event bus.
     pub events: Events,
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Whether an automatic image pass runs (`prune.rs`).
+    pruning: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Manager {
@@ -438,6 +441,7 @@ impl Manager {
             channels: Default::default(),
             events: Events::default(),
             locks: std::sync::Mutex::new(HashMap::new()),
+            pruning: Default::default(),
         })
     }
 
