@@ -20,6 +20,7 @@ pub mod error;
 pub mod events;
 pub mod git;
 pub mod keys;
+pub mod metrics;
 pub mod runtime;
 pub mod server;
 pub mod store;

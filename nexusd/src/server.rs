@@ -206,7 +206,9 @@ pub async fn serve_with(
     let server = jsonrpsee::server::Server::builder()
         .set_http_middleware(
             tower::ServiceBuilder::new()
+                .layer(api::Route::health(manager.clone()))
                 .layer(api::BearerAuth::new(token))
+                .layer(api::Route::metrics(manager.clone()))
                 .layer(api::RawRead::new(manager)),
         )
         .set_rpc_middleware(rpc_middleware)

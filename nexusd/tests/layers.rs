@@ -22,12 +22,13 @@ const NEXUSD_LAYERS: &[(&str, u8)] = &[
     ("config", 1),
     ("events", 1),
     ("keys", 1),
+    ("metrics", 1),
     ("error", 0),
 ];
 
 /// Modules that may name only these others (beside their own): the API
 /// calls the manager, never the layers under it.
-const NEXUSD_ONLY: &[(&str, &[&str])] = &[("api", &["workspace", "config", "events", "keys", "error"])];
+const NEXUSD_ONLY: &[(&str, &[&str])] = &[("api", &["workspace", "config", "events", "keys", "metrics", "error"])];
 
 /// A module's path in its crate (`workspace::create`), from its file's
 /// path under `src/`; `None` for the crate roots.

@@ -340,3 +340,75 @@ fn completion_scripts_name_the_commands() {
     )));
     assert!(o.status.success(), "{}", text(&o));
 }
+
+/// `GET path` of daemon `d` over HTTP/1.0, with `token` as bearer when given:
+/// (status, body).
+fn http(d: &Daemon, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(&d.address).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    s.write_all(format!("GET {path} HTTP/1.0\r\n{auth}\r\n").as_bytes())
+        .expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("read");
+    let status = out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn metrics_and_health_tell_what_runs() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    d.create(&repo, "measured", BUSYBOX);
+    d.cli_ok(repo.path(), &["workspace", "exec", "measured", "--", "true"]);
+    let o = d.cli(repo.path(), &["workspace", "show", "nobody-here"]);
+    assert!(!o.status.success());
+    // the API's token rules
+    assert_eq!(http(&d, "/metrics", None).0, 401);
+    let (status, text) = http(&d, "/metrics", Some(&d.token()));
+    assert_eq!(status, 200, "{text}");
+    for line in [
+        "nexus_workspaces{state=\"running\"} 1",
+        "nexus_create_duration_seconds_count 1",
+        "nexus_exec_duration_seconds_count 1",
+        "nexus_api_requests_total{method=\"workspace.create\"} 1",
+        "nexus_api_errors_total{method=\"workspace.get\",kind=\"not_found\"} 1",
+        "nexus_agent_connections 1",
+        "nexus_port_forwards 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no line {line:?} in:\n{text}");
+    }
+    for name in [
+        "nexus_process_resident_memory_bytes ",
+        "nexus_process_open_fds ",
+        "nexus_process_cpu_seconds ",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "no {name} in:\n{text}");
+    }
+    // health: no token, Docker and the store
+    let (status, body) = http(&d, "/health", None);
+    assert_eq!(status, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["docker"]["ok"], true);
+    assert_eq!(health["store"]["ok"], true);
+
+    // a daemon whose Docker does not answer says so
+    let blind = Daemon::start_env(&[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    let (status, body) = http(&blind, "/health", None);
+    assert_eq!(status, 503, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).expect("health JSON");
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["docker"]["ok"], false);
+    assert!(
+        health["docker"]["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert_eq!(health["store"]["ok"], true);
+}

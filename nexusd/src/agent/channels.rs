@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-type Map = Arc<Mutex<HashMap<String, mpsc::Sender<Control>>>>;
+/// Id → (where its requests go, its workspace).
+type Map = Arc<Mutex<HashMap<String, (mpsc::Sender<Control>, String)>>>;
 
 /// The registry; one per daemon.
 #[derive(Default)]
@@ -32,13 +33,14 @@ impl Drop for Registration {
 }
 
 impl Channels {
-    /// A new id and the receiving end of its requests (a few at a time: a
-    /// sender waits while the channel catches up).
-    pub fn register(&self) -> (Registration, mpsc::Receiver<Control>) {
+    /// A new id for a channel of workspace `workspace`, and the receiving
+    /// end of its requests (a few at a time: a sender waits while the
+    /// channel catches up).
+    pub fn register(&self, workspace: &str) -> (Registration, mpsc::Receiver<Control>) {
         let (tx, rx) = mpsc::channel(4);
         let id = crate::keys::random_hex(8);
         if let Ok(mut map) = self.map.lock() {
-            map.insert(id.clone(), tx);
+            map.insert(id.clone(), (tx, workspace.to_string()));
         }
         let registration = Registration {
             id,
@@ -47,9 +49,20 @@ impl Channels {
         (registration, rx)
     }
 
+    /// Open channels by workspace.
+    pub fn by_workspace(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        if let Ok(map) = self.map.lock() {
+            for (_, w) in map.values() {
+                *counts.entry(w.clone()).or_default() += 1;
+            }
+        }
+        counts
+    }
+
     /// Hands `control` to the channel `id` (`what`: `exec` or `tunnel`, for the error).
     pub async fn send(&self, what: &'static str, id: &str, control: Control) -> Result<()> {
-        let tx = self.map.lock().ok().and_then(|m| m.get(id).cloned());
+        let tx = self.map.lock().ok().and_then(|m| m.get(id).map(|(tx, _)| tx.clone()));
         let gone = || WorkspaceError::SessionNotFound {
             what,
             id: id.to_string(),

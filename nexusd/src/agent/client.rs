@@ -53,6 +53,13 @@ pub struct AgentPool {
     sftp: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<russh_sftp::client::SftpSession>>>>>,
 }
 
+impl AgentPool {
+    /// Pooled connections now (a workspace may have one per user).
+    pub async fn connections(&self) -> usize {
+        self.conns.lock().await.len()
+    }
+}
+
 impl std::fmt::Debug for AgentPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AgentPool")

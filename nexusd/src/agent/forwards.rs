@@ -98,6 +98,11 @@ impl Forwards {
         w.remove(id);
     }
 
+    /// How many forwards run, all workspaces together.
+    pub fn count(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Host port → where it leads, of workspace `id`.
     pub fn of(&self, id: &str) -> BTreeMap<u16, PortTarget> {
         self.lock()

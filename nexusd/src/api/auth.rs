@@ -1,5 +1,6 @@
 //! Bearer-token authentication of every HTTP and WebSocket request, as a
-//! tower layer in front of the JSON-RPC server. `GET /health` needs no token.
+//! tower layer in front of the JSON-RPC server (`GET /health` is answered
+//! before it, by `routes.rs`).
 
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use nexus_sdk::{ErrorKind, RpcErrorData};
@@ -79,9 +80,6 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        if req.method() == http::Method::GET && req.uri().path() == "/health" {
-            return Box::pin(async { Ok(response(200, "{\"status\":\"ok\"}".into())) });
-        }
         if authorized(&req, &self.token) {
             return Box::pin(self.inner.call(req));
         }

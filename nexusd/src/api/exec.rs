@@ -84,6 +84,7 @@ fn incomplete_tail(b: &[u8]) -> usize {
 /// its own; a subscriber that stops reading holds its output back (bounded
 /// buffers down to the process's pipe).
 pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+    let started = std::time::Instant::now();
     // refuse before accepting when the request or the workspace is wrong
     let checks = async {
         let params = parse::<ExecParams>(&p)?;
@@ -95,7 +96,7 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
         return Ok(());
     };
     let sink = pending.accept().await?;
-    let (registration, controls) = ctx.channels.register();
+    let (registration, controls) = ctx.channels.register(&params.workspace);
     let send = |ev: &ExecEvent| serde_json::value::to_raw_value(ev);
     sink.send(send(&ExecEvent::Started {
         exec_id: registration.id.clone(),
@@ -144,6 +145,7 @@ pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: C
         }
         Err(_) => EXEC_FAILED,
     };
+    ctx.metrics.exec_seconds.observe(started.elapsed().as_secs_f64());
     sink.send(send(&ExecEvent::Exit { exit_code })?).await?;
     Ok(())
 }

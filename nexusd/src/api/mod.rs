@@ -9,6 +9,7 @@ mod fs;
 mod methods;
 mod ports;
 mod raw_read;
+mod routes;
 mod tunnel;
 mod workspace;
 
@@ -17,6 +18,7 @@ pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
 pub use methods::KnownMethods;
 pub use raw_read::RawRead;
+pub use routes::Route;
 
 use crate::workspace::Manager;
 use crate::workspace::Output;
@@ -88,7 +90,16 @@ where
     T: Serialize + Clone + Send + 'static,
     F: Future<Output = RpcResult<T>> + Send + 'static,
 {
-    rpc.register_async_method(name, move |p, ctx, _| guarded(handler(p, ctx)))?;
+    rpc.register_async_method(name, move |p, ctx, _| async move {
+        let counted = ctx.clone();
+        let result = guarded(handler(p, ctx)).await;
+        let kind = result
+            .as_ref()
+            .err()
+            .map(|e| nexus_sdk::ErrorKind::from_code(e.code()).unwrap_or(nexus_sdk::ErrorKind::Internal));
+        counted.metrics.request(name, kind);
+        result
+    })?;
     Ok(())
 }
 
@@ -105,6 +116,7 @@ where
 {
     rpc.register_subscription(name, notification, unsubscribe, move |p, sink, ctx, _| async move {
         use futures::FutureExt;
+        ctx.metrics.request(name, None);
         match std::panic::AssertUnwindSafe(handler(p, sink, ctx)).catch_unwind().await {
             Ok(r) => r,
             Err(_) => {

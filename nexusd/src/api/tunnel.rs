@@ -16,13 +16,16 @@ use tokio::sync::mpsc;
 pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
     let checks = async {
         let params = parse::<TunnelParams>(&p)?;
-        Ok(ctx.open_tunnel(&params.workspace, params.port).await?)
+        Ok((
+            params.workspace.clone(),
+            ctx.open_tunnel(&params.workspace, params.port).await?,
+        ))
     };
-    let Some((opened, pending)) = checked(pending, checks).await else {
+    let Some(((workspace, opened), pending)) = checked(pending, checks).await else {
         return Ok(());
     };
     let sink = pending.accept().await?;
-    let (registration, controls) = ctx.channels.register();
+    let (registration, controls) = ctx.channels.register(&workspace);
     let send = |ev: &TunnelEvent| serde_json::value::to_raw_value(ev);
     sink.send(send(&TunnelEvent::Opened {
         tunnel_id: registration.id.clone(),

@@ -135,7 +135,8 @@ pub struct WorkspaceRecord {
     pub created_at: i64,
 }
 
-fn state_str(s: WorkspaceState) -> &'static str {
+/// The name of state `s`, as the store and the wire spell it.
+pub fn state_str(s: WorkspaceState) -> &'static str {
     match s {
         WorkspaceState::Creating => "creating",
         WorkspaceState::Running => "running",

@@ -14,6 +14,7 @@ impl Manager {
     /// is left behind and the error names the step.
     pub async fn create(&self, p: CreateParams) -> Result<WorkspaceRecord> {
         validate_name(&p.name)?;
+        let started = std::time::Instant::now();
         let _guard = self.lock(&p.name).await;
         let name = p.name.clone();
         let authorized = authorized_keys(&p.authorized_keys)?;
@@ -133,6 +134,7 @@ impl Manager {
         match made {
             Ok(()) => {
                 self.now_running(&mut record).await?;
+                self.metrics.create_seconds.observe(started.elapsed().as_secs_f64());
                 Ok(record)
             }
             Err(e) => {

@@ -71,6 +71,13 @@ impl Manager {
     /// most [`MAX_EXEC_OUTPUT`] bytes; past that the process is stopped and
     /// the error says to use `exec.stream`).
     pub async fn exec_to_end(&self, e: &PreparedExec) -> Result<nexus_sdk::ExecResult> {
+        let started = std::time::Instant::now();
+        let result = self.exec_to_end_untimed(e).await;
+        self.metrics.exec_seconds.observe(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn exec_to_end_untimed(&self, e: &PreparedExec) -> Result<nexus_sdk::ExecResult> {
         let mut run = self.open_exec(e).await?.spawn_unsteered(e.opts.timeout, 16);
         let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
         while let Some(chunk) = run.output().recv().await {

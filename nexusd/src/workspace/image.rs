@@ -365,7 +365,9 @@ impl Manager {
         spec.tag = tag.clone();
         spec.labels.insert(LABEL_BUILD.to_string(), hash);
         spec.labels.insert(LABEL_DAEMON.to_string(), self.daemon_id.clone());
-        self.runtime.build_image(spec).await?;
+        let built = self.runtime.build_image(spec).await;
+        self.metrics.image_build(built.is_ok());
+        built?;
         Ok(tag)
     }
 }

@@ -35,6 +35,7 @@ mod exec;
 mod fs;
 mod hooks;
 mod image;
+mod metrics;
 mod ports;
 mod prune;
 mod reconcile;
@@ -412,6 +413,8 @@ pub struct Manager {
     locks: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Whether an automatic image pass runs (`prune.rs`).
     pruning: std::sync::atomic::AtomicBool,
+    /// What the flows count and time (`GET /metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for Manager {
@@ -442,6 +445,7 @@ impl Manager {
             events: Events::default(),
             locks: std::sync::Mutex::new(HashMap::new()),
             pruning: Default::default(),
+            metrics: Default::default(),
         })
     }
 

@@ -8,6 +8,7 @@ impl Manager {
     /// Starts a stopped workspace: the same container and ports (a container
     /// that vanished is made again).
     pub async fn start(&self, name: &str) -> Result<WorkspaceRecord> {
+        let started = std::time::Instant::now();
         let _guard = self.lock(name).await;
         let mut r = self.store.get(name)?;
         self.require_settled(&r)?;
@@ -24,6 +25,7 @@ impl Manager {
         self.wait_ssh(&r).await?;
         self.run_hooks(&r, &["postStartCommand", "postAttachCommand"]).await?;
         self.now_running(&mut r).await?;
+        self.metrics.start_seconds.observe(started.elapsed().as_secs_f64());
         Ok(r)
     }
 
