@@ -292,6 +292,57 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+class Pressure:
+    """Outgoing connections held and replaced all the time, as a busy host
+    has them: their source ports come from the ephemeral range, which the
+    default SSH port range lies in, so some take ports the daemon has just
+    judged free (`NEXUS_BENCH_PRESSURE` connections, 0 for none)."""
+
+    def __init__(self, count):
+        import socket
+        import threading
+        self.count, self.stop, self.in_range = count, threading.Event(), 0
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(4096)
+        self.threads = [threading.Thread(target=self.accept, daemon=True), threading.Thread(target=self.churn, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def accept(self):
+        held = []
+        while not self.stop.is_set():
+            try:
+                held.append(self.server.accept()[0])
+            except OSError:
+                return
+            if len(held) > 4 * self.count:
+                for c in held[: self.count]:
+                    c.close()
+                del held[: self.count]
+
+    def churn(self):
+        import random
+        import socket
+        pool = []
+        while not self.stop.is_set():
+            while len(pool) < self.count:
+                c = socket.create_connection(self.server.getsockname())
+                pool.append(c)
+                if 32800 <= c.getsockname()[1] <= 34999:
+                    self.in_range += 1
+            for c in random.sample(pool, min(50, len(pool))):
+                pool.remove(c)
+                c.close()
+            time.sleep(0.02)
+        for c in pool:
+            c.close()
+
+    def close(self):
+        self.stop.set()
+        self.server.close()
+
+
 def scale_bench():
     """Nexus with N = 50, 100, 200 running workspaces, then plain Docker with
     as many containers of the same image (`docker run -d IMAGE sleep
@@ -306,6 +357,8 @@ def scale_bench():
     daemon_pid = None
     ours, theirs = [], []
     ms = lambda xs: f"{pct(xs, 50)*1000:.0f}/{pct(xs, 99)*1000:.0f}"
+    held = int(os.environ.get("NEXUS_BENCH_PRESSURE", "1500"))
+    pressure, in_range = None, 0
     try:
         daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
         made = 0
@@ -316,10 +369,14 @@ def scale_bench():
                 if r.returncode != 0:
                     print(f"create s{i} failed: {r.stderr.strip()}", file=sys.stderr)
                 return r.returncode == 0
+            pressure = Pressure(held) if held else None
             t = time.perf_counter()
             with ThreadPoolExecutor(8) as pool:
                 ok = list(pool.map(create, range(made, n)))
             rate = (n - made) / (time.perf_counter() - t)
+            if pressure:
+                pressure.close()
+                in_range += pressure.in_range
             made = n
             lst = [timed(nexus("workspace", "list"), env=env, cwd=repo) for _ in range(20)]
             ex = [timed(nexus("workspace", "exec", f"s{i * 7 % n}", "--", "true"), env=env, cwd=repo) for i in range(20)]
@@ -354,8 +411,12 @@ def scale_bench():
             print(f"{n:>4} {rate:>10.1f} {failed:>7} {ms(lst):>16} {ms(ex):>16} {rss:>8.1f} {fds:>5} {cpu:>10.1f}   "
                   f"{drate:>13.1f} {dfailed:>7} {ms(dps):>11} {ms(dex):>13} {dcpu:>10.1f}")
         print("idle CPU: the whole host's over 30 s, in % of one core (dockerd, containerd shims, docker-proxy, agents, nexusd)")
+        print(f"creates ran while {held} outgoing connections were held and replaced (50 every 20 ms); "
+              f"{in_range} of them took a source port in 32800-34999; the plain containers publish no port")
         print("goals at 200: idle CPU <= 5 % of one core, list <= 20 ms, exec true <= 20 ms p50, 0 failures, daemon RSS <= 100 MiB")
     finally:
+        if pressure:
+            pressure.close()
         subprocess.run(["sh", "-c", f"docker ps -aq --filter label={LABEL} | xargs -r docker rm -f >/dev/null"])
         ws = subprocess.run(nexus("workspace", "list", "--json"), env=env, cwd=repo, capture_output=True, text=True)
         try:
