@@ -23,6 +23,26 @@ cleanup() {
     echo "==> removing $(echo "$leaked" | wc -l) workspace container(s) left by the tests" >&2
     echo "$leaked" | xargs docker rm -f -v >/dev/null
   fi
+  remove_test_images
+  echo "==> left by the tests: $(docker ps -aq --filter label=dev.nexus.workspace | wc -l) workspace containers," \
+    "$(docker volume ls -q | wc -l) volumes," \
+    "$(docker network ls -q --filter type=custom | wc -l) networks (all of the engine's)," \
+    "$(docker images -q --filter label=dev.nexus.build | wc -l) devcontainer images" >&2
+}
+# The images the tests' daemons built from devcontainer.json (label
+# dev.nexus.build) whose repository (label dev.nexus.repository, a
+# temporary directory of a test) is gone, or which predate that label:
+# removed once every test is done, never forced, so an image a container
+# still uses stays. The daemon's own pass spares images younger than 10
+# minutes and another daemon's, so without this they would pile up.
+remove_test_images() {
+  docker images --filter label=dev.nexus.build --format '{{.ID}} {{.Repository}}:{{.Tag}}' |
+    while read -r id ref; do
+      repository="$(docker image inspect --format '{{index .Config.Labels "dev.nexus.repository"}}' "$id" 2>/dev/null || true)"
+      if [ -n "$repository" ] && [ -d "$repository" ]; then continue; fi
+      if [ "$ref" = "<none>:<none>" ]; then ref="$id"; fi
+      docker rmi "$ref" >/dev/null 2>&1 || true
+    done
 }
 trap cleanup EXIT
 if cargo nextest --version >/dev/null 2>&1; then
