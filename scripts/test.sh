@@ -27,7 +27,8 @@ cleanup() {
   echo "==> left by the tests: $(docker ps -aq --filter label=dev.nexus.workspace | wc -l) workspace containers," \
     "$(docker volume ls -q | wc -l) volumes," \
     "$(docker network ls -q --filter type=custom | wc -l) networks (all of the engine's)," \
-    "$(docker images -q --filter label=dev.nexus.build | wc -l) devcontainer images" >&2
+    "$(docker images -q --filter label=dev.nexus.build | wc -l) devcontainer images," \
+    "$(docker images --format '{{.Repository}}' | grep -c '^vsc-nexus-repo-') reference tool images" >&2
 }
 # The images the tests' daemons built from devcontainer.json (label
 # dev.nexus.build) whose repository (label dev.nexus.repository, a
@@ -43,6 +44,10 @@ remove_test_images() {
       if [ "$ref" = "<none>:<none>" ]; then ref="$id"; fi
       docker rmi "$ref" >/dev/null 2>&1 || true
     done
+  # the reference tool's (@devcontainers/cli) images of the tests'
+  # repositories (temporary directories named nexus-repo-*)
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep '^vsc-nexus-repo-' |
+    xargs -r docker rmi >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 if cargo nextest --version >/dev/null 2>&1; then
