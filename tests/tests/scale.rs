@@ -64,6 +64,21 @@ fn a_port_taken_after_allocation_moves_the_create_to_another() {
         d.log()
     );
     drop(squatter);
+
+    // a stopped workspace whose port another process took: a clear error, then a start once it is free
+    d.cli_ok(repo.path(), &["workspace", "stop", "moved"]);
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port as u16)).expect("take the port");
+    let o = d.cli(repo.path(), &["workspace", "start", "moved"]);
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("its SSH port {port} is taken by another process")),
+        "{}",
+        text(&o)
+    );
+    drop(squatter);
+    d.cli_ok(repo.path(), &["workspace", "start", "moved"]);
+    let o = d.ssh(&ws, "echo back");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "back\n", "{}", text(&o));
 }
 
 /// Whether a port watcher (`nexus-agent --ports`) runs in `ws`'s container.

@@ -281,7 +281,9 @@ impl Manager {
     }
 
     /// Starts the stopped containers of workspace `r`'s compose project,
-    /// then its own container.
+    /// then its own container. Errors: `InvalidState` when its SSH port is
+    /// held by another process (Docker fixes published ports when it makes
+    /// a container, so a start cannot move it as a create does).
     pub(crate) async fn start_containers(&self, r: &WorkspaceRecord) -> Result<()> {
         let own = devcontainer_of(r).and_then(|m| Some(m.compose?.service));
         for (id, service) in self.runtime.project_containers(&container_name(r)).await? {
@@ -289,6 +291,16 @@ impl Manager {
                 self.runtime.start(&id).await?;
             }
         }
-        Ok(self.runtime.start(&container_name(r)).await?)
+        match self.runtime.start(&container_name(r)).await {
+            Err(crate::runtime::RuntimeError::PortTaken(m)) => Err(WorkspaceError::InvalidState {
+                name: r.name.clone(),
+                state: "stopped".into(),
+                hint: format!(
+                    "its SSH port {} is taken by another process ({m}): end that process (`ss -ltnp 'sport = :{}'` names it) and start again; reserving the port range keeps this from happening (README)",
+                    r.ssh_port, r.ssh_port
+                ),
+            }),
+            r => Ok(r?),
+        }
     }
 }
