@@ -194,6 +194,7 @@ pub async fn serve_with(
         tracing::error!("reconciliation failed: {e}");
     }
     let manager = Arc::new(manager);
+    manager.watch_engine();
     let module = api::module(manager.clone()).map_err(|e| ServeError::Api(e.to_string()))?;
     listener
         .set_nonblocking(true)

@@ -427,3 +427,27 @@ fn metrics_and_health_tell_what_runs() {
     );
     assert_eq!(health["store"]["ok"], true);
 }
+
+#[test]
+fn a_container_restarted_under_the_daemon_serves_again() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "bounce", BUSYBOX);
+    let name = format!("nexus-bounce-{}", &ws["id"].as_str().expect("id")[..8]);
+    // the daemon's pooled connection is in use before the restart
+    d.cli_ok(repo.path(), &["workspace", "exec", "bounce", "--", "true"]);
+    // as a Docker restart does to every container
+    nexus_e2e::docker_ok(&["restart", "-t", "1", &name]);
+    let out = d.cli_ok(repo.path(), &["workspace", "exec", "bounce", "--", "echo", "again"]);
+    assert_eq!(out, "again\n");
+    let o = d.ssh(&ws, "echo in");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "in\n", "{}", text(&o));
+    // stopped under the daemon: the list says so, and a start brings it back
+    nexus_e2e::docker_ok(&["stop", "-t", "1", &name]);
+    nexus_e2e::wait_for("the stop to be seen", Duration::from_secs(20), || {
+        listed(&d, &repo, "bounce").is_some_and(|(state, _)| state == "stopped")
+    });
+    d.cli_ok(repo.path(), &["workspace", "start", "bounce"]);
+    let out = d.cli_ok(repo.path(), &["workspace", "exec", "bounce", "--", "echo", "back"]);
+    assert_eq!(out, "back\n");
+}

@@ -136,6 +136,16 @@ pub struct ImageSummary {
     pub size: u64,
 }
 
+/// A container of this daemon that started or stopped, as the engine
+/// announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerEvent {
+    /// The container's id.
+    pub id: String,
+    /// Whether it now runs (`start`) or not (`die`).
+    pub running: bool,
+}
+
 /// What the workspace manager needs of a container engine.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync {
@@ -179,6 +189,10 @@ pub trait ContainerRuntime: Send + Sync {
     async fn remove_project(&self, project: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>;
+    /// The `start` and `die` events of the containers labelled
+    /// `dev.nexus.daemon=<daemon_id>` from now on; the stream ends (or
+    /// fails) when the engine goes away.
+    async fn container_events(&self, daemon_id: &str) -> Result<BoxStream<'static, Result<ContainerEvent>>>;
 }
 
 /// Docker through bollard.
@@ -579,6 +593,34 @@ impl ContainerRuntime for Docker {
             }
         }
         Ok(())
+    }
+
+    async fn container_events(&self, daemon_id: &str) -> Result<BoxStream<'static, Result<ContainerEvent>>> {
+        let c = self.client().await?.clone();
+        let opts = bollard::query_parameters::EventsOptions {
+            filters: Some(HashMap::from([
+                ("type".to_string(), vec!["container".to_string()]),
+                ("label".to_string(), vec![format!("{LABEL_DAEMON}={daemon_id}")]),
+                ("event".to_string(), vec!["start".to_string(), "die".to_string()]),
+            ])),
+            ..Default::default()
+        };
+        Ok(c.events(Some(opts))
+            .filter_map(|item| async move {
+                match item {
+                    Err(e) => Some(Err(docker_err(e))),
+                    Ok(m) => {
+                        let id = m.actor.and_then(|a| a.id)?;
+                        let running = match m.action.as_deref() {
+                            Some("start") => true,
+                            Some("die") => false,
+                            _ => return None,
+                        };
+                        Some(Ok(ContainerEvent { id, running }))
+                    }
+                }
+            })
+            .boxed())
     }
 
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {

@@ -114,6 +114,14 @@ impl ContainerRuntime for FakeRuntime {
         Ok(true)
     }
 
+    async fn container_events(
+        &self,
+        daemon_id: &str,
+    ) -> Result<BoxStream<'static, Result<super::docker::ContainerEvent>>> {
+        self.call("container_events", daemon_id)?;
+        Ok(futures::stream::pending().boxed())
+    }
+
     async fn images_labelled(&self, label: &str) -> Result<Vec<super::docker::ImageSummary>> {
         self.call("images_labelled", label)?;
         Ok(Vec::new())

@@ -53,3 +53,91 @@ impl Manager {
         Ok(())
     }
 }
+
+impl Manager {
+    /// Follows the engine for as long as the daemon runs: a workspace whose
+    /// container stops under it (`docker stop`, a crash, an engine restart)
+    /// is recorded stopped, with its forwards and agent connections
+    /// dropped; one started under it is recorded running again. While the
+    /// engine is away it tries again, backing off to 30 s, and once it is
+    /// back syncs every record with it (events may have been missed).
+    pub fn watch_engine(self: &Arc<Self>) {
+        let m = self.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt;
+            let (mut backoff, mut connected_before) = (std::time::Duration::from_secs(1), false);
+            loop {
+                match m.runtime.container_events(&m.daemon_id).await {
+                    Ok(mut events) => {
+                        backoff = std::time::Duration::from_secs(1);
+                        if connected_before && let Err(e) = m.sync_states().await {
+                            tracing::warn!("cannot sync workspaces with the engine: {e}");
+                        }
+                        connected_before = true;
+                        while let Some(Ok(ev)) = events.next().await {
+                            m.container_event(ev).await;
+                        }
+                        tracing::warn!("lost the engine's events: trying again");
+                    }
+                    Err(e) => tracing::debug!("no engine events: {e}"),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(30));
+            }
+        });
+    }
+
+    /// Records what the engine says of the running/stopped workspaces.
+    async fn sync_states(&self) -> Result<()> {
+        for r in self.store.list()? {
+            if matches!(r.state, WorkspaceState::Running | WorkspaceState::Stopped) {
+                let running = self.runtime.running(&container_name(&r)).await? == Some(true);
+                self.container_changed(&r, running).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// A container of this daemon started or died: settles its workspace,
+    /// unless a flow holds the workspace (it records the state itself).
+    async fn container_event(&self, ev: crate::runtime::docker::ContainerEvent) {
+        let Ok(records) = self.store.list() else { return };
+        if let Some(r) = records
+            .iter()
+            .find(|r| r.container_id.as_deref() == Some(ev.id.as_str()))
+        {
+            self.container_changed(r, ev.running).await;
+        }
+    }
+
+    /// Records workspace `r` running or stopped as its container now is,
+    /// when no flow holds it and its record says otherwise.
+    async fn container_changed(&self, r: &WorkspaceRecord, running: bool) {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(r.name.clone()).or_default().clone()
+        };
+        let Ok(_guard) = lock.try_lock_owned() else { return };
+        let Ok(mut r) = self.store.get(&r.name) else { return };
+        match (r.state, running) {
+            (WorkspaceState::Running, false) => {
+                tracing::info!(workspace = %r.name, "its container stopped under the daemon: recorded stopped");
+                self.stop_forwards(&r);
+                self.agents.forget(&r.id).await;
+                if let Err(e) = self.store.set_state(&r.id, WorkspaceState::Stopped) {
+                    tracing::warn!(workspace = %r.name, "cannot record the stop: {e}");
+                    return;
+                }
+                self.events.state(&r.name, Some(WorkspaceState::Stopped));
+            }
+            (WorkspaceState::Stopped, true) => {
+                tracing::info!(workspace = %r.name, "its container started under the daemon: recorded running");
+                self.agents.forget(&r.id).await;
+                if let Err(e) = self.now_running(&mut r).await {
+                    tracing::warn!(workspace = %r.name, "cannot record the start: {e}");
+                }
+            }
+            _ => {}
+        }
+    }
+}
