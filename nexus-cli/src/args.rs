@@ -79,6 +79,7 @@ pub struct JsonArgs {
 #[derive(Debug, Args)]
 pub struct NameJsonArgs {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
     /// Print JSON.
     #[arg(long)]
@@ -89,6 +90,7 @@ pub struct NameJsonArgs {
 #[derive(Debug, Args)]
 pub struct NameArg {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
 }
 
@@ -96,6 +98,7 @@ pub struct NameArg {
 #[derive(Debug, Args)]
 pub struct SshArgs {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
     /// Private key to use [default: ssh's own choice, plus keys beside ~/.ssh/*.pub].
     #[arg(long)]
@@ -113,6 +116,7 @@ pub struct SshArgs {
 #[derive(Debug, Args)]
 pub struct PortForwardArgs {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
     /// LOCAL:REMOTE, e.g. 8080:3000 (LOCAL 0 picks a free port).
     pub ports: String,
@@ -154,6 +158,7 @@ pub struct ContextNameArg {
 #[derive(Debug, Args)]
 pub struct ExecArgs {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
     /// Working directory in the container [default: the workspace folder].
     #[arg(long, short = 'w')]
@@ -176,6 +181,7 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
     /// Keep printing new output.
     #[arg(long, short = 'f')]
@@ -186,6 +192,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
     /// Remove even with uncommitted changes or commits on no other branch.
     #[arg(long, short = 'f')]

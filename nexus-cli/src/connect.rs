@@ -171,6 +171,38 @@ pub async fn connect(target: &Target) -> anyhow::Result<Client> {
     }
 }
 
+/// The workspaces' names, for shell completion: the daemon that would be
+/// used, asked within 1 s, never started; none when it does not answer.
+pub fn workspace_names() -> Vec<clap_complete::CompletionCandidate> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let target = Target {
+        host: env("NEXUS_HOST"),
+        token: env("NEXUS_TOKEN"),
+        context: env("NEXUS_CONTEXT"),
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return Vec::new();
+    };
+    let names = runtime.block_on(async {
+        let ask = async {
+            let resolved = target.resolve().ok()?;
+            let token = resolved
+                .token
+                .or_else(|| is_local(&resolved.address).then(read_token).flatten())?;
+            let client = Client::connect(&resolved.address, &token).await.ok()?;
+            client.list().await.ok()
+        };
+        tokio::time::timeout(Duration::from_secs(1), ask).await.ok().flatten()
+    });
+    names
+        .unwrap_or_default()
+        .into_iter()
+        .map(|w| {
+            clap_complete::CompletionCandidate::new(w.name).help(Some(format!("{:?}", w.state).to_lowercase().into()))
+        })
+        .collect()
+}
+
 fn log_path() -> std::path::PathBuf {
     local::data_dir().join("nexusd.log")
 }

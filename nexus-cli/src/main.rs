@@ -29,6 +29,24 @@ struct Cli {
     command: Command,
 }
 
+/// Prints the script that registers `nexus`'s completions with `shell`:
+/// the shell then asks `nexus` itself at each TAB (`COMPLETE=<shell>`),
+/// so workspace names come from the daemon.
+fn completion_script(shell: clap_complete::Shell) -> std::process::ExitCode {
+    let exe = std::env::current_exe().unwrap_or_else(|_| "nexus".into());
+    match std::process::Command::new(&exe)
+        .env("COMPLETE", shell.to_string())
+        .stdin(std::process::Stdio::null())
+        .status()
+    {
+        Ok(s) if s.success() => std::process::ExitCode::SUCCESS,
+        Ok(_) | Err(_) => {
+            eprintln!("error: cannot write the {shell} completion script");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create, use and remove workspaces.
@@ -49,16 +67,20 @@ enum Command {
     /// The images Nexus built.
     #[command(subcommand)]
     Image(args::ImageCommand),
-    /// Print a completion script for a shell, e.g. `source <(nexus completion bash)`.
+    /// Print a completion script for a shell (workspace names from the
+    /// daemon too), e.g. `source <(nexus completion bash)`.
     Completion(args::CompletionArgs),
 }
 
 fn main() -> std::process::ExitCode {
+    // a shell asking for completions (COMPLETE=<shell>): answered here, then exit
+    {
+        use clap::CommandFactory;
+        clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    }
     let cli = Cli::parse();
     if let Command::Completion(a) = &cli.command {
-        use clap::CommandFactory;
-        clap_complete::generate(a.shell, &mut Cli::command(), "nexus", &mut std::io::stdout());
-        return std::process::ExitCode::SUCCESS;
+        return completion_script(a.shell);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

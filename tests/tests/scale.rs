@@ -335,7 +335,7 @@ fn images_nexus_built_are_pruned_and_no_others() {
 }
 
 #[test]
-fn completion_scripts_name_the_commands() {
+fn completions_name_commands_and_the_daemons_workspaces() {
     for shell in ["bash", "zsh", "fish"] {
         let o = nexus_e2e::run(
             std::process::Command::new(nexus_e2e::bin("nexus"))
@@ -344,16 +344,48 @@ fn completion_scripts_name_the_commands() {
         );
         assert!(o.status.success(), "{shell}: {}", text(&o));
         let script = String::from_utf8_lossy(&o.stdout);
-        for word in ["workspace", "prune", "port-forward"] {
-            assert!(script.contains(word), "{shell} script lacks {word}");
-        }
+        assert!(
+            script.contains("COMPLETE=") && script.contains("nexus"),
+            "{shell}:\n{script}"
+        );
     }
-    // bash can load it
+    // bash loads it
     let o = nexus_e2e::run(std::process::Command::new("bash").arg("-c").arg(format!(
         "source <({} completion bash) && complete -p nexus",
         nexus_e2e::bin("nexus").display()
     )));
     assert!(o.status.success(), "{}", text(&o));
+    // what the shell gets at a TAB: subcommands, and workspace names from the daemon
+    let d = Daemon::start();
+    let repo = Repo::new();
+    d.create(&repo, "alpha", BUSYBOX);
+    let complete = |words: &[&str]| {
+        let o = nexus_e2e::run(d.nexus().env("COMPLETE", "fish").arg("--").args(words));
+        assert!(o.status.success(), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let subcommands = complete(&["nexus", "workspace", ""]);
+    for word in ["create", "ssh", "port-forward", "rm"] {
+        assert!(
+            subcommands.lines().any(|l| l.starts_with(word)),
+            "{word} missing:\n{subcommands}"
+        );
+    }
+    let names = complete(&["nexus", "workspace", "ssh", ""]);
+    assert!(names.lines().any(|l| l.starts_with("alpha")), "{names}");
+    // a daemon that does not answer: no names, and no daemon started
+    let o = nexus_e2e::run(
+        d.nexus()
+            .env("COMPLETE", "fish")
+            .env("NEXUS_HOST", "127.0.0.1:1")
+            .args(["--", "nexus", "workspace", "ssh", ""]),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        !String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("alpha")),
+        "{}",
+        text(&o)
+    );
 }
 
 /// `GET path` of daemon `d` over HTTP/1.0, with `token` as bearer when given:
