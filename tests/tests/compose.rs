@@ -230,8 +230,19 @@ volumes:
 
     // rm takes the project down: containers, network, the named volume
     assert!(!project_objects("volume", "cmp").is_empty());
+    let built = format!("nexus-cmp-{}-app", &ws["id"].as_str().expect("id")[..8]);
+    assert!(
+        !nexus_e2e::docker_ok(&["images", "-q", &built]).trim().is_empty(),
+        "compose built {built}"
+    );
     d.cli_ok(repo.path(), &["workspace", "rm", "cmp", "--force", "--delete-branch"]);
     assert_project_gone(&d, &repo, "cmp");
+    // the image compose built for the project goes with it
+    assert_eq!(
+        nexus_e2e::docker_ok(&["images", "-q", &built]).trim(),
+        "",
+        "{built} is left"
+    );
 }
 
 #[test]

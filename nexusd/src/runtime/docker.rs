@@ -185,7 +185,9 @@ pub trait ContainerRuntime: Send + Sync {
     async fn project_containers(&self, project: &str) -> Result<Vec<(String, String)>>;
     /// Takes Docker Compose project `project` down: its containers (with
     /// their anonymous volumes), networks and named volumes (all found by
-    /// the label `com.docker.compose.project`); nothing there is fine.
+    /// the label `com.docker.compose.project`), and the images compose built
+    /// for its services (`<project>-<service>`, `<project>_<service>`) that
+    /// no other container uses; nothing there is fine.
     async fn remove_project(&self, project: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>;
@@ -590,6 +592,21 @@ impl ContainerRuntime for Docker {
             {
                 Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
                 _ => {}
+            }
+        }
+        // the images compose built for the project's services: compose names
+        // them <project>-<service> (v2) or <project>_<service> (v1) and labels
+        // them with nothing of ours; the project name holds the workspace id
+        let opts = bollard::query_parameters::ListImagesOptions {
+            filters: Some(HashMap::from([(
+                "reference".to_string(),
+                vec![format!("{project}-*"), format!("{project}_*")],
+            )])),
+            ..Default::default()
+        };
+        for image in c.list_images(Some(opts)).await.map_err(docker_err)? {
+            for tag in image.repo_tags.iter().filter(|t| t.starts_with(project)) {
+                self.remove_image(tag).await?;
             }
         }
         Ok(())

@@ -256,8 +256,8 @@ impl Manager {
 
 impl Manager {
     /// Removes workspace `r`'s container and any compose project of it (a
-    /// plain workspace has none): containers, networks, volumes and the
-    /// override file.
+    /// plain workspace has none): containers, networks, volumes, the images
+    /// compose built for it, and the override file.
     pub(crate) async fn remove_containers(&self, r: &WorkspaceRecord) -> Result<()> {
         self.runtime.remove(&container_name(r)).await?;
         self.runtime.remove_project(&container_name(r)).await?;
