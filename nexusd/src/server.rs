@@ -210,7 +210,7 @@ pub async fn serve_with(
                 .layer(api::Route::health(manager.clone()))
                 .layer(api::BearerAuth::new(token))
                 .layer(api::Route::metrics(manager.clone()))
-                .layer(api::RawRead::new(manager)),
+                .layer(api::Route::raw_read(manager)),
         )
         .set_rpc_middleware(rpc_middleware)
         .set_config(

@@ -382,7 +382,9 @@ fn completions_name_commands_and_the_daemons_workspaces() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        !String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("alpha")),
+        !String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.starts_with("alpha")),
         "{}",
         text(&o)
     );

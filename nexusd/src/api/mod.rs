@@ -17,7 +17,6 @@ pub use auth::BearerAuth;
 pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
 pub use methods::KnownMethods;
-pub use raw_read::RawRead;
 pub use routes::Route;
 
 use crate::workspace::Manager;

@@ -1,54 +1,20 @@
 //! `GET /fs/read` ([`nexus_sdk::methods::HTTP_FS_READ`]): a file's raw bytes
-//! as a plain HTTP answer beside the JSON-RPC server, as a tower layer behind
-//! [`super::BearerAuth`]. `fs.readFile` carries base64 inside JSON, which
+//! as a plain HTTP answer beside the JSON-RPC server (routed by `routes.rs`,
+//! behind [`super::BearerAuth`]). `fs.readFile` carries base64 inside JSON, which
 //! both ends must build and parse whole; this streams SFTP reads straight
 //! into the response body, with HTTP's own backpressure.
 
 use super::Ctx;
 use super::error::to_rpc_error;
 use crate::error::WorkspaceError;
-use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use jsonrpsee::server::{HttpBody, HttpResponse};
 use jsonrpsee::types::ErrorObjectOwned;
-use nexus_sdk::methods::{HTTP_FILE_SIZE_HEADER, HTTP_FS_READ};
+use nexus_sdk::methods::HTTP_FILE_SIZE_HEADER;
 use nexus_sdk::{ErrorKind, ReadBytesParams};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 /// Bytes per body frame: SFTP reads are pipelined beneath, so this only
 /// sets how much one frame holds.
 const FRAME_BYTES: usize = 256 * 1024;
-
-/// The layer: answers `GET /fs/read`, hands everything else on.
-#[derive(Clone)]
-pub struct RawRead {
-    ctx: Ctx,
-}
-
-impl RawRead {
-    /// A layer reading files of `ctx`'s workspaces.
-    pub fn new(ctx: Ctx) -> RawRead {
-        RawRead { ctx }
-    }
-}
-
-impl<S> tower::Layer<S> for RawRead {
-    type Service = RawReadService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RawReadService {
-            inner,
-            ctx: self.ctx.clone(),
-        }
-    }
-}
-
-/// The service made by [`RawRead`].
-#[derive(Clone)]
-pub struct RawReadService<S> {
-    inner: S,
-    ctx: Ctx,
-}
 
 /// The HTTP status of an error of `kind`.
 fn status_of(kind: ErrorKind) -> u16 {
@@ -89,32 +55,15 @@ async fn read(ctx: Ctx, query: Option<String>) -> Result<HttpResponse, Workspace
     Ok(resp)
 }
 
-impl<S> tower::Service<HttpRequest> for RawReadService<S>
-where
-    S: tower::Service<HttpRequest, Response = HttpResponse> + Send,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, S::Error>> + Send>>;
+/// Answers `GET /fs/read?QUERY` (see `routes.rs`): the file's bytes, or
+/// the JSON-RPC error `fs.readFile` would give, as an HTTP answer.
+pub(super) async fn answer(ctx: Ctx, query: Option<String>) -> HttpResponse {
+    let answer = super::guarded(async { Ok(read(ctx, query).await?) }).await;
+    answer.unwrap_or_else(error_response)
+}
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
-        if req.uri().path() != HTTP_FS_READ {
-            return Box::pin(self.inner.call(req));
-        }
-        if req.method() != http::Method::GET {
-            let e = WorkspaceError::InvalidParams(format!("{HTTP_FS_READ} answers GET only"));
-            return Box::pin(async move { Ok(error_response(to_rpc_error(&e))) });
-        }
-        let (ctx, query) = (self.ctx.clone(), req.uri().query().map(str::to_string));
-        Box::pin(async move {
-            let answer = super::guarded(async { Ok(read(ctx, query).await?) }).await;
-            Ok(answer.unwrap_or_else(error_response))
-        })
-    }
+/// The answer to a request on `path` with another method than GET.
+pub(super) fn get_only(path: &str) -> HttpResponse {
+    let e = WorkspaceError::InvalidParams(format!("{path} answers GET only"));
+    error_response(to_rpc_error(&e))
 }

@@ -1,6 +1,8 @@
 //! Plain HTTP routes beside the JSON-RPC server, as tower layers:
-//! `GET /health` (in front of [`super::BearerAuth`]: no token) and
-//! `GET /metrics` (behind it: the API's token).
+//! `GET /health` (in front of [`super::BearerAuth`]: no token), and behind
+//! it (the API's token) `GET /metrics` and `GET /fs/read`
+//! ([`nexus_sdk::methods::HTTP_FS_READ`], `raw_read.rs`). Another method on
+//! a route's path gets a JSON-RPC `invalid_params` error.
 
 use super::Ctx;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
@@ -8,8 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-/// An answer to a route's request.
-type Answer = fn(Ctx) -> Pin<Box<dyn Future<Output = HttpResponse> + Send>>;
+/// An answer to a route's request, given its query string.
+type Answer = fn(Ctx, Option<String>) -> Pin<Box<dyn Future<Output = HttpResponse> + Send>>;
 
 /// The layer: answers `GET <path>` with `answer`, hands everything else on.
 #[derive(Clone)]
@@ -26,7 +28,7 @@ impl Route {
         Route {
             path: "/health",
             ctx,
-            answer: |ctx| {
+            answer: |ctx, _| {
                 Box::pin(async move {
                     let (ok, body) = ctx.health().await;
                     super::auth::response(if ok { 200 } else { 503 }, body.to_string())
@@ -41,7 +43,7 @@ impl Route {
         Route {
             path: "/metrics",
             ctx,
-            answer: |ctx| {
+            answer: |ctx, _| {
                 Box::pin(async move {
                     let mut resp = HttpResponse::new(HttpBody::from(ctx.metrics_text().await));
                     resp.headers_mut().insert(
@@ -51,6 +53,18 @@ impl Route {
                     resp
                 })
             },
+        }
+    }
+}
+
+impl Route {
+    /// `GET /fs/read?workspace=W&path=P[&offset=N][&length=N]`: a file's raw
+    /// bytes, streamed (`raw_read.rs`).
+    pub fn raw_read(ctx: Ctx) -> Route {
+        Route {
+            path: nexus_sdk::methods::HTTP_FS_READ,
+            ctx,
+            answer: |ctx, query| Box::pin(super::raw_read::answer(ctx, query)),
         }
     }
 }
@@ -88,10 +102,15 @@ where
     }
 
     fn call(&mut self, req: HttpRequest) -> Self::Future {
-        if req.method() == http::Method::GET && req.uri().path() == self.route.path {
-            let answer = (self.route.answer)(self.route.ctx.clone());
-            return Box::pin(async move { Ok(answer.await) });
+        if req.uri().path() != self.route.path {
+            return Box::pin(self.inner.call(req));
         }
-        Box::pin(self.inner.call(req))
+        if req.method() != http::Method::GET {
+            let refused = super::raw_read::get_only(self.route.path);
+            return Box::pin(async move { Ok(refused) });
+        }
+        let query = req.uri().query().map(str::to_string);
+        let answer = (self.route.answer)(self.route.ctx.clone(), query);
+        Box::pin(async move { Ok(answer.await) })
     }
 }
