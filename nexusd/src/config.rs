@@ -86,6 +86,10 @@ pub struct DaemonConfig {
     /// Images built from each repository's devcontainer.json that
     /// `image.prune` keeps, newest first, when no workspace uses them.
     pub keep_images: usize,
+    /// Seconds of client silence after which a workspace's SSH server asks
+    /// for an answer, dropping the connection after 3 unanswered asks
+    /// (OpenSSH's `ClientAliveInterval`); given to agents at create.
+    pub client_alive_interval: u64,
 }
 
 impl DaemonConfig {
@@ -99,6 +103,7 @@ impl DaemonConfig {
             default_image: DEFAULT_IMAGE.to_string(),
             ssh_ready_timeout_secs: 30,
             keep_images: 3,
+            client_alive_interval: 30,
         }
     }
 }

@@ -23,6 +23,11 @@ struct Args {
     /// the image pass after each remove and rebuild, newest first.
     #[arg(long, default_value_t = 3)]
     keep_images: usize,
+    /// Seconds of client silence after which a new workspace's SSH server
+    /// asks the client for an answer; 3 unanswered asks drop the connection
+    /// (OpenSSH's ClientAliveInterval).
+    #[arg(long, env = "NEXUS_CLIENT_ALIVE_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    client_alive_interval: u64,
     /// Image of workspaces created without --image.
     #[arg(long, env = "NEXUS_DEFAULT_IMAGE", default_value = nexusd::config::DEFAULT_IMAGE)]
     default_image: String,
@@ -98,6 +103,7 @@ async fn run() -> anyhow::Result<()> {
     config.port_range = args.port_range;
     config.default_image = args.default_image;
     config.keep_images = args.keep_images;
+    config.client_alive_interval = args.client_alive_interval;
     let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
     let listener = bind(args.listen.as_deref())?;
     let address = listener.local_addr()?;

@@ -1001,3 +1001,38 @@ fn forwarding_options_their_reenabling_after_restrict_and_from_patterns() {
         assert_eq!(o.status.success(), allowed, "from=\"{from}\":\n{}", text(&o));
     }
 }
+
+#[test]
+fn a_client_that_stops_answering_is_dropped() {
+    // asks after 1 s of silence, drops after 3 unanswered ones (docs/ssh.md)
+    let d = Daemon::start_env(&[("NEXUS_CLIENT_ALIVE_INTERVAL", "1")]);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "alive", BUSYBOX);
+    let mut client = d
+        .ssh_command(&ws, &["-tt"])
+        .arg("exec sleep 4242")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh");
+    let sleeping = || {
+        let o = d.cli(repo.path(), &["workspace", "exec", "alive", "--", "ps"]);
+        String::from_utf8_lossy(&o.stdout).contains("sleep 4242")
+    };
+    nexus_e2e::wait_for("the session's process", Duration::from_secs(20), sleeping);
+    // an answering client that says nothing stays, past several intervals
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_secs(5) {
+        assert!(client.try_wait().expect("ssh").is_none(), "a quiet client was dropped");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(sleeping(), "a quiet client's session must stay");
+    // a client that stops answering (as a dead network would) is dropped, and its session hung up
+    let pid = client.id().to_string();
+    assert!(run(Command::new("kill").args(["-STOP", &pid])).status.success());
+    nexus_e2e::wait_for("the dead client to be dropped", Duration::from_secs(20), || !sleeping());
+    let _ = run(Command::new("kill").args(["-CONT", &pid]));
+    let _ = client.kill();
+    let _ = client.wait();
+}

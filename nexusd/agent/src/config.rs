@@ -31,10 +31,19 @@ pub struct AgentConfig {
     /// (JSON `null`) unsets the variable.
     #[serde(default)]
     pub remote_env: BTreeMap<String, Option<String>>,
+    /// Seconds of silence from a client after which the server asks it for
+    /// an answer; 3 unanswered asks drop the connection (OpenSSH sshd's
+    /// `ClientAliveInterval`, with `ClientAliveCountMax` 3). Default 30.
+    #[serde(default = "default_client_alive_interval")]
+    pub client_alive_interval: u64,
 }
 
 fn default_port() -> u16 {
     2222
+}
+
+fn default_client_alive_interval() -> u64 {
+    30
 }
 
 /// What reading the configuration can fail with.

@@ -45,10 +45,28 @@ pub struct Connection {
     pub(crate) unauthenticated: Unauthenticated,
 }
 
+impl ChannelState {
+    /// A terminal session whose channel or connection is gone is hung up,
+    /// as a real terminal's: `SIGHUP` to its process group. Pipes are left
+    /// to see end-of-file and a broken pipe.
+    pub(crate) fn hang_up(&self) {
+        if let (Some(pid), Some(_)) = (self.pid, &self.master) {
+            // SAFETY: signals the session's process group; no memory is touched.
+            unsafe {
+                libc::kill(-pid, libc::SIGHUP);
+            }
+        }
+    }
+}
+
 impl Drop for Connection {
-    /// Forgets the connection's forwarded agent and its place among the
-    /// connections that have not logged in.
+    /// Hangs up its terminal sessions (the client went away: a dropped
+    /// connection, keep-alives unanswered), and forgets its forwarded agent
+    /// and its place among the connections that have not logged in.
     fn drop(&mut self) {
+        for state in self.channels.values() {
+            state.hang_up();
+        }
         self.agents.unregister(self.id);
         self.unauthenticated.forget(self.id);
     }

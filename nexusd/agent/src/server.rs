@@ -64,7 +64,7 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
         auth_rejection_time_initial: Some(Duration::ZERO),
         keys: vec![host_key],
         inactivity_timeout: None,
-        keepalive_interval: Some(Duration::from_secs(30)),
+        keepalive_interval: Some(Duration::from_secs(config.client_alive_interval.max(1))),
         keepalive_max: 3,
         nodelay: true,
         ..Default::default()
@@ -471,14 +471,9 @@ impl russh::server::Handler for Connection {
     }
 
     async fn channel_close(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
-        if let Some(state) = self.channels.remove(&channel)
-            && let (Some(pid), Some(_)) = (state.pid, state.master)
-        {
+        if let Some(state) = self.channels.remove(&channel) {
             // a closed terminal hangs up its session, as a real one does
-            // SAFETY: signals the session's process group; no memory is touched.
-            unsafe {
-                libc::kill(-pid, libc::SIGHUP);
-            }
+            state.hang_up();
         }
         Ok(())
     }

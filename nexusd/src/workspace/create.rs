@@ -370,6 +370,7 @@ impl Manager {
             "workspaceFolder": r.workspace_folder,
             "remoteUser": r.remote_user,
             "remoteUserUid": r.remote_user_uid,
+            "clientAliveInterval": self.config.client_alive_interval,
             "remoteEnv": devcontainer_of(r)
                 .map(|m| {
                     // null stays null: the agent unsets the variable

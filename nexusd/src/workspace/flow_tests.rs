@@ -40,6 +40,7 @@ impl Setup {
             default_image: "nexus-test/busybox:latest".into(),
             ssh_ready_timeout_secs: 5,
             keep_images: 3,
+            client_alive_interval: 30,
         };
         let store = Store::open(&data_dir.join("state.db")).expect("store");
         let runtime = Arc::new(runtime);
