@@ -8,18 +8,31 @@
 
 use nexus_e2e::{Daemon, Repo, sh};
 
-/// Names of `docker KIND ls` (network or volume) made for workspace `name`'s
-/// compose project (`nexus-<name>-<id>_…`).
+/// Names of `docker KIND ls` (network or volume) of workspace `name`'s
+/// compose project: those whose `com.docker.compose.project` label is
+/// `nexus-<name>-<8 hex digits>` (the project Nexus names after the
+/// workspace and its id).
 fn project_objects(kind: &str, name: &str) -> Vec<String> {
-    let out = nexus_e2e::docker_ok(&[kind, "ls", "--format", "{{.Name}}"]);
-    let prefix = format!("nexus-{name}-");
+    let out = nexus_e2e::docker_ok(&[
+        kind,
+        "ls",
+        "--filter",
+        "label=com.docker.compose.project",
+        "--format",
+        "{{.Label \"com.docker.compose.project\"}} {{.Name}}",
+    ]);
     out.lines()
-        .filter(|n| {
-            n.strip_prefix(&prefix)
-                .is_some_and(|rest| rest.len() > 9 && rest.as_bytes()[8] == b'_')
-        })
-        .map(str::to_string)
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(project, _)| is_project_of(project, name))
+        .map(|(_, object)| object.to_string())
         .collect()
+}
+
+/// Whether compose project `project` is workspace `name`'s: `nexus-<name>-<8 hex digits>`.
+fn is_project_of(project: &str, name: &str) -> bool {
+    project
+        .strip_prefix(&format!("nexus-{name}-"))
+        .is_some_and(|id| id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// The running state of the containers of workspace `name`'s project, by service.
@@ -32,13 +45,14 @@ fn project_states(name: &str) -> Vec<(String, String)> {
         "--format",
         "{{.Label \"com.docker.compose.project\"}} {{.Label \"com.docker.compose.service\"}} {{.State}}",
     ]);
-    let prefix = format!("nexus-{name}-");
     let mut states: Vec<(String, String)> = out
         .lines()
         .filter_map(|l| {
             let mut parts = l.split(' ');
             let project = parts.next()?;
-            project.strip_prefix(&prefix).filter(|id| id.len() == 8)?;
+            if !is_project_of(project, name) {
+                return None;
+            }
             Some((parts.next()?.to_string(), parts.next()?.to_string()))
         })
         .collect();

@@ -115,3 +115,41 @@ fn sigkill_mid_create_and_mid_remove_settles_after_restart() {
     d.assert_no_leftovers(&repo, "survivor", false);
     assert!(d.containers().is_empty());
 }
+
+#[test]
+fn a_killed_daemon_ends_the_host_processes_it_started() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    // an initializeCommand (run on the host) that outlives the daemon unless ended with it
+    let seconds = (40_000 + std::process::id() % 10_000).to_string();
+    repo.commit(&[(
+        ".devcontainer/devcontainer.json",
+        &format!(r#"{{"image": "{BUSYBOX}", "initializeCommand": ["sleep", "{seconds}"]}}"#),
+    )]);
+    let mut create = d
+        .nexus()
+        .args(["workspace", "create", "slow"])
+        .current_dir(repo.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn create");
+    let pattern = format!("^sleep {seconds}$");
+    let running = || {
+        nexus_e2e::run(std::process::Command::new("pgrep").args(["-f", &pattern]))
+            .status
+            .success()
+    };
+    nexus_e2e::wait_for("initializeCommand to run", Duration::from_secs(60), running);
+    d.kill9();
+    nexus_e2e::wait_for(
+        "initializeCommand to end with the daemon",
+        Duration::from_secs(10),
+        || !running(),
+    );
+    let _ = create.wait();
+    // the cut-off create is rolled back on restart
+    d.spawn();
+    assert!(!settled(&d, &repo, "slow"), "a cut-off create must be rolled back");
+    d.assert_no_leftovers(&repo, "slow", false);
+}

@@ -159,6 +159,7 @@ impl Project {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
         let cli = cli().await?;
         let mut cmd = tokio::process::Command::new(&cli.argv[0]);
+        super::end_with_daemon(&mut cmd);
         cmd.args(&cli.argv[1..]).args(["--project-name", &self.name]);
         for f in self.files.iter().chain(with_override.then_some(&self.override_file)) {
             cmd.args(["-f", f]);

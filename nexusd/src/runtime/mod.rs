@@ -102,3 +102,21 @@ impl From<RuntimeError> for WorkspaceError {
         }
     }
 }
+
+/// Makes `cmd`'s process end (SIGKILL) when the daemon does, even killed:
+/// a compose CLI or `initializeCommand` left running by a daemon that died
+/// would work on for nobody. Linux's parent-death signal fires when the
+/// thread that started the process ends; the daemon starts them from its
+/// async runtime's worker threads, which live as long as it does.
+pub fn end_with_daemon(cmd: &mut tokio::process::Command) -> &mut tokio::process::Command {
+    // SAFETY: the closure runs in the child between fork and exec and only
+    // calls prctl(2), which is async-signal-safe; it touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}

@@ -69,7 +69,7 @@ pub(crate) async fn run_initialize(
             Some(l) => format!("initializeCommand ({l})"),
             None => "initializeCommand".to_string(),
         };
-        let mut child = tokio::process::Command::new(&argv[0])
+        let mut child = crate::runtime::end_with_daemon(&mut tokio::process::Command::new(&argv[0]))
             .args(&argv[1..])
             .current_dir(dir)
             .stdin(std::process::Stdio::null())
