@@ -43,8 +43,9 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
 
 /// Binds the API listener: `listen` when given, else
 /// [`nexus_sdk::local::DEFAULT_ADDRESS`], else (that taken, by another
-/// user's daemon say) any free port of 127.0.0.1.
-fn bind(listen: Option<&str>) -> anyhow::Result<std::net::TcpListener> {
+/// user's daemon say) a free port of 127.0.0.1 the kernel picks outside the
+/// SSH port range `range`.
+fn bind(listen: Option<&str>, range: (u16, u16)) -> anyhow::Result<std::net::TcpListener> {
     if let Some(listen) = listen {
         let listen = listen.trim_start_matches("ws://");
         return std::net::TcpListener::bind(listen)
@@ -54,14 +55,27 @@ fn bind(listen: Option<&str>) -> anyhow::Result<std::net::TcpListener> {
     match std::net::TcpListener::bind(default) {
         Ok(l) => Ok(l),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            let l = std::net::TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1: {e}"))?;
-            tracing::info!(
-                "{default} is taken (another user's nexusd?): listening on {} instead; `nexus` finds it in {}",
-                l.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-                nexus_sdk::local::address_path().display()
-            );
-            Ok(l)
+            // the kernel's pick comes from the ephemeral range, which the SSH range may share
+            let mut held = Vec::new();
+            for _ in 0..64 {
+                let l = std::net::TcpListener::bind("127.0.0.1:0")
+                    .map_err(|e| anyhow::anyhow!("cannot listen on 127.0.0.1: {e}"))?;
+                let port = l.local_addr()?.port();
+                if (range.0..=range.1).contains(&port) {
+                    held.push(l);
+                    continue;
+                }
+                tracing::info!(
+                    "{default} is taken (another user's nexusd?): listening on 127.0.0.1:{port} instead; `nexus` finds it in {}",
+                    nexus_sdk::local::address_path().display()
+                );
+                return Ok(l);
+            }
+            Err(anyhow::anyhow!(
+                "{default} is taken and no free port of 127.0.0.1 outside the SSH port range {}-{} was found: give one with --listen",
+                range.0,
+                range.1
+            ))
         }
         Err(e) => Err(anyhow::anyhow!("cannot listen on {default}: {e}")),
     }
@@ -71,6 +85,13 @@ fn bind(listen: Option<&str>) -> anyhow::Result<std::net::TcpListener> {
 /// line of the log, which `nexus` shows when the daemon it started exits)
 /// and exit status 1.
 fn main() -> std::process::ExitCode {
+    // glibc raises its mmap threshold past every large block freed, after
+    // which blocks of a few MiB (each create's agent archive) come from the
+    // heap and stay with the process; a fixed threshold hands them back
+    // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -105,7 +126,7 @@ async fn run() -> anyhow::Result<()> {
     config.keep_images = args.keep_images;
     config.client_alive_interval = args.client_alive_interval;
     let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
-    let listener = bind(args.listen.as_deref())?;
+    let listener = bind(args.listen.as_deref(), config.port_range)?;
     let address = listener.local_addr()?;
     if (config.port_range.0..=config.port_range.1).contains(&address.port()) {
         anyhow::bail!(
