@@ -169,7 +169,7 @@ pub trait ContainerRuntime: Send + Sync {
     /// Creates a container; returns its id.
     async fn create(&self, spec: &ContainerSpec) -> Result<String>;
     /// Extracts a tar archive at `/` in a created container.
-    async fn upload(&self, id: &str, tar: Vec<u8>) -> Result<()>;
+    async fn upload(&self, id: &str, tar: bytes::Bytes) -> Result<()>;
     /// Starts a container.
     async fn start(&self, id: &str) -> Result<()>;
     /// Stops a container (SIGTERM, then SIGKILL after `timeout_secs`).
@@ -476,13 +476,13 @@ impl ContainerRuntime for Docker {
         Ok(created.id)
     }
 
-    async fn upload(&self, id: &str, tar: Vec<u8>) -> Result<()> {
+    async fn upload(&self, id: &str, tar: bytes::Bytes) -> Result<()> {
         let c = self.client().await?;
         let opts = UploadToContainerOptions {
             path: "/".into(),
             ..Default::default()
         };
-        c.upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
+        c.upload_to_container(id, Some(opts), bollard::body_full(tar))
             .await
             .map_err(docker_err)
     }

@@ -145,7 +145,7 @@ impl ContainerRuntime for FakeRuntime {
         Ok(id)
     }
 
-    async fn upload(&self, id: &str, _tar: Vec<u8>) -> Result<()> {
+    async fn upload(&self, id: &str, _tar: bytes::Bytes) -> Result<()> {
         self.call("upload", id)
     }
 

@@ -227,7 +227,7 @@ impl Manager {
     /// moves the workspace to another free port of the range and tries
     /// again with a new container (Docker fixes published ports at
     /// creation), up to [`PORT_ATTEMPTS`] times.
-    async fn start_on_free_port(&self, record: &mut WorkspaceRecord, mut id: String, tar: Vec<u8>) -> Result<()> {
+    async fn start_on_free_port(&self, record: &mut WorkspaceRecord, mut id: String, tar: bytes::Bytes) -> Result<()> {
         let mut attempt = 1;
         loop {
             match self.runtime.start(&id).await {
@@ -348,8 +348,10 @@ impl Manager {
     }
 
     /// The tar archive of `/.nexus`: agent binary, its configuration, the host
-    /// key and authorized_keys.
-    pub(super) fn agent_archive(&self, r: &WorkspaceRecord) -> Result<Vec<u8>> {
+    /// key and authorized_keys. Made in one allocation of its final size: a
+    /// few MiB per create, which a growing buffer would copy and the
+    /// allocator keep.
+    pub(super) fn agent_archive(&self, r: &WorkspaceRecord) -> Result<bytes::Bytes> {
         let path = &self.config.agent_binary;
         if path.is_file() && !crate::config::is_static_elf(path) {
             return Err(WorkspaceError::Internal(format!(
@@ -378,7 +380,8 @@ impl Manager {
                 })
                 .unwrap_or_default(),
         });
-        let mut b = tar::Builder::new(Vec::new());
+        // the agent, the small files, a header each and the end blocks
+        let mut b = tar::Builder::new(Vec::with_capacity(agent.len() + 64 * 1024));
         let mut dir = tar::Header::new_gnu();
         dir.set_entry_type(tar::EntryType::Directory);
         dir.set_mode(0o755);
@@ -403,7 +406,9 @@ impl Manager {
             b.append_data(&mut h, format!("{AGENT_DIR}/{file}"), data)
                 .map_err(WorkspaceError::io("packing the agent's files"))?;
         }
-        b.into_inner().map_err(WorkspaceError::io("packing the agent's files"))
+        b.into_inner()
+            .map(bytes::Bytes::from)
+            .map_err(WorkspaceError::io("packing the agent's files"))
     }
 
     /// Undoes a create: container, pooled connection, worktree, a branch the
