@@ -167,6 +167,22 @@ struct Pending {
     heard: Arc<AtomicBool>,
 }
 
+impl Pending {
+    /// Whether the client has sent anything: read already, or waiting in
+    /// the socket (a busy agent may not have read it yet), or closed.
+    fn spoke(&self) -> bool {
+        if self.heard.load(Ordering::Relaxed) {
+            return true;
+        }
+        // the socket is non-blocking (tokio's), so peek answers at once
+        let mut byte = [0u8; 1];
+        match self.socket.peek(&mut byte) {
+            Ok(n) => n > 0,
+            Err(_) => false,
+        }
+    }
+}
+
 /// Connections that have not logged in yet, by id (oldest first).
 #[derive(Clone, Default)]
 pub(crate) struct Unauthenticated(Arc<Mutex<BTreeMap<u64, Pending>>>);
@@ -178,16 +194,13 @@ impl Unauthenticated {
 
     /// Records connection `id` (`socket`: a duplicate of its socket; `heard`:
     /// [`Heard`]'s flag), first ending others while [`MAX_STARTUPS`] are
-    /// held: the oldest that sent nothing, else the oldest. Returns how many
-    /// were ended.
+    /// held: the oldest whose client has sent nothing (neither read nor
+    /// waiting in its socket), else the oldest. Returns how many were ended.
     pub(crate) fn admit(&self, id: u64, socket: TcpStream, heard: Arc<AtomicBool>) -> usize {
         let mut held = self.lock();
         let mut ended = 0;
         while held.len() >= MAX_STARTUPS {
-            let silent = held
-                .iter()
-                .find(|(_, p)| !p.heard.load(Ordering::Relaxed))
-                .map(|(id, _)| *id);
+            let silent = held.iter().find(|(_, p)| !p.spoke()).map(|(id, _)| *id);
             let victim = silent.or_else(|| held.keys().next().copied());
             match victim.and_then(|v| held.remove(&v)) {
                 Some(old) => {
@@ -261,27 +274,37 @@ mod tests {
 
     #[test]
     fn admitting_past_the_limit_ends_the_oldest_silent_one() {
+        use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let held = Unauthenticated::default();
         let mut clients = Vec::new();
         for id in 0..(MAX_STARTUPS as u64 + 2) {
-            let client = TcpStream::connect(addr).expect("connect");
+            let mut client = TcpStream::connect(addr).expect("connect");
             let (server, _) = listener.accept().expect("accept");
-            // the first one has spoken: it is spared
+            // as tokio's sockets are
+            server.set_nonblocking(true).expect("non-blocking");
+            if id == 1 {
+                // spoke, but the agent has not read it yet
+                client.write_all(b"SSH-2.0-OpenSSH_9.2\r\n").expect("write");
+                while server.peek(&mut [0u8; 1]).is_err() {
+                    std::thread::yield_now();
+                }
+            }
+            // the first one has spoken and been read: it is spared too
             held.admit(id, server, Arc::new(AtomicBool::new(id == 0)));
             clients.push(client);
         }
         assert_eq!(held.len(), MAX_STARTUPS);
         // the two oldest silent ones were shut down: their clients read end of file
-        use std::io::Read;
         let mut buf = [0u8; 1];
-        assert_eq!(clients[1].read(&mut buf).expect("read"), 0);
         assert_eq!(clients[2].read(&mut buf).expect("read"), 0);
+        assert_eq!(clients[3].read(&mut buf).expect("read"), 0);
         assert!(held.expire(0), "the one that spoke must still be held");
+        assert!(held.expire(1), "the one whose words wait unread must still be held");
         assert!(held.expire(MAX_STARTUPS as u64 + 1));
         assert!(!held.expire(MAX_STARTUPS as u64 + 1));
-        held.forget(3);
-        assert_eq!(held.len(), MAX_STARTUPS - 3);
+        held.forget(4);
+        assert_eq!(held.len(), MAX_STARTUPS - 4);
     }
 }
