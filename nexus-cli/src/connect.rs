@@ -87,8 +87,8 @@ fn read_token() -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// The local daemon the CLI started did not come up: it exited (its own
-/// error line is `line`) or did not answer in time.
+/// The local daemon the CLI started did not come up: it exited (`message`
+/// then holds its own last log line) or did not answer in time.
 #[derive(Debug)]
 pub struct DaemonNotStarted {
     /// What happened, with the daemon's own last log line.

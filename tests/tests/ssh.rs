@@ -742,12 +742,7 @@ fn authorized_keys_options_are_honoured_and_failures_never_lock_the_owner_out() 
     nexus_e2e::keygen(&stranger);
     let attempts: Vec<_> = (0..30)
         .map(|_| {
-            Command::new("ssh")
-                .args(nexus_e2e::ssh_base_options())
-                .args(["-o", "IdentitiesOnly=yes"])
-                .arg("-i")
-                .arg(&stranger)
-                .args(["-p", &port(&ws), &user_at(&ws), "true"])
+            ssh_with_key_command(&ws, &stranger)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -831,11 +826,17 @@ fn connections_that_never_log_in_cannot_keep_the_owner_out() {
 
 /// `ssh -i KEY` with only that key offered, running `true`.
 fn ssh_with_key(ws: &serde_json::Value, key: &Path) -> std::process::Output {
-    run(Command::new("ssh")
-        .args(nexus_e2e::ssh_base_options())
+    run(&mut ssh_with_key_command(ws, key))
+}
+
+/// The command of [`ssh_with_key`], not yet run.
+fn ssh_with_key_command(ws: &serde_json::Value, key: &Path) -> Command {
+    let mut c = Command::new("ssh");
+    c.args(nexus_e2e::ssh_base_options())
         .args(["-o", "IdentitiesOnly=yes", "-i"])
         .arg(key)
-        .args(["-p", &port(ws), &user_at(ws), "true"]))
+        .args(["-p", &port(ws), &user_at(ws), "true"]);
+    c
 }
 
 #[test]
