@@ -486,11 +486,13 @@ impl Manager {
 
     /// Serializes operations on one workspace name.
     pub(super) async fn lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let m = {
-            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(name.to_string()).or_default().clone()
-        };
-        m.lock_owned().await
+        self.lock_of(name).lock_owned().await
+    }
+
+    /// The mutex that serializes operations on workspace `name`.
+    pub(super) fn lock_of(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(name.to_string()).or_default().clone()
     }
 
     /// All workspaces.

@@ -113,11 +113,9 @@ impl Manager {
     /// Records workspace `r` running or stopped as its container now is,
     /// when no flow holds it and its record says otherwise.
     async fn container_changed(&self, r: &WorkspaceRecord, running: bool) {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(r.name.clone()).or_default().clone()
+        let Ok(_guard) = self.lock_of(&r.name).try_lock_owned() else {
+            return;
         };
-        let Ok(_guard) = lock.try_lock_owned() else { return };
         let Ok(mut r) = self.store.get(&r.name) else { return };
         match (r.state, running) {
             (WorkspaceState::Running, false) => {
