@@ -175,6 +175,20 @@ fn drop_privileges(cmd: &mut Command, spec: &Spec, controlling_tty: bool) {
     }
 }
 
+/// Bytes a process's stdin and stdout pipes hold (Linux's default is 64
+/// KiB): a bulk stream then wakes the process and the agent a sixteenth as
+/// often. Capped by `/proc/sys/fs/pipe-max-size` (1 MiB by default).
+pub const PIPE_CAPACITY: usize = 1024 * 1024;
+
+/// Gives the pipe of `fd` [`PIPE_CAPACITY`] bytes, or leaves it as it is
+/// when the kernel refuses (the pipe still works, only with more wake-ups).
+fn enlarge_pipe(fd: &OwnedFd) {
+    // SAFETY: F_SETPIPE_SZ on a pipe we own; no memory is passed.
+    unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_CAPACITY as libc::c_int);
+    }
+}
+
 /// Starts `spec` with pipes for stdin, stdout and stderr.
 pub fn spawn_pipes(spec: &Spec) -> std::io::Result<Started> {
     let mut cmd = command(spec);
@@ -187,9 +201,12 @@ pub fn spawn_pipes(spec: &Spec) -> std::io::Result<Started> {
     else {
         return Err(std::io::Error::other("the child's pipes are missing"));
     };
+    let (stdin, stdout) = (OwnedFd::from(stdin), OwnedFd::from(stdout));
+    enlarge_pipe(&stdin);
+    enlarge_pipe(&stdout);
     let io = Io::Pipes {
-        stdin: tokio::net::unix::pipe::Sender::from_owned_fd(OwnedFd::from(stdin))?,
-        stdout: tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(stdout))?,
+        stdin: tokio::net::unix::pipe::Sender::from_owned_fd(stdin)?,
+        stdout: tokio::net::unix::pipe::Receiver::from_owned_fd(stdout)?,
         stderr: tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(stderr))?,
     };
     Ok(Started { pid, exit, io })

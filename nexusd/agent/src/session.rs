@@ -165,6 +165,10 @@ impl Connection {
     }
 }
 
+/// The most of a process's standard output one read takes (russh cuts it
+/// into packets of the client's maximum size).
+const OUTPUT_READ: usize = 256 * 1024;
+
 /// Moves bytes between the channel and the process, then reports its exit
 /// (`exit-status` or `exit-signal`), EOF and close, in that order.
 pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: StdinReceiver) {
@@ -189,7 +193,7 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
             let h1 = handle.clone();
             let c1 = counts.clone();
             let out = async move {
-                let mut buf = vec![0u8; 32 * 1024];
+                let mut buf = vec![0u8; OUTPUT_READ];
                 while let Ok(n) = stdout.read(&mut buf).await {
                     let _waiting = OutputWaiting::new(&c1);
                     if n == 0 || h1.data(channel, buf[..n].to_vec()).await.is_err() {

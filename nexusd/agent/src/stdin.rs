@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// Bytes of client input waiting for a process beyond which the session
 /// loop waits for the process to read (unless its output is waiting).
 const STDIN_HIGH_WATER: usize = 64 * 1024 * 1024;
+/// The most queued input one write to the process carries.
+const STDIN_BATCH: usize = 1024 * 1024;
 
 /// Client input on its way to a process's stdin.
 ///
@@ -30,6 +32,9 @@ pub(crate) struct FlowCounts {
     queued: AtomicUsize,
     /// Output sends waiting on the session loop right now.
     output_waiting: AtomicUsize,
+    /// Told when input was written, an output send began, or the process's
+    /// side of the queue closed: what a held session loop waits for.
+    changed: Notify,
 }
 
 /// Marks an output send in flight for as long as it lives.
@@ -38,6 +43,7 @@ pub(crate) struct OutputWaiting<'a>(&'a FlowCounts);
 impl<'a> OutputWaiting<'a> {
     pub(crate) fn new(c: &'a FlowCounts) -> Self {
         c.output_waiting.fetch_add(1, Ordering::AcqRel);
+        c.changed.notify_waiters();
         OutputWaiting(c)
     }
 }
@@ -69,14 +75,21 @@ pub(crate) fn stdin_queue() -> (StdinQueue, StdinReceiver) {
 }
 
 impl StdinQueue {
-    /// Queues `data` for the process.
+    /// Queues `data` for the process, first waiting while more than
+    /// [`STDIN_HIGH_WATER`] bytes wait and none of its output does.
     pub(crate) async fn push(&self, data: &[u8]) {
         let c = &self.counts;
-        while c.queued.load(Ordering::Acquire) > STDIN_HIGH_WATER
-            && c.output_waiting.load(Ordering::Acquire) == 0
-            && !self.tx.is_closed()
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        loop {
+            let changed = c.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if c.queued.load(Ordering::Acquire) <= STDIN_HIGH_WATER
+                || c.output_waiting.load(Ordering::Acquire) > 0
+                || self.tx.is_closed()
+            {
+                break;
+            }
+            changed.await;
         }
         c.queued.fetch_add(data.len(), Ordering::AcqRel);
         let _ = self.tx.send(data.to_vec());
@@ -84,13 +97,32 @@ impl StdinQueue {
 }
 
 impl StdinReceiver {
-    /// The next input, if the queue is open.
+    /// The input queued now, at least one piece and up to about
+    /// [`STDIN_BATCH`] bytes joined, so the process is written to (and
+    /// woken) once for many SSH packets; `None` once the queue is closed
+    /// and empty.
     pub(crate) async fn recv(&mut self) -> Option<Vec<u8>> {
-        self.rx.recv().await
+        let mut batch = self.rx.recv().await?;
+        while batch.len() < STDIN_BATCH {
+            match self.rx.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        Some(batch)
     }
 
     /// Marks `len` bytes as written to the process.
     pub(crate) fn written(&self, len: usize) {
         self.counts.queued.fetch_sub(len, Ordering::AcqRel);
+        self.counts.changed.notify_waiters();
+    }
+}
+
+impl Drop for StdinReceiver {
+    fn drop(&mut self) {
+        // a session loop held for this process must not wait on it any more
+        self.rx.close();
+        self.counts.changed.notify_waiters();
     }
 }
