@@ -59,8 +59,9 @@ def rss_kib(pid):
 
 def ssh_bench():
     """The agent (a workspace of OPENSSH_IMAGE) beside sshd (a plain
-    container of the same image), each reached on its port published on
-    127.0.0.1 by Docker, so both take the same path."""
+    container of the same image), each on a port of 127.0.0.1 with one
+    userland copy on the way: Nexus's relay (which gives the agent each
+    client's address) for the agent, Docker's proxy for sshd."""
     run(["docker", "build", "-q", "-t", OPENSSH_IMAGE, os.path.join(ROOT, "scripts/bench-openssh")])
     work, env, repo = bench_home(47392)
     key = f"{work}/home/.ssh/id_ed25519"
@@ -122,7 +123,7 @@ def ssh_bench():
                 scp[name].append(256 / timed(["scp", *opts, "-P", port, big, "root@127.0.0.1:/tmp/big.bin"]))
         med = lambda xs: statistics.median(xs)
         a, o = "nexus-agent", "openssh sshd"
-        print(f"the agent (workspace of {OPENSSH_IMAGE}) beside sshd (a container of it), both on 127.0.0.1 ports Docker publishes")
+        print(f"the agent (workspace of {OPENSSH_IMAGE}, through Nexus's relay) beside sshd (a container of it, through Docker's proxy), both on 127.0.0.1")
         print(f"{'figure':56} {'nexus-agent':>12} {'openssh':>12} {'ratio':>7}  goal")
         print(f"{'ssh … true, median of 20 (ms)':56} {med(connect[a])*1000:12.1f} {med(connect[o])*1000:12.1f} {med(connect[a])/med(connect[o]):7.2f}  nexus <= 1.1 x openssh")
         for label, fig in (("1 GiB up, stdin to cat > /dev/null, median of 5 (MiB/s)", up),
@@ -145,12 +146,25 @@ def tear_down(daemon_pid, work, label=None):
         left = run(["docker", "ps", "-aq", "--filter", f"label={label}"]).stdout.split()
         if left:
             subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
-    if daemon_pid:
-        try:
-            os.kill(daemon_pid, 15)
-        except ProcessLookupError:
-            pass
+    relay = relay_pid(work)
+    for pid in (daemon_pid, relay):
+        if pid:
+            try:
+                os.kill(pid, 15)
+            except ProcessLookupError:
+                pass
     shutil.rmtree(work, ignore_errors=True)
+
+
+def relay_pid(work):
+    """The pid of the SSH relay (`nexusd --relay`) of the bench's daemon,
+    from its lock file, if it runs."""
+    try:
+        pid = int(open(f"{work}/data/relay.lock").read().strip())
+        cmdline = open(f"/proc/{pid}/cmdline", "rb").read()
+    except (OSError, ValueError):
+        return None
+    return pid if b"--relay" in cmdline and f"{work}/data".encode() in cmdline else None
 
 
 def bench_home(port):
@@ -406,9 +420,11 @@ def scale_bench():
             lst = [timed(nexus("workspace", "list"), env=env, cwd=repo) for _ in range(20)]
             ex = [timed(nexus("workspace", "exec", f"s{i * 7 % n}", "--", "true"), env=env, cwd=repo) for i in range(20)]
             rss = rss_kib(daemon_pid) / 1024
+            relay = relay_pid(work)
+            relay_rss = rss_kib(relay) / 1024 if relay else 0.0
             fds = len(os.listdir(f"/proc/{daemon_pid}/fd"))
             cpu = idle_cpu(commands=NEXUS_PROCESSES)
-            ours.append((n, rate, ok.count(False), lst, ex, rss, fds, cpu))
+            ours.append((n, rate, ok.count(False), lst, ex, rss, relay_rss, fds, cpu))
             print(f"nexus N={n}: {rate:.1f} creates/s, idle CPU {cpu[0]:.1f} % (Nexus's own {cpu[1]:.2f} %)", file=sys.stderr)
         names = [f"s{i}" for i in range(made)]
         with ThreadPoolExecutor(8) as pool:
@@ -430,11 +446,12 @@ def scale_bench():
             theirs.append((n, rate, started.count(None), dps, dex, cpu))
             print(f"docker N={n}: {rate:.1f} runs/s, idle CPU {cpu[0]:.1f} % (Docker's own {cpu[1]:.2f} %)", file=sys.stderr)
         print(f"busybox workspaces ({image}) beside as many plain containers of it (docker run -d … sleep infinity); 8 creates at a time")
-        print(f"{'N':>4} {'creates/s':>10} {'failed':>7} {'list p50/p99 ms':>16} {'exec p50/p99 ms':>16} {'RSS MiB':>8} {'fds':>5} {'idle host/own %':>16}   "
+        print(f"{'N':>4} {'creates/s':>10} {'failed':>7} {'list p50/p99 ms':>16} {'exec p50/p99 ms':>16} {'RSS MiB':>8} {'relay':>6} {'fds':>5} {'idle host/own %':>16}   "
               f"{'docker runs/s':>13} {'failed':>7} {'ps p50/p99':>11} {'exec p50/p99':>13} {'idle host/own %':>16}")
-        for (n, rate, failed, lst, ex, rss, fds, cpu), (_, drate, dfailed, dps, dex, dcpu) in zip(ours, theirs):
-            print(f"{n:>4} {rate:>10.1f} {failed:>7} {ms(lst):>16} {ms(ex):>16} {rss:>8.1f} {fds:>5} {cpu[0]:>9.1f}/{cpu[1]:<6.2f}   "
+        for (n, rate, failed, lst, ex, rss, relay_rss, fds, cpu), (_, drate, dfailed, dps, dex, dcpu) in zip(ours, theirs):
+            print(f"{n:>4} {rate:>10.1f} {failed:>7} {ms(lst):>16} {ms(ex):>16} {rss:>8.1f} {relay_rss:>6.1f} {fds:>5} {cpu[0]:>9.1f}/{cpu[1]:<6.2f}   "
                   f"{drate:>13.1f} {dfailed:>7} {ms(dps):>11} {ms(dex):>13} {dcpu[0]:>9.1f}/{dcpu[1]:<6.2f}")
+        print("RSS: the daemon's; relay: the SSH relay's (nexusd --relay, one process for all workspaces)")
         print("idle host/own: CPU over 30 s while all sit idle, in % of one core: the whole host's, and own =")
         print(f"  Nexus's processes ({', '.join(NEXUS_PROCESSES)}) / Docker's ({', '.join(DOCKER_PROCESSES)})")
         print(f"creates ran while {held} outgoing connections were held and replaced (50 every 20 ms); "

@@ -457,6 +457,27 @@ impl Daemon {
         panic!("nexusd did not answer on {}:\n{}", self.address, self.log());
     }
 
+    /// The pid of the daemon's SSH relay, while it runs (it outlives the
+    /// daemon, as SSH must).
+    pub fn relay_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.data_dir().join("relay.lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        // only ours: a pid the kernel gave to another process since is not
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        (cmdline.contains("--relay") && cmdline.contains(&*self.data_dir().to_string_lossy())).then_some(pid)
+    }
+
+    /// Ends the daemon's SSH relay, by its pid.
+    pub fn end_relay(&self) {
+        if let Some(pid) = self.relay_pid() {
+            let _ = Command::new("kill").arg(pid.to_string()).output();
+        }
+    }
+
     /// Kills the daemon with SIGKILL (no clean-up of its own).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -625,6 +646,22 @@ impl Daemon {
             })
             .collect();
         assert!(left.is_empty(), "containers of {name} are left: {left:?}");
+        // relay socket directories: only those of workspaces still listed
+        let ids: Vec<&str> = list
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|w| w["id"].as_str())
+            .collect();
+        if let Ok(dirs) = std::fs::read_dir(self.data_dir().join("run")) {
+            for dir in dirs.flatten() {
+                let dir = dir.file_name().to_string_lossy().into_owned();
+                assert!(
+                    ids.contains(&dir.as_str()),
+                    "a relay socket directory of no workspace is left: {dir}"
+                );
+            }
+        }
         assert!(!repo.worktree(name).exists(), "the worktree of {name} is left");
         let worktrees = git(repo.path(), &["worktree", "list", "--porcelain"]);
         assert!(
@@ -644,8 +681,11 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("--- nexusd log ({})\n{}", self.address, self.log());
+            let relay_log = std::fs::read_to_string(self.data_dir().join("relay.log")).unwrap_or_default();
+            eprintln!("--- relay log\n{relay_log}");
         }
         self.kill9();
+        self.end_relay();
         if let Ok(id) = std::fs::read_to_string(self.data_dir().join("daemon_id")) {
             let o = Command::new("docker")
                 .args([

@@ -90,6 +90,11 @@ pub struct DaemonConfig {
     /// for an answer, dropping the connection after 3 unanswered asks
     /// (OpenSSH's `ClientAliveInterval`); given to agents at create.
     pub client_alive_interval: u64,
+    /// The program started as the SSH relay (`nexusd --relay`, see
+    /// `crate::relay`): `nexusd` itself. `None` (the default, and tests of
+    /// the flows on a fake runtime): new workspaces' ports are published by
+    /// Docker instead, and their clients' addresses are not seen.
+    pub relay_program: Option<PathBuf>,
 }
 
 impl DaemonConfig {
@@ -104,6 +109,7 @@ impl DaemonConfig {
             ssh_ready_timeout_secs: 30,
             keep_images: 3,
             client_alive_interval: 30,
+            relay_program: None,
         }
     }
 }

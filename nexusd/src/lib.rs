@@ -21,6 +21,7 @@ pub mod events;
 pub mod git;
 pub mod keys;
 pub mod metrics;
+pub mod relay;
 pub mod runtime;
 pub mod server;
 pub mod store;

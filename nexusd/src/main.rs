@@ -28,9 +28,27 @@ struct Args {
     /// (OpenSSH's ClientAliveInterval).
     #[arg(long, env = "NEXUS_CLIENT_ALIVE_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     client_alive_interval: u64,
+    /// Run as the SSH relay of the data directory (started by the daemon).
+    #[arg(long, hide = true)]
+    relay: bool,
     /// Image of workspaces created without --image.
     #[arg(long, env = "NEXUS_DEFAULT_IMAGE", default_value = nexusd::config::DEFAULT_IMAGE)]
     default_image: String,
+}
+
+/// Tells the daemon that started the relay that it listens (one line on
+/// standard output), then points standard output at `/dev/null`: the
+/// daemon's pipe must not keep the relay from writing once it is gone.
+fn relay_ready() -> std::io::Result<()> {
+    use std::io::Write;
+    println!("ready");
+    std::io::stdout().flush()?;
+    let devnull = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    // SAFETY: dup2 onto our own standard output; no memory is passed.
+    if unsafe { libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&devnull), 1) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn parse_range(s: &str) -> Result<(u16, u16), String> {
@@ -121,10 +139,14 @@ async fn run() -> anyhow::Result<()> {
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
     }
+    if args.relay {
+        return nexusd::relay::serve(&config.data_dir, relay_ready).await;
+    }
     config.port_range = args.port_range;
     config.default_image = args.default_image;
     config.keep_images = args.keep_images;
     config.client_alive_interval = args.client_alive_interval;
+    config.relay_program = Some(std::env::current_exe()?);
     let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
     let listener = bind(args.listen.as_deref(), config.port_range)?;
     let address = listener.local_addr()?;

@@ -18,6 +18,7 @@ const NEXUSD_LAYERS: &[(&str, u8)] = &[
     ("agent", 3),
     ("runtime", 3),
     ("store", 2),
+    ("relay", 2),
     ("git", 2),
     ("config", 1),
     ("events", 1),

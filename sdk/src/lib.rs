@@ -8,6 +8,7 @@ pub mod error;
 pub mod local;
 pub mod methods;
 pub mod openrpc;
+pub mod relay;
 pub mod signal;
 pub mod types;
 

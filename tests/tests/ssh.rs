@@ -989,8 +989,8 @@ fn forwarding_options_their_reenabling_after_restrict_and_from_patterns() {
     with_options(&d, &repo, "options", "restrict,agent-forwarding");
     assert!(forwarded_agent() && !remote_forward());
 
-    // from=: CIDR and negation (every client arrives from Docker's gateway
-    // here, an IPv4 address: the patterns are chosen to hold for any of them)
+    // from=: CIDR and negation (the client is 127.0.0.1 here, through the
+    // relay; the patterns are chosen to hold for any IPv4 address)
     for (from, allowed) in [
         ("0.0.0.0/0", true),
         ("10.255.255.255/32", false),
@@ -1036,4 +1036,116 @@ fn a_client_that_stops_answering_is_dropped() {
     let _ = run(Command::new("kill").args(["-CONT", &pid]));
     let _ = client.kill();
     let _ = client.wait();
+}
+
+/// The agent's log (the container's standard error) so far.
+fn agent_log(ws: &serde_json::Value) -> String {
+    let filter = format!("label=dev.nexus.workspace={}", ws["id"].as_str().expect("id"));
+    let id = nexus_e2e::docker_ok(&["ps", "-q", "--filter", &filter]);
+    text(&run(Command::new("docker").args(["logs", id.trim()])))
+}
+
+#[test]
+fn the_agent_sees_each_clients_own_address() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "addresses", BUSYBOX);
+    // `ssh -b` picks the client's source address on the loopback range
+    let from = |address: &str, key: Option<&Path>| {
+        let mut c = Command::new("ssh");
+        match key {
+            Some(k) => c.args(nexus_e2e::ssh_base_options()).arg("-i").arg(k),
+            None => c.args(opts(&d)),
+        };
+        run(c
+            .args(["-b", address, "-p", &port(&ws), &user_at(&ws), "echo in"])
+            .stdin(Stdio::null()))
+    };
+
+    with_options(&d, &repo, "addresses", "from=\"127.0.0.2\"");
+    let o = from("127.0.0.2", None);
+    assert!(
+        o.status.success(),
+        "from=\"127.0.0.2\" must let 127.0.0.2 in:\n{}",
+        text(&o)
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "in\n");
+    let o = from("127.0.0.3", None);
+    assert!(
+        !o.status.success(),
+        "from=\"127.0.0.2\" must keep 127.0.0.3 out:\n{}",
+        text(&o)
+    );
+    let log = agent_log(&ws);
+    assert!(
+        log.contains("from 127.0.0.3: not in from=\"127.0.0.2\""),
+        "the refusal must name the real address:\n{log}"
+    );
+
+    // a key that is not authorized, from 127.0.0.3: its failure is logged with that address
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stranger = dir.path().join("stranger");
+    nexus_e2e::keygen(&stranger);
+    assert!(!from("127.0.0.3", Some(&stranger)).status.success());
+    let log = agent_log(&ws);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("failed login as") && l.contains("from 127.0.0.3 port")),
+        "the failed login must name the real address:\n{log}"
+    );
+    assert!(
+        !log.contains("172.17.0.1"),
+        "no client may appear as Docker's gateway:\n{log}"
+    );
+}
+
+#[test]
+fn the_relay_socket_drops_what_the_relay_did_not_send() {
+    use std::os::unix::net::UnixStream;
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "forged", BUSYBOX);
+    let socket = d
+        .data_dir()
+        .join("run")
+        .join(ws["id"].as_str().expect("id"))
+        .join("ssh.sock");
+    // nothing but the agent's answer (its banner, or end of file) within 15 s
+    let answer = |bytes: &[u8]| {
+        let mut s = UnixStream::connect(&socket).expect("the relay socket");
+        s.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+        s.write_all(bytes).expect("write");
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        got
+    };
+    // PROXY protocol v2 (HAProxy's spec, 2.2): TCP4 127.0.0.2 -> 127.0.0.1
+    // with the secret TLV, the secret all zeros: not this workspace's
+    let mut forged = b"\r\n\r\n\0\r\nQUIT\n\x21\x11".to_vec();
+    forged.extend_from_slice(&47u16.to_be_bytes());
+    forged.extend_from_slice(&[127, 0, 0, 2, 127, 0, 0, 1]);
+    forged.extend_from_slice(&40000u16.to_be_bytes());
+    forged.extend_from_slice(&22u16.to_be_bytes());
+    forged.push(nexus_sdk::relay::SECRET_TLV);
+    forged.extend_from_slice(&32u16.to_be_bytes());
+    forged.extend_from_slice(&[0u8; 32]);
+    forged.extend_from_slice(b"SSH-2.0-OpenSSH_9.2\r\n");
+    assert_eq!(
+        answer(&forged),
+        b"",
+        "a header with another secret must be dropped unanswered"
+    );
+    // SSH with no header at all
+    assert_eq!(
+        answer(b"SSH-2.0-OpenSSH_9.2\r\n"),
+        b"",
+        "SSH without a header must be dropped unanswered"
+    );
+    let log = agent_log(&ws);
+    assert!(
+        log.contains("does not carry this workspace's relay secret") && log.contains("not a PROXY protocol v2 header"),
+        "both drops must be logged:\n{log}"
+    );
+    // the relay itself still gets the owner in
+    assert!(d.ssh(&ws, "true").status.success());
 }

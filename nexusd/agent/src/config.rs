@@ -36,6 +36,21 @@ pub struct AgentConfig {
     /// `ClientAliveInterval`, with `ClientAliveCountMax` 3). Default 30.
     #[serde(default = "default_client_alive_interval")]
     pub client_alive_interval: u64,
+    /// The relay socket, when the daemon relays the workspace's SSH port
+    /// itself (`relay.rs`); absent for workspaces made before the relay.
+    #[serde(default)]
+    pub relay: Option<RelayConfig>,
+}
+
+/// Where the daemon's relay hands over clients, and the secret it proves
+/// itself with (`nexus_sdk::relay`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayConfig {
+    /// The Unix socket to listen on (`/.nexus/run/ssh.sock`).
+    pub socket: PathBuf,
+    /// The relay secret, 64 hex digits.
+    pub secret: String,
 }
 
 fn default_port() -> u16 {

@@ -6,7 +6,8 @@
 //! neither can lock the owner out.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Shutdown, TcpStream};
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -117,7 +118,7 @@ pub(crate) fn delay(from_source: u32, of_key: u32) -> Duration {
 
 /// A connection's stream that notes when the client first sent a byte.
 pub(crate) struct Heard<S> {
-    inner: S,
+    pub(crate) inner: S,
     heard: Arc<AtomicBool>,
 }
 
@@ -160,10 +161,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<S> {
     }
 }
 
-/// A connection that has not logged in: a second handle to its socket to
-/// shut it down by, and whether its client has sent anything.
+/// A connection that has not logged in: a second handle to its socket (TCP
+/// or the relay's Unix socket) to shut it down by, and whether its client
+/// has sent anything.
 struct Pending {
-    socket: TcpStream,
+    socket: OwnedFd,
     heard: Arc<AtomicBool>,
 }
 
@@ -174,11 +176,25 @@ impl Pending {
         if self.heard.load(Ordering::Relaxed) {
             return true;
         }
-        // the socket is non-blocking (tokio's), so peek answers at once
-        let mut byte = [0u8; 1];
-        match self.socket.peek(&mut byte) {
-            Ok(n) => n > 0,
-            Err(_) => false,
+        let mut byte = 0u8;
+        // SAFETY: a one-byte peek into `byte`, which outlives the call; it
+        // never blocks (MSG_DONTWAIT).
+        let n = unsafe {
+            libc::recv(
+                self.socket.as_raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n > 0
+    }
+
+    /// Ends the connection: its session reads end of file.
+    fn shut_down(&self) {
+        // SAFETY: shutdown(2) of a socket we hold a handle to; no memory is passed.
+        unsafe {
+            libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR);
         }
     }
 }
@@ -196,7 +212,7 @@ impl Unauthenticated {
     /// [`Heard`]'s flag), first ending others while [`MAX_STARTUPS`] are
     /// held: the oldest whose client has sent nothing (neither read nor
     /// waiting in its socket), else the oldest. Returns how many were ended.
-    pub(crate) fn admit(&self, id: u64, socket: TcpStream, heard: Arc<AtomicBool>) -> usize {
+    pub(crate) fn admit(&self, id: u64, socket: OwnedFd, heard: Arc<AtomicBool>) -> usize {
         let mut held = self.lock();
         let mut ended = 0;
         while held.len() >= MAX_STARTUPS {
@@ -204,7 +220,7 @@ impl Unauthenticated {
             let victim = silent.or_else(|| held.keys().next().copied());
             match victim.and_then(|v| held.remove(&v)) {
                 Some(old) => {
-                    let _ = old.socket.shutdown(Shutdown::Both);
+                    old.shut_down();
                     ended += 1;
                 }
                 None => break,
@@ -223,7 +239,7 @@ impl Unauthenticated {
     pub(crate) fn expire(&self, id: u64) -> bool {
         match self.lock().remove(&id) {
             Some(p) => {
-                let _ = p.socket.shutdown(Shutdown::Both);
+                p.shut_down();
                 true
             }
             None => false,
@@ -275,6 +291,7 @@ mod tests {
     #[test]
     fn admitting_past_the_limit_ends_the_oldest_silent_one() {
         use std::io::{Read, Write};
+        use std::net::TcpStream;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("address");
         let held = Unauthenticated::default();
@@ -292,7 +309,7 @@ mod tests {
                 }
             }
             // the first one has spoken and been read: it is spared too
-            held.admit(id, server, Arc::new(AtomicBool::new(id == 0)));
+            held.admit(id, OwnedFd::from(server), Arc::new(AtomicBool::new(id == 0)));
             clients.push(client);
         }
         assert_eq!(held.len(), MAX_STARTUPS);

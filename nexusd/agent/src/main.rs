@@ -11,6 +11,7 @@ mod limits;
 mod ports;
 mod process;
 mod reaper;
+mod relay;
 mod server;
 mod session;
 mod sftp;

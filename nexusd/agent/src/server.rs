@@ -17,6 +17,7 @@ use crate::users;
 use russh::server::{Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Sig};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,6 +33,12 @@ pub enum AgentError {
     HostKey {
         /// The file.
         path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The relay socket cannot be served.
+    #[error("cannot serve the relay socket: {reason}")]
+    Relay {
         /// Why.
         reason: String,
     },
@@ -71,6 +78,19 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     };
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
     tracing::info!("serving SSH on port {}", config.port);
+    let relay = match &config.relay {
+        Some(r) => {
+            let secret = crate::relay::secret_from_hex(&r.secret).ok_or_else(|| AgentError::Relay {
+                reason: "the relay secret is not 64 hex digits".into(),
+            })?;
+            let socket = crate::relay::listen(&r.socket).map_err(|e| AgentError::Relay {
+                reason: format!("cannot listen on {}: {e}", r.socket.display()),
+            })?;
+            tracing::info!("serving relayed SSH on {}", r.socket.display());
+            Some((socket, Arc::<[u8]>::from(secret)))
+        }
+        None => None,
+    };
     let server = Server {
         config,
         ssh_config: Arc::new(ssh_config),
@@ -81,7 +101,7 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     tokio::select! {
-        r = server.serve(&listener) => r?,
+        r = server.serve(&listener, relay.as_ref()) => r?,
         _ = sigterm.recv() => shut_down().await,
         _ = sigint.recv() => shut_down().await,
     }
@@ -123,6 +143,7 @@ fn others_alive() -> bool {
         .unwrap_or(false)
 }
 
+#[derive(Clone)]
 struct Server {
     config: Arc<AgentConfig>,
     ssh_config: Arc<russh::server::Config>,
@@ -131,14 +152,39 @@ struct Server {
     unauthenticated: Unauthenticated,
 }
 
+/// A connection just accepted.
+enum Accepted {
+    /// On the TCP port: the peer is who Docker's proxy or a container
+    /// connected from.
+    Tcp(tokio::net::TcpStream, SocketAddr),
+    /// On the relay socket: the peer is in the header still to be read.
+    Relayed(tokio::net::UnixStream),
+}
+
+/// The next connection on the relay socket, if there is one; never, if not.
+async fn accept_relayed(relay: Option<&(tokio::net::UnixListener, Arc<[u8]>)>) -> std::io::Result<Accepted> {
+    match relay {
+        Some((listener, _)) => listener.accept().await.map(|(s, _)| Accepted::Relayed(s)),
+        None => std::future::pending().await,
+    }
+}
+
 impl Server {
-    /// Accepts connections until the listener fails, each in a task of its
-    /// own, holding those that have not logged in to [`MAX_STARTUPS`] and
-    /// [`LOGIN_GRACE_TIME`].
-    async fn serve(&self, listener: &tokio::net::TcpListener) -> std::io::Result<()> {
+    /// Accepts connections on the TCP port and the relay socket until one
+    /// fails, each in a task of its own, holding those that have not logged
+    /// in to [`MAX_STARTUPS`] and [`LOGIN_GRACE_TIME`].
+    async fn serve(
+        &self,
+        listener: &tokio::net::TcpListener,
+        relay: Option<&(tokio::net::UnixListener, Arc<[u8]>)>,
+    ) -> std::io::Result<()> {
         let mut next_id = 1u64;
         loop {
-            let (socket, peer) = match listener.accept().await {
+            let accepted = tokio::select! {
+                r = listener.accept() => r.map(|(s, peer)| Accepted::Tcp(s, peer)),
+                r = accept_relayed(relay) => r,
+            };
+            let accepted = match accepted {
                 Ok(accepted) => accepted,
                 // out of file descriptors or memory: the connections held end in time
                 Err(e)
@@ -154,69 +200,98 @@ impl Server {
             };
             let id = next_id;
             next_id += 1;
-            let (socket, handle) = match duplicate(socket) {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!("dropped the connection from {peer}: {e}");
-                    continue;
+            match accepted {
+                Accepted::Tcp(socket, peer) => {
+                    let _ = socket.set_nodelay(true);
+                    let Some(socket) = self.admit(id, socket, &peer.to_string()) else {
+                        continue;
+                    };
+                    let server = self.clone();
+                    tokio::spawn(async move { server.session(id, socket, peer).await });
                 }
-            };
-            let (socket, heard) = Heard::new(socket);
-            let ended = self.unauthenticated.admit(id, handle, heard);
-            if ended > 0 {
-                tracing::warn!("{MAX_STARTUPS} connections have not logged in: ended one to admit {peer}");
+                Accepted::Relayed(socket) => {
+                    let Some(mut socket) = self.admit(id, socket, "a relayed client") else {
+                        continue;
+                    };
+                    let server = self.clone();
+                    let secret = relay.map(|(_, s)| s.clone()).unwrap_or_else(|| Arc::from(Vec::new()));
+                    tokio::spawn(async move {
+                        match crate::relay::read_header(&mut socket.inner, &secret).await {
+                            Ok(peer) => server.session(id, socket, peer).await,
+                            Err(e) => {
+                                server.unauthenticated.forget(id);
+                                tracing::warn!("dropped a connection on the relay socket: {e}");
+                            }
+                        }
+                    });
+                }
             }
-            let connection = Connection {
-                id,
-                config: self.config.clone(),
-                peer: Some(peer),
-                user: None,
-                permissions: Permissions::default(),
-                channels: HashMap::new(),
-                remote: RemoteForwards::default(),
-                agent_socket: None,
-                agents: self.agents.clone(),
-                failures: self.failures.clone(),
-                unauthenticated: self.unauthenticated.clone(),
-            };
-            let ssh_config = self.ssh_config.clone();
-            let unauthenticated = self.unauthenticated.clone();
-            tokio::spawn(async move {
-                let session = async move {
-                    let running = russh::server::run_stream(ssh_config, socket, connection).await?;
-                    running.await
-                };
-                let grace = tokio::time::sleep(LOGIN_GRACE_TIME);
-                tokio::pin!(session, grace);
-                let mut graced = false;
-                loop {
-                    tokio::select! {
-                        result = &mut session => {
-                            if let Err(e) = result {
-                                tracing::debug!("connection from {peer} ended: {e}");
-                            }
-                            break;
-                        }
-                        _ = &mut grace, if !graced => {
-                            graced = true;
-                            if unauthenticated.expire(id) {
-                                tracing::warn!("dropped the connection from {peer}: no login within {} s", LOGIN_GRACE_TIME.as_secs());
-                            }
-                        }
-                    }
-                }
-            });
         }
     }
-}
 
-/// The socket as tokio's, and a second handle to the same socket that can
-/// shut it down from outside the session.
-fn duplicate(socket: tokio::net::TcpStream) -> std::io::Result<(tokio::net::TcpStream, std::net::TcpStream)> {
-    socket.set_nodelay(true)?;
-    let socket = socket.into_std()?;
-    let handle = socket.try_clone()?;
-    Ok((tokio::net::TcpStream::from_std(socket)?, handle))
+    /// Counts connection `id` among those not logged in (ending others
+    /// past [`MAX_STARTUPS`]) and returns its socket, marked when its
+    /// client first sends; `None` when no second handle can be made.
+    fn admit<S: std::os::fd::AsFd>(&self, id: u64, socket: S, peer: &str) -> Option<Heard<S>> {
+        let handle = match socket.as_fd().try_clone_to_owned() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!("dropped the connection from {peer}: {e}");
+                return None;
+            }
+        };
+        let (socket, heard) = Heard::new(socket);
+        let ended = self.unauthenticated.admit(id, handle, heard);
+        if ended > 0 {
+            tracing::warn!("{MAX_STARTUPS} connections have not logged in: ended one to admit {peer}");
+        }
+        Some(socket)
+    }
+
+    /// Serves SSH on connection `id` from `peer` until it ends, dropping it
+    /// if it has not logged in after [`LOGIN_GRACE_TIME`].
+    async fn session<S>(self, id: u64, socket: Heard<S>, peer: SocketAddr)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let connection = Connection {
+            id,
+            config: self.config.clone(),
+            peer: Some(peer),
+            user: None,
+            permissions: Permissions::default(),
+            channels: HashMap::new(),
+            remote: RemoteForwards::default(),
+            agent_socket: None,
+            agents: self.agents.clone(),
+            failures: self.failures.clone(),
+            unauthenticated: self.unauthenticated.clone(),
+        };
+        let ssh_config = self.ssh_config.clone();
+        let session = async move {
+            let running = russh::server::run_stream(ssh_config, socket, connection).await?;
+            running.await
+        };
+        let grace = tokio::time::sleep(LOGIN_GRACE_TIME);
+        tokio::pin!(session, grace);
+        let mut graced = false;
+        loop {
+            tokio::select! {
+                result = &mut session => {
+                    if let Err(e) = result {
+                        tracing::debug!("connection from {peer} ended: {e}");
+                    }
+                    break;
+                }
+                _ = &mut grace, if !graced => {
+                    graced = true;
+                    if self.unauthenticated.expire(id) {
+                        tracing::warn!("dropped the connection from {peer}: no login within {} s", LOGIN_GRACE_TIME.as_secs());
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl russh::server::Handler for Connection {

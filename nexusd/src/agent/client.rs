@@ -39,6 +39,10 @@ pub struct Target {
     pub id: String,
     /// Host port of its SSH server on 127.0.0.1.
     pub port: u16,
+    /// Its relay secret (`crate::relay::secret_of`) when its agent has a
+    /// relay socket: the daemon then connects there, not to `port`, so it
+    /// needs neither the relay nor Docker's proxy.
+    pub relay_secret: Option<[u8; nexus_sdk::relay::SECRET_LEN]>,
     /// User to log in as.
     pub user: String,
     /// Its host public key (OpenSSH line).
@@ -48,6 +52,8 @@ pub struct Target {
 /// The connection pool, with one SFTP session per workspace beside it.
 pub struct AgentPool {
     key: Arc<PrivateKey>,
+    /// The data directory, under which agents' relay sockets are.
+    data_dir: std::path::PathBuf,
     /// Keyed by workspace id and user.
     conns: Mutex<HashMap<(String, String), Conn>>,
     sftp: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Arc<russh_sftp::client::SftpSession>>>>>,
@@ -144,9 +150,10 @@ pub fn command_line(argv: &[String], cwd: Option<&str>, env: &[(String, String)]
 
 impl AgentPool {
     /// A pool that logs in with `key`.
-    pub fn new(key: PrivateKey) -> AgentPool {
+    pub fn new(key: PrivateKey, data_dir: std::path::PathBuf) -> AgentPool {
         AgentPool {
             key: Arc::new(key),
+            data_dir,
             conns: Mutex::new(HashMap::new()),
             sftp: Mutex::new(HashMap::new()),
         }
@@ -169,13 +176,28 @@ impl AgentPool {
             },
             ..Default::default()
         });
-        let mut handle = tokio::time::timeout(
-            Duration::from_secs(10),
-            russh::client::connect(config, ("127.0.0.1", t.port), Pinned { host_key }),
-        )
-        .await
-        .map_err(|_| unavailable("timed out connecting"))?
-        .map_err(unavailable)?;
+        let handler = Pinned { host_key };
+        let connecting = async {
+            match &t.relay_secret {
+                Some(secret) => {
+                    let socket = crate::relay::socket_path(&self.data_dir, &t.id);
+                    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                    let local = std::net::SocketAddr::from(([127, 0, 0, 1], t.port));
+                    let stream = crate::relay::connect(&socket, loopback, local, secret)
+                        .await
+                        .map_err(|e| unavailable(format!("{}: {e}", socket.display())))?;
+                    russh::client::connect_stream(config, stream, handler)
+                        .await
+                        .map_err(unavailable)
+                }
+                None => russh::client::connect(config, ("127.0.0.1", t.port), handler)
+                    .await
+                    .map_err(unavailable),
+            }
+        };
+        let mut handle = tokio::time::timeout(Duration::from_secs(10), connecting)
+            .await
+            .map_err(|_| unavailable("timed out connecting"))??;
         let auth = handle
             .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(self.key.clone(), None))
             .await

@@ -86,6 +86,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE workspaces ADD COLUMN delete_branch INTEGER NOT NULL DEFAULT 0;",
     // 3: the devcontainer.json a workspace was made from (JSON, variables replaced)
     "ALTER TABLE workspaces ADD COLUMN devcontainer TEXT;",
+    // 4: whether the SSH port is the relay's (`relay.rs`) rather than Docker's
+    "ALTER TABLE workspaces ADD COLUMN ssh_relay INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -118,6 +120,11 @@ pub struct WorkspaceRecord {
     pub workspace_folder: String,
     /// Host port of the agent's SSH server.
     pub ssh_port: u16,
+    /// Whether the relay (`crate::relay`) listens on `ssh_port` and hands
+    /// clients to the agent's relay socket with their addresses; else
+    /// Docker publishes the agent's port 2222 there (workspaces made before
+    /// the relay).
+    pub ssh_relay: bool,
     /// The host private key, OpenSSH PEM.
     pub host_key: String,
     /// The host public key, OpenSSH one-line format.
@@ -171,6 +178,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         remote_user_uid: uid.zip(gid),
         workspace_folder: r.get("workspace_folder")?,
         ssh_port: r.get("ssh_port")?,
+        ssh_relay: r.get("ssh_relay")?,
         host_key: r.get("host_key")?,
         host_public_key: r.get("host_public_key")?,
         authorized_keys: r.get("authorized_keys")?,
@@ -265,8 +273,9 @@ impl Store {
         tx.execute(
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
-                ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at, devcontainer)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at, devcontainer,
+                ssh_relay)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             params![
                 record.id,
                 record.name,
@@ -288,6 +297,7 @@ impl Store {
                 record.container_id,
                 record.created_at,
                 record.devcontainer,
+                record.ssh_relay,
             ],
         )?;
         tx.execute(
@@ -457,6 +467,7 @@ mod tests {
             remote_user_uid: Some((1000, 1000)),
             workspace_folder: "/workspaces/r".into(),
             ssh_port: 0,
+            ssh_relay: true,
             host_key: "k".into(),
             host_public_key: "p".into(),
             authorized_keys: "a".into(),

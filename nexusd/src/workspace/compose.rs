@@ -149,9 +149,10 @@ impl Manager {
 
     /// Creates (`up --no-start`) the containers of compose workspace `r`
     /// with the override file: `service` runs the agent (beside its own
-    /// command unless `overrideCommand` is true), publishes the SSH port (on
-    /// the service whose network it joins, under `network_mode:
-    /// service:<name>`), mounts the git common dir, and has
+    /// command unless `overrideCommand` is true), mounts the relay socket's
+    /// directory (or, for a workspace made before the relay, publishes the
+    /// SSH port, on the service whose network it joins under
+    /// `network_mode: service:<name>`), mounts the git common dir, and has
     /// devcontainer.json's `containerEnv`, `mounts`, `init`, `privileged`,
     /// `capAdd`, `securityOpt` and the merged `devcontainer.metadata`
     /// label; every service is labelled with the workspace. Returns the
@@ -171,8 +172,10 @@ impl Manager {
         if let Some(label) = metadata::label_value(&m.metadata, &Default::default()) {
             labels.insert(metadata::LABEL.into(), json!(label));
         }
+        let relay_dir = self.relay_socket_dir(r)?;
         let volumes: Vec<String> = [format!("{0}:{0}", r.git_common_dir)]
             .into_iter()
+            .chain(relay_dir.map(|d| format!("{}:{}", d.display(), nexus_sdk::relay::SOCKET_DIR)))
             .chain(options.mounts.iter().map(volume_line))
             .collect();
         let mut service = json!({
@@ -206,7 +209,10 @@ impl Manager {
             services.insert(other.clone(), json!({ "labels": ours }));
         }
         services.insert(project.service.clone(), service);
-        if let Some(Value::Object(p)) = services.get_mut(&project.ports_service) {
+        // the relay's workspaces are reached through the relay socket
+        if !r.ssh_relay
+            && let Some(Value::Object(p)) = services.get_mut(&project.ports_service)
+        {
             p.insert("ports".into(), ssh);
         }
         let mut content = json!({ "services": services });
@@ -292,14 +298,7 @@ impl Manager {
             }
         }
         match self.runtime.start(&container_name(r)).await {
-            Err(crate::runtime::RuntimeError::PortTaken(m)) => Err(WorkspaceError::InvalidState {
-                name: r.name.clone(),
-                state: "stopped".into(),
-                hint: format!(
-                    "its SSH port {} is taken by another process ({m}): end that process (`ss -ltnp 'sport = :{}'` names it) and start again; reserving the port range keeps this from happening (README)",
-                    r.ssh_port, r.ssh_port
-                ),
-            }),
+            Err(crate::runtime::RuntimeError::PortTaken(m)) => Err(super::create::port_taken(r, &m)),
             r => Ok(r?),
         }
     }

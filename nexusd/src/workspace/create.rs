@@ -107,6 +107,7 @@ impl Manager {
             remote_user_uid: None,
             workspace_folder: String::new(),
             ssh_port: 0,
+            ssh_relay: self.relay.is_some(),
             host_key: keys::to_pem(&host_key)?,
             host_public_key: keys::public_line(&host_key)?,
             authorized_keys: format!("{authorized}{} nexusd\n", self.daemon_public_key.trim_end()),
@@ -218,7 +219,81 @@ impl Manager {
             }
         }
         .map_err(|e| e.at(Step::Start))?;
+        self.publish_ssh(record).await.map_err(|e| e.at(Step::Start))?;
         self.wait_ssh(record).await
+    }
+
+    /// The host directory of workspace `r`'s relay socket, made (0700) when
+    /// missing; `None` for a workspace Docker publishes.
+    pub(super) fn relay_socket_dir(&self, r: &WorkspaceRecord) -> Result<Option<PathBuf>> {
+        if !r.ssh_relay {
+            return Ok(None);
+        }
+        let dir = crate::relay::socket_dir(&self.config.data_dir, &r.id);
+        std::fs::create_dir_all(&dir).map_err(WorkspaceError::io(format!("making {}", dir.display())))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(WorkspaceError::io(format!("making {} private", dir.display())))?;
+        Ok(Some(dir))
+    }
+
+    /// Has the relay listen on workspace `record`'s SSH port (nothing for a
+    /// workspace Docker publishes). When another process took the port
+    /// after it was allocated, a create moves the workspace to another free
+    /// port of the range and tries again, up to [`PORT_ATTEMPTS`] times;
+    /// any other flow keeps the port users' SSH configurations name, and
+    /// fails with `InvalidState` saying how to free it.
+    pub(super) async fn publish_ssh(&self, record: &mut WorkspaceRecord) -> Result<()> {
+        let Some(relay) = self.relay.as_ref().filter(|_| record.ssh_relay) else {
+            return Ok(());
+        };
+        let secret = crate::relay::secret_of(&record.host_key);
+        let mut attempt = 1;
+        loop {
+            match relay.add(record.ssh_port, &record.id, &secret).await {
+                Ok(()) => return Ok(()),
+                Err(crate::relay::RelayError::PortTaken(m)) if record.state != WorkspaceState::Creating => {
+                    return Err(port_taken(record, &m));
+                }
+                Err(crate::relay::RelayError::PortTaken(m)) if attempt < PORT_ATTEMPTS => {
+                    attempt += 1;
+                    let taken = record.ssh_port;
+                    record.ssh_port =
+                        self.store
+                            .move_ssh_port(&record.id, self.config.port_range, crate::store::ports::bindable)?;
+                    tracing::warn!(workspace = %record.name, "port {taken} was taken ({m}): trying {}", record.ssh_port);
+                    self.events.progress(
+                        &record.name,
+                        Step::Start,
+                        format!("port {taken} was taken meanwhile: moving to {}", record.ssh_port),
+                    );
+                }
+                Err(e) => return Err(WorkspaceError::Internal(e.to_string())),
+            }
+        }
+    }
+
+    /// Has the relay stop listening on workspace `r`'s SSH port; sessions in
+    /// flight go on until their container stops.
+    pub(super) async fn unpublish_ssh(&self, r: &WorkspaceRecord) {
+        if let Some(relay) = self.relay.as_ref().filter(|_| r.ssh_relay)
+            && let Err(e) = relay.remove(r.ssh_port).await
+        {
+            tracing::warn!(workspace = %r.name, "cannot stop relaying port {}: {e}", r.ssh_port);
+        }
+    }
+
+    /// [`Manager::unpublish_ssh`], and the relay socket's host directory goes.
+    pub(super) async fn forget_relay(&self, r: &WorkspaceRecord) {
+        self.unpublish_ssh(r).await;
+        if r.ssh_relay {
+            let dir = crate::relay::socket_dir(&self.config.data_dir, &r.id);
+            if let Err(e) = std::fs::remove_dir_all(&dir)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(workspace = %r.name, "cannot remove {}: {e}", dir.display());
+            }
+        }
     }
 
     /// Starts `record`'s container `id` (agent files `tar` uploaded). When
@@ -289,6 +364,7 @@ impl Manager {
             .map(|m| m.config.container_env.into_iter().collect())
             .unwrap_or_default();
         env.extend(options.env.iter().cloned());
+        let relay_dir = self.relay_socket_dir(record)?;
         let spec = ContainerSpec {
             name: container_name(record),
             image: record.image.clone(),
@@ -296,8 +372,18 @@ impl Manager {
             binds: workspace_bind
                 .into_iter()
                 .chain([(record.git_common_dir.clone(), record.git_common_dir.clone())])
+                .chain(
+                    relay_dir
+                        .iter()
+                        .map(|d| (d.display().to_string(), nexus_sdk::relay::SOCKET_DIR.to_string())),
+                )
                 .collect(),
-            ports: vec![(AGENT_PORT, record.ssh_port)],
+            // the relay's workspaces are reached through the relay socket
+            ports: if record.ssh_relay {
+                Vec::new()
+            } else {
+                vec![(AGENT_PORT, record.ssh_port)]
+            },
             entrypoint,
             hostname: options.hostname.clone().unwrap_or_else(|| record.name.clone()),
             env,
@@ -373,6 +459,10 @@ impl Manager {
             "remoteUser": r.remote_user,
             "remoteUserUid": r.remote_user_uid,
             "clientAliveInterval": self.config.client_alive_interval,
+            "relay": r.ssh_relay.then(|| serde_json::json!({
+                "socket": nexus_sdk::relay::SOCKET_PATH,
+                "secret": crate::relay::hex(&crate::relay::secret_of(&r.host_key)),
+            })),
             "remoteEnv": devcontainer_of(r)
                 .map(|m| {
                     // null stays null: the agent unsets the variable
@@ -392,7 +482,8 @@ impl Manager {
         let config = config.to_string();
         let files: [(&str, &[u8], u32); 4] = [
             ("nexus-agent", agent.as_slice(), 0o755),
-            ("agent.json", config.as_bytes(), 0o644),
+            // 0600: it holds the relay secret, for root (the agent) alone
+            ("agent.json", config.as_bytes(), 0o600),
             ("ssh_host_ed25519_key", r.host_key.as_bytes(), 0o600),
             ("authorized_keys", r.authorized_keys.as_bytes(), 0o644),
         ];
@@ -411,13 +502,14 @@ impl Manager {
             .map_err(WorkspaceError::io("packing the agent's files"))
     }
 
-    /// Undoes a create: container, pooled connection, worktree, a branch the
-    /// create made, ports and record. Faults are logged; it goes on.
+    /// Undoes a create: container, pooled connection, relay listener and
+    /// socket directory, worktree, a branch the create made, ports and record. Faults are logged; it goes on.
     pub(super) async fn rollback(&self, r: &WorkspaceRecord) {
         self.agents.forget(&r.id).await;
         if let Err(e) = self.remove_containers(r).await {
             tracing::error!(workspace = %r.name, "rollback: cannot remove the container: {e}");
         }
+        self.forget_relay(r).await;
         let repo = repo_of(r);
         let (name, wt, branch, created) = (
             r.name.clone(),
@@ -439,5 +531,18 @@ impl Manager {
         if let Err(e) = self.store.delete(&r.id) {
             tracing::error!(workspace = %r.name, "rollback: cannot delete the record: {e}");
         }
+    }
+}
+
+/// The error of a start whose SSH port another process holds: the port
+/// stays (users' SSH configurations name it), so the user frees it.
+pub(super) fn port_taken(r: &WorkspaceRecord, why: &str) -> WorkspaceError {
+    WorkspaceError::InvalidState {
+        name: r.name.clone(),
+        state: "stopped".into(),
+        hint: format!(
+            "its SSH port {} is taken by another process ({why}): end that process (`ss -ltnp 'sport = :{}'` names it) and start again; reserving the port range keeps this from happening (README)",
+            r.ssh_port, r.ssh_port
+        ),
     }
 }

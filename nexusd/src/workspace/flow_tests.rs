@@ -41,6 +41,7 @@ impl Setup {
             ssh_ready_timeout_secs: 5,
             keep_images: 3,
             client_alive_interval: 30,
+            relay_program: None,
         };
         let store = Store::open(&data_dir.join("state.db")).expect("store");
         let runtime = Arc::new(runtime);
@@ -65,6 +66,7 @@ impl Setup {
             remote_user_uid: None,
             workspace_folder: "/workspaces/app".into(),
             ssh_port: 0,
+            ssh_relay: false,
             host_key: String::new(),
             host_public_key: String::new(),
             authorized_keys: String::new(),

@@ -346,6 +346,7 @@ pub fn target(r: &WorkspaceRecord) -> Target {
     Target {
         id: r.id.clone(),
         port: r.ssh_port,
+        relay_secret: r.ssh_relay.then(|| crate::relay::secret_of(&r.host_key)),
         user: r.remote_user.clone(),
         host_public_key: r.host_public_key.clone(),
     }
@@ -415,6 +416,9 @@ pub struct Manager {
     pruning: std::sync::atomic::AtomicBool,
     /// What the flows count and time (`GET /metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// The SSH relay of new workspaces' ports; `None` (tests of the flows
+    /// on a fake runtime) publishes them with Docker.
+    pub(crate) relay: Option<crate::relay::Relay>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -434,12 +438,16 @@ impl Manager {
     ) -> Result<Manager> {
         let daemon_public_key = keys::public_line(&daemon_key)?;
         Ok(Manager {
-            config,
+            config: config.clone(),
             daemon_id,
             daemon_public_key,
             store,
             runtime,
-            agents: Arc::new(AgentPool::new(daemon_key)),
+            agents: Arc::new(AgentPool::new(daemon_key, config.data_dir.clone())),
+            relay: config
+                .relay_program
+                .clone()
+                .map(|program| crate::relay::Relay::new(config.data_dir.clone(), program)),
             forwards: Default::default(),
             channels: Default::default(),
             events: Events::default(),

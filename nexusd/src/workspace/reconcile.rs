@@ -37,8 +37,13 @@ impl Manager {
                         self.store.set_state(&r.id, state)?;
                     }
                     if state == WorkspaceState::Running {
-                        self.watch_ports(r);
-                        self.forward_declared(r).await;
+                        // the relay may have ended with the machine, or be a new one
+                        let mut r = r.clone();
+                        if let Err(e) = self.publish_ssh(&mut r).await {
+                            tracing::error!(workspace = %r.name, "cannot relay its SSH port: {e}");
+                        }
+                        self.watch_ports(&r);
+                        self.forward_declared(&r).await;
                     }
                 }
             }
@@ -131,6 +136,9 @@ impl Manager {
             (WorkspaceState::Stopped, true) => {
                 tracing::info!(workspace = %r.name, "its container started under the daemon: recorded running");
                 self.agents.forget(&r.id).await;
+                if let Err(e) = self.publish_ssh(&mut r).await {
+                    tracing::warn!(workspace = %r.name, "cannot relay its SSH port: {e}");
+                }
                 if let Err(e) = self.now_running(&mut r).await {
                     tracing::warn!(workspace = %r.name, "cannot record the start: {e}");
                 }

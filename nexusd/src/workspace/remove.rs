@@ -34,6 +34,7 @@ impl Manager {
         self.agents.forget(&r.id).await;
         self.stop_forwards(r);
         self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
+        self.forget_relay(r).await;
         let repo = repo_of(r);
         let (name, wt, branch) = (r.name.clone(), PathBuf::from(&r.worktree), r.branch.clone());
         blocking(move || {

@@ -13,6 +13,8 @@ impl Manager {
         let mut r = self.store.get(name)?;
         self.require_settled(&r)?;
         self.runtime.ping().await?;
+        // the port first: one taken by another process fails the start before anything runs
+        self.publish_ssh(&mut r).await.map_err(|e| e.at(Step::Start))?;
         match self.runtime.running(&container_name(&r)).await? {
             Some(true) => {}
             Some(false) => {
@@ -138,6 +140,7 @@ impl Manager {
         self.agents.forget(&r.id).await;
         self.stop_forwards(&r);
         self.stop_containers(&r, 10).await?;
+        self.unpublish_ssh(&r).await;
         self.store.set_state(&r.id, WorkspaceState::Stopped)?;
         r.state = WorkspaceState::Stopped;
         self.events.state(name, Some(WorkspaceState::Stopped));
