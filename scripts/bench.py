@@ -17,6 +17,13 @@
            to stdout), median of 5 interleaved rounds
   scp      a 256 MiB file, upload, median of 5 interleaved rounds
   memory   RSS of the agent with 20 open sessions (and of all sshd processes)
+`bench.py checkpoint` — git checkpoints of a 3,000-file dirty tree (300
+  modified, 100 deleted, 300 untracked) beside the git CLI doing the same:
+  record  `nexus workspace checkpoint create`  vs  `git add -A` into a
+          temporary index + `write-tree` + `commit-tree` + `update-ref`
+  restore `nexus workspace restore` (which checkpoints the state first)  vs
+          `git reset --hard` + `git clean` + `read-tree -u --reset` + `read-tree`
+  medians of 5 interleaved rounds
 Runs its own daemon (own data directory and port) and removes all it made.
 """
 
@@ -472,7 +479,69 @@ def scale_bench():
         tear_down(daemon_pid, work)
 
 
+def checkpoint_bench():
+    """Git checkpoints: `nexus workspace checkpoint create` and `restore`
+    beside the git CLI's way to record and bring back the same state."""
+    work, env, repo = bench_home(47394)
+    nexus = lambda *a: [NEXUS, *a]
+    daemon_pid = None
+    try:
+        daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        ws = json.loads(run(nexus("workspace", "create", "cp", "--image", "nexus-test/busybox:latest", "--json"),
+                            env=env, cwd=repo).stdout)
+        wt = ws["worktree"]
+        g = lambda *a, **kw: run(["git", "-c", "user.name=b", "-c", "user.email=b@b", *a], cwd=wt, **kw).stdout
+        for i in range(3000):
+            d = f"{wt}/src/d{i % 30}"
+            os.makedirs(d, exist_ok=True)
+            with open(f"{d}/f{i}.txt", "w") as f:
+                f.write(f"file {i}\n" * 20)
+        g("add", "-A")
+        g("commit", "-qm", "3000 files")
+        for i in range(0, 300):
+            with open(f"{wt}/src/d{i % 30}/f{i}.txt", "a") as f:
+                f.write("changed\n")
+        for i in range(300, 400):
+            os.remove(f"{wt}/src/d{i % 30}/f{i}.txt")
+        for i in range(300):
+            with open(f"{wt}/src/d{i % 30}/new{i}.txt", "w") as f:
+                f.write("new\n")
+        git_dir = g("rev-parse", "--absolute-git-dir").strip()
+        rec_ours, rec_git, res_ours, res_git = [], [], [], []
+        for r in range(5):
+            rec_ours.append(timed(nexus("workspace", "checkpoint", "create", "cp", f"n{r}"), env=env, cwd=repo))
+            t = time.perf_counter()
+            index = f"{work}/peer-index"
+            shutil.copyfile(f"{git_dir}/index", index)
+            genv = dict(os.environ, GIT_INDEX_FILE=index)
+            g("add", "-A", env=genv)
+            tree = g("write-tree", env=genv).strip()
+            commit = g("commit-tree", tree, "-p", "HEAD", "-m", "peer").strip()
+            g("update-ref", f"refs/peer/{r}", commit)
+            rec_git.append(time.perf_counter() - t)
+            res_ours.append(timed(nexus("workspace", "restore", "cp", f"n{r}"), env=env, cwd=repo))
+            t = time.perf_counter()
+            head = g("rev-parse", "HEAD").strip()
+            g("reset", "-q", "--hard", head)
+            g("clean", "-fdq")
+            g("read-tree", "-u", "--reset", commit)
+            g("read-tree", head)
+            res_git.append(time.perf_counter() - t)
+        med = statistics.median
+        print("git checkpoints of a 3,000-file tree with 300 modified, 100 deleted and 300 untracked files")
+        print(f"{'figure':52} {'nexus':>10} {'git CLI':>10}  goal")
+        print(f"{'record, median of 5 (s)':52} {med(rec_ours):10.3f} {med(rec_git):10.3f}  nexus <= 0.3")
+        print(f"{'restore, median of 5 (s)':52} {med(res_ours):10.3f} {med(res_git):10.3f}  nexus <= 0.5")
+        print("nexus: the CLI through the daemon's API (a restore records the state it replaces first);"
+              " git CLI: a temporary index, add -A, write-tree, commit-tree, update-ref / reset --hard, clean, read-tree -u")
+    finally:
+        subprocess.run(nexus("workspace", "rm", "cp", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
+        tear_down(daemon_pid, work)
+
+
 def main():
+    if MODE == "checkpoint":
+        return checkpoint_bench()
     if MODE == "ssh":
         return ssh_bench()
     if MODE == "devcontainer":

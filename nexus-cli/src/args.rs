@@ -30,6 +30,12 @@ pub enum WorkspaceCommand {
     /// Build the workspace's image again, without caches, from devcontainer.json at the tip of its
     /// branch (commit changes first), and replace its container; worktree, branch and ports stay.
     Rebuild(NameArg),
+    /// Record, list or remove git checkpoints of the worktree (HEAD, index and every file).
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
+    /// Bring the worktree back to a checkpoint (HEAD, index and files); the state it
+    /// replaces is checkpointed first, so the restore can be undone.
+    Restore(CheckpointArgs),
     /// Print the container's log.
     Logs(LogsArgs),
     /// Remove a workspace: container, worktree, ports and record (the branch stays).
@@ -258,4 +264,41 @@ pub struct SshConfigArgs {
     /// daemon is not on this machine.
     #[arg(long)]
     pub remote: bool,
+}
+
+/// `nexus workspace checkpoint …`
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Record the worktree exactly (HEAD, the index, modified, deleted and untracked
+    /// files; not ignored ones) on a hidden ref; the worktree, index and branch stay untouched.
+    Create(CheckpointCreateArgs),
+    /// List the workspace's checkpoints, oldest first.
+    #[command(alias = "ls")]
+    List(NameJsonArgs),
+    /// Remove a checkpoint and its ref.
+    #[command(alias = "remove")]
+    Rm(CheckpointArgs),
+}
+
+/// Flags of `checkpoint create`.
+#[derive(Debug, Args)]
+pub struct CheckpointCreateArgs {
+    /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
+    pub name: String,
+    /// Checkpoint name: letters, digits, '.', '_' and '-' [default: its number].
+    pub checkpoint: Option<String>,
+    /// Print the checkpoint as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A workspace and one of its checkpoints.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
+    pub name: String,
+    /// Checkpoint name (`nexus workspace checkpoint list NAME`).
+    pub checkpoint: String,
 }

@@ -3,12 +3,12 @@
 
 use crate::args::*;
 use crate::connect::{Target, connect};
-use crate::output::{emit, print_ports, print_table, print_workspace, progress_printer};
+use crate::output::{emit, print_checkpoints, print_ports, print_table, print_workspace, progress_printer};
 use crate::ssh;
 use crate::streams::{exec, port_forward, ssh_into, ssh_stdio};
 use anyhow::Context;
 use nexus_sdk::client::Client;
-use nexus_sdk::{CreateParams, EventsParams, LogsParams, RemoveParams};
+use nexus_sdk::{CheckpointCreateParams, CheckpointParams, CreateParams, EventsParams, LogsParams, RemoveParams};
 use std::path::PathBuf;
 
 /// `nexus context …`: local files only, no daemon.
@@ -175,6 +175,19 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
             );
             Ok(0)
         }
+        WorkspaceCommand::Checkpoint(c) => checkpoint(c, client).await,
+        WorkspaceCommand::Restore(a) => {
+            let params = CheckpointParams {
+                workspace: a.name.clone(),
+                checkpoint: a.checkpoint.clone(),
+            };
+            let undo = client.restore(&params).await?;
+            println!(
+                "workspace {} is back at checkpoint {}; undo with `nexus workspace restore {} {}`",
+                a.name, a.checkpoint, a.name, undo.name
+            );
+            Ok(0)
+        }
         WorkspaceCommand::Stop(a) => {
             let w = client.stop(&a.name).await?;
             println!("workspace {} is {}", w.name, w.state);
@@ -274,4 +287,37 @@ pub fn proxy_command(target: &Target) -> anyhow::Result<String> {
         line.push_str(&format!(" \"{flag}\""));
     }
     Ok(line)
+}
+
+/// `nexus workspace checkpoint …`
+async fn checkpoint(command: CheckpointCommand, client: &Client) -> anyhow::Result<i32> {
+    match command {
+        CheckpointCommand::Create(a) => {
+            let params = CheckpointCreateParams {
+                workspace: a.name.clone(),
+                name: a.checkpoint,
+            };
+            let c = client.checkpoint_create(&params).await?;
+            emit(a.json, &c, |c| {
+                println!(
+                    "checkpoint {} of workspace {} recorded (commit {})",
+                    c.name, a.name, c.commit
+                )
+            })?;
+        }
+        CheckpointCommand::List(a) => {
+            emit(a.json, &client.checkpoints(&a.name).await?, |list| {
+                print_checkpoints(&a.name, list)
+            })?;
+        }
+        CheckpointCommand::Rm(a) => {
+            let params = CheckpointParams {
+                workspace: a.name.clone(),
+                checkpoint: a.checkpoint.clone(),
+            };
+            client.checkpoint_remove(&params).await?;
+            println!("checkpoint {} of workspace {} removed", a.checkpoint, a.name);
+        }
+    }
+    Ok(0)
 }

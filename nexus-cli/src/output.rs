@@ -84,6 +84,26 @@ pub fn print_workspace(w: &Workspace) {
     println!("  ssh        {}:{} (user {})", w.ssh_host, w.ssh_port, w.remote_user);
 }
 
+pub fn print_checkpoints(workspace: &str, list: &[nexus_sdk::Checkpoint]) {
+    if list.is_empty() {
+        println!(
+            "workspace {workspace} has no checkpoints: record one with `nexus workspace checkpoint create {workspace}`"
+        );
+        return;
+    }
+    let width = list.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);
+    println!("{:width$}  {:>6}  {:12}  CREATED", "NAME", "NUMBER", "COMMIT");
+    for c in list {
+        println!(
+            "{:width$}  {:>6}  {:12}  {}",
+            c.name,
+            c.number,
+            c.commit.get(..12).unwrap_or(&c.commit),
+            c.created_at
+        );
+    }
+}
+
 pub fn print_table(list: &[Workspace]) {
     if list.is_empty() {
         println!("no workspaces: create one with `nexus workspace create NAME` in a git repository");

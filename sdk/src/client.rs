@@ -244,6 +244,27 @@ impl Client {
             .await
     }
 
+    /// `workspace.checkpoint.create`.
+    pub async fn checkpoint_create(&self, params: &CheckpointCreateParams) -> Result<Checkpoint, ClientError> {
+        self.call(m::WORKSPACE_CHECKPOINT_CREATE, params).await
+    }
+
+    /// `workspace.checkpoint.list`.
+    pub async fn checkpoints(&self, name: &str) -> Result<Vec<Checkpoint>, ClientError> {
+        self.call(m::WORKSPACE_CHECKPOINT_LIST, NameParams { workspace: name.into() })
+            .await
+    }
+
+    /// `workspace.checkpoint.remove`.
+    pub async fn checkpoint_remove(&self, params: &CheckpointParams) -> Result<(), ClientError> {
+        self.call(m::WORKSPACE_CHECKPOINT_REMOVE, params).await
+    }
+
+    /// `workspace.restore`: returns the checkpoint taken before, which undoes it.
+    pub async fn restore(&self, params: &CheckpointParams) -> Result<Checkpoint, ClientError> {
+        self.call(m::WORKSPACE_RESTORE, params).await
+    }
+
     /// `workspace.stop`.
     pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
         self.call(m::WORKSPACE_STOP, NameParams { workspace: name.into() })

@@ -17,6 +17,15 @@ pub const WORKSPACE_REBUILD: &str = "workspace.rebuild";
 pub const WORKSPACE_STOP: &str = "workspace.stop";
 /// `workspace.remove`: [`crate::RemoveParams`] → `null`.
 pub const WORKSPACE_REMOVE: &str = "workspace.remove";
+/// `workspace.checkpoint.create`: [`crate::CheckpointCreateParams`] → [`crate::Checkpoint`].
+pub const WORKSPACE_CHECKPOINT_CREATE: &str = "workspace.checkpoint.create";
+/// `workspace.checkpoint.list`: [`crate::NameParams`] → `[Checkpoint]`.
+pub const WORKSPACE_CHECKPOINT_LIST: &str = "workspace.checkpoint.list";
+/// `workspace.checkpoint.remove`: [`crate::CheckpointParams`] → `null`.
+pub const WORKSPACE_CHECKPOINT_REMOVE: &str = "workspace.checkpoint.remove";
+/// `workspace.restore`: [`crate::CheckpointParams`] → [`crate::Checkpoint`]
+/// (the one taken automatically before, which undoes the restore).
+pub const WORKSPACE_RESTORE: &str = "workspace.restore";
 /// `workspace.logs`: [`crate::LogsParams`] → [`crate::LogChunk`] notifications
 /// (a subscription; without `follow` it ends after the last line).
 pub const WORKSPACE_LOGS: &str = "workspace.logs";

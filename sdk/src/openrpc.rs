@@ -95,6 +95,8 @@ where
 }
 
 const WS: &str = r#"{"id":"3f9a0c1d2b4e5f60","name":"feat-x","state":"running","repository":"/home/ana/src/app","worktree":"/home/ana/src/app/.worktree/feat-x","branch":"nexus/feat-x","image":"nexus/default:bookworm","remoteUser":"dev","workspaceFolder":"/workspaces/app","sshHost":"127.0.0.1","sshPort":32800,"hostPublicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8 nexus","createdAt":1795000000}"#;
+const CHECKPOINT: &str = r#"{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}"#;
+const CHECKPOINT_LIST: &str = r#"[{"name":"1","number":1,"commit":"0c9e8f7d6c5b4a39281706f5e4d3c2b1a05b1d3a","createdAt":1794990000},{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}]"#;
 const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
 
 /// Every method, in the order the docs list them.
@@ -130,6 +132,30 @@ pub const METHODS: &[MethodSpec] = &[
         "Removes container, worktree, port and record; the branch too with deleteBranch.",
         r#"{"workspace":"feat-x","force":false,"deleteBranch":true}"#,
         "null",
+    ),
+    call::<CheckpointCreateParams, Checkpoint>(
+        m::WORKSPACE_CHECKPOINT_CREATE,
+        "Records a running or stopped workspace's worktree exactly (HEAD, the index, modified, deleted and untracked files; not ignored ones) as a git checkpoint on a hidden ref, touching neither the worktree, its index nor its branch. A name the workspace has already is invalid_params.",
+        r#"{"workspace":"feat-x","name":"before-refactor"}"#,
+        CHECKPOINT,
+    ),
+    call::<NameParams, Vec<Checkpoint>>(
+        m::WORKSPACE_CHECKPOINT_LIST,
+        "A workspace's checkpoints, oldest first.",
+        r#"{"workspace":"feat-x"}"#,
+        CHECKPOINT_LIST,
+    ),
+    call::<CheckpointParams, ()>(
+        m::WORKSPACE_CHECKPOINT_REMOVE,
+        "Removes a checkpoint and its ref (git's next gc frees its objects).",
+        r#"{"workspace":"feat-x","checkpoint":"before-refactor"}"#,
+        "null",
+    ),
+    call::<CheckpointParams, Checkpoint>(
+        m::WORKSPACE_RESTORE,
+        "Brings a running or stopped workspace's worktree back to a checkpoint: its branch to the checkpoint's HEAD, the index and every file as recorded, files recorded nowhere removed (ignored ones stay). A checkpoint of the state before is taken first and returned: restoring it undoes the restore.",
+        r#"{"workspace":"feat-x","checkpoint":"before-refactor"}"#,
+        CHECKPOINT,
     ),
     subscription::<LogsParams, LogChunk>(
         (

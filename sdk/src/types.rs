@@ -126,6 +126,45 @@ pub struct RemoveParams {
     pub delete_branch: bool,
 }
 
+/// A git checkpoint of a workspace's worktree: HEAD, the index and every
+/// file (not those `.gitignore` names) as they were, on the hidden ref
+/// `refs/nexus/checkpoints/<workspace id>/<number>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    /// Its name, unique in the workspace (its number when none was given).
+    pub name: String,
+    /// Its number in the workspace, from 1.
+    pub number: u32,
+    /// The checkpoint commit (40 hex digits): its first parent is HEAD, its
+    /// second a commit of the index.
+    pub commit: String,
+    /// When it was made, seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Parameters of `workspace.checkpoint.create`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointCreateParams {
+    /// The workspace's name.
+    pub workspace: String,
+    /// The checkpoint's name: 1 to 64 of `A-Z a-z 0-9 . _ -`, not starting
+    /// with `.` or `-`; its number when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Parameters naming one checkpoint of a workspace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointParams {
+    /// The workspace's name.
+    pub workspace: String,
+    /// The checkpoint's name (`workspace.checkpoint.list` gives them).
+    pub checkpoint: String,
+}
+
 /// Parameters of `workspace.logs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

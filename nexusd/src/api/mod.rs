@@ -2,6 +2,7 @@
 //! resource has its own module. Method names come from `nexus_sdk::methods`.
 
 mod auth;
+mod checkpoint;
 mod error;
 mod events;
 mod exec;
@@ -145,6 +146,10 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::WORKSPACE_REBUILD, workspace::rebuild)?;
     method(&mut rpc, m::WORKSPACE_STOP, workspace::stop)?;
     method(&mut rpc, m::WORKSPACE_REMOVE, workspace::remove)?;
+    method(&mut rpc, m::WORKSPACE_CHECKPOINT_CREATE, checkpoint::create)?;
+    method(&mut rpc, m::WORKSPACE_CHECKPOINT_LIST, checkpoint::list)?;
+    method(&mut rpc, m::WORKSPACE_CHECKPOINT_REMOVE, checkpoint::remove)?;
+    method(&mut rpc, m::WORKSPACE_RESTORE, checkpoint::restore)?;
     let logs = [
         m::WORKSPACE_LOGS,
         m::WORKSPACE_LOGS_NOTIFICATION,

@@ -47,6 +47,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> GitError {
     let what = what.into();
     move |source| GitError::Io { what, source }
 }
+pub mod checkpoint;
+
 use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
 use std::path::{Path, PathBuf};
 

@@ -11,6 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
+pub mod checkpoints;
 pub mod ports;
 
 /// What the store can fail with; it becomes a [`WorkspaceError`] of the
@@ -88,6 +89,17 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE workspaces ADD COLUMN devcontainer TEXT;",
     // 4: whether the SSH port is the relay's (`relay.rs`) rather than Docker's
     "ALTER TABLE workspaces ADD COLUMN ssh_relay INTEGER NOT NULL DEFAULT 0;",
+    // 5: git checkpoints of a workspace's worktree (`checkpoints.rs`)
+    "CREATE TABLE checkpoints (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        n INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, n),
+        UNIQUE (workspace_id, name)
+    );",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

@@ -18,6 +18,7 @@ pub use crate::store::container_name;
 pub use crate::agent::client::{Control, EXEC_FAILED, Lines};
 pub use crate::runtime::templates::TEMPLATES;
 pub use crate::store::WorkspaceRecord as Record;
+pub use crate::store::checkpoints::CheckpointRecord;
 use crate::store::{Store, WorkspaceRecord};
 use nexus_devcontainer::config as devcontainer;
 use nexus_devcontainer::config::Loaded;
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod checkpoint;
 mod compose;
 mod create;
 mod exec;

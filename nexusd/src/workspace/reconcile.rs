@@ -16,6 +16,7 @@ impl Manager {
             return Ok(());
         }
         let records = self.store.list()?;
+        self.remove_unfinished_checkpoints(&records).await;
         for r in &records {
             match r.state {
                 WorkspaceState::Creating => {

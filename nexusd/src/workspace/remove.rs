@@ -35,6 +35,7 @@ impl Manager {
         self.stop_forwards(r);
         self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
         self.forget_relay(r).await;
+        self.delete_checkpoints(r).await;
         let repo = repo_of(r);
         let (name, wt, branch) = (r.name.clone(), PathBuf::from(&r.worktree), r.branch.clone());
         blocking(move || {

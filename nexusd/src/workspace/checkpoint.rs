@@ -1,0 +1,169 @@
+//! Git checkpoints of a workspace's worktree (`nexus workspace checkpoint`,
+//! `nexus workspace restore`): the row first (`recording`), then the ref
+//! (`git::checkpoint`), then the row `done`; `reconcile` removes what a
+//! daemon killed in between left. A restore first checkpoints the state it
+//! replaces, so it can be undone.
+
+use super::*;
+use crate::git::checkpoint as cp;
+use crate::store::checkpoints::{CheckpointRecord, NewCheckpoint};
+
+/// The longest checkpoint name.
+const NAME_MAX: usize = 64;
+
+/// Checks a checkpoint name: 1 to [`NAME_MAX`] of `A-Z a-z 0-9 . _ -`,
+/// not starting with `.` or `-`.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= NAME_MAX
+        && !name.starts_with(['.', '-'])
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(WorkspaceError::InvalidParams(format!(
+            "{name:?} is no checkpoint name: use 1 to {NAME_MAX} letters, digits, '.', '_' or '-', not starting with '.' or '-'"
+        )))
+    }
+}
+
+impl Manager {
+    /// Records workspace `workspace`'s worktree as checkpoint `name` (else
+    /// its number). Errors: `InvalidParams` for a bad or taken name,
+    /// `InvalidState` while the workspace is created or removed.
+    pub async fn checkpoint_create(&self, workspace: &str, name: Option<&str>) -> Result<CheckpointRecord> {
+        if let Some(n) = name {
+            check_name(n)?;
+        }
+        let _guard = self.lock(workspace).await;
+        let r = self.store.get(workspace)?;
+        self.require_settled(&r)?;
+        self.record_checkpoint(&r, name, "checkpoint").await
+    }
+
+    async fn record_checkpoint(&self, r: &WorkspaceRecord, name: Option<&str>, what: &str) -> Result<CheckpointRecord> {
+        let id = r.id.clone();
+        let record = match self
+            .store
+            .insert_checkpoint(&r.id, name, now(), |n| cp::checkpoint_ref(&id, n))?
+        {
+            NewCheckpoint::Added(c) => c,
+            NewCheckpoint::NameTaken => {
+                let name = name.unwrap_or_default();
+                return Err(WorkspaceError::InvalidParams(format!(
+                    "workspace {} has a checkpoint named {name:?} already: choose another name, or remove that one with `nexus workspace checkpoint rm {} {name}`",
+                    r.name, r.name
+                )));
+            }
+        };
+        let (worktree, reference) = (PathBuf::from(&r.worktree), record.reference.clone());
+        let message = format!("nexus {what} {} of {}", record.name, r.name);
+        let recorded = blocking(move || Ok(cp::record(&worktree, &reference, &message, false)?)).await;
+        if let Err(e) = recorded {
+            self.store.delete_checkpoint(&r.id, record.n)?;
+            return Err(e);
+        }
+        self.store.finish_checkpoint(&r.id, record.n)?;
+        Ok(CheckpointRecord { done: true, ..record })
+    }
+
+    /// Workspace `workspace`'s complete checkpoints, oldest first.
+    pub fn checkpoints(&self, workspace: &str) -> Result<Vec<CheckpointRecord>> {
+        let r = self.store.get(workspace)?;
+        Ok(self.store.checkpoints(&r.id)?.into_iter().filter(|c| c.done).collect())
+    }
+
+    /// The commit of checkpoint `c` (40 hex digits), empty when its ref is gone.
+    pub async fn checkpoint_commit(&self, repository: &str, c: &CheckpointRecord) -> String {
+        let (repo, reference) = (PathBuf::from(repository), c.reference.clone());
+        blocking(move || Ok(cp::commit_of(&repo, &reference)?))
+            .await
+            .ok()
+            .flatten()
+            .map(|o| o.to_string())
+            .unwrap_or_default()
+    }
+
+    fn find_checkpoint(&self, r: &WorkspaceRecord, checkpoint: &str) -> Result<CheckpointRecord> {
+        self.store
+            .checkpoints(&r.id)?
+            .into_iter()
+            .find(|c| c.done && c.name == checkpoint)
+            .ok_or_else(|| {
+                WorkspaceError::InvalidParams(format!(
+                    "workspace {} has no checkpoint named {checkpoint:?}: `nexus workspace checkpoint list {}` names them",
+                    r.name, r.name
+                ))
+            })
+    }
+
+    /// Removes checkpoint `checkpoint` of workspace `workspace` and its ref.
+    pub async fn checkpoint_remove(&self, workspace: &str, checkpoint: &str) -> Result<()> {
+        let _guard = self.lock(workspace).await;
+        let r = self.store.get(workspace)?;
+        let c = self.find_checkpoint(&r, checkpoint)?;
+        self.delete_checkpoint(&r, &c).await
+    }
+
+    async fn delete_checkpoint(&self, r: &WorkspaceRecord, c: &CheckpointRecord) -> Result<()> {
+        let (repo, reference) = (PathBuf::from(&r.repository), c.reference.clone());
+        blocking(move || Ok(cp::delete(&repo, &reference)?)).await?;
+        self.store.delete_checkpoint(&r.id, c.n)?;
+        Ok(())
+    }
+
+    /// Brings workspace `workspace`'s worktree back to checkpoint
+    /// `checkpoint` (see `git::checkpoint::restore`), first recording the
+    /// state it replaces as a new checkpoint, which it returns.
+    pub async fn restore(&self, workspace: &str, checkpoint: &str) -> Result<CheckpointRecord> {
+        let _guard = self.lock(workspace).await;
+        let r = self.store.get(workspace)?;
+        self.require_settled(&r)?;
+        let c = self.find_checkpoint(&r, checkpoint)?;
+        let undo = self
+            .record_checkpoint(&r, None, &format!("before restoring {}", c.name))
+            .await?;
+        let (worktree, reference) = (PathBuf::from(&r.worktree), c.reference.clone());
+        blocking(move || Ok(cp::restore(&worktree, &reference)?)).await?;
+        Ok(undo)
+    }
+
+    /// Removes the refs of every checkpoint of `r` (a workspace being
+    /// removed; its rows go with it). Faults are logged.
+    pub(super) async fn delete_checkpoints(&self, r: &WorkspaceRecord) {
+        for c in self.store.checkpoints(&r.id).unwrap_or_default() {
+            if let Err(e) = self.delete_checkpoint(r, &c).await {
+                tracing::warn!(workspace = %r.name, "cannot remove checkpoint {}: {e}", c.name);
+            }
+        }
+    }
+
+    /// Removes checkpoints a daemon killed while recording them left: the
+    /// ref, if it was made, and the row.
+    pub(super) async fn remove_unfinished_checkpoints(&self, records: &[WorkspaceRecord]) {
+        for c in self.store.unfinished_checkpoints().unwrap_or_default() {
+            let Some(r) = records.iter().find(|r| r.id == c.workspace_id) else {
+                continue;
+            };
+            tracing::info!(workspace = %r.name, "removing the unfinished checkpoint {}", c.name);
+            if let Err(e) = self.delete_checkpoint(r, &c).await {
+                tracing::warn!(workspace = %r.name, "cannot remove checkpoint {}: {e}", c.name);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_name;
+
+    #[test]
+    fn checkpoint_names_are_checked() {
+        for good in ["1", "before-refactor", "v1.2_b", &"a".repeat(64)] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-x", ".x", "a/b", "a b", "é", &"a".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! Git checkpoints of a workspace (`nexus workspace checkpoint`, `restore`)
+//! against real git and a real container writing into the worktree.
+
+use nexus_e2e::{BUSYBOX, Daemon, Repo, git, sh, text};
+use std::path::Path;
+
+/// HEAD, the index, `git status` and every file but `.git` (ignored ones
+/// included), sorted: what a restore must bring back exactly.
+fn state(dir: &Path) -> (String, String, String, Vec<(String, String)>) {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("dir").flatten() {
+            let p = e.path();
+            if p.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("inside").display().to_string();
+                files.push((rel, std::fs::read_to_string(&p).unwrap_or_default()));
+            }
+        }
+    }
+    files.sort();
+    (
+        git(dir, &["rev-parse", "HEAD"]),
+        git(dir, &["ls-files", "--stage"]),
+        git(dir, &["status", "--porcelain", "--untracked-files=all"]),
+        files,
+    )
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let p = dir.join(path);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+#[test]
+fn checkpoint_restore_round_trip_with_undo_and_bad_input() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    repo.commit(&[
+        (".gitignore", "*.log\n"),
+        ("kept.txt", "kept\n"),
+        ("modified.txt", "one\n"),
+        ("deleted.txt", "soon gone\n"),
+        ("staged.txt", "a\n"),
+    ]);
+    let ws = d.create(&repo, "snap", BUSYBOX);
+    let wt = repo.worktree("snap");
+    // a dirty tree: modified, deleted, partly staged, untracked, ignored,
+    // and a file the container wrote
+    write(&wt, "modified.txt", "two\n");
+    std::fs::remove_file(wt.join("deleted.txt")).expect("rm");
+    write(&wt, "staged.txt", "b\n");
+    git(&wt, &["add", "staged.txt"]);
+    write(&wt, "staged.txt", "c\n");
+    write(&wt, "new/untracked.txt", "new\n");
+    write(&wt, "build.log", "ignored\n");
+    let folder = ws["workspaceFolder"].as_str().expect("folder");
+    sh(&d, &repo, "snap", &format!("echo made-inside > {folder}/inside.txt"));
+    let before = state(&wt);
+    assert!(before.3.iter().any(|(p, t)| p == "inside.txt" && t == "made-inside\n"));
+
+    let out = d.cli_ok(
+        repo.path(),
+        &["workspace", "checkpoint", "create", "snap", "before", "--json"],
+    );
+    let cp: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(cp["name"], "before");
+    assert_eq!(cp["number"], 1);
+    let commit = cp["commit"].as_str().expect("commit").to_string();
+    assert_eq!(commit.len(), 40, "{cp}");
+    assert_eq!(state(&wt), before, "a checkpoint changes nothing in the worktree");
+    assert_eq!(
+        git(&wt, &["rev-parse", &format!("{commit}^1")]).trim(),
+        before.0.trim(),
+        "its first parent is HEAD"
+    );
+
+    // bad input: clear errors, nothing recorded or changed
+    let o = d.cli(repo.path(), &["workspace", "checkpoint", "create", "snap", "before"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("has a checkpoint named \"before\" already"),
+        "{}",
+        text(&o)
+    );
+    let o = d.cli(repo.path(), &["workspace", "checkpoint", "create", "snap", "../x"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is no checkpoint name"), "{}", text(&o));
+    let o = d.cli(repo.path(), &["workspace", "restore", "snap", "nope"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("has no checkpoint named \"nope\""), "{}", text(&o));
+    let o = d.cli(repo.path(), &["workspace", "checkpoint", "create", "ghost"]);
+    assert!(!o.status.success());
+    assert_eq!(state(&wt), before, "bad input changes nothing");
+    let list = d.cli_ok(repo.path(), &["workspace", "checkpoint", "list", "snap", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).expect("json");
+    assert_eq!(list.as_array().expect("array").len(), 1, "{list}");
+
+    // everything changes, git collects garbage, then the restore
+    write(&wt, "modified.txt", "three\n");
+    git(&wt, &["add", "-A"]);
+    git(&wt, &["commit", "-qm", "later"]);
+    write(&wt, "kept.txt", "changed\n");
+    write(&wt, "other/later.txt", "later\n");
+    std::fs::remove_file(wt.join("inside.txt")).expect("rm");
+    git(repo.path(), &["gc", "-q", "--prune=now"]);
+    let later = state(&wt);
+    let out = d.cli_ok(repo.path(), &["workspace", "restore", "snap", "before"]);
+    assert_eq!(state(&wt), before, "HEAD, index, status and files come back:\n{out}");
+    // the container sees the restored file
+    assert_eq!(
+        sh(&d, &repo, "snap", &format!("cat {folder}/inside.txt")),
+        "made-inside\n"
+    );
+
+    // the restore took a checkpoint first: restoring it undoes the restore
+    let undo = out
+        .split("nexus workspace restore snap ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("the undo checkpoint is named")
+        .to_string();
+    d.cli_ok(repo.path(), &["workspace", "restore", "snap", &undo]);
+    assert_eq!(state(&wt), later, "the restore is undone");
+
+    // rm: the checkpoint and its ref go; removing the workspace takes the rest
+    d.cli_ok(repo.path(), &["workspace", "checkpoint", "rm", "snap", "before"]);
+    let refs = git(repo.path(), &["for-each-ref", "refs/nexus/checkpoints/"]);
+    assert!(!refs.contains(&commit), "the removed checkpoint's ref is gone:\n{refs}");
+    assert!(!refs.is_empty(), "the other checkpoints' refs stay");
+    d.cli_ok(repo.path(), &["workspace", "rm", "snap", "--force", "--delete-branch"]);
+    assert_eq!(git(repo.path(), &["for-each-ref", "refs/nexus/checkpoints/"]), "");
+    d.assert_no_leftovers(&repo, "snap", false);
+}
