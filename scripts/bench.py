@@ -23,7 +23,8 @@
           temporary index + `write-tree` + `commit-tree` + `update-ref`
   restore `nexus workspace restore` (which checkpoints the state first)  vs
           `git reset --hard` + `git clean` + `read-tree -u --reset` + `read-tree`
-  medians of 5 interleaved rounds
+  fork    `nexus workspace fork WS@CP NEW` until SSH answers  vs  `nexus workspace create`
+  medians of 5 (fork: 3) interleaved rounds
 Runs its own daemon (own data directory and port) and removes all it made.
 """
 
@@ -527,15 +528,26 @@ def checkpoint_bench():
             g("read-tree", "-u", "--reset", commit)
             g("read-tree", head)
             res_git.append(time.perf_counter() - t)
+        # a fork until SSH answers, beside a create of the same image until SSH answers
+        fork, create = [], []
+        for r in range(3):
+            fork.append(timed(nexus("workspace", "fork", f"cp@n{r}", f"f{r}"), env=env, cwd=repo))
+            create.append(timed(nexus("workspace", "create", f"c{r}", "--image", "nexus-test/busybox:latest"),
+                                env=env, cwd=repo))
+            for name in (f"f{r}", f"c{r}"):
+                run(nexus("workspace", "rm", name, "--force", "--delete-branch"), env=env, cwd=repo)
         med = statistics.median
         print("git checkpoints of a 3,000-file tree with 300 modified, 100 deleted and 300 untracked files")
         print(f"{'figure':52} {'nexus':>10} {'git CLI':>10}  goal")
         print(f"{'record, median of 5 (s)':52} {med(rec_ours):10.3f} {med(rec_git):10.3f}  nexus <= 0.3")
         print(f"{'restore, median of 5 (s)':52} {med(res_ours):10.3f} {med(res_git):10.3f}  nexus <= 0.5")
+        print(f"{'fork until SSH answers / create, median of 3 (s)':52} {med(fork):10.3f} {med(create):10.3f}  fork <= create + 0.2")
         print("nexus: the CLI through the daemon's API (a restore records the state it replaces first);"
               " git CLI: a temporary index, add -A, write-tree, commit-tree, update-ref / reset --hard, clean, read-tree -u")
     finally:
-        subprocess.run(nexus("workspace", "rm", "cp", "--force", "--delete-branch"), env=env, cwd=repo, capture_output=True)
+        for name in ["cp"] + [f"f{r}" for r in range(3)] + [f"c{r}" for r in range(3)]:
+            subprocess.run(nexus("workspace", "rm", name, "--force", "--delete-branch"), env=env, cwd=repo,
+                           capture_output=True)
         tear_down(daemon_pid, work)
 
 

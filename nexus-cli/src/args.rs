@@ -36,6 +36,10 @@ pub enum WorkspaceCommand {
     /// Bring the worktree back to a checkpoint (HEAD, index and files); the state it
     /// replaces is checkpointed first, so the restore can be undone.
     Restore(CheckpointArgs),
+    /// Make a new workspace from a checkpoint of another, uncommitted changes included
+    /// (SOURCE@CHECKPOINT; SOURCE alone checkpoints its state now): its own branch
+    /// nexus/NEW, container and port, with the source's image and devcontainer.json.
+    Fork(ForkArgs),
     /// Print the container's log.
     Logs(LogsArgs),
     /// Remove a workspace: container, worktree, ports and record (the branch stays).
@@ -301,4 +305,19 @@ pub struct CheckpointArgs {
     pub name: String,
     /// Checkpoint name (`nexus workspace checkpoint list NAME`).
     pub checkpoint: String,
+}
+
+/// Flags of `fork`.
+#[derive(Debug, Args)]
+pub struct ForkArgs {
+    /// The workspace to fork, and optionally the checkpoint: SOURCE[@CHECKPOINT].
+    pub source: String,
+    /// The new workspace's name.
+    pub name: String,
+    /// Public key to authorize [default: every ~/.ssh/*.pub].
+    #[arg(long)]
+    pub ssh_key: Option<PathBuf>,
+    /// Print the new workspace as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }

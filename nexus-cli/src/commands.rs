@@ -8,7 +8,9 @@ use crate::ssh;
 use crate::streams::{exec, port_forward, ssh_into, ssh_stdio};
 use anyhow::Context;
 use nexus_sdk::client::Client;
-use nexus_sdk::{CheckpointCreateParams, CheckpointParams, CreateParams, EventsParams, LogsParams, RemoveParams};
+use nexus_sdk::{
+    CheckpointCreateParams, CheckpointParams, CreateParams, EventsParams, ForkParams, LogsParams, RemoveParams,
+};
 use std::path::PathBuf;
 
 /// `nexus context …`: local files only, no daemon.
@@ -176,6 +178,7 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
             Ok(0)
         }
         WorkspaceCommand::Checkpoint(c) => checkpoint(c, client).await,
+        WorkspaceCommand::Fork(a) => fork(a, client).await,
         WorkspaceCommand::Restore(a) => {
             let params = CheckpointParams {
                 workspace: a.name.clone(),
@@ -274,6 +277,27 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         println!("  nexus workspace ssh {}", w.name);
         println!("  ssh -p {} {}@{}", w.ssh_port, w.remote_user, w.ssh_host);
         println!("  ssh {}    (after `nexus ssh-config`)", ssh::alias(&w.name));
+    })?;
+    Ok(0)
+}
+
+/// `nexus workspace fork SOURCE[@CHECKPOINT] NEW`.
+async fn fork(a: ForkArgs, client: &Client) -> anyhow::Result<i32> {
+    let keys = ssh::user_keys(a.ssh_key.as_deref())?;
+    let (source, checkpoint) = match a.source.split_once('@') {
+        Some((s, c)) => (s.to_string(), Some(c.to_string())),
+        None => (a.source.clone(), None),
+    };
+    let params = ForkParams {
+        workspace: source,
+        checkpoint,
+        name: a.name.clone(),
+        authorized_keys: keys.iter().map(|k| k.public.clone()).collect(),
+    };
+    let w = with_progress(client, &a.name, client.fork(&params)).await?;
+    emit(a.json, &w, |w| {
+        print_workspace(w);
+        println!("\nforked from {}; connect: nexus workspace ssh {}", a.source, w.name);
     })?;
     Ok(0)
 }

@@ -61,6 +61,26 @@ pub fn socket_path(data_dir: &Path, id: &str) -> PathBuf {
     socket_dir(data_dir, id).join("ssh.sock")
 }
 
+/// The longest path a Unix socket address holds (`sun_path`, with its NUL).
+const SOCKET_PATH_MAX: usize = 107;
+
+/// Whether the relay's sockets fit under `data_dir`: a Unix socket's path
+/// holds at most 107 bytes. When they do not, the daemon logs why and has
+/// Docker publish new workspaces' ports instead (clients' addresses are
+/// then not seen).
+pub fn usable_with(data_dir: &Path) -> bool {
+    let longest = socket_path(data_dir, "0123456789abcdef");
+    let fits = longest.as_os_str().len() <= SOCKET_PATH_MAX;
+    if !fits {
+        tracing::warn!(
+            "the data directory {} is too deep for the SSH relay's sockets ({} bytes at most): new workspaces' SSH ports are published by Docker, and their clients' addresses are not seen; give a shorter --data-dir",
+            data_dir.display(),
+            SOCKET_PATH_MAX
+        );
+    }
+    fits
+}
+
 /// The PROXY protocol v2 header for a client at `client` that connected to
 /// `local`, carrying `secret`.
 pub fn header(client: SocketAddr, local: SocketAddr, secret: &[u8]) -> Vec<u8> {
@@ -424,6 +444,12 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_directory_too_deep_for_sockets_is_refused() {
+        assert!(usable_with(Path::new("/home/ana/.local/share/nexus")));
+        assert!(!usable_with(&Path::new("/").join("d".repeat(80))));
+    }
 
     #[test]
     fn the_secret_is_fixed_by_the_host_key() {

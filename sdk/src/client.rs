@@ -265,6 +265,11 @@ impl Client {
         self.call(m::WORKSPACE_RESTORE, params).await
     }
 
+    /// `workspace.fork`: progress comes as `events.*` progress events of the new name.
+    pub async fn fork(&self, params: &ForkParams) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_FORK, params).await
+    }
+
     /// `workspace.stop`.
     pub async fn stop(&self, name: &str) -> Result<Workspace, ClientError> {
         self.call(m::WORKSPACE_STOP, NameParams { workspace: name.into() })

@@ -26,6 +26,8 @@ pub const WORKSPACE_CHECKPOINT_REMOVE: &str = "workspace.checkpoint.remove";
 /// `workspace.restore`: [`crate::CheckpointParams`] → [`crate::Checkpoint`]
 /// (the one taken automatically before, which undoes the restore).
 pub const WORKSPACE_RESTORE: &str = "workspace.restore";
+/// `workspace.fork`: [`crate::ForkParams`] → [`crate::Workspace`] (the new one).
+pub const WORKSPACE_FORK: &str = "workspace.fork";
 /// `workspace.logs`: [`crate::LogsParams`] → [`crate::LogChunk`] notifications
 /// (a subscription; without `follow` it ends after the last line).
 pub const WORKSPACE_LOGS: &str = "workspace.logs";

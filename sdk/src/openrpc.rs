@@ -157,6 +157,12 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x","checkpoint":"before-refactor"}"#,
         CHECKPOINT,
     ),
+    call::<ForkParams, Workspace>(
+        m::WORKSPACE_FORK,
+        "Makes a new workspace from a checkpoint of another (a new checkpoint of its state now when none is named): branch nexus/<name> at the checkpoint's HEAD, the worktree's files and index as recorded (uncommitted changes included), the source's image and devcontainer.json, its own container and port; returns once SSH answers. Progress comes as events of the new name.",
+        r#"{"workspace":"feat-x","checkpoint":"before-refactor","name":"feat-x-try2","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk ana@laptop"]}"#,
+        WS,
+    ),
     subscription::<LogsParams, LogChunk>(
         (
             m::WORKSPACE_LOGS,

@@ -165,6 +165,23 @@ pub struct CheckpointParams {
     pub checkpoint: String,
 }
 
+/// Parameters of `workspace.fork`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkParams {
+    /// The workspace forked from.
+    pub workspace: String,
+    /// The checkpoint to fork at; a new checkpoint of the workspace's state
+    /// now when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// The new workspace's name (as `workspace.create`'s).
+    pub name: String,
+    /// OpenSSH public keys (authorized_keys lines) allowed to log in to the new workspace.
+    #[serde(default)]
+    pub authorized_keys: Vec<String>,
+}
+
 /// Parameters of `workspace.logs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -138,3 +138,66 @@ fn checkpoint_restore_round_trip_with_undo_and_bad_input() {
     assert_eq!(git(repo.path(), &["for-each-ref", "refs/nexus/checkpoints/"]), "");
     d.assert_no_leftovers(&repo, "snap", false);
 }
+
+#[test]
+fn a_fork_starts_from_a_checkpoint_and_runs_beside_its_source() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    repo.commit(&[("app.txt", "v1\n"), ("other.txt", "o\n")]);
+    let src = d.create(&repo, "origin", BUSYBOX);
+    let wt = repo.worktree("origin");
+    // uncommitted work: a change, a deletion, a staged file, an untracked one
+    write(&wt, "app.txt", "v2 uncommitted\n");
+    std::fs::remove_file(wt.join("other.txt")).expect("rm");
+    write(&wt, "staged.txt", "staged\n");
+    git(&wt, &["add", "staged.txt"]);
+    write(&wt, "notes/untracked.txt", "draft\n");
+    d.cli_ok(repo.path(), &["workspace", "checkpoint", "create", "origin", "mid"]);
+    let at_checkpoint = state(&wt);
+    // the source moves on after the checkpoint
+    write(&wt, "app.txt", "v3 later\n");
+
+    // forking to a name that is taken changes nothing
+    let o = d.cli(repo.path(), &["workspace", "fork", "origin@mid", "origin"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("exists already"), "{}", text(&o));
+    let o = d.cli(repo.path(), &["workspace", "fork", "origin@nope", "copy"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("has no checkpoint named \"nope\""), "{}", text(&o));
+    d.assert_no_leftovers(&repo, "copy", false);
+
+    let out = d.cli_ok(repo.path(), &["workspace", "fork", "origin@mid", "copy", "--json"]);
+    let copy: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(copy["state"], "running");
+    assert_eq!(copy["branch"], "nexus/copy");
+    assert_ne!(copy["sshPort"], src["sshPort"]);
+    let fork_wt = repo.worktree("copy");
+    let forked = state(&fork_wt);
+    assert_eq!(forked.0, at_checkpoint.0, "the fork's HEAD is the checkpoint's");
+    assert_eq!(forked.1, at_checkpoint.1, "the fork's index is the checkpoint's");
+    assert_eq!(forked.2, at_checkpoint.2, "git status is the checkpoint's");
+    assert_eq!(forked.3, at_checkpoint.3, "the files are the checkpoint's");
+
+    // both run, each with its own files: a change in one is not in the other
+    let folder = copy["workspaceFolder"].as_str().expect("folder");
+    assert_eq!(
+        sh(&d, &repo, "copy", &format!("cat {folder}/app.txt")),
+        "v2 uncommitted\n"
+    );
+    assert_eq!(sh(&d, &repo, "origin", &format!("cat {folder}/app.txt")), "v3 later\n");
+    sh(&d, &repo, "copy", &format!("echo fork-only > {folder}/fork.txt"));
+    assert!(fork_wt.join("fork.txt").exists() && !wt.join("fork.txt").exists());
+    let o = d.ssh(&copy, "cat notes/untracked.txt");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "draft\n", "{}", text(&o));
+
+    // a fork without a checkpoint takes the source's state now
+    d.cli_ok(repo.path(), &["workspace", "fork", "origin", "now"]);
+    assert_eq!(
+        std::fs::read_to_string(repo.worktree("now").join("app.txt")).expect("app"),
+        "v3 later\n"
+    );
+    for name in ["now", "copy", "origin"] {
+        d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
+        d.assert_no_leftovers(&repo, name, false);
+    }
+}

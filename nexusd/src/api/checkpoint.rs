@@ -5,7 +5,7 @@ use super::Ctx;
 use super::error::{RpcResult, parse};
 use crate::workspace::CheckpointRecord;
 use jsonrpsee::types::Params;
-use nexus_sdk::{Checkpoint, CheckpointCreateParams, CheckpointParams, NameParams};
+use nexus_sdk::{Checkpoint, CheckpointCreateParams, CheckpointParams, ForkParams, NameParams, Workspace};
 
 /// The wire form of checkpoint `c` of the workspace of `repository`.
 async fn to_wire(ctx: &Ctx, repository: &str, c: &CheckpointRecord) -> Checkpoint {
@@ -48,4 +48,19 @@ pub async fn restore(p: Params<'static>, ctx: Ctx) -> RpcResult<Checkpoint> {
     let undo = ctx.restore(&params.workspace, &params.checkpoint).await?;
     let repository = ctx.get(&params.workspace)?.repository;
     Ok(to_wire(&ctx, &repository, &undo).await)
+}
+
+/// `workspace.fork`: valid when the source is running or stopped and the
+/// new name is free.
+pub async fn fork(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let params: ForkParams = parse(&p)?;
+    let r = ctx
+        .fork(
+            &params.workspace,
+            params.checkpoint.as_deref(),
+            &params.name,
+            params.authorized_keys,
+        )
+        .await?;
+    Ok(super::workspace::to_wire(&r))
 }

@@ -150,6 +150,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::WORKSPACE_CHECKPOINT_LIST, checkpoint::list)?;
     method(&mut rpc, m::WORKSPACE_CHECKPOINT_REMOVE, checkpoint::remove)?;
     method(&mut rpc, m::WORKSPACE_RESTORE, checkpoint::restore)?;
+    method(&mut rpc, m::WORKSPACE_FORK, checkpoint::fork)?;
     let logs = [
         m::WORKSPACE_LOGS,
         m::WORKSPACE_LOGS_NOTIFICATION,

@@ -106,6 +106,17 @@ pub fn commit_of(repo_dir: &Path, reference: &str) -> Result<Option<Oid>> {
     Ok(repo.refname_to_id(reference).ok())
 }
 
+/// The HEAD the checkpoint on `reference` was taken at (its first parent).
+///
+/// Errors: [`GitError::RefNotFound`] when the ref is missing or is not a checkpoint.
+pub fn head_of(repo_dir: &Path, reference: &str) -> Result<Oid> {
+    let repo = Repository::open(repo_dir).map_err(internal)?;
+    repo.find_reference(reference)
+        .and_then(|r| r.peel_to_commit())
+        .and_then(|c| c.parent_id(0))
+        .map_err(|_| GitError::RefNotFound(reference.to_string()))
+}
+
 /// Deletes the checkpoint ref `reference` of the repository of `repo_dir`
 /// (its objects go at git's next `gc`); a missing one is fine.
 pub fn delete(repo_dir: &Path, reference: &str) -> Result<()> {

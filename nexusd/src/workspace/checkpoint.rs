@@ -128,6 +128,54 @@ impl Manager {
         Ok(undo)
     }
 
+    /// Forks workspace `source` into a new workspace `name`: its branch
+    /// `nexus/<name>` starts at the HEAD of checkpoint `checkpoint` (of the
+    /// source's state now, recorded first, when `None`), its worktree's
+    /// files and index are the checkpoint's (uncommitted changes included)
+    /// before its container starts, and its image and devcontainer.json
+    /// are the source's. Both run side by side. Errors: as a create's, and
+    /// `InvalidParams` for an unknown checkpoint.
+    pub async fn fork(
+        &self,
+        source: &str,
+        checkpoint: Option<&str>,
+        name: &str,
+        authorized_keys: Vec<String>,
+    ) -> Result<WorkspaceRecord> {
+        validate_name(name)?;
+        if self.store.get(name).is_ok() {
+            return Err(WorkspaceError::NameTaken(name.to_string()));
+        }
+        let (r, c) = {
+            let _guard = self.lock(source).await;
+            let r = self.store.get(source)?;
+            self.require_settled(&r)?;
+            let c = match checkpoint {
+                Some(cp) => self.find_checkpoint(&r, cp)?,
+                None => self.record_checkpoint(&r, None, &format!("fork to {name}")).await?,
+            };
+            (r, c)
+        };
+        let (repo, reference) = (PathBuf::from(&r.repository), c.reference.clone());
+        let head = blocking(move || Ok(cp::head_of(&repo, &reference)?)).await?;
+        // the source's config: its devcontainer.json or template, else its image
+        let config_path = devcontainer_of(&r).and_then(|m| m.config_path);
+        let template = config_path
+            .as_deref()
+            .and_then(|p| p.strip_prefix("templates/")?.split('/').next())
+            .map(str::to_string);
+        let p = CreateParams {
+            name: name.to_string(),
+            repository: r.repository.clone(),
+            from: Some(head.to_string()),
+            image: config_path.is_none().then(|| r.image.clone()),
+            config: config_path.filter(|_| template.is_none()),
+            template,
+            authorized_keys,
+        };
+        self.create_seeded(p, Some(c.reference)).await
+    }
+
     /// Removes the refs of every checkpoint of `r` (a workspace being
     /// removed; its rows go with it). Faults are logged.
     pub(super) async fn delete_checkpoints(&self, r: &WorkspaceRecord) {

@@ -13,6 +13,13 @@ impl Manager {
     /// Creates a workspace (the Create flow of DESIGN.md); on failure nothing
     /// is left behind and the error names the step.
     pub async fn create(&self, p: CreateParams) -> Result<WorkspaceRecord> {
+        self.create_seeded(p, None).await
+    }
+
+    /// [`Manager::create`], the new worktree's files (and index) then
+    /// taken from the checkpoint on ref `files_from` (a fork), before any
+    /// container sees them.
+    pub(super) async fn create_seeded(&self, p: CreateParams, files_from: Option<String>) -> Result<WorkspaceRecord> {
         validate_name(&p.name)?;
         let started = std::time::Instant::now();
         let _guard = self.lock(&p.name).await;
@@ -125,8 +132,14 @@ impl Manager {
             .insert_creating(&record, self.config.port_range, crate::store::ports::bindable)?;
         self.events.state(&name, Some(WorkspaceState::Creating));
         let made = match (compose, &loaded) {
-            (true, Some(l)) => self.provision_compose(&mut record, start, l, owner, &repo.name).await,
-            _ => self.provision(&mut record, Some(start)).await,
+            (true, Some(l)) => {
+                self.provision_compose(&mut record, start, files_from.as_deref(), l, owner, &repo.name)
+                    .await
+            }
+            _ => {
+                self.provision_seeded(&mut record, Some(start), files_from.as_deref())
+                    .await
+            }
         };
         let made = match made {
             Ok(()) => self.run_create_hooks(&record).await,
@@ -153,11 +166,12 @@ impl Manager {
         &self,
         record: &mut WorkspaceRecord,
         start: git2::Oid,
+        files_from: Option<&str>,
         l: &devcontainer::Loaded,
         owner: (u32, u32),
         repo_name: &str,
     ) -> Result<()> {
-        self.add_worktree(record, start).await?;
+        self.add_worktree(record, start, files_from).await?;
         let (project, resolved, service) = self
             .compose_image(record, start, l, false)
             .await
@@ -168,24 +182,48 @@ impl Manager {
         self.provision(record, None).await
     }
 
-    pub(super) async fn add_worktree(&self, record: &WorkspaceRecord, start: git2::Oid) -> Result<()> {
+    /// Adds the worktree on its branch from `start`; with `files_from`, a
+    /// checkpoint ref, its files and index then become the checkpoint's.
+    pub(super) async fn add_worktree(
+        &self,
+        record: &WorkspaceRecord,
+        start: git2::Oid,
+        files_from: Option<&str>,
+    ) -> Result<()> {
         self.events.progress(
             &record.name,
             Step::Worktree,
             format!("adding worktree {} on {}", record.worktree, record.branch),
         );
         let repo = repo_of(record);
-        let wt_name = record.name.clone();
-        blocking(move || Ok(git::add_worktree(&repo, &wt_name, start).map(|_| ())?))
-            .await
-            .map_err(|e| e.at(Step::Worktree))
+        let (wt_name, wt) = (record.name.clone(), PathBuf::from(&record.worktree));
+        let files_from = files_from.map(str::to_string);
+        blocking(move || {
+            git::add_worktree(&repo, &wt_name, start)?;
+            if let Some(reference) = files_from {
+                git::checkpoint::restore(&wt, &reference)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| e.at(Step::Worktree))
     }
 
     /// Worktree (when `start` is given), container, agent files, start, SSH.
     pub(super) async fn provision(&self, record: &mut WorkspaceRecord, start: Option<git2::Oid>) -> Result<()> {
+        self.provision_seeded(record, start, None).await
+    }
+
+    /// [`Manager::provision`], the new worktree's files from checkpoint ref `files_from`.
+    async fn provision_seeded(
+        &self,
+        record: &mut WorkspaceRecord,
+        start: Option<git2::Oid>,
+        files_from: Option<&str>,
+    ) -> Result<()> {
         let name = record.name.clone();
         if let Some(start) = start {
-            self.add_worktree(record, start).await?;
+            self.add_worktree(record, start, files_from).await?;
         }
         self.events.progress(
             &name,

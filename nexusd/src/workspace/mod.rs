@@ -449,6 +449,7 @@ impl Manager {
             relay: config
                 .relay_program
                 .clone()
+                .filter(|_| crate::relay::usable_with(&config.data_dir))
                 .map(|program| crate::relay::Relay::new(config.data_dir.clone(), program)),
             forwards: Default::default(),
             channels: Default::default(),
