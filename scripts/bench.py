@@ -23,7 +23,8 @@
           temporary index + `write-tree` + `commit-tree` + `update-ref`
   restore `nexus workspace restore` (which checkpoints the state first)  vs
           `git reset --hard` + `git clean` + `read-tree -u --reset` + `read-tree`
-  fork    `nexus workspace fork WS@CP NEW` until SSH answers  vs  `nexus workspace create`
+  fork    `nexus workspace fork WS@CP NEW` until SSH answers  vs  `nexus workspace create
+          --from` the same commit
   medians of 5 (fork: 3) interleaved rounds
 Runs its own daemon (own data directory and port) and removes all it made.
 """
@@ -532,8 +533,9 @@ def checkpoint_bench():
         fork, create = [], []
         for r in range(3):
             fork.append(timed(nexus("workspace", "fork", f"cp@n{r}", f"f{r}"), env=env, cwd=repo))
-            create.append(timed(nexus("workspace", "create", f"c{r}", "--image", "nexus-test/busybox:latest"),
-                                env=env, cwd=repo))
+            # the same tree: a create from the checkpoint's commit (the branch's tip)
+            create.append(timed(nexus("workspace", "create", f"c{r}", "--image", "nexus-test/busybox:latest",
+                                      "--from", "nexus/cp"), env=env, cwd=repo))
             for name in (f"f{r}", f"c{r}"):
                 run(nexus("workspace", "rm", name, "--force", "--delete-branch"), env=env, cwd=repo)
         med = statistics.median

@@ -10,7 +10,7 @@
 //! branch are never touched.
 
 use super::{GitError, Result, internal};
-use git2::{IndexAddOption, Oid, Repository, ResetType, Signature};
+use git2::{Delta, Oid, Repository, ResetType, Signature};
 use std::path::Path;
 
 /// The ref prefix of every checkpoint.
@@ -42,31 +42,100 @@ pub fn record(worktree: &Path, reference: &str, message: &str, ignored: bool) ->
         ))
     })?;
     let sig = signature()?;
-    // the index as it is, then the same index with every file of the worktree
+    // the index as it is
     let mut index = repo.index().map_err(internal)?;
     let staged = repo
-        .find_tree(index.write_tree().map_err(internal)?)
+        .find_tree(index.write_tree_to(&repo).map_err(internal)?)
         .map_err(internal)?;
-    let staged = repo
+    let staged_commit = repo
         .commit(None, &sig, &sig, &format!("index of {message}"), &staged, &[&head])
         .map_err(internal)?;
-    let staged = repo.find_commit(staged).map_err(internal)?;
-    let mut flags = IndexAddOption::DEFAULT;
-    if ignored {
-        flags |= IndexAddOption::FORCE;
+    let staged_commit = repo.find_commit(staged_commit).map_err(internal)?;
+    // one scan of the worktree against the index (its stat cache spares
+    // hashing unchanged files); what differs is written into the index's
+    // tree, never into the index
+    let mut opts = git2::DiffOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_typechange(true)
+        .include_ignored(ignored)
+        .recurse_ignored_dirs(ignored);
+    let diff = repo
+        .diff_index_to_workdir(Some(&index), Some(&mut opts))
+        .map_err(internal)?;
+    let workdir = repo
+        .workdir()
+        .ok_or_else(|| GitError::Git("the checkpoint's repository has no worktree".into()))?
+        .to_path_buf();
+    let filtered = needs_filters(&repo, &index, &diff)?;
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for delta in diff.deltas() {
+        let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) else {
+            continue;
+        };
+        match delta.status() {
+            Delta::Deleted => {
+                update.remove(path);
+            }
+            Delta::Added | Delta::Modified | Delta::Untracked | Delta::Typechange | Delta::Ignored => {
+                let full = workdir.join(path);
+                let id = if filtered {
+                    repo.blob_path(&full).map_err(internal)?
+                } else {
+                    let bytes = std::fs::read(&full).map_err(super::io(format!("reading {}", full.display())))?;
+                    repo.blob(&bytes).map_err(internal)?
+                };
+                update.upsert(path, id, file_mode(&full)?);
+            }
+            _ => {}
+        }
     }
-    index.add_all(["*"], flags, None).map_err(internal)?;
-    index.update_all(["*"], None).map_err(internal)?;
-    let files = repo
-        .find_tree(index.write_tree().map_err(internal)?)
-        .map_err(internal)?;
+    let files = update.create_updated(&repo, &staged).map_err(internal)?;
+    let files = repo.find_tree(files).map_err(internal)?;
     let commit = repo
-        .commit(None, &sig, &sig, message, &files, &[&head, &staged])
+        .commit(None, &sig, &sig, message, &files, &[&head, &staged_commit])
         .map_err(internal)?;
-    // the in-memory index is dropped unwritten: the worktree's index file stays as it was
-    drop(index);
     repo.reference(reference, commit, false, message).map_err(internal)?;
     Ok(commit)
+}
+
+/// Whether git would convert any file of the worktree on its way into a
+/// blob (`.gitattributes` in the index or among the changes,
+/// `info/attributes`, `core.attributesFile`, `core.autocrlf`): only then
+/// are files read through git's filters, which cost more than hashing them
+/// (libgit2 looks up each path's attributes).
+fn needs_filters(repo: &Repository, index: &git2::Index, diff: &git2::Diff<'_>) -> Result<bool> {
+    let config = repo.config().map_err(internal)?;
+    let autocrlf = config.get_string("core.autocrlf").unwrap_or_default();
+    if !matches!(autocrlf.as_str(), "" | "false") || config.get_path("core.attributesFile").is_ok() {
+        return Ok(true);
+    }
+    if repo.commondir().join("info/attributes").exists() {
+        return Ok(true);
+    }
+    let attributes = |path: &[u8]| path == b".gitattributes" || path.ends_with(b"/.gitattributes");
+    if index.iter().any(|e| attributes(&e.path)) {
+        return Ok(true);
+    }
+    Ok(diff.deltas().any(|d| {
+        d.new_file()
+            .path()
+            .is_some_and(|p| attributes(p.as_os_str().as_encoded_bytes()))
+    }))
+}
+
+/// The git file mode of worktree file `full`: a symbolic link, an
+/// executable or a plain file.
+fn file_mode(full: &Path) -> Result<git2::FileMode> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::symlink_metadata(full).map_err(super::io(format!("reading {}", full.display())))?;
+    Ok(if m.file_type().is_symlink() {
+        git2::FileMode::Link
+    } else if m.permissions().mode() & 0o111 != 0 {
+        git2::FileMode::BlobExecutable
+    } else {
+        git2::FileMode::Blob
+    })
 }
 
 /// Brings the worktree at `worktree` back to the checkpoint on `reference`:
@@ -247,5 +316,28 @@ mod tests {
         delete(d, &reference).expect("delete");
         assert!(matches!(restore(d, &reference), Err(GitError::RefNotFound(_))));
         delete(d, &reference).expect("a missing checkpoint is fine");
+    }
+
+    #[test]
+    fn files_go_through_gits_filters_only_when_attributes_ask() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        git(d, &["init", "-q"]);
+        write(d, "a.txt", "a\n");
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "first"]);
+        let filters = |d: &Path| {
+            let repo = Repository::open(d).expect("open");
+            let index = repo.index().expect("index");
+            let mut opts = git2::DiffOptions::new();
+            opts.include_untracked(true).recurse_untracked_dirs(true);
+            let diff = repo.diff_index_to_workdir(Some(&index), Some(&mut opts)).expect("diff");
+            needs_filters(&repo, &index, &diff).expect("decided")
+        };
+        assert!(!filters(d));
+        write(d, "sub/.gitattributes", "*.txt text eol=lf\n");
+        assert!(filters(d), "an untracked .gitattributes");
+        git(d, &["add", "-A"]);
+        assert!(filters(d), "a .gitattributes in the index");
     }
 }
