@@ -154,9 +154,10 @@ pub fn restore(worktree: &Path, reference: &str) -> Result<()> {
     let (Ok(head), Ok(staged)) = (checkpoint.parent(0), checkpoint.parent(1)) else {
         return Err(GitError::RefNotFound(reference.to_string()));
     };
-    // HEAD, index and tracked files to the checkpoint's HEAD
-    repo.reset(head.as_object(), ResetType::Hard, None).map_err(internal)?;
-    // then the recorded files, dropping untracked ones recorded nowhere
+    // HEAD and the index to the checkpoint's HEAD, the files left for now
+    repo.reset(head.as_object(), ResetType::Mixed, None).map_err(internal)?;
+    // then, in one pass, every file to the recorded one: those of HEAD it
+    // lacks and untracked ones recorded nowhere go
     let mut files = git2::build::CheckoutBuilder::new();
     files.force().remove_untracked(true).update_index(false);
     repo.checkout_tree(checkpoint.as_object(), Some(&mut files))
@@ -295,6 +296,8 @@ mod tests {
         git(d, &["commit", "-q", "-m", "later"]);
         write(d, "kept.txt", "changed\n");
         write(d, "other/later.txt", "later\n");
+        write(d, "staged-later.txt", "staged later\n");
+        git(d, &["add", "staged-later.txt"]);
         std::fs::remove_file(d.join("new/untracked.txt")).expect("rm");
         git(d, &["gc", "-q", "--prune=now"]);
 
