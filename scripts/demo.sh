@@ -11,6 +11,9 @@ export NEXUS_DATA_DIR="$work/data" NEXUS_HOST="127.0.0.1:47390"
 pid=""
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  # the SSH relay the daemon started (it outlives the daemon by design)
+  relay="$(cat "$work/data/relay.lock" 2>/dev/null || true)"
+  [ -n "$relay" ] && grep -qa -- --relay "/proc/$relay/cmdline" 2>/dev/null && kill "$relay" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

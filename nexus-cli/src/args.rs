@@ -292,6 +292,10 @@ pub struct CheckpointCreateArgs {
     pub name: String,
     /// Checkpoint name: letters, digits, '.', '_' and '-' [default: its number].
     pub checkpoint: Option<String>,
+    /// Also record the container's own files (packages installed in it) as an image
+    /// (docker commit); a restore or a fork then runs from it.
+    #[arg(long)]
+    pub full: bool,
     /// Print the checkpoint as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -320,6 +320,7 @@ async fn checkpoint(command: CheckpointCommand, client: &Client) -> anyhow::Resu
             let params = CheckpointCreateParams {
                 workspace: a.name.clone(),
                 name: a.checkpoint,
+                full: a.full,
             };
             let c = client.checkpoint_create(&params).await?;
             emit(a.json, &c, |c| {

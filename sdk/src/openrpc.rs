@@ -135,8 +135,8 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     call::<CheckpointCreateParams, Checkpoint>(
         m::WORKSPACE_CHECKPOINT_CREATE,
-        "Records a running or stopped workspace's worktree exactly (HEAD, the index, modified, deleted and untracked files; not ignored ones) as a git checkpoint on a hidden ref, touching neither the worktree, its index nor its branch. A name the workspace has already is invalid_params.",
-        r#"{"workspace":"feat-x","name":"before-refactor"}"#,
+        "Records a running or stopped workspace's worktree exactly (HEAD, the index, modified, deleted and untracked files; not ignored ones) as a git checkpoint on a hidden ref, touching neither the worktree, its index nor its branch; with full, also the container's own files as an image (docker commit). A name the workspace has already is invalid_params.",
+        r#"{"workspace":"feat-x","name":"before-refactor","full":false}"#,
         CHECKPOINT,
     ),
     call::<NameParams, Vec<Checkpoint>>(
@@ -153,7 +153,7 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     call::<CheckpointParams, Checkpoint>(
         m::WORKSPACE_RESTORE,
-        "Brings a running or stopped workspace's worktree back to a checkpoint: its branch to the checkpoint's HEAD, the index and every file as recorded, files recorded nowhere removed (ignored ones stay). A checkpoint of the state before is taken first and returned: restoring it undoes the restore.",
+        "Brings a running or stopped workspace's worktree back to a checkpoint: its branch to the checkpoint's HEAD, the index and every file as recorded, files recorded nowhere removed (ignored ones stay); a full checkpoint also replaces the container with one of its image (same SSH port and host key; the workspace is running after). A checkpoint of the state before (full when the restored one is) is taken first and returned: restoring it undoes the restore.",
         r#"{"workspace":"feat-x","checkpoint":"before-refactor"}"#,
         CHECKPOINT,
     ),

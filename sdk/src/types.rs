@@ -141,6 +141,10 @@ pub struct Checkpoint {
     pub commit: String,
     /// When it was made, seconds since the Unix epoch.
     pub created_at: i64,
+    /// A full checkpoint's image: the container's own files (`docker
+    /// commit`), `nexus/checkpoint:<workspace id>-<number>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Parameters of `workspace.checkpoint.create`.
@@ -153,6 +157,11 @@ pub struct CheckpointCreateParams {
     /// with `.` or `-`; its number when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Also record the container's own files (packages installed in it):
+    /// a `docker commit` of it, which a restore or a fork runs from. Not
+    /// for compose configs yet.
+    #[serde(default)]
+    pub full: bool,
 }
 
 /// Parameters naming one checkpoint of a workspace.

@@ -201,3 +201,66 @@ fn a_fork_starts_from_a_checkpoint_and_runs_beside_its_source() {
         d.assert_no_leftovers(&repo, name, false);
     }
 }
+
+/// Images labelled as workspace `id`'s.
+fn images_of(id: &str) -> String {
+    nexus_e2e::docker_ok(&["images", "-q", "--filter", &format!("label=dev.nexus.workspace={id}")])
+}
+
+#[test]
+fn a_full_checkpoint_brings_back_the_containers_own_files() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = d.create(&repo, "box", BUSYBOX);
+    let id = ws["id"].as_str().expect("id").to_string();
+    // something installed in the container, outside the worktree
+    sh(&d, &repo, "box", "mkdir -p /opt/tool && echo v1 > /opt/tool/version");
+    write(&repo.worktree("box"), "work.txt", "w1\n");
+    let out = d.cli_ok(
+        repo.path(),
+        &[
+            "workspace",
+            "checkpoint",
+            "create",
+            "box",
+            "installed",
+            "--full",
+            "--json",
+        ],
+    );
+    let cp: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(cp["image"], format!("nexus/checkpoint:{id}-1"), "{cp}");
+    assert!(
+        !images_of(&id).trim().is_empty(),
+        "the image is labelled as the workspace's"
+    );
+
+    // the container loses the tool, the worktree changes; the restore brings both back
+    sh(&d, &repo, "box", "rm -rf /opt/tool");
+    write(&repo.worktree("box"), "work.txt", "w2\n");
+    d.cli_ok(repo.path(), &["workspace", "restore", "box", "installed"]);
+    assert_eq!(sh(&d, &repo, "box", "cat /opt/tool/version"), "v1\n");
+    assert_eq!(
+        std::fs::read_to_string(repo.worktree("box").join("work.txt")).expect("work"),
+        "w1\n"
+    );
+    let after: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(repo.path(), &["workspace", "show", "box", "--json"])).expect("json");
+    assert_eq!(after["state"], "running");
+    assert_eq!(after["sshPort"], ws["sshPort"], "the same SSH port");
+    assert_eq!(after["hostPublicKey"], ws["hostPublicKey"], "the same host key");
+    let o = d.ssh(&after, "cat /opt/tool/version");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "v1\n", "{}", text(&o));
+
+    // a fork of it has the tool too
+    d.cli_ok(repo.path(), &["workspace", "fork", "box@installed", "box2"]);
+    assert_eq!(sh(&d, &repo, "box2", "cat /opt/tool/version"), "v1\n");
+
+    // nothing is left once they are gone
+    d.cli_ok(repo.path(), &["workspace", "checkpoint", "rm", "box", "installed"]);
+    for name in ["box2", "box"] {
+        d.cli_ok(repo.path(), &["workspace", "rm", name, "--force", "--delete-branch"]);
+        d.assert_no_leftovers(&repo, name, false);
+    }
+    assert_eq!(images_of(&id).trim(), "", "no checkpoint image is left");
+}

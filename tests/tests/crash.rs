@@ -1,6 +1,6 @@
-//! SIGKILL of nexusd in the middle of a create and of a remove: after a
-//! restart each is finished or rolled back, and running workspaces answer SSH
-//! while the daemon is down.
+//! SIGKILL of nexusd in the middle of a create, of a remove and of a full
+//! checkpoint: after a restart each is finished or rolled back, and running
+//! workspaces answer SSH while the daemon is down.
 
 use nexus_e2e::{BUSYBOX, Daemon, Repo, text};
 use std::process::Stdio;
@@ -152,4 +152,40 @@ fn a_killed_daemon_ends_the_host_processes_it_started() {
     d.spawn();
     assert!(!settled(&d, &repo, "slow"), "a cut-off create must be rolled back");
     d.assert_no_leftovers(&repo, "slow", false);
+}
+
+#[test]
+fn sigkill_mid_full_checkpoint_leaves_no_half_of_it() {
+    let mut d = Daemon::start_env(&[("NEXUS_TEST_PAUSE_POINTS", "1")]);
+    let repo = Repo::new();
+    let ws = d.create(&repo, "snap", BUSYBOX);
+    let id = ws["id"].as_str().expect("id").to_string();
+    // pause once the ref and the image exist, before the checkpoint is recorded done
+    std::fs::write(d.data_dir().join("pause-at"), "checkpoint-committed").expect("arm");
+    let mut create = d
+        .nexus()
+        .args(["workspace", "checkpoint", "create", "snap", "half", "--full"])
+        .current_dir(repo.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn checkpoint");
+    let marker = d.data_dir().join("paused-at-checkpoint-committed");
+    nexus_e2e::wait_for("the checkpoint to pause", Duration::from_secs(60), || marker.exists());
+    let images = || nexus_e2e::docker_ok(&["images", "-q", "--filter", &format!("label=dev.nexus.workspace={id}")]);
+    assert!(!images().trim().is_empty(), "the image exists at the pause");
+    assert!(!nexus_e2e::git(repo.path(), &["for-each-ref", "refs/nexus/checkpoints/"]).is_empty());
+    d.kill9();
+    let _ = create.wait();
+    std::fs::remove_file(d.data_dir().join("pause-at")).expect("disarm");
+    d.spawn();
+    let list = d.cli_ok(repo.path(), &["workspace", "checkpoint", "list", "snap", "--json"]);
+    assert_eq!(list.trim(), "[]", "no half-recorded checkpoint is listed");
+    assert_eq!(
+        nexus_e2e::git(repo.path(), &["for-each-ref", "refs/nexus/checkpoints/"]),
+        ""
+    );
+    assert_eq!(images().trim(), "", "no orphan image");
+    // and the name is free again
+    d.cli_ok(repo.path(), &["workspace", "checkpoint", "create", "snap", "half"]);
 }

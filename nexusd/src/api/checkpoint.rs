@@ -14,13 +14,16 @@ async fn to_wire(ctx: &Ctx, repository: &str, c: &CheckpointRecord) -> Checkpoin
         number: c.n,
         commit: ctx.checkpoint_commit(repository, c).await,
         created_at: c.created_at,
+        image: c.image.clone(),
     }
 }
 
 /// `workspace.checkpoint.create`: valid when running or stopped.
 pub async fn create(p: Params<'static>, ctx: Ctx) -> RpcResult<Checkpoint> {
     let params: CheckpointCreateParams = parse(&p)?;
-    let c = ctx.checkpoint_create(&params.workspace, params.name.as_deref()).await?;
+    let c = ctx
+        .checkpoint_create(&params.workspace, params.name.as_deref(), params.full)
+        .await?;
     let repository = ctx.get(&params.workspace)?.repository;
     Ok(to_wire(&ctx, &repository, &c).await)
 }

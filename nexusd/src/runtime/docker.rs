@@ -167,6 +167,9 @@ pub trait ContainerRuntime: Send + Sync {
     /// false when the engine refuses (a container uses it, or it is gone).
     async fn remove_image(&self, reference: &str) -> Result<bool>;
     /// Creates a container; returns its id.
+    /// Commits container `id`'s filesystem as image `reference`
+    /// (`repo:tag`) with `labels`, pausing it meanwhile; returns the image id.
+    async fn commit(&self, id: &str, reference: &str, labels: HashMap<String, String>) -> Result<String>;
     async fn create(&self, spec: &ContainerSpec) -> Result<String>;
     /// Extracts a tar archive at `/` in a created container.
     async fn upload(&self, id: &str, tar: bytes::Bytes) -> Result<()>;
@@ -406,6 +409,28 @@ impl ContainerRuntime for Docker {
             }
         }
         Ok(())
+    }
+
+    async fn commit(&self, id: &str, reference: &str, labels: HashMap<String, String>) -> Result<String> {
+        let (repo, tag) = reference.rsplit_once(':').unwrap_or((reference, "latest"));
+        let opts = bollard::query_parameters::CommitContainerOptions {
+            container: Some(id.to_string()),
+            repo: Some(repo.to_string()),
+            tag: Some(tag.to_string()),
+            pause: true,
+            ..Default::default()
+        };
+        let config = bollard::models::ContainerConfig {
+            labels: Some(labels),
+            ..Default::default()
+        };
+        let made = self
+            .client()
+            .await?
+            .commit_container(opts, config)
+            .await
+            .map_err(docker_err)?;
+        Ok(made.id)
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {

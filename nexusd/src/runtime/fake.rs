@@ -137,6 +137,16 @@ impl ContainerRuntime for FakeRuntime {
         Ok(true)
     }
 
+    async fn commit(
+        &self,
+        id: &str,
+        reference: &str,
+        _labels: std::collections::HashMap<String, String>,
+    ) -> Result<String> {
+        self.call("commit", &format!("{id} {reference}"))?;
+        Ok(format!("sha256:{reference}"))
+    }
+
     async fn create(&self, spec: &ContainerSpec) -> Result<String> {
         self.call("create", &spec.name)?;
         let id = format!("c-{}", spec.name);

@@ -16,8 +16,11 @@ pub struct CheckpointRecord {
     pub name: String,
     /// The git ref holding it (`refs/nexus/checkpoints/<workspace id>/<n>`).
     pub reference: String,
-    /// Whether its ref is complete.
+    /// Whether its ref (and image) is complete.
     pub done: bool,
+    /// A full checkpoint's image (`nexus/checkpoint:<workspace id>-<n>`),
+    /// named before it is committed.
+    pub image: Option<String>,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
 }
@@ -29,6 +32,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRecord> {
         name: r.get("name")?,
         reference: r.get("reference")?,
         done: r.get::<_, String>("state")? == "done",
+        image: r.get("image")?,
         created_at: r.get("created_at")?,
     })
 }
@@ -77,6 +81,7 @@ impl Store {
             name,
             reference: reference(n),
             done: false,
+            image: None,
             created_at,
         };
         tx.execute(
@@ -92,6 +97,16 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(NewCheckpoint::Added(record))
+    }
+
+    /// Names the image of full checkpoint `n` of workspace `workspace_id`,
+    /// before it is committed.
+    pub fn set_checkpoint_image(&self, workspace_id: &str, n: u32, image: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE checkpoints SET image = ?3 WHERE workspace_id = ?1 AND n = ?2",
+            params![workspace_id, n, image],
+        )?;
+        Ok(())
     }
 
     /// Marks checkpoint `n` of workspace `workspace_id` complete.

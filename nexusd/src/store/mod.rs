@@ -100,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workspace_id, n),
         UNIQUE (workspace_id, name)
     );",
+    // 6: a full checkpoint's image (`docker commit` of the container)
+    "ALTER TABLE checkpoints ADD COLUMN image TEXT;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

@@ -8,6 +8,15 @@ use super::*;
 use crate::git::checkpoint as cp;
 use crate::store::checkpoints::{CheckpointRecord, NewCheckpoint};
 
+/// The repository of full checkpoints' images (`<it>:<workspace id>-<n>`).
+pub(super) const IMAGE_REPOSITORY: &str = "nexus/checkpoint:";
+
+/// The label of a full checkpoint's image (its checkpoint's name). The
+/// image pass never removes such an image (a commit inherits the labels of
+/// the image the container ran, a Nexus-built one's too): it goes with its
+/// checkpoint, or with the last workspace that runs from it.
+pub(super) const LABEL_CHECKPOINT: &str = "dev.nexus.checkpoint";
+
 /// The longest checkpoint name.
 const NAME_MAX: usize = 64;
 
@@ -31,17 +40,32 @@ impl Manager {
     /// Records workspace `workspace`'s worktree as checkpoint `name` (else
     /// its number). Errors: `InvalidParams` for a bad or taken name,
     /// `InvalidState` while the workspace is created or removed.
-    pub async fn checkpoint_create(&self, workspace: &str, name: Option<&str>) -> Result<CheckpointRecord> {
+    /// With `full`, the container's own files too: `docker commit` of it as
+    /// image `nexus/checkpoint:<workspace id>-<n>`, labelled as the
+    /// workspace's (not for compose configs yet).
+    pub async fn checkpoint_create(&self, workspace: &str, name: Option<&str>, full: bool) -> Result<CheckpointRecord> {
         if let Some(n) = name {
             check_name(n)?;
         }
         let _guard = self.lock(workspace).await;
         let r = self.store.get(workspace)?;
         self.require_settled(&r)?;
-        self.record_checkpoint(&r, name, "checkpoint").await
+        self.record_checkpoint(&r, name, "checkpoint", full).await
     }
 
-    async fn record_checkpoint(&self, r: &WorkspaceRecord, name: Option<&str>, what: &str) -> Result<CheckpointRecord> {
+    async fn record_checkpoint(
+        &self,
+        r: &WorkspaceRecord,
+        name: Option<&str>,
+        what: &str,
+        full: bool,
+    ) -> Result<CheckpointRecord> {
+        if full && devcontainer_of(r).is_some_and(|m| m.compose.is_some()) {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "workspace {} runs a compose config: a full checkpoint (its container's files) is not supported for compose configs yet; take a git checkpoint without --full",
+                r.name
+            )));
+        }
         let id = r.id.clone();
         let record = match self
             .store
@@ -62,6 +86,24 @@ impl Manager {
         if let Err(e) = recorded {
             self.store.delete_checkpoint(&r.id, record.n)?;
             return Err(e);
+        }
+        let mut record = record;
+        if full {
+            let image = format!("{IMAGE_REPOSITORY}{}-{}", r.id, record.n);
+            self.store.set_checkpoint_image(&r.id, record.n, &image)?;
+            record.image = Some(image.clone());
+            let labels = HashMap::from([
+                (LABEL_WORKSPACE.to_string(), r.id.clone()),
+                (LABEL_DAEMON.to_string(), self.daemon_id.clone()),
+                (LABEL_CHECKPOINT.to_string(), record.name.clone()),
+            ]);
+            if let Err(e) = self.runtime.commit(&container_name(r), &image, labels).await {
+                if let Err(undo) = self.delete_checkpoint(r, &record).await {
+                    tracing::warn!(workspace = %r.name, "cannot remove the failed checkpoint {}: {undo}", record.name);
+                }
+                return Err(e.into());
+            }
+            self.pause_point("checkpoint-committed").await;
         }
         self.store.finish_checkpoint(&r.id, record.n)?;
         Ok(CheckpointRecord { done: true, ..record })
@@ -106,6 +148,10 @@ impl Manager {
     }
 
     async fn delete_checkpoint(&self, r: &WorkspaceRecord, c: &CheckpointRecord) -> Result<()> {
+        if let Some(image) = &c.image {
+            // a container made from it (a restore, a fork) keeps it: it goes with the last one
+            self.runtime.remove_image(image).await?;
+        }
         let (repo, reference) = (PathBuf::from(&r.repository), c.reference.clone());
         blocking(move || Ok(cp::delete(&repo, &reference)?)).await?;
         self.store.delete_checkpoint(&r.id, c.n)?;
@@ -120,12 +166,39 @@ impl Manager {
         let r = self.store.get(workspace)?;
         self.require_settled(&r)?;
         let c = self.find_checkpoint(&r, checkpoint)?;
+        let full = c.image.is_some();
         let undo = self
-            .record_checkpoint(&r, None, &format!("before restoring {}", c.name))
+            .record_checkpoint(&r, None, &format!("before restoring {}", c.name), full)
             .await?;
         let (worktree, reference) = (PathBuf::from(&r.worktree), c.reference.clone());
         blocking(move || Ok(cp::restore(&worktree, &reference)?)).await?;
+        if let Some(image) = &c.image {
+            self.replace_container(r, image).await?;
+        }
         Ok(undo)
+    }
+
+    /// Replaces workspace `r`'s container with one of full checkpoint image
+    /// `image`, with the same SSH port and host key (the second half of a
+    /// rebuild); the workspace is running after.
+    async fn replace_container(&self, mut r: WorkspaceRecord, image: &str) -> Result<()> {
+        self.events.progress(
+            &r.name,
+            Step::Container,
+            format!("replacing the container from {image}"),
+        );
+        self.agents.forget(&r.id).await;
+        self.stop_forwards(&r);
+        self.remove_containers(&r).await.map_err(|e| e.at(Step::Container))?;
+        r.image = image.to_string();
+        self.store.set_image(&r)?;
+        if let Err(e) = self.provision(&mut r, None).await {
+            self.store.set_state(&r.id, WorkspaceState::Stopped)?;
+            self.events.state(&r.name, Some(WorkspaceState::Stopped));
+            return Err(e);
+        }
+        self.run_hooks(&r, &["postStartCommand"]).await?;
+        self.now_running(&mut r).await
     }
 
     /// Forks workspace `source` into a new workspace `name`: its branch
@@ -152,7 +225,10 @@ impl Manager {
             self.require_settled(&r)?;
             let c = match checkpoint {
                 Some(cp) => self.find_checkpoint(&r, cp)?,
-                None => self.record_checkpoint(&r, None, &format!("fork to {name}")).await?,
+                None => {
+                    self.record_checkpoint(&r, None, &format!("fork to {name}"), false)
+                        .await?
+                }
             };
             (r, c)
         };
@@ -168,7 +244,11 @@ impl Manager {
             name: name.to_string(),
             repository: r.repository.clone(),
             from: Some(head.to_string()),
-            image: config_path.is_none().then(|| r.image.clone()),
+            // a full checkpoint's container files come with its image
+            image: c
+                .image
+                .clone()
+                .or_else(|| config_path.is_none().then(|| r.image.clone())),
             config: config_path.filter(|_| template.is_none()),
             template,
             authorized_keys,

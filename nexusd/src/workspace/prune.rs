@@ -50,6 +50,7 @@ pub(crate) fn choose(
     } = *rules;
     let unused = built.into_iter().filter(|i| {
         (all || i.labels.get(LABEL_DAEMON).is_some_and(|d| d == daemon))
+            && !i.labels.contains_key(super::checkpoint::LABEL_CHECKPOINT)
             && !in_use.contains(&i.id)
             && !named.contains(&i.id)
             && !i.tags.iter().any(|t| named.contains(t))
@@ -232,6 +233,17 @@ mod tests {
                 2,
             ),
             image("theirs", &["theirs"], &[(LABEL_BUILD, "h"), (LABEL_DAEMON, "other")], 0),
+            // a full checkpoint's image, with the labels of the template it was committed from
+            image(
+                "checkpoint",
+                &["nexus/checkpoint:w-1"],
+                &[
+                    (LABEL_TEMPLATE, "default"),
+                    (LABEL_DAEMON, "me"),
+                    (crate::workspace::checkpoint::LABEL_CHECKPOINT, "1"),
+                ],
+                0,
+            ),
         ];
         let in_use = HashSet::from(["used".to_string()]);
         let named = HashSet::from(["named".to_string()]);
@@ -256,7 +268,7 @@ mod tests {
             ]
         );
         // all: every unused one, the current template and another daemon's
-        // too; never the used or named
+        // too; never the used or named, nor a checkpoint's
         let all = choose(built.clone(), &rules(true, None), exists);
         assert_eq!(all.len(), 8);
         assert!(

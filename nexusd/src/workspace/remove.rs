@@ -36,6 +36,13 @@ impl Manager {
         self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
         self.forget_relay(r).await;
         self.delete_checkpoints(r).await;
+        if r.image.starts_with(super::checkpoint::IMAGE_REPOSITORY) {
+            // a full checkpoint's image it ran from (a restore, a fork): it
+            // goes with the last container and checkpoint that use it
+            if let Err(e) = self.runtime.remove_image(&r.image).await {
+                tracing::warn!(workspace = %r.name, "cannot remove image {}: {e}", r.image);
+            }
+        }
         let repo = repo_of(r);
         let (name, wt, branch) = (r.name.clone(), PathBuf::from(&r.worktree), r.branch.clone());
         blocking(move || {
