@@ -45,11 +45,6 @@ pub fn secret_of(host_key: &str) -> [u8; SECRET_LEN] {
     h.finalize().into()
 }
 
-/// `bytes` as lower-case hex digits (how `agent.json` holds the secret).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The host directory bound at `nexus_sdk::relay::SOCKET_DIR` in workspace
 /// `id`'s container.
 pub fn socket_dir(data_dir: &Path, id: &str) -> PathBuf {
@@ -173,7 +168,7 @@ impl Relay {
         self.ask(&Request::Add {
             port,
             socket: socket_path(&self.data_dir, id),
-            secret: hex(secret),
+            secret: hex::encode(secret),
         })
         .await
     }
@@ -365,7 +360,7 @@ async fn control_connection(stream: UnixStream, ports: Arc<Mutex<HashMap<u16, Li
 }
 
 async fn add(ports: &Arc<Mutex<HashMap<u16, Listening>>>, port: u16, socket: PathBuf, secret: &str) -> Reply {
-    let Some(secret) = unhex(secret).filter(|s| s.len() == SECRET_LEN) else {
+    let Some(secret) = hex::decode(secret).ok().filter(|s| s.len() == SECRET_LEN) else {
         return Reply {
             error: Some("the secret is not 64 hex digits".into()),
             taken: false,
@@ -430,17 +425,6 @@ async fn relay_port(listener: TcpListener, socket: PathBuf, secret: Arc<[u8]>) {
     }
 }
 
-/// Hex digits as bytes; `None` when `text` is not an even number of them.
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,10 +439,6 @@ mod tests {
     fn the_secret_is_fixed_by_the_host_key() {
         assert_eq!(secret_of("key one"), secret_of("key one"));
         assert_ne!(secret_of("key one"), secret_of("key two"));
-        let s = secret_of("key one");
-        assert_eq!(unhex(&hex(&s)).as_deref(), Some(&s[..]));
-        assert_eq!(unhex("abc"), None);
-        assert_eq!(unhex("zz"), None);
     }
 
     #[test]

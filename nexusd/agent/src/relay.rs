@@ -99,15 +99,10 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// `text` (hex digits, as `agent.json` holds the secret) as bytes.
+/// `text` (hex digits, as `agent.json` holds the secret) as bytes, when it
+/// is a secret's length.
 pub(crate) fn secret_from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != SECRET_LEN * 2 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
+    hex::decode(text).ok().filter(|s| s.len() == SECRET_LEN)
 }
 
 #[cfg(test)]

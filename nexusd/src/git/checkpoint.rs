@@ -199,30 +199,8 @@ pub fn delete(repo_dir: &Path, reference: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::git;
     use super::*;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) -> String {
-        let o = Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "init.defaultBranch=main",
-            ])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git");
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
 
     /// HEAD, the index, `git status` and every file (ignored ones included).
     fn state(dir: &Path) -> (String, String, String, Vec<(String, String)>) {

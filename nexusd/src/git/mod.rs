@@ -369,8 +369,9 @@ mod tests {
     use super::*;
     use std::process::Command;
 
-    fn git(dir: &Path, args: &[&str]) {
-        let ok = Command::new("git")
+    /// Runs git in `dir` (as user t, branch main by default); its output.
+    pub(super) fn git(dir: &Path, args: &[&str]) -> String {
+        let o = Command::new("git")
             .args([
                 "-c",
                 "user.name=t",
@@ -381,10 +382,14 @@ mod tests {
             ])
             .args(args)
             .current_dir(dir)
-            .status()
-            .expect("git runs")
-            .success();
-        assert!(ok, "git {args:?}");
+            .output()
+            .expect("git runs");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     fn repo() -> (tempfile::TempDir, RepoInfo) {

@@ -295,20 +295,27 @@ impl Manager {
                 }
                 Err(crate::relay::RelayError::PortTaken(m)) if attempt < PORT_ATTEMPTS => {
                     attempt += 1;
-                    let taken = record.ssh_port;
-                    record.ssh_port =
-                        self.store
-                            .move_ssh_port(&record.id, self.config.port_range, crate::store::ports::bindable)?;
-                    tracing::warn!(workspace = %record.name, "port {taken} was taken ({m}): trying {}", record.ssh_port);
-                    self.events.progress(
-                        &record.name,
-                        Step::Start,
-                        format!("port {taken} was taken meanwhile: moving to {}", record.ssh_port),
-                    );
+                    self.move_off_taken_port(record, &m)?;
                 }
                 Err(e) => return Err(WorkspaceError::Internal(e.to_string())),
             }
         }
+    }
+
+    /// Moves creating workspace `record` to another free port of the range:
+    /// its port was taken (`why`) after it was allocated.
+    fn move_off_taken_port(&self, record: &mut WorkspaceRecord, why: &str) -> Result<()> {
+        let taken = record.ssh_port;
+        record.ssh_port =
+            self.store
+                .move_ssh_port(&record.id, self.config.port_range, crate::store::ports::bindable)?;
+        tracing::warn!(workspace = %record.name, "port {taken} was taken ({why}): trying {}", record.ssh_port);
+        self.events.progress(
+            &record.name,
+            Step::Start,
+            format!("port {taken} was taken meanwhile: moving to {}", record.ssh_port),
+        );
+        Ok(())
     }
 
     /// Has the relay stop listening on workspace `r`'s SSH port; sessions in
@@ -346,17 +353,8 @@ impl Manager {
             match self.runtime.start(&id).await {
                 Err(RuntimeError::PortTaken(m)) if attempt < PORT_ATTEMPTS => {
                     attempt += 1;
-                    let taken = record.ssh_port;
                     self.runtime.remove(&id).await?;
-                    record.ssh_port =
-                        self.store
-                            .move_ssh_port(&record.id, self.config.port_range, crate::store::ports::bindable)?;
-                    tracing::warn!(workspace = %record.name, "port {taken} was taken ({m}): trying {}", record.ssh_port);
-                    self.events.progress(
-                        &record.name,
-                        Step::Start,
-                        format!("port {taken} was taken meanwhile: moving to {}", record.ssh_port),
-                    );
+                    self.move_off_taken_port(record, &m)?;
                     id = self
                         .create_container(record, devcontainer_of(record).map(|m| m.merged))
                         .await?;
@@ -499,7 +497,7 @@ impl Manager {
             "clientAliveInterval": self.config.client_alive_interval,
             "relay": r.ssh_relay.then(|| serde_json::json!({
                 "socket": nexus_sdk::relay::SOCKET_PATH,
-                "secret": crate::relay::hex(&crate::relay::secret_of(&r.host_key)),
+                "secret": hex::encode(crate::relay::secret_of(&r.host_key)),
             })),
             "remoteEnv": devcontainer_of(r)
                 .map(|m| {
