@@ -165,24 +165,6 @@ impl Relay {
     /// Errors: [`RelayError::PortTaken`] when another process has the port,
     /// [`RelayError::Failed`] when the relay cannot be started or reached.
     pub async fn add(&self, port: u16, id: &str, secret: &[u8]) -> Result<(), RelayError> {
-        self.ask(&Request::Add {
-            port,
-            socket: socket_path(&self.data_dir, id),
-            secret: hex::encode(secret),
-        })
-        .await
-    }
-
-    /// Has the relay stop listening on `port` (nothing when no relay runs:
-    /// then nothing listens).
-    pub async fn remove(&self, port: u16) -> Result<(), RelayError> {
-        if UnixStream::connect(self.control_path()).await.is_err() {
-            return Ok(());
-        }
-        self.ask(&Request::Remove { port }).await
-    }
-
-    async fn ask(&self, request: &Request) -> Result<(), RelayError> {
         let stream = match UnixStream::connect(self.control_path()).await {
             Ok(s) => s,
             Err(_) => {
@@ -192,19 +174,20 @@ impl Relay {
                     .map_err(|e| RelayError::Failed(format!("cannot reach it after starting it: {e}")))?
             }
         };
-        let failed = |e: std::io::Error| RelayError::Failed(e.to_string());
-        let (read, mut write) = stream.into_split();
-        let mut line = serde_json::to_string(request).map_err(|e| RelayError::Failed(e.to_string()))?;
-        line.push('\n');
-        write.write_all(line.as_bytes()).await.map_err(failed)?;
-        let mut answer = String::new();
-        BufReader::new(read).read_line(&mut answer).await.map_err(failed)?;
-        let reply: Reply = serde_json::from_str(&answer)
-            .map_err(|e| RelayError::Failed(format!("unreadable answer {answer:?}: {e}")))?;
-        match reply.error {
-            None => Ok(()),
-            Some(e) if reply.taken => Err(RelayError::PortTaken(e)),
-            Some(e) => Err(RelayError::Failed(e)),
+        let request = Request::Add {
+            port,
+            socket: socket_path(&self.data_dir, id),
+            secret: hex::encode(secret),
+        };
+        ask(stream, &request).await
+    }
+
+    /// Has the relay stop listening on `port` (nothing when no relay runs:
+    /// then nothing listens).
+    pub async fn remove(&self, port: u16) -> Result<(), RelayError> {
+        match UnixStream::connect(self.control_path()).await {
+            Ok(stream) => ask(stream, &Request::Remove { port }).await,
+            Err(_) => Ok(()),
         }
     }
 
@@ -260,6 +243,24 @@ impl Relay {
                 self.data_dir.join("relay.log").display()
             )))
         }
+    }
+}
+
+/// Sends `request` on the control connection `stream` and reads the answer.
+async fn ask(stream: UnixStream, request: &Request) -> Result<(), RelayError> {
+    let failed = |e: std::io::Error| RelayError::Failed(e.to_string());
+    let (read, mut write) = stream.into_split();
+    let mut line = serde_json::to_string(request).map_err(|e| RelayError::Failed(e.to_string()))?;
+    line.push('\n');
+    write.write_all(line.as_bytes()).await.map_err(failed)?;
+    let mut answer = String::new();
+    BufReader::new(read).read_line(&mut answer).await.map_err(failed)?;
+    let reply: Reply =
+        serde_json::from_str(&answer).map_err(|e| RelayError::Failed(format!("unreadable answer {answer:?}: {e}")))?;
+    match reply.error {
+        None => Ok(()),
+        Some(e) if reply.taken => Err(RelayError::PortTaken(e)),
+        Some(e) => Err(RelayError::Failed(e)),
     }
 }
 
