@@ -45,6 +45,14 @@ pub enum WorkspaceCommand {
     /// Remove a workspace: container, worktree, ports and record (the branch stays).
     #[command(alias = "remove")]
     Rm(RmArgs),
+    /// Team mode: share a workspace with a person as viewer, editor or owner.
+    Share(crate::team::ShareArgs),
+    /// Team mode: end a person's share.
+    Unshare(crate::team::UnshareArgs),
+    /// Team mode: a workspace's shares.
+    Shares(NameJsonArgs),
+    /// Team mode: end your own share of a workspace.
+    Leave(NameArg),
 }
 
 /// Flags of `create`.

@@ -65,8 +65,19 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     if let crate::Command::Completion(_) = command {
         anyhow::bail!("`completion` is answered before any daemon is reached");
     }
+    if let crate::Command::Auth(crate::team::AuthCommand::Login(a)) = command {
+        return crate::team::login(a, &target.address()?).await;
+    }
     let client = connect(&target).await?;
     match command {
+        crate::Command::Auth(crate::team::AuthCommand::Login(_)) => unreachable!("handled above"),
+        crate::Command::Auth(crate::team::AuthCommand::Logout) => {
+            crate::team::logout(&client, &target.address()?).await
+        }
+        crate::Command::Auth(crate::team::AuthCommand::Whoami(a)) => crate::team::whoami(&client, a.json).await,
+        crate::Command::User(c) => crate::team::user(c, &client).await,
+        crate::Command::Token(c) => crate::team::token(c, &client).await,
+        crate::Command::Audit(c) => crate::team::audit(c, &client).await,
         crate::Command::Context(_) | crate::Command::Completion(_) => unreachable!("handled above"),
         crate::Command::Image(ImageCommand::Prune(a)) => {
             let result = client
@@ -179,6 +190,14 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
         }
         WorkspaceCommand::Checkpoint(c) => checkpoint(c, client).await,
         WorkspaceCommand::Fork(a) => fork(a, client).await,
+        WorkspaceCommand::Share(a) => crate::team::share(a, client).await,
+        WorkspaceCommand::Unshare(a) => crate::team::unshare(a, client).await,
+        WorkspaceCommand::Shares(a) => crate::team::shares(&a.name, a.json, client).await,
+        WorkspaceCommand::Leave(a) => {
+            client.leave(&a.name).await?;
+            println!("left {}", a.name);
+            Ok(0)
+        }
         WorkspaceCommand::Restore(a) => {
             let params = CheckpointParams {
                 workspace: a.name.clone(),

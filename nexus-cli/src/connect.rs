@@ -53,6 +53,11 @@ impl Target {
         })
     }
 
+    /// The daemon's address.
+    pub fn address(&self) -> anyhow::Result<String> {
+        Ok(self.resolve()?.address)
+    }
+
     /// Whether the daemon is this machine's (so its SSH ports are reachable
     /// directly, without a tunnel through the API).
     pub fn is_local(&self) -> anyhow::Result<bool> {
@@ -118,7 +123,16 @@ pub async fn connect(target: &Target) -> anyhow::Result<Client> {
     // an address the user chose, rather than the local default
     let chosen = resolved.context.is_some() || target.host.is_some() || local::host_env().is_some();
     let address = resolved.address;
-    let token = resolved.token.or_else(|| is_local(&address).then(read_token).flatten());
+    // a team-mode session of this daemon (`nexus auth login`) before the
+    // local daemon's own token file
+    let saved = match &resolved.token {
+        Some(_) => None,
+        None => crate::team::saved_token(&address)?,
+    };
+    let token = resolved
+        .token
+        .or(saved)
+        .or_else(|| is_local(&address).then(read_token).flatten());
     match &token {
         Some(token) => match Client::connect(&address, token).await {
             Ok(c) => return Ok(c),
@@ -127,10 +141,14 @@ pub async fn connect(target: &Target) -> anyhow::Result<Client> {
             Err(ClientError::Unauthorized { .. }) if !chosen && local::published_address().is_none() => {}
             Err(e) => return Err(e.into()),
         },
-        None if !is_local(&address) => anyhow::bail!(
-            "no token for {address}: set NEXUS_TOKEN, pass --token, or add a context with `nexus context add`"
-        ),
-        None => {}
+        // a team-mode daemon answers callers without a token (they may sign in)
+        None => match Client::connect(&address, "").await {
+            Ok(c) => return Ok(c),
+            Err(_) if !is_local(&address) => anyhow::bail!(
+                "no token for {address}: sign in with `nexus auth login`, set NEXUS_TOKEN, pass --token, or add a context with `nexus context add`"
+            ),
+            Err(_) => {}
+        },
     }
     let listen = chosen.then_some(address);
     let mut child = start_daemon(listen.as_deref())?;

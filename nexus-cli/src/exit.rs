@@ -41,11 +41,11 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
         | ErrorKind::ImageNotFound
         | ErrorKind::NameTaken => 64,
         ErrorKind::NotFound | ErrorKind::FileNotFound | ErrorKind::SessionNotFound => 66,
-        ErrorKind::PermissionDenied => 77,
+        ErrorKind::PermissionDenied | ErrorKind::Forbidden => 77,
         ErrorKind::FileOperationFailed | ErrorKind::HookFailed => 1,
         ErrorKind::InvalidConfig | ErrorKind::BuildFailed => 78,
         ErrorKind::DockerUnavailable | ErrorKind::AgentUnavailable => 69,
-        ErrorKind::InvalidState | ErrorKind::PortsExhausted | ErrorKind::WorktreeDirty => 75,
+        ErrorKind::InvalidState | ErrorKind::PortsExhausted | ErrorKind::WorktreeDirty | ErrorKind::RateLimited => 75,
         ErrorKind::Unauthorized => 77,
         ErrorKind::Internal => 70,
     }

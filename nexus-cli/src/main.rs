@@ -9,6 +9,7 @@ mod exit;
 mod output;
 mod ssh;
 mod streams;
+mod team;
 
 use clap::{Parser, Subcommand};
 
@@ -67,6 +68,18 @@ enum Command {
     /// The images Nexus built.
     #[command(subcommand)]
     Image(args::ImageCommand),
+    /// Sign in to a team-mode daemon, out, and who you are there.
+    #[command(subcommand)]
+    Auth(team::AuthCommand),
+    /// People of a team-mode daemon and their SSH keys.
+    #[command(subcommand)]
+    User(team::UserCommand),
+    /// API tokens of a team-mode daemon.
+    #[command(subcommand)]
+    Token(team::TokenCommand),
+    /// The audit log of a team-mode daemon (site admins).
+    #[command(subcommand)]
+    Audit(team::AuditCommand),
     /// Print a completion script for a shell (workspace names from the
     /// daemon too), e.g. `source <(nexus completion bash)`.
     Completion(args::CompletionArgs),

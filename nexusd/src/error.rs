@@ -157,6 +157,16 @@ pub enum WorkspaceError {
     /// An answer would pass the message limit.
     #[error("{0}")]
     TooLarge(String),
+    /// Team mode: the credentials are missing, malformed, unknown, revoked or
+    /// expired, or their owner is suspended (the message says what to do).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Team mode: the caller may not do this (the message names the permission).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Team mode: too many failed logins from one address.
+    #[error("{0}")]
+    RateLimited(String),
     /// A file operation of the daemon failed (`what` names it and the path).
     #[error("{what}: {source}")]
     Io {
@@ -201,6 +211,9 @@ impl WorkspaceError {
             WorkspaceError::HookFailed { .. } => ErrorKind::HookFailed,
             WorkspaceError::BuildFailed { .. } => ErrorKind::BuildFailed,
             WorkspaceError::Step { source, .. } => source.kind(),
+            WorkspaceError::Unauthorized(_) => ErrorKind::Unauthorized,
+            WorkspaceError::Forbidden(_) => ErrorKind::Forbidden,
+            WorkspaceError::RateLimited(_) => ErrorKind::RateLimited,
             WorkspaceError::Internal(_) | WorkspaceError::Io { .. } => ErrorKind::Internal,
         }
     }

@@ -16,6 +16,7 @@
 pub mod agent;
 pub mod api;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod git;

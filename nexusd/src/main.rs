@@ -34,6 +34,31 @@ struct Args {
     /// Image of workspaces created without --image.
     #[arg(long, env = "NEXUS_DEFAULT_IMAGE", default_value = nexusd::config::DEFAULT_IMAGE)]
     default_image: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Administration of the data directory (the daemon stopped).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Turn this daemon into team mode: accounts, sharing, the audit log.
+    /// Makes the first site admin, who gets every existing workspace and the
+    /// single-user token (as API token `legacy`). Run it while the daemon is
+    /// stopped; people then sign in with `nexus auth login`.
+    Init {
+        /// The first site admin's name: 2 to 32 of a-z, 0-9 and -.
+        #[arg(long)]
+        admin: String,
+        /// The admin's SSH public key file (e.g. ~/.ssh/id_ed25519.pub); repeatable.
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+    },
 }
 
 /// Tells the daemon that started the relay that it listens (one line on
@@ -141,6 +166,28 @@ async fn run() -> anyhow::Result<()> {
     }
     if args.relay {
         return nexusd::relay::serve(&config.data_dir, relay_ready).await;
+    }
+    if let Some(Command::Admin(AdminCommand::Init { admin, keys })) = args.command {
+        let mut lines = Vec::new();
+        for path in &keys {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--key {}: cannot read it: {e}", path.display()))?;
+            lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
+        }
+        return match nexusd::server::admin_init(&config.data_dir, &admin, &lines) {
+            Ok(()) => {
+                println!(
+                    "team mode is on for {}: {admin} is site admin and creator of every existing workspace.\n\
+                     Start nexusd, then sign in with `nexus auth login` (your SSH key through ssh-agent).",
+                    config.data_dir.display()
+                );
+                Ok(())
+            }
+            Err(e @ nexusd::server::ServeError::Busy { .. }) => Err(anyhow::anyhow!(
+                "{e}: stop it first, then run `nexusd admin init` again"
+            )),
+            Err(e) => Err(e.into()),
+        };
     }
     config.port_range = args.port_range;
     config.default_image = args.default_image;

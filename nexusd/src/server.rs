@@ -153,6 +153,22 @@ fn read_or_init(path: &Path, make: impl FnOnce() -> String) -> Result<String, Wo
     Ok(value)
 }
 
+/// `nexusd admin init`: turns the stopped daemon of `dir` into team mode
+/// with first site admin `admin` holding the SSH public keys `keys`
+/// (OpenSSH lines); every existing workspace becomes the admin's, and the
+/// single-user token the admin's API token `legacy`.
+///
+/// Errors: a daemon of `dir` runs (`Busy`: stop it first); a bad name or
+/// key, or team mode on already (the message says which).
+pub fn admin_init(dir: &Path, admin: &str, keys: &[String]) -> Result<(), ServeError> {
+    let claim = claim_data_dir(dir)?;
+    let token = read_or_init(&dir.join("token"), || keys::random_hex(32))?;
+    let store = Store::open(&dir.join("state.db")).map_err(WorkspaceError::from)?;
+    crate::workspace::team::init(&store, dir, admin, keys, &token)?;
+    drop(claim);
+    Ok(())
+}
+
 /// Runs the daemon on `listener` until `shutdown` resolves, with the local
 /// Docker engine as its runtime ([`serve_with`] takes another).
 ///
@@ -202,13 +218,15 @@ pub async fn serve_with(
     let addr = listener.local_addr().map_err(|e| ServeError::Api(e.to_string()))?;
     let names: std::collections::HashSet<&'static str> = module.method_names().collect();
     let names = Arc::new(names);
+    let authorizing = manager.clone();
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
-        .layer_fn(move |service| api::KnownMethods::new(service, names.clone()));
+        .layer_fn(move |service| api::KnownMethods::new(service, names.clone()))
+        .layer_fn(move |service| api::Authorize::new(service, authorizing.clone()));
     let server = jsonrpsee::server::Server::builder()
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(api::Route::health(manager.clone()))
-                .layer(api::BearerAuth::new(token))
+                .layer(api::BearerAuth::new(token, manager.clone()))
                 .layer(api::Route::metrics(manager.clone()))
                 .layer(api::Route::raw_read(manager)),
         )

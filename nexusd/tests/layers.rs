@@ -21,6 +21,7 @@ const NEXUSD_LAYERS: &[(&str, u8)] = &[
     ("relay", 2),
     ("git", 2),
     ("config", 1),
+    ("credentials", 1),
     ("events", 1),
     ("keys", 1),
     ("metrics", 1),

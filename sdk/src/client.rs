@@ -121,11 +121,14 @@ impl Client {
         .trim_end_matches('/')
         .to_string();
         let mut headers = jsonrpsee::http_client::HeaderMap::new();
-        let value = format!("Bearer {token}").parse().map_err(|_| ClientError::Connect {
-            address: address.to_string(),
-            reason: "the token holds characters an HTTP header cannot carry".into(),
-        })?;
-        headers.insert("authorization", value);
+        // no token: an anonymous caller of a team-mode daemon (auth.login)
+        if !token.is_empty() {
+            let value = format!("Bearer {token}").parse().map_err(|_| ClientError::Connect {
+                address: address.to_string(),
+                reason: "the token holds characters an HTTP header cannot carry".into(),
+            })?;
+            headers.insert("authorization", value);
+        }
         let inner = WsClientBuilder::default()
             .set_headers(headers)
             .request_timeout(Duration::from_secs(3600))
@@ -200,6 +203,111 @@ impl Client {
             .subscribe(method, named(params)?, unsubscribe)
             .await
             .map_err(|e| self.map_err(e))
+    }
+
+    /// `auth.challenge`.
+    pub async fn auth_challenge(&self) -> Result<crate::team::Challenge, ClientError> {
+        self.call(m::AUTH_CHALLENGE, serde_json::json!({})).await
+    }
+
+    /// `auth.login`.
+    pub async fn auth_login(&self, params: &crate::team::LoginParams) -> Result<crate::team::NewToken, ClientError> {
+        self.call(m::AUTH_LOGIN, params).await
+    }
+
+    /// `auth.logout`.
+    pub async fn auth_logout(&self) -> Result<(), ClientError> {
+        self.call_unit(m::AUTH_LOGOUT, serde_json::json!({})).await
+    }
+
+    /// `auth.whoami`.
+    pub async fn auth_whoami(&self) -> Result<crate::team::WhoAmI, ClientError> {
+        self.call(m::AUTH_WHOAMI, serde_json::json!({})).await
+    }
+
+    /// `user.add`.
+    pub async fn user_add(&self, params: &crate::team::UserAddParams) -> Result<crate::team::User, ClientError> {
+        self.call(m::USER_ADD, params).await
+    }
+
+    /// `user.list`.
+    pub async fn user_list(&self) -> Result<Vec<crate::team::User>, ClientError> {
+        self.call(m::USER_LIST, serde_json::json!({})).await
+    }
+
+    /// `user.suspend` (`suspend`) or `user.resume`.
+    pub async fn user_suspend(&self, user: &str, suspend: bool) -> Result<crate::team::User, ClientError> {
+        let method = if suspend { m::USER_SUSPEND } else { m::USER_RESUME };
+        self.call(method, crate::team::UserParams { user: user.into() }).await
+    }
+
+    /// `user.remove`.
+    pub async fn user_remove(&self, user: &str) -> Result<(), ClientError> {
+        self.call_unit(m::USER_REMOVE, crate::team::UserParams { user: user.into() })
+            .await
+    }
+
+    /// `user.key.add` (`add`) or `user.key.remove`.
+    pub async fn user_key(
+        &self,
+        params: &crate::team::UserKeyParams,
+        add: bool,
+    ) -> Result<crate::team::User, ClientError> {
+        self.call(if add { m::USER_KEY_ADD } else { m::USER_KEY_REMOVE }, params)
+            .await
+    }
+
+    /// `token.create`.
+    pub async fn token_create(
+        &self,
+        params: &crate::team::TokenCreateParams,
+    ) -> Result<crate::team::NewToken, ClientError> {
+        self.call(m::TOKEN_CREATE, params).await
+    }
+
+    /// `token.list`.
+    pub async fn token_list(&self) -> Result<Vec<crate::team::TokenInfo>, ClientError> {
+        self.call(m::TOKEN_LIST, serde_json::json!({})).await
+    }
+
+    /// `token.revoke`.
+    pub async fn token_revoke(&self, id: u64) -> Result<(), ClientError> {
+        self.call_unit(m::TOKEN_REVOKE, crate::team::TokenIdParams { id }).await
+    }
+
+    /// `workspace.share`.
+    pub async fn share(&self, params: &crate::team::ShareParams) -> Result<crate::team::Share, ClientError> {
+        self.call(m::WORKSPACE_SHARE, params).await
+    }
+
+    /// `workspace.unshare`.
+    pub async fn unshare(&self, params: &crate::team::UnshareParams) -> Result<(), ClientError> {
+        self.call_unit(m::WORKSPACE_UNSHARE, params).await
+    }
+
+    /// `workspace.shares`.
+    pub async fn shares(&self, name: &str) -> Result<Vec<crate::team::Share>, ClientError> {
+        self.call(m::WORKSPACE_SHARES, NameParams { workspace: name.into() })
+            .await
+    }
+
+    /// `workspace.leave`.
+    pub async fn leave(&self, name: &str) -> Result<(), ClientError> {
+        self.call_unit(m::WORKSPACE_LEAVE, NameParams { workspace: name.into() })
+            .await
+    }
+
+    /// `audit.list`.
+    pub async fn audit_list(
+        &self,
+        params: &crate::team::AuditListParams,
+    ) -> Result<Vec<crate::team::AuditEntry>, ClientError> {
+        self.call(m::AUDIT_LIST, params).await
+    }
+
+    /// `audit.verify`.
+    pub async fn audit_verify(&self) -> Result<crate::team::AuditVerify, ClientError> {
+        self.call(m::AUDIT_VERIFY, serde_json::json!({})).await
     }
 
     /// `template.list`.

@@ -65,6 +65,12 @@ pub enum ErrorKind {
     HookFailed,
     /// Building the image from devcontainer.json's Dockerfile failed.
     BuildFailed,
+    /// The caller may see the workspace (or is signed in) but may not do
+    /// this: the message names the permission it needs (team mode).
+    Forbidden,
+    /// Too many failed logins from this address: wait the seconds the
+    /// message gives.
+    RateLimited,
     /// Anything else: a bug or an unexpected fault of Docker, git or the disk.
     Internal,
 }
@@ -99,6 +105,8 @@ impl ErrorKind {
             ErrorKind::InvalidConfig => -32027,
             ErrorKind::HookFailed => -32028,
             ErrorKind::BuildFailed => -32029,
+            ErrorKind::Forbidden => -32030,
+            ErrorKind::RateLimited => -32031,
         }
     }
 
@@ -135,6 +143,8 @@ pub const ALL_KINDS: &[ErrorKind] = &[
     ErrorKind::InvalidConfig,
     ErrorKind::HookFailed,
     ErrorKind::BuildFailed,
+    ErrorKind::Forbidden,
+    ErrorKind::RateLimited,
     ErrorKind::Internal,
 ];
 

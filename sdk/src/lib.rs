@@ -10,6 +10,7 @@ pub mod methods;
 pub mod openrpc;
 pub mod relay;
 pub mod signal;
+pub mod team;
 pub mod types;
 
 #[cfg(feature = "client")]

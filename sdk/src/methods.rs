@@ -112,6 +112,47 @@ pub const DAEMON_INFO: &str = "daemon.info";
 /// `image.prune`: [`crate::ImagePruneParams`] → [`crate::ImagePruneResult`].
 pub const IMAGE_PRUNE: &str = "image.prune";
 
+/// `auth.challenge`: `{}` → [`crate::team::Challenge`] (team mode).
+pub const AUTH_CHALLENGE: &str = "auth.challenge";
+/// `auth.login`: [`crate::team::LoginParams`] → [`crate::team::NewToken`], a session.
+pub const AUTH_LOGIN: &str = "auth.login";
+/// `auth.logout`: `{}` → `null`; revokes the calling token.
+pub const AUTH_LOGOUT: &str = "auth.logout";
+/// `auth.whoami`: `{}` → [`crate::team::WhoAmI`].
+pub const AUTH_WHOAMI: &str = "auth.whoami";
+/// `user.add`: [`crate::team::UserAddParams`] → [`crate::team::User`].
+pub const USER_ADD: &str = "user.add";
+/// `user.list`: `{}` → `[User]`.
+pub const USER_LIST: &str = "user.list";
+/// `user.suspend`: [`crate::team::UserParams`] → [`crate::team::User`].
+pub const USER_SUSPEND: &str = "user.suspend";
+/// `user.resume`: [`crate::team::UserParams`] → [`crate::team::User`].
+pub const USER_RESUME: &str = "user.resume";
+/// `user.remove`: [`crate::team::UserParams`] → `null`.
+pub const USER_REMOVE: &str = "user.remove";
+/// `user.key.add`: [`crate::team::UserKeyParams`] → [`crate::team::User`].
+pub const USER_KEY_ADD: &str = "user.key.add";
+/// `user.key.remove`: [`crate::team::UserKeyParams`] → [`crate::team::User`].
+pub const USER_KEY_REMOVE: &str = "user.key.remove";
+/// `token.create`: [`crate::team::TokenCreateParams`] → [`crate::team::NewToken`].
+pub const TOKEN_CREATE: &str = "token.create";
+/// `token.list`: `{}` → `[TokenInfo]`, the caller's tokens.
+pub const TOKEN_LIST: &str = "token.list";
+/// `token.revoke`: [`crate::team::TokenIdParams`] → `null`.
+pub const TOKEN_REVOKE: &str = "token.revoke";
+/// `workspace.share`: [`crate::team::ShareParams`] → [`crate::team::Share`].
+pub const WORKSPACE_SHARE: &str = "workspace.share";
+/// `workspace.unshare`: [`crate::team::UnshareParams`] → `null`.
+pub const WORKSPACE_UNSHARE: &str = "workspace.unshare";
+/// `workspace.shares`: [`crate::NameParams`] → `[Share]`.
+pub const WORKSPACE_SHARES: &str = "workspace.shares";
+/// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.
+pub const WORKSPACE_LEAVE: &str = "workspace.leave";
+/// `audit.list`: [`crate::team::AuditListParams`] → `[AuditEntry]`.
+pub const AUDIT_LIST: &str = "audit.list";
+/// `audit.verify`: `{}` → [`crate::team::AuditVerify`].
+pub const AUDIT_VERIFY: &str = "audit.verify";
+
 /// `GET /fs/read?workspace=W&path=P[&offset=N][&length=N]`: not a JSON-RPC
 /// method but a plain HTTP route on the same port and token, for reading
 /// large files fast. The answer's body is the file's raw bytes (no JSON, no
@@ -124,3 +165,6 @@ pub const IMAGE_PRUNE: &str = "image.prune";
 pub const HTTP_FS_READ: &str = "/fs/read";
 /// The header of [`HTTP_FS_READ`] answers carrying the file's whole size, in bytes.
 pub const HTTP_FILE_SIZE_HEADER: &str = "x-nexus-file-size";
+/// `GET /metrics`: the daemon's metrics in the OpenMetrics text format
+/// (team mode: site admins only).
+pub const HTTP_METRICS: &str = "/metrics";

@@ -5,6 +5,7 @@
 //! checks every example against the types, so the docs cannot drift.
 
 use crate::methods as m;
+use crate::team::*;
 use crate::types::*;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
@@ -97,6 +98,11 @@ where
 const WS: &str = r#"{"id":"3f9a0c1d2b4e5f60","name":"feat-x","state":"running","repository":"/home/ana/src/app","worktree":"/home/ana/src/app/.worktree/feat-x","branch":"nexus/feat-x","image":"nexus/default:bookworm","remoteUser":"dev","workspaceFolder":"/workspaces/app","sshHost":"127.0.0.1","sshPort":32800,"hostPublicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq8 nexus","createdAt":1795000000}"#;
 const CHECKPOINT: &str = r#"{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}"#;
 const CHECKPOINT_LIST: &str = r#"[{"name":"1","number":1,"commit":"0c9e8f7d6c5b4a39281706f5e4d3c2b1a05b1d3a","createdAt":1794990000},{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}]"#;
+const NEW_TOKEN: &str = r#"{"token":"nxs_4fQ8xK2pL9mN3vB7cZ1aS6dF0gH5jT3A2b9c","info":{"id":7,"kind":"session","name":"login","scopes":["workspace:read","workspace:write","workspace:create","workspace:share"],"expiresAt":1795043200,"createdAt":1795000000},"user":"bo"}"#;
+const USER: &str = r#"{"name":"bo","admin":false,"status":"active","hasPassword":false,"keys":[{"fingerprint":"SHA256:q1w2e3r4t5y6u7i8o9p0","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@laptop"}],"createdAt":1795000000}"#;
+const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"createdAt":1795000000},{"name":"bo","admin":false,"status":"suspended","hasPassword":true,"keys":[],"createdAt":1795000000}]"#;
+const SHARE: &str =
+    r#"{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}"#;
 const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
 
 /// Every method, in the order the docs list them.
@@ -319,15 +325,130 @@ pub const METHODS: &[MethodSpec] = &[
     ),
     call::<NoParams, DaemonInfo>(
         m::DAEMON_INFO,
-        "The daemon's version, pid and SSH port range.",
+        "The daemon's version, pid, SSH port range and mode (single or team).",
         "{}",
-        r#"{"version":"0.1.0","pid":4242,"portRange":[32800,34999]}"#,
+        r#"{"version":"0.1.0","pid":4242,"portRange":[32800,34999],"mode":"single"}"#,
     ),
     call::<ImagePruneParams, ImagePruneResult>(
         m::IMAGE_PRUNE,
         "Removes images Nexus built that no container uses and no workspace names: template images a newer build replaced, devcontainer.json images of repositories gone from disk, and those beyond the newest few of each repository (nexusd --keep-images, default 3); with all, every such image. Never an image Nexus did not build, never forced. The daemon runs the same pass (all false) after each workspace.remove and workspace.rebuild, sparing images made in the last 10 minutes.",
         r#"{"all":false,"dryRun":true}"#,
         r#"{"images":[{"id":"sha256:5f2c…","tags":["nexus/devcontainer:8d41c0e2a9f3b7d1"],"sizeBytes":91750400,"reason":"old"}],"reclaimedBytes":91750400,"dryRun":true}"#,
+    ),
+    call::<NoParams, Challenge>(
+        m::AUTH_CHALLENGE,
+        "Team mode: a one-time challenge (60 s) for auth.login with an SSH key: sign it with ssh-keygen -Y sign -n nexus-login@nexus.dev, or through ssh-agent.",
+        "{}",
+        r#"{"challenge":"9f0c1d2b4e5f60a13f9a0c1d2b4e5f60a13f9a0c1d2b4e5f60a13f9a0c1d2b4e","namespace":"nexus-login@nexus.dev"}"#,
+    ),
+    call::<LoginParams, NewToken>(
+        m::AUTH_LOGIN,
+        "Team mode: a session token (nxs_…, 12 hours past its last use) for the person whose key signed the challenge, or whose name and password match. Five failures of one name or key in a minute are refused for the rest of it (rate_limited).",
+        r#"{"challenge":"9f0c1d2b4e5f60a13f9a0c1d2b4e5f60a13f9a0c1d2b4e5f60a13f9a0c1d2b4e","signature":"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH…\n-----END SSH SIGNATURE-----"}"#,
+        NEW_TOKEN,
+    ),
+    call::<NoParams, ()>(
+        m::AUTH_LOGOUT,
+        "Team mode: revokes the token of this call.",
+        "{}",
+        "null",
+    ),
+    call::<NoParams, WhoAmI>(
+        m::AUTH_WHOAMI,
+        "The daemon's mode and, in team mode, the caller and their token.",
+        "{}",
+        r#"{"mode":"team","user":{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"createdAt":1795000000}}"#,
+    ),
+    call::<UserAddParams, User>(
+        m::USER_ADD,
+        "Team mode, site admins: adds a person with SSH keys and optionally a password (argon2id).",
+        r#"{"name":"bo","keys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@laptop"]}"#,
+        USER,
+    ),
+    call::<NoParams, Vec<User>>(m::USER_LIST, "Team mode, site admins: everyone.", "{}", USERS),
+    call::<UserParams, User>(
+        m::USER_SUSPEND,
+        "Team mode, site admins: refuses the person's tokens and logins until resumed.",
+        r#"{"user":"bo"}"#,
+        USER,
+    ),
+    call::<UserParams, User>(
+        m::USER_RESUME,
+        "Team mode, site admins: ends a suspension.",
+        r#"{"user":"bo"}"#,
+        USER,
+    ),
+    call::<UserParams, ()>(
+        m::USER_REMOVE,
+        "Team mode, site admins: removes a person with their keys, tokens and shares (refused while they created a workspace).",
+        r#"{"user":"bo"}"#,
+        "null",
+    ),
+    call::<UserKeyParams, User>(
+        m::USER_KEY_ADD,
+        "Team mode: adds an SSH key to yourself (site admins: to anyone); a key belongs to one person.",
+        r#"{"key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@desktop"}"#,
+        USER,
+    ),
+    call::<UserKeyParams, User>(
+        m::USER_KEY_REMOVE,
+        "Team mode: removes an SSH key (the key or its SHA256: fingerprint) of yourself (site admins: of anyone).",
+        r#"{"key":"SHA256:q1w2e3r4t5y6u7i8o9p0"}"#,
+        USER,
+    ),
+    call::<TokenCreateParams, NewToken>(
+        m::TOKEN_CREATE,
+        "Team mode: an API token (nxp_…) of the caller with scopes no higher than the caller's, optionally limited to workspaces and expiring; its secret is shown this once. API tokens cannot make tokens.",
+        r#"{"name":"ci","scopes":["workspace:read","workspace:write"],"workspaces":["feat-x"],"expires":"30d"}"#,
+        NEW_TOKEN,
+    ),
+    call::<NoParams, Vec<TokenInfo>>(
+        m::TOKEN_LIST,
+        "Team mode: the caller's tokens not revoked (never their secrets).",
+        "{}",
+        r#"[{"id":3,"kind":"api","name":"ci","scopes":["workspace:read","workspace:write"],"workspaces":["feat-x"],"expiresAt":1797592000,"createdAt":1795000000}]"#,
+    ),
+    call::<TokenIdParams, ()>(
+        m::TOKEN_REVOKE,
+        "Team mode: revokes one of the caller's tokens (site admins: anyone's); it is refused from its next call.",
+        r#"{"id":3}"#,
+        "null",
+    ),
+    call::<ShareParams, Share>(
+        m::WORKSPACE_SHARE,
+        "Team mode: shares a workspace with a person as viewer, editor or owner (a shared owner gives at most editor), optionally for a time; replaces their share.",
+        r#"{"workspace":"feat-x","user":"bo","permission":"editor","expires":"8h"}"#,
+        SHARE,
+    ),
+    call::<UnshareParams, ()>(
+        m::WORKSPACE_UNSHARE,
+        "Team mode: ends a person's share.",
+        r#"{"workspace":"feat-x","user":"bo"}"#,
+        "null",
+    ),
+    call::<NameParams, Vec<Share>>(
+        m::WORKSPACE_SHARES,
+        "Team mode: a workspace's shares in force.",
+        r#"{"workspace":"feat-x"}"#,
+        r#"[{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}]"#,
+    ),
+    call::<NameParams, ()>(
+        m::WORKSPACE_LEAVE,
+        "Team mode: ends the caller's own share of a workspace.",
+        r#"{"workspace":"feat-x"}"#,
+        "null",
+    ),
+    call::<AuditListParams, Vec<AuditEntry>>(
+        m::AUDIT_LIST,
+        "Team mode, site admins: audit rows, oldest first (the newest limit of them): every call that changes something with its outcome, every refusal, logins.",
+        r#"{"workspace":"feat-x","limit":100}"#,
+        r#"[{"seq":41,"at":1795000000123,"actor":"ana","action":"workspace.share","target":"feat-x","outcome":"ok","detail":"user=bo permission=editor"}]"#,
+    ),
+    call::<NoParams, AuditVerify>(
+        m::AUDIT_VERIFY,
+        "Team mode, site admins: recomputes the audit log's HMAC chain; firstBad names the first row that was changed.",
+        "{}",
+        r#"{"rows":41}"#,
     ),
     call::<NoParams, Value>(
         m::RPC_DISCOVER,
@@ -360,6 +481,7 @@ pub fn document() -> Value {
             "paramStructure": "by-name",
             "params": by_name(&g, &params_ref),
             "x-params": params_ref,
+            "x-permission": crate::team::permission(spec.name),
             "examples": [{
                 "name": "example",
                 "params": example_params(spec),
@@ -385,6 +507,7 @@ pub fn document() -> Value {
         "paramStructure": "by-name",
         "params": methods.iter().find(|x| x["name"] == m::EXEC_RUN).map(|x| x["params"].clone()),
         "result": methods.iter().find(|x| x["name"] == m::EXEC_RUN).map(|x| x["result"].clone()),
+        "x-permission": crate::team::permission(m::EXEC),
     }));
     let read_bytes = g.subschema_for::<ReadBytesParams>();
     let routes = json!([{
@@ -393,6 +516,12 @@ pub fn document() -> Value {
         "summary": "A file's raw bytes as the HTTP body (no JSON, no base64, no size limit); errors are JSON-RPC error responses with a 4xx/5xx status.",
         "query": read_bytes,
         "responseHeaders": {"content-length": "bytes in the body", (m::HTTP_FILE_SIZE_HEADER): "the whole file's size, in bytes"},
+        "x-permission": crate::team::permission(m::HTTP_FS_READ),
+    }, {
+        "method": "GET",
+        "path": m::HTTP_METRICS,
+        "summary": "The daemon's metrics, OpenMetrics text.",
+        "x-permission": crate::team::permission(m::HTTP_METRICS),
     }]);
     let errors: Vec<Value> = crate::error::ALL_KINDS
         .iter()
@@ -511,6 +640,24 @@ mod tests {
     #[test]
     fn every_example_matches_its_types() {
         check_examples().unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Team mode serves no method without a declared permission.
+    #[test]
+    fn every_method_declares_a_permission() {
+        for spec in METHODS {
+            assert!(
+                crate::team::permission(spec.name).is_some(),
+                "{} declares no permission: add it to team::permission",
+                spec.name
+            );
+            if let Some((_, unsubscribe)) = spec.subscription {
+                assert!(crate::team::permission(unsubscribe).is_some(), "{unsubscribe}");
+            }
+        }
+        for route in [m::HTTP_FS_READ, m::HTTP_METRICS, m::EXEC] {
+            assert!(crate::team::permission(route).is_some(), "{route}");
+        }
     }
 
     #[test]

@@ -506,6 +506,9 @@ pub struct DaemonInfo {
     pub pid: u32,
     /// The SSH port range, inclusive.
     pub port_range: (u16, u16),
+    /// Single-user or team mode (absent from daemons before team mode: single).
+    #[serde(default)]
+    pub mode: crate::team::Mode,
 }
 
 /// Largest JSON-RPC message, request or answer, in bytes; a larger request

@@ -49,6 +49,11 @@ impl Channels {
         (registration, rx)
     }
 
+    /// The workspace of channel `id`, while it is open.
+    pub fn workspace_of(&self, id: &str) -> Option<String> {
+        self.map.lock().ok().and_then(|m| m.get(id).map(|(_, w)| w.clone()))
+    }
+
     /// Open channels by workspace.
     pub fn by_workspace(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();

@@ -1,6 +1,12 @@
 //! Bearer-token authentication of every HTTP and WebSocket request, as a
 //! tower layer in front of the JSON-RPC server (`GET /health` is answered
 //! before it, by `routes.rs`).
+//!
+//! Single-user mode: the daemon's one token, compared in constant time.
+//! Team mode: a request may come without a token (anonymous methods only);
+//! one with a token that is malformed, unknown, revoked or expired gets 401
+//! here, and the token is kept in the request ([`Bearer`]) so every call
+//! over the connection is checked again (`authorize.rs`).
 
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use nexus_sdk::{ErrorKind, RpcErrorData};
@@ -9,17 +15,26 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+/// The bearer token a request came with (team mode), for the checks of each call.
+#[derive(Debug, Clone, Default)]
+pub struct Bearer(pub Option<String>);
+
 /// The layer: requests without `Authorization: Bearer <token>` get HTTP 401
 /// with a JSON-RPC error body of kind `unauthorized`.
 #[derive(Debug, Clone)]
 pub struct BearerAuth {
     token: Arc<String>,
+    ctx: super::Ctx,
 }
 
 impl BearerAuth {
-    /// A layer accepting `token`.
-    pub fn new(token: String) -> BearerAuth {
-        BearerAuth { token: Arc::new(token) }
+    /// A layer accepting `token` in single-user mode, and people's tokens
+    /// through `ctx` in team mode.
+    pub fn new(token: String, ctx: super::Ctx) -> BearerAuth {
+        BearerAuth {
+            token: Arc::new(token),
+            ctx,
+        }
     }
 }
 
@@ -30,6 +45,7 @@ impl<S> tower::Layer<S> for BearerAuth {
         BearerAuthService {
             inner,
             token: self.token.clone(),
+            ctx: self.ctx.clone(),
         }
     }
 }
@@ -39,6 +55,7 @@ impl<S> tower::Layer<S> for BearerAuth {
 pub struct BearerAuthService<S> {
     inner: S,
     token: Arc<String>,
+    ctx: super::Ctx,
 }
 
 /// Compares in time independent of where the first difference is.
@@ -46,12 +63,32 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(req: &HttpRequest, token: &str) -> bool {
+/// The request's bearer token, if any.
+fn bearer(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|given| same(given.trim().as_bytes(), token.as_bytes()))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+fn authorized(req: &HttpRequest, token: &str) -> bool {
+    bearer(req).is_some_and(|given| same(given.as_bytes(), token.as_bytes()))
+}
+
+/// The 401 answer with `message`.
+fn unauthorized(message: &str) -> HttpResponse {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": ErrorKind::Unauthorized.code(),
+            "message": message,
+            "data": RpcErrorData { kind: ErrorKind::Unauthorized, step: None },
+        }
+    });
+    response(401, body.to_string())
 }
 
 /// An HTTP answer with a JSON `body`.
@@ -79,20 +116,23 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: HttpRequest) -> Self::Future {
+    fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        if self.ctx.mode() == nexus_sdk::team::Mode::Team {
+            let given = bearer(&req);
+            if let Err(e) = self.ctx.authenticate(given.as_deref()) {
+                let refused = unauthorized(&e.to_string());
+                return Box::pin(async move { Ok(refused) });
+            }
+            req.extensions_mut().insert(Bearer(given));
+            return Box::pin(self.inner.call(req));
+        }
         if authorized(&req, &self.token) {
             return Box::pin(self.inner.call(req));
         }
-        let body = serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": {
-                "code": ErrorKind::Unauthorized.code(),
-                "message": "missing or wrong bearer token: send `Authorization: Bearer <token>` with the token from the daemon's token file",
-                "data": RpcErrorData { kind: ErrorKind::Unauthorized, step: None },
-            }
-        });
-        Box::pin(async move { Ok(response(401, body.to_string())) })
+        let refused = unauthorized(
+            "missing or wrong bearer token: send `Authorization: Bearer <token>` with the token from the daemon's token file",
+        );
+        Box::pin(async move { Ok(refused) })
     }
 }
 

@@ -55,7 +55,7 @@ pub async fn restore(p: Params<'static>, ctx: Ctx) -> RpcResult<Checkpoint> {
 
 /// `workspace.fork`: valid when the source is running or stopped and the
 /// new name is free.
-pub async fn fork(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+pub async fn fork(p: Params<'static>, ctx: Ctx, caller: crate::workspace::Caller) -> RpcResult<Workspace> {
     let params: ForkParams = parse(&p)?;
     let r = ctx
         .fork(
@@ -63,6 +63,7 @@ pub async fn fork(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
             params.checkpoint.as_deref(),
             &params.name,
             params.authorized_keys,
+            caller.user_id(),
         )
         .await?;
     Ok(super::workspace::to_wire(&r))

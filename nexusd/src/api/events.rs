@@ -2,14 +2,22 @@
 
 use super::error::parse;
 use super::{Ctx, checked};
+use crate::workspace::Caller;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::Params;
 use nexus_sdk::EventsParams;
 use tokio::sync::broadcast::error::RecvError;
 
-/// `events.subscribe`: always valid.
-pub async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+/// `events.subscribe`: always valid; in team mode it carries only events
+/// of workspaces the caller may see (checked per event, so a share that
+/// ends stops them).
+pub async fn subscribe(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+    caller: Caller,
+) -> SubscriptionResult {
     let Some((params, pending)) = checked(pending, async { parse::<EventsParams>(&p) }).await else {
         return Ok(());
     };
@@ -22,6 +30,10 @@ pub async fn subscribe(p: Params<'static>, pending: PendingSubscriptionSink, ctx
             ev = rx.recv() => match ev {
                 Ok(ev) => {
                     if params.workspace.as_deref().is_some_and(|w| w != ev.workspace()) {
+                        continue;
+                    }
+                    // team mode: only events of workspaces the caller may see
+                    if caller != Caller::Local && !ctx.may_see(&caller, ev.workspace()) {
                         continue;
                     }
                     sink.send(serde_json::value::to_raw_value(&ev)?).await?;

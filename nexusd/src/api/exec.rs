@@ -83,7 +83,12 @@ fn incomplete_tail(b: &[u8]) -> usize {
 /// in order, then exactly one `exit`. The process runs on a connection of
 /// its own; a subscriber that stops reading holds its output back (bounded
 /// buffers down to the process's pipe).
-pub async fn stream(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+pub async fn stream(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+    _caller: crate::workspace::Caller,
+) -> SubscriptionResult {
     let started = std::time::Instant::now();
     // refuse before accepting when the request or the workspace is wrong
     let checks = async {

@@ -106,7 +106,12 @@ fn watch_error(workspace: &str, path: &str, code: Option<i32>, stderr: &[u8]) ->
 /// `fs.watch`: `ready` once inotify watches are in place, then events; `end`
 /// when the path goes or the workspace stops. Unsubscribing stops the
 /// watcher. Refused (before any notification) when the path is missing.
-pub async fn watch(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+pub async fn watch(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+    _caller: crate::workspace::Caller,
+) -> SubscriptionResult {
     let checks = async {
         let params = parse::<WatchParams>(&p)?;
         let opened = ctx.open_watch(&params).await?;

@@ -2,6 +2,7 @@
 //! resource has its own module. Method names come from `nexus_sdk::methods`.
 
 mod auth;
+mod authorize;
 mod checkpoint;
 mod error;
 mod events;
@@ -11,17 +12,19 @@ mod methods;
 mod ports;
 mod raw_read;
 mod routes;
+mod team;
 mod tunnel;
 mod workspace;
 
 pub use auth::BearerAuth;
+pub use authorize::Authorize;
 pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
 pub use methods::KnownMethods;
 pub use routes::Route;
 
-use crate::workspace::Manager;
 use crate::workspace::Output;
+use crate::workspace::{Caller, Manager};
 use error::RpcResult;
 use jsonrpsee::core::SubscriptionResult;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
@@ -103,21 +106,48 @@ where
     Ok(())
 }
 
+/// Registers method `name` to run `handler` with the [`Caller`], as [`method`] does.
+fn method_as<T, F>(
+    rpc: &mut RpcModule<Manager>,
+    name: &'static str,
+    handler: fn(Params<'static>, Ctx, Caller) -> F,
+) -> Registered
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Future<Output = RpcResult<T>> + Send + 'static,
+{
+    rpc.register_async_method(name, move |p, ctx, ext| async move {
+        let counted = ctx.clone();
+        let result = guarded(handler(p, ctx, authorize::caller_of(&ext))).await;
+        let kind = result
+            .as_ref()
+            .err()
+            .map(|e| nexus_sdk::ErrorKind::from_code(e.code()).unwrap_or(nexus_sdk::ErrorKind::Internal));
+        counted.metrics.request(name, kind);
+        result
+    })?;
+    Ok(())
+}
+
 /// Registers subscription `name` (its notifications `notification`, ended
 /// by `unsubscribe`) to run `handler`. A panic in the handler ends that
 /// subscription (logged), never the connection or the daemon.
 fn subscription<F>(
     rpc: &mut RpcModule<Manager>,
     [name, notification, unsubscribe]: [&'static str; 3],
-    handler: fn(Params<'static>, PendingSubscriptionSink, Ctx) -> F,
+    handler: fn(Params<'static>, PendingSubscriptionSink, Ctx, Caller) -> F,
 ) -> Registered
 where
     F: Future<Output = SubscriptionResult> + Send + 'static,
 {
-    rpc.register_subscription(name, notification, unsubscribe, move |p, sink, ctx, _| async move {
+    rpc.register_subscription(name, notification, unsubscribe, move |p, sink, ctx, ext| async move {
         use futures::FutureExt;
         ctx.metrics.request(name, None);
-        match std::panic::AssertUnwindSafe(handler(p, sink, ctx)).catch_unwind().await {
+        let caller = authorize::caller_of(&ext);
+        match std::panic::AssertUnwindSafe(handler(p, sink, ctx, caller))
+            .catch_unwind()
+            .await
+        {
             Ok(r) => r,
             Err(_) => {
                 tracing::error!("the handler of subscription {name} panicked");
@@ -139,8 +169,10 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::TEMPLATE_LIST, |_, _| workspace::template_list())?;
     method(&mut rpc, m::DAEMON_INFO, |_, ctx| workspace::daemon_info(ctx))?;
     method(&mut rpc, m::IMAGE_PRUNE, workspace::image_prune)?;
-    method(&mut rpc, m::WORKSPACE_CREATE, workspace::create)?;
-    method(&mut rpc, m::WORKSPACE_LIST, |_, ctx| workspace::list(ctx))?;
+    method_as(&mut rpc, m::WORKSPACE_CREATE, workspace::create)?;
+    method_as(&mut rpc, m::WORKSPACE_LIST, |_, ctx, caller| {
+        workspace::list(ctx, caller)
+    })?;
     method(&mut rpc, m::WORKSPACE_GET, workspace::get)?;
     method(&mut rpc, m::WORKSPACE_START, workspace::start)?;
     method(&mut rpc, m::WORKSPACE_REBUILD, workspace::rebuild)?;
@@ -150,7 +182,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::WORKSPACE_CHECKPOINT_LIST, checkpoint::list)?;
     method(&mut rpc, m::WORKSPACE_CHECKPOINT_REMOVE, checkpoint::remove)?;
     method(&mut rpc, m::WORKSPACE_RESTORE, checkpoint::restore)?;
-    method(&mut rpc, m::WORKSPACE_FORK, checkpoint::fork)?;
+    method_as(&mut rpc, m::WORKSPACE_FORK, checkpoint::fork)?;
     let logs = [
         m::WORKSPACE_LOGS,
         m::WORKSPACE_LOGS_NOTIFICATION,
@@ -185,5 +217,25 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     subscription(&mut rpc, tunnel, tunnel::open)?;
     method(&mut rpc, m::TUNNEL_WRITE, tunnel::write)?;
     method(&mut rpc, m::TUNNEL_CLOSE, tunnel::close)?;
+    method(&mut rpc, m::AUTH_CHALLENGE, |_, ctx| team::challenge(ctx))?;
+    method(&mut rpc, m::AUTH_LOGIN, team::login)?;
+    method_as(&mut rpc, m::AUTH_LOGOUT, |_, ctx, caller| team::logout(ctx, caller))?;
+    method_as(&mut rpc, m::AUTH_WHOAMI, |_, ctx, caller| team::whoami(ctx, caller))?;
+    method(&mut rpc, m::USER_ADD, team::user_add)?;
+    method(&mut rpc, m::USER_LIST, |_, ctx| team::user_list(ctx))?;
+    method_as(&mut rpc, m::USER_SUSPEND, team::user_suspend)?;
+    method_as(&mut rpc, m::USER_RESUME, team::user_resume)?;
+    method_as(&mut rpc, m::USER_REMOVE, team::user_remove)?;
+    method_as(&mut rpc, m::USER_KEY_ADD, team::key_add)?;
+    method_as(&mut rpc, m::USER_KEY_REMOVE, team::key_remove)?;
+    method_as(&mut rpc, m::TOKEN_CREATE, team::token_create)?;
+    method_as(&mut rpc, m::TOKEN_LIST, |_, ctx, caller| team::token_list(ctx, caller))?;
+    method_as(&mut rpc, m::TOKEN_REVOKE, team::token_revoke)?;
+    method_as(&mut rpc, m::WORKSPACE_SHARE, team::share)?;
+    method(&mut rpc, m::WORKSPACE_UNSHARE, team::unshare)?;
+    method(&mut rpc, m::WORKSPACE_SHARES, team::shares)?;
+    method_as(&mut rpc, m::WORKSPACE_LEAVE, team::leave)?;
+    method(&mut rpc, m::AUDIT_LIST, team::audit_list)?;
+    method(&mut rpc, m::AUDIT_VERIFY, |_, ctx| team::audit_verify(ctx))?;
     Ok(rpc)
 }

@@ -21,7 +21,9 @@ fn status_of(kind: ErrorKind) -> u16 {
     match kind {
         ErrorKind::InvalidParams | ErrorKind::FileOperationFailed => 400,
         ErrorKind::NotFound | ErrorKind::FileNotFound => 404,
-        ErrorKind::PermissionDenied => 403,
+        ErrorKind::PermissionDenied | ErrorKind::Forbidden => 403,
+        ErrorKind::Unauthorized => 401,
+        ErrorKind::RateLimited => 429,
         ErrorKind::InvalidState => 409,
         ErrorKind::AgentUnavailable | ErrorKind::DockerUnavailable => 502,
         _ => 500,
@@ -60,6 +62,11 @@ async fn read(ctx: Ctx, query: Option<String>) -> Result<HttpResponse, Workspace
 pub(super) async fn answer(ctx: Ctx, query: Option<String>) -> HttpResponse {
     let answer = super::guarded(async { Ok(read(ctx, query).await?) }).await;
     answer.unwrap_or_else(error_response)
+}
+
+/// The answer to a request refused with `e`.
+pub(super) fn refusal(e: &WorkspaceError) -> HttpResponse {
+    error_response(to_rpc_error(e))
 }
 
 /// The answer to a request on `path` with another method than GET.

@@ -110,6 +110,21 @@ where
             return Box::pin(async move { Ok(refused) });
         }
         let query = req.uri().query().map(str::to_string);
+        // team mode: the route's declared permission, for the workspace it reads
+        if let Some(super::auth::Bearer(given)) = req.extensions().get::<super::auth::Bearer>() {
+            let ctx = &self.route.ctx;
+            let workspace = (self.route.path == nexus_sdk::methods::HTTP_FS_READ)
+                .then(|| nexus_sdk::ReadBytesParams::from_query(query.as_deref().unwrap_or("")).ok())
+                .flatten()
+                .map(|p| p.workspace);
+            let checked = ctx
+                .authenticate(given.as_deref())
+                .and_then(|caller| ctx.authorize(&caller, self.route.path, workspace.as_deref()));
+            if let Err(e) = checked {
+                let refused = super::raw_read::refusal(&e);
+                return Box::pin(async move { Ok(refused) });
+            }
+        }
         let answer = (self.route.answer)(self.route.ctx.clone(), query);
         Box::pin(async move { Ok(answer.await) })
     }

@@ -13,7 +13,12 @@ use nexus_sdk::{Encoding, TunnelEvent, TunnelIdParams, TunnelParams, TunnelWrite
 use tokio::sync::mpsc;
 
 /// `tunnel.open`: `opened`, `data` in order, then exactly one `closed`.
-pub async fn open(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+pub async fn open(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+    _caller: crate::workspace::Caller,
+) -> SubscriptionResult {
     let checks = async {
         let params = parse::<TunnelParams>(&p)?;
         Ok((

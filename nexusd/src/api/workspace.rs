@@ -3,6 +3,7 @@
 
 use super::error::{RpcResult, parse};
 use super::{Ctx, checked};
+use crate::workspace::Caller;
 use crate::workspace::Record as WorkspaceRecord;
 use jsonrpsee::PendingSubscriptionSink;
 use jsonrpsee::core::SubscriptionResult;
@@ -38,6 +39,7 @@ pub async fn daemon_info(ctx: Ctx) -> RpcResult<DaemonInfo> {
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
         port_range: ctx.port_range(),
+        mode: ctx.mode(),
     })
 }
 
@@ -54,15 +56,17 @@ pub async fn template_list() -> RpcResult<Vec<nexus_sdk::TemplateInfo>> {
         .collect())
 }
 
-/// `workspace.create`: valid for a name no workspace has.
-pub async fn create(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+/// `workspace.create`: valid for a name no workspace has; in team mode the
+/// caller becomes its creator.
+pub async fn create(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<Workspace> {
     let params: CreateParams = parse(&p)?;
-    Ok(ctx.create(params).await.map(|r| to_wire(&r))?)
+    Ok(ctx.create(params, caller.user_id()).await.map(|r| to_wire(&r))?)
 }
 
-/// `workspace.list`: always valid.
-pub async fn list(ctx: Ctx) -> RpcResult<Vec<Workspace>> {
-    Ok(ctx.list().map(|v| v.iter().map(to_wire).collect())?)
+/// `workspace.list`: always valid; in team mode, the workspaces the caller may see.
+pub async fn list(ctx: Ctx, caller: Caller) -> RpcResult<Vec<Workspace>> {
+    let records = ctx.visible(&caller, ctx.list()?)?;
+    Ok(records.iter().map(to_wire).collect())
 }
 
 /// `workspace.get`: valid in any state.
@@ -107,7 +111,12 @@ pub async fn image_prune(p: Params<'static>, ctx: Ctx) -> RpcResult<ImagePruneRe
 }
 
 /// `workspace.logs`: valid while the container exists.
-pub async fn logs(p: Params<'static>, pending: PendingSubscriptionSink, ctx: Ctx) -> SubscriptionResult {
+pub async fn logs(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+    _caller: crate::workspace::Caller,
+) -> SubscriptionResult {
     let checks = async {
         let params: LogsParams = parse(&p)?;
         Ok(ctx.logs(&params.workspace, params.follow).await?)

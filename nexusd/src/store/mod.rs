@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 pub mod checkpoints;
 pub mod ports;
+pub mod team;
 
 /// What the store can fail with; it becomes a [`WorkspaceError`] of the
 /// same meaning at the layer's edge.
@@ -35,6 +36,10 @@ pub enum StoreError {
         /// The newest this daemon knows.
         known: usize,
     },
+    /// Team mode: the change conflicts with what is stored (a taken name
+    /// or key); the message names the field.
+    #[error("{0}")]
+    Conflict(String),
     /// SQLite failed.
     #[error("state database: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -46,6 +51,7 @@ impl From<StoreError> for WorkspaceError {
             StoreError::NameTaken(name) => WorkspaceError::NameTaken(name),
             StoreError::NotFound(name) => WorkspaceError::NotFound(name),
             StoreError::PortsExhausted(first, last) => WorkspaceError::PortsExhausted(first, last),
+            StoreError::Conflict(m) => WorkspaceError::InvalidParams(m),
             e @ (StoreError::TooNew { .. } | StoreError::Sqlite(_)) => WorkspaceError::Internal(e.to_string()),
         }
     }
@@ -102,6 +108,62 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 6: a full checkpoint's image (`docker commit` of the container)
     "ALTER TABLE checkpoints ADD COLUMN image TEXT;",
+    // 7: team mode (`team.rs`): people, keys, tokens, shares, the audit log
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        status TEXT NOT NULL,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        password_hash TEXT,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE user_keys (
+        fingerprint TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        public_key TEXT NOT NULL,
+        added_at INTEGER NOT NULL
+    );
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        sha256 BLOB NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        workspaces TEXT,
+        expires_at INTEGER,
+        last_used_at INTEGER,
+        revoked INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE workspaces ADD COLUMN owner_id INTEGER REFERENCES users(id);
+    CREATE TABLE shares (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        permission TEXT NOT NULL,
+        expires_at INTEGER,
+        created_by INTEGER,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, user_id)
+    );
+    CREATE INDEX shares_by_user ON shares(user_id);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        mac TEXT NOT NULL
+    );
+    CREATE TABLE audit_anchor (id INTEGER PRIMARY KEY CHECK (id = 1), through INTEGER NOT NULL, mac TEXT NOT NULL);
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        WHEN OLD.seq > COALESCE((SELECT through FROM audit_anchor WHERE id = 1), 0)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -154,6 +216,8 @@ pub struct WorkspaceRecord {
     pub devcontainer: Option<String>,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
+    /// Team mode: the creator's user id (`None` in single-user mode).
+    pub owner_id: Option<i64>,
 }
 
 /// The name of state `s`, as the store and the wire spell it.
@@ -200,6 +264,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         container_id: r.get("container_id")?,
         devcontainer: r.get("devcontainer")?,
         created_at: r.get("created_at")?,
+        owner_id: r.get("owner_id")?,
     })
 }
 
@@ -288,8 +353,8 @@ impl Store {
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
                 ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at, devcontainer,
-                ssh_relay)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                ssh_relay, owner_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             params![
                 record.id,
                 record.name,
@@ -312,6 +377,7 @@ impl Store {
                 record.created_at,
                 record.devcontainer,
                 record.ssh_relay,
+                record.owner_id,
             ],
         )?;
         tx.execute(
@@ -489,6 +555,7 @@ mod tests {
             container_id: None,
             devcontainer: Some("{\"image\":\"x\"}".into()),
             created_at: 1,
+            owner_id: None,
         }
     }
 

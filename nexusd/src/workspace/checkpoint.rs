@@ -214,6 +214,7 @@ impl Manager {
         checkpoint: Option<&str>,
         name: &str,
         authorized_keys: Vec<String>,
+        owner_id: Option<i64>,
     ) -> Result<WorkspaceRecord> {
         validate_name(name)?;
         if self.store.get(name).is_ok() {
@@ -253,7 +254,7 @@ impl Manager {
             template,
             authorized_keys,
         };
-        self.create_seeded(p, Some(c.reference)).await
+        self.create_seeded(p, Some(c.reference), owner_id).await
     }
 
     /// Removes the refs of every checkpoint of `r` (a workspace being

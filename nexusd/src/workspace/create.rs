@@ -11,15 +11,21 @@ const PORT_ATTEMPTS: u32 = 5;
 
 impl Manager {
     /// Creates a workspace (the Create flow of DESIGN.md); on failure nothing
-    /// is left behind and the error names the step.
-    pub async fn create(&self, p: CreateParams) -> Result<WorkspaceRecord> {
-        self.create_seeded(p, None).await
+    /// is left behind and the error names the step. `owner_id` is its
+    /// creator in team mode (`None` in single-user mode).
+    pub async fn create(&self, p: CreateParams, owner_id: Option<i64>) -> Result<WorkspaceRecord> {
+        self.create_seeded(p, None, owner_id).await
     }
 
     /// [`Manager::create`], the new worktree's files (and index) then
     /// taken from the checkpoint on ref `files_from` (a fork), before any
     /// container sees them.
-    pub(super) async fn create_seeded(&self, p: CreateParams, files_from: Option<String>) -> Result<WorkspaceRecord> {
+    pub(super) async fn create_seeded(
+        &self,
+        p: CreateParams,
+        files_from: Option<String>,
+        owner_id: Option<i64>,
+    ) -> Result<WorkspaceRecord> {
         validate_name(&p.name)?;
         let started = std::time::Instant::now();
         let _guard = self.lock(&p.name).await;
@@ -122,6 +128,7 @@ impl Manager {
             container_id: None,
             devcontainer: None,
             created_at: now(),
+            owner_id,
         };
         if let Some(s) = settled {
             s.apply_to(&mut record);

@@ -73,6 +73,7 @@ impl Setup {
             delete_branch: false,
             container_id: None,
             created_at: 0,
+            owner_id: None,
             devcontainer: None,
         }
     }
@@ -125,7 +126,7 @@ async fn a_create_whose_container_does_not_start_is_rolled_back() {
     let runtime = FakeRuntime::default();
     runtime.fail_at("start");
     let s = Setup::new(runtime);
-    let e = s.manager.create(s.params("web")).await.expect_err("start fails");
+    let e = s.manager.create(s.params("web"), None).await.expect_err("start fails");
     assert_eq!(e.step(), Some(Step::Start), "{e}");
     assert_eq!(e.kind(), nexus_sdk::ErrorKind::DockerUnavailable, "{e}");
     // the order of the Create flow, then the rollback: the container and
@@ -142,7 +143,7 @@ async fn a_container_that_exits_fails_the_create_at_ssh_with_its_log() {
     let s = Setup::new(FakeRuntime::exiting());
     let e = s
         .manager
-        .create(s.params("api"))
+        .create(s.params("api"), None)
         .await
         .expect_err("the container exits");
     assert_eq!(e.step(), Some(Step::Ssh), "{e}");
@@ -159,7 +160,7 @@ async fn a_container_that_cannot_be_made_is_the_last_step() {
     let runtime = FakeRuntime::default();
     runtime.fail_at("create");
     let s = Setup::new(runtime);
-    let e = s.manager.create(s.params("db")).await.expect_err("create fails");
+    let e = s.manager.create(s.params("db"), None).await.expect_err("create fails");
     assert_eq!(e.step(), Some(Step::Container), "{e}");
     // nothing uploaded or started; the rollback removes what may exist
     assert_eq!(s.steps(), ["ensure_image", "create", "remove", "remove_project"]);

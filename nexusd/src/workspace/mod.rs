@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+pub use team::{Caller, Session};
 
 mod checkpoint;
 mod compose;
@@ -43,6 +44,7 @@ mod prune;
 mod reconcile;
 mod remove;
 mod start;
+pub mod team;
 
 /// Checks a workspace name: `[a-z0-9][a-z0-9-]{0,62}`, both a git branch
 /// component and a DNS label (RFC 1123).
@@ -421,6 +423,8 @@ pub struct Manager {
     /// The SSH relay of new workspaces' ports; `None` (tests of the flows
     /// on a fake runtime) publishes them with Docker.
     pub(crate) relay: Option<crate::relay::Relay>,
+    /// Team mode's state; `None` in single-user mode (`team.rs`).
+    pub(crate) team: Option<team::Team>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -439,7 +443,13 @@ impl Manager {
         daemon_key: russh::keys::PrivateKey,
     ) -> Result<Manager> {
         let daemon_public_key = keys::public_line(&daemon_key)?;
+        let team = if store.team_mode()? {
+            Some(team::Team::open(&config.data_dir)?)
+        } else {
+            None
+        };
         Ok(Manager {
+            team,
             config: config.clone(),
             daemon_id,
             daemon_public_key,
@@ -519,6 +529,8 @@ impl Manager {
 
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod team_tests;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,627 @@
+//! Team mode's rows: the mode itself, people and their keys, tokens (by
+//! SHA-256 only), shares of workspaces, and the audit log, whose triggers
+//! refuse every UPDATE and every DELETE of a row not yet pruned.
+
+use super::{Result, Store, StoreError};
+use rusqlite::{OptionalExtension, params};
+
+/// A person's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Row id.
+    pub id: i64,
+    /// The name as given (unique regardless of case).
+    pub name: String,
+    /// A site admin.
+    pub admin: bool,
+    /// `active` or `suspended`.
+    pub suspended: bool,
+    /// argon2id PHC string, if a password is set.
+    pub password_hash: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// A token's row (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Row id.
+    pub id: i64,
+    /// The owner.
+    pub user_id: i64,
+    /// `session` or `api`.
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// Space-separated scope names.
+    pub scopes: String,
+    /// Newline-separated workspace names, if limited to them.
+    pub workspaces: Option<String>,
+    /// Seconds since the Unix epoch after which it is refused.
+    pub expires_at: Option<i64>,
+    /// Seconds since the Unix epoch of its last use.
+    pub last_used_at: Option<i64>,
+    /// Revoked.
+    pub revoked: bool,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// A share's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareRecord {
+    /// The person shared with.
+    pub user: String,
+    /// `viewer`, `editor` or `owner`.
+    pub permission: String,
+    /// Seconds since the Unix epoch when it ends.
+    pub expires_at: Option<i64>,
+    /// Who shared it.
+    pub created_by: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// An audit row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Place in the log.
+    pub seq: i64,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: String,
+    /// How it ended.
+    pub outcome: String,
+    /// More.
+    pub detail: String,
+    /// The chained HMAC.
+    pub mac: String,
+}
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        admin: r.get("is_admin")?,
+        suspended: r.get::<_, String>("status")? == "suspended",
+        password_hash: r.get("password_hash")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: r.get("id")?,
+        user_id: r.get("user_id")?,
+        kind: r.get("kind")?,
+        name: r.get("name")?,
+        scopes: r.get("scopes")?,
+        workspaces: r.get("workspaces")?,
+        expires_at: r.get("expires_at")?,
+        last_used_at: r.get("last_used_at")?,
+        revoked: r.get("revoked")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
+fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.get("seq")?,
+        at: r.get("at")?,
+        actor: r.get("actor")?,
+        action: r.get("action")?,
+        target: r.get("target")?,
+        outcome: r.get("outcome")?,
+        detail: r.get("detail")?,
+        mac: r.get("mac")?,
+    })
+}
+
+/// What `audit.list` selects.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Rows whose target is this.
+    pub target: Option<String>,
+    /// Rows whose actor is this.
+    pub actor: Option<String>,
+    /// Rows at or after this, milliseconds since the Unix epoch.
+    pub since_ms: Option<i64>,
+    /// At most this many, the newest.
+    pub limit: u32,
+}
+
+impl Store {
+    /// Whether the daemon is in team mode.
+    pub fn team_mode(&self) -> Result<bool> {
+        let v: Option<String> = self
+            .conn()
+            .query_row("SELECT value FROM settings WHERE key = 'mode'", [], |r| r.get(0))
+            .optional()?;
+        Ok(v.as_deref() == Some("team"))
+    }
+
+    /// Turns team mode on: adds the first admin with `keys` (fingerprint,
+    /// line), gives it every workspace without an owner and stores the
+    /// single-user token's `digest` as its API token `legacy`, in one
+    /// transaction. Returns the admin's id.
+    ///
+    /// Errors: `Conflict` when team mode is on already.
+    pub fn init_team(&self, admin: &str, keys: &[(String, String)], token_digest: &[u8], now: i64) -> Result<i64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let on: Option<String> = tx
+            .query_row("SELECT value FROM settings WHERE key = 'mode'", [], |r| r.get(0))
+            .optional()?;
+        if on.as_deref() == Some("team") {
+            return Err(StoreError::Conflict("this daemon is in team mode already".into()));
+        }
+        tx.execute(
+            "INSERT INTO users (name, status, is_admin, created_at) VALUES (?1, 'active', 1, ?2)",
+            params![admin, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (fp, line) in keys {
+            tx.execute(
+                "INSERT INTO user_keys (fingerprint, user_id, public_key, added_at) VALUES (?1, ?2, ?3, ?4)",
+                params![fp, id, line, now],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO tokens (user_id, kind, sha256, name, scopes, created_at) VALUES (?1, 'api', ?2, 'legacy', ?3, ?4)",
+            params![id, token_digest, ALL_SCOPES, now],
+        )?;
+        tx.execute("UPDATE workspaces SET owner_id = ?1 WHERE owner_id IS NULL", [id])?;
+        tx.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES ('mode', 'team')",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Adds a person with `keys` (fingerprint, line).
+    ///
+    /// Errors: `Conflict` naming the taken name (in any case) or key.
+    pub fn add_user(
+        &self,
+        name: &str,
+        admin: bool,
+        password_hash: Option<&str>,
+        keys: &[(String, String)],
+        now: i64,
+    ) -> Result<UserRecord> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let taken: Option<String> = tx
+            .query_row("SELECT name FROM users WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        if let Some(t) = taken {
+            return Err(StoreError::Conflict(format!(
+                "name: {name:?} is taken (by {t:?}; names differ in more than case)"
+            )));
+        }
+        for (fp, _) in keys {
+            key_free(&tx, fp)?;
+        }
+        tx.execute(
+            "INSERT INTO users (name, status, is_admin, password_hash, created_at) VALUES (?1, 'active', ?2, ?3, ?4)",
+            params![name, admin, password_hash, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (fp, line) in keys {
+            tx.execute(
+                "INSERT INTO user_keys (fingerprint, user_id, public_key, added_at) VALUES (?1, ?2, ?3, ?4)",
+                params![fp, id, line, now],
+            )?;
+        }
+        let user = tx.query_row("SELECT * FROM users WHERE id = ?1", [id], user_from_row)?;
+        tx.commit()?;
+        Ok(user)
+    }
+
+    /// The person named `name` (any case).
+    pub fn user(&self, name: &str) -> Result<Option<UserRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT * FROM users WHERE name = ?1", [name], user_from_row)
+            .optional()?)
+    }
+
+    /// The person of row `id`.
+    pub fn user_by_id(&self, id: i64) -> Result<Option<UserRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT * FROM users WHERE id = ?1", [id], user_from_row)
+            .optional()?)
+    }
+
+    /// The person whose key has `fingerprint`.
+    pub fn user_by_key(&self, fingerprint: &str) -> Result<Option<UserRecord>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT users.* FROM users JOIN user_keys ON user_keys.user_id = users.id WHERE fingerprint = ?1",
+                [fingerprint],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Everyone, by name.
+    pub fn users(&self) -> Result<Vec<UserRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT * FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], user_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A person's keys (fingerprint, line), oldest first.
+    pub fn user_keys(&self, user_id: i64) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT fingerprint, public_key FROM user_keys WHERE user_id = ?1 ORDER BY added_at, rowid")?;
+        let rows = stmt.query_map([user_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Adds a key to a person. Errors: `Conflict` when someone has it.
+    pub fn add_key(&self, user_id: i64, fingerprint: &str, line: &str, now: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        key_free(&tx, fingerprint)?;
+        tx.execute(
+            "INSERT INTO user_keys (fingerprint, user_id, public_key, added_at) VALUES (?1, ?2, ?3, ?4)",
+            params![fingerprint, user_id, line, now],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes a person's key; whether it had it.
+    pub fn remove_key(&self, user_id: i64, fingerprint: &str) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM user_keys WHERE user_id = ?1 AND fingerprint = ?2",
+            params![user_id, fingerprint],
+        )? > 0)
+    }
+
+    /// Suspends or resumes a person.
+    pub fn set_suspended(&self, user_id: i64, suspended: bool) -> Result<()> {
+        self.conn().execute(
+            "UPDATE users SET status = ?2 WHERE id = ?1",
+            params![user_id, if suspended { "suspended" } else { "active" }],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a person, their keys, tokens and shares.
+    ///
+    /// Errors: `Conflict` while they own a workspace.
+    pub fn remove_user(&self, user_id: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let owned: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT name FROM workspaces WHERE owner_id = ?1 ORDER BY name")?;
+            let rows = stmt.query_map([user_id], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if !owned.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "user: still creator of {}; remove those workspaces first",
+                owned.join(", ")
+            )));
+        }
+        tx.execute("DELETE FROM users WHERE id = ?1", [user_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Stores a token by its SHA-256; returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_token(
+        &self,
+        user_id: i64,
+        kind: &str,
+        digest: &[u8],
+        name: &str,
+        scopes: &str,
+        workspaces: Option<&str>,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> Result<TokenRecord> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO tokens (user_id, kind, sha256, name, scopes, workspaces, expires_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![user_id, kind, digest, name, scopes, workspaces, expires_at, now],
+        )?;
+        let id = conn.last_insert_rowid();
+        Ok(conn.query_row("SELECT * FROM tokens WHERE id = ?1", [id], token_from_row)?)
+    }
+
+    /// The token whose SHA-256 is `digest` (the lookup is by an index on a
+    /// hash, so its time does not depend on how much of a guess matches).
+    pub fn token_by_digest(&self, digest: &[u8]) -> Result<Option<TokenRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT * FROM tokens WHERE sha256 = ?1", [digest], token_from_row)
+            .optional()?)
+    }
+
+    /// The token of row `id`.
+    pub fn token(&self, id: i64) -> Result<Option<TokenRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT * FROM tokens WHERE id = ?1", [id], token_from_row)
+            .optional()?)
+    }
+
+    /// Records a use: last use now, and a session's new expiry.
+    pub fn touch_token(&self, id: i64, now: i64, expires_at: Option<i64>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE tokens SET last_used_at = ?2, expires_at = COALESCE(?3, expires_at) WHERE id = ?1",
+            params![id, now, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Revokes a token.
+    pub fn revoke_token(&self, id: i64) -> Result<()> {
+        self.conn()
+            .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// A person's tokens not revoked, newest first.
+    pub fn tokens_of(&self, user_id: i64) -> Result<Vec<TokenRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT * FROM tokens WHERE user_id = ?1 AND revoked = 0 ORDER BY id DESC")?;
+        let rows = stmt.query_map([user_id], token_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The creator of workspace `id`.
+    pub fn owner_of(&self, workspace_id: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT owner_id FROM workspaces WHERE id = ?1", [workspace_id], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten())
+    }
+
+    /// Sets the creator of workspace `id`.
+    pub fn set_owner(&self, workspace_id: &str, user_id: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET owner_id = ?2 WHERE id = ?1",
+            params![workspace_id, user_id],
+        )?;
+        Ok(())
+    }
+
+    /// A person's share of workspace `id` still in force at `now`.
+    pub fn share_of(&self, workspace_id: &str, user_id: i64, now: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT permission FROM shares WHERE workspace_id = ?1 AND user_id = ?2
+                 AND (expires_at IS NULL OR expires_at > ?3)",
+                params![workspace_id, user_id, now],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Every (workspace id, permission) shared with a person, in force at `now`.
+    pub fn shares_with(&self, user_id: i64, now: i64) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT workspace_id, permission FROM shares WHERE user_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+        )?;
+        let rows = stmt.query_map(params![user_id, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Shares workspace `id` with a person (replacing their share).
+    pub fn put_share(
+        &self,
+        workspace_id: &str,
+        user_id: i64,
+        permission: &str,
+        expires_at: Option<i64>,
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO shares (workspace_id, user_id, permission, expires_at, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![workspace_id, user_id, permission, expires_at, by, now],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a person's share of workspace `id`; whether there was one.
+    pub fn delete_share(&self, workspace_id: &str, user_id: i64) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM shares WHERE workspace_id = ?1 AND user_id = ?2",
+            params![workspace_id, user_id],
+        )? > 0)
+    }
+
+    /// Workspace `id`'s shares in force at `now`, by person.
+    pub fn shares_of(&self, workspace_id: &str, now: i64) -> Result<Vec<ShareRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT u.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at
+             FROM shares s JOIN users u ON u.id = s.user_id LEFT JOIN users b ON b.id = s.created_by
+             WHERE s.workspace_id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2) ORDER BY u.name",
+        )?;
+        let rows = stmt.query_map(params![workspace_id, now], |r| {
+            Ok(ShareRecord {
+                user: r.get("user")?,
+                permission: r.get("permission")?,
+                expires_at: r.get("expires_at")?,
+                created_by: r.get("created_by")?,
+                created_at: r.get("created_at")?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Appends an audit row, its MAC made by `mac(seq, previous mac)` inside
+    /// the same transaction, so rows chain in order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append_audit(
+        &self,
+        at: i64,
+        actor: &str,
+        action: &str,
+        target: &str,
+        outcome: &str,
+        detail: &str,
+        mac: impl FnOnce(i64, &str) -> String,
+    ) -> Result<i64> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let last: Option<(i64, String)> = tx
+            .query_row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (seq, previous) = match last {
+            Some((s, m)) => (s + 1, m),
+            None => {
+                let anchor: Option<(i64, String)> = tx
+                    .query_row("SELECT through, mac FROM audit_anchor WHERE id = 1", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                anchor.map_or((1, String::new()), |(t, m)| (t + 1, m))
+            }
+        };
+        let m = mac(seq, &previous);
+        tx.execute(
+            "INSERT INTO audit (seq, at, actor, action, target, outcome, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![seq, at, actor, action, target, outcome, detail, m],
+        )?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Audit rows matching `filter`, oldest first.
+    pub fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT * FROM (SELECT * FROM audit WHERE (?1 IS NULL OR target = ?1) AND (?2 IS NULL OR actor = ?2)
+             AND (?3 IS NULL OR at >= ?3) ORDER BY seq DESC LIMIT ?4) ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(
+            params![filter.target, filter.actor, filter.since_ms, filter.limit],
+            audit_from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every audit row in order, with the MAC the chain starts from (the
+    /// last pruned row's, or empty).
+    pub fn audit_chain(&self) -> Result<(String, Vec<AuditRecord>)> {
+        let conn = self.conn();
+        let start: Option<String> = conn
+            .query_row("SELECT mac FROM audit_anchor WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        let mut stmt = conn.prepare("SELECT * FROM audit ORDER BY seq")?;
+        let rows = stmt.query_map([], audit_from_row)?;
+        Ok((start.unwrap_or_default(), rows.collect::<rusqlite::Result<_>>()?))
+    }
+
+    /// Removes audit rows older than `before_ms`, keeping the chain
+    /// verifiable: the last removed row's seq and MAC become the anchor the
+    /// rest is checked from. Returns how many went.
+    pub fn prune_audit(&self, before_ms: i64) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, mac FROM audit WHERE at < ?1 ORDER BY seq DESC LIMIT 1",
+                [before_ms],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((through, mac)) = last else {
+            return Ok(0);
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO audit_anchor (id, through, mac) VALUES (1, ?1, ?2)",
+            params![through, mac],
+        )?;
+        let n = tx.execute("DELETE FROM audit WHERE seq <= ?1", [through])?;
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+/// Every scope, as the legacy token holds them.
+const ALL_SCOPES: &str = "workspace:read workspace:write workspace:create workspace:share admin";
+
+fn key_free(tx: &rusqlite::Transaction<'_>, fingerprint: &str) -> Result<()> {
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT users.name FROM user_keys JOIN users ON users.id = user_keys.user_id WHERE fingerprint = ?1",
+            [fingerprint],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match holder {
+        Some(_) => Err(StoreError::Conflict(format!(
+            "key: {fingerprint} belongs to someone already; a key belongs to one person"
+        ))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_regardless_of_case_and_keys_belong_to_one_person() {
+        let s = Store::in_memory().expect("ok");
+        let key = ("SHA256:abc".to_string(), "ssh-ed25519 AAAA a".to_string());
+        s.add_user("ana", false, None, std::slice::from_ref(&key), 1).expect("ok");
+        let e = s.add_user("ANA", false, None, &[], 1).expect_err("refused");
+        assert!(e.to_string().contains("taken"), "{e}");
+        let e = s
+            .add_user("bo", false, None, std::slice::from_ref(&key), 1)
+            .expect_err("refused");
+        assert!(e.to_string().contains("belongs"), "{e}");
+        assert!(s.user("bo").expect("ok").is_none(), "a refused add writes nothing");
+        assert_eq!(s.user_by_key("SHA256:abc").expect("ok").expect("ok").name, "ana");
+    }
+
+    #[test]
+    fn audit_rows_cannot_be_changed_or_deleted_but_can_be_pruned() {
+        let s = Store::in_memory().expect("ok");
+        for i in 0..3 {
+            s.append_audit(i * 1000, "ana", "x", "", "ok", "", |seq, prev| format!("{prev}{seq}"))
+                .expect("ok");
+        }
+        let conn = s.conn();
+        assert!(conn.execute("UPDATE audit SET actor = 'bo' WHERE seq = 2", []).is_err());
+        assert!(conn.execute("DELETE FROM audit WHERE seq = 3", []).is_err());
+        drop(conn);
+        assert_eq!(s.prune_audit(1500).expect("ok"), 2);
+        let (start, rows) = s.audit_chain().expect("ok");
+        assert_eq!(start, "12");
+        assert_eq!(rows.len(), 1);
+        let seq = s
+            .append_audit(5000, "ana", "y", "", "ok", "", |seq, prev| format!("{prev}{seq}"))
+            .expect("ok");
+        assert_eq!(seq, 4);
+    }
+}
