@@ -324,6 +324,32 @@ pub fn ssh_base_options() -> Vec<String> {
     .collect()
 }
 
+/// A background process, killed by its pid on drop.
+pub struct Background(pub Child);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real OpenSSH `ssh-agent` on a socket in `dir`, until the second value drops.
+pub fn ssh_agent(dir: &Path) -> (PathBuf, Background) {
+    let sock = dir.join("agent.sock");
+    let agent = Background(
+        Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ssh-agent"),
+    );
+    wait_for("ssh-agent", Duration::from_secs(15), || sock.exists());
+    (sock, agent)
+}
+
 /// A running `nexusd` and a HOME with an SSH key for the CLI.
 pub struct Daemon {
     /// Data directory, HOME and log live here.

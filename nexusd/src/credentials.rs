@@ -230,7 +230,10 @@ mod tests {
         assert_eq!(parse_token(&new_token(TokenKind::Session)), Ok(TokenKind::Session));
         let mut typo = t.clone().into_bytes();
         typo[10] = if typo[10] == b'a' { b'b' } else { b'a' };
-        assert_eq!(parse_token(&String::from_utf8(typo).expect("ok")), Err(Malformed::Checksum));
+        assert_eq!(
+            parse_token(&String::from_utf8(typo).expect("ok")),
+            Err(Malformed::Checksum)
+        );
         assert_eq!(parse_token(""), Err(Malformed::Empty));
         assert_eq!(parse_token(&t[..39]), Err(Malformed::Length));
         assert_eq!(parse_token(&"x".repeat(10_000)), Err(Malformed::Length));

@@ -3,11 +3,11 @@
 //! busybox image (no sftp-server, no shell tools beyond busybox) and the
 //! Debian image.
 
-use nexus_e2e::{BUSYBOX, DEBIAN, Daemon, Repo, run, text};
+use nexus_e2e::{BUSYBOX, Background, DEBIAN, Daemon, Repo, run, ssh_agent, text};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// OpenSSH client options: the user's key, no host-key checks, no prompts.
@@ -50,32 +50,6 @@ fn payload(len: usize) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
-}
-
-/// A background client process, killed by its pid on drop.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A real OpenSSH `ssh-agent` on a socket in `dir`, until the second value drops.
-fn ssh_agent(dir: &Path) -> (PathBuf, Background) {
-    let sock = dir.join("agent.sock");
-    let agent = Background(
-        Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("ssh-agent"),
-    );
-    wait_until("ssh-agent", || sock.exists());
-    (sock, agent)
 }
 
 /// [`nexus_e2e::wait_for`] with this file's deadline, 15 s.

@@ -120,6 +120,9 @@ where
         if self.ctx.mode() == nexus_sdk::team::Mode::Team {
             let given = bearer(&req);
             if let Err(e) = self.ctx.authenticate(given.as_deref()) {
+                // a refused token is a denial too (never the token itself)
+                self.ctx
+                    .audit("-", "connect", req.uri().path(), "denied: unauthorized", "");
                 let refused = unauthorized(&e.to_string());
                 return Box::pin(async move { Ok(refused) });
             }

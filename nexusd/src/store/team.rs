@@ -593,7 +593,8 @@ mod tests {
     fn names_are_unique_regardless_of_case_and_keys_belong_to_one_person() {
         let s = Store::in_memory().expect("ok");
         let key = ("SHA256:abc".to_string(), "ssh-ed25519 AAAA a".to_string());
-        s.add_user("ana", false, None, std::slice::from_ref(&key), 1).expect("ok");
+        s.add_user("ana", false, None, std::slice::from_ref(&key), 1)
+            .expect("ok");
         let e = s.add_user("ANA", false, None, &[], 1).expect_err("refused");
         assert!(e.to_string().contains("taken"), "{e}");
         let e = s

@@ -340,8 +340,14 @@ fn every_method_for_every_caller() {
 fn a_missing_workspace_and_a_hidden_one_are_answered_alike() {
     let t = team();
     let caller = t.manager.authenticate(Some(&t.tokens["st"])).expect("caller");
-    let hidden = t.manager.authorize(&caller, m::WORKSPACE_GET, Some("api")).expect_err("refused");
-    let missing = t.manager.authorize(&caller, m::WORKSPACE_GET, Some("apx")).expect_err("refused");
+    let hidden = t
+        .manager
+        .authorize(&caller, m::WORKSPACE_GET, Some("api"))
+        .expect_err("refused");
+    let missing = t
+        .manager
+        .authorize(&caller, m::WORKSPACE_GET, Some("apx"))
+        .expect_err("refused");
     assert_eq!(hidden.kind(), missing.kind());
     assert_eq!(
         hidden.to_string().replace("api", "X"),

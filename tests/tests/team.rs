@@ -1,0 +1,310 @@
+//! Team mode end to end: `nexusd admin init`, logins through a real
+//! `ssh-agent` and by password, sharing, refusals, and the audit log — its
+//! exact rows for a scripted session, its tamper evidence, and no secret in
+//! the database, the log or any output.
+
+use nexus_e2e::{BUSYBOX, Daemon, Repo, bin, keygen, run, ssh_agent, text};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// A person at their own terminal: a HOME with a key, an ssh-agent holding
+/// it, and no access to the daemon's token file.
+struct Person {
+    home: PathBuf,
+    agent: PathBuf,
+    _agent: nexus_e2e::Background,
+}
+
+impl Person {
+    fn new(root: &Path, name: &str) -> Person {
+        let home = root.join(name);
+        std::fs::create_dir_all(home.join(".ssh")).expect("home");
+        keygen(&home.join(".ssh/id_ed25519"));
+        let (agent, process) = ssh_agent(&home);
+        let o = run(Command::new("ssh-add")
+            .arg(home.join(".ssh/id_ed25519"))
+            .env("SSH_AUTH_SOCK", &agent));
+        assert!(o.status.success(), "ssh-add: {}", text(&o));
+        Person {
+            home,
+            agent,
+            _agent: process,
+        }
+    }
+
+    fn public_key(&self) -> PathBuf {
+        self.home.join(".ssh/id_ed25519.pub")
+    }
+
+    /// `nexus ARGS` as this person against `d`, with `stdin` as its input.
+    fn nexus(&self, d: &Daemon, dir: &Path, args: &[&str], stdin: &str) -> Output {
+        let mut c = d.nexus();
+        c.args(args)
+            .current_dir(dir)
+            .env("HOME", &self.home)
+            .env("SSH_AUTH_SOCK", &self.agent)
+            // their own data directory: the daemon's token file is not theirs
+            .env("NEXUS_DATA_DIR", self.home.join("no-daemon"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("nexus");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
+        child.wait_with_output().expect("nexus output")
+    }
+
+    fn ok(&self, d: &Daemon, dir: &Path, args: &[&str]) -> String {
+        let o = self.nexus(d, dir, args, "");
+        assert!(o.status.success(), "nexus {args:?}: {}\n--- log\n{}", text(&o), d.log());
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The session token the CLI saved for `d`.
+    fn saved_token(&self, d: &Daemon) -> String {
+        let path = self.home.join(".config/nexus/credentials.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).expect("credentials")).expect("json");
+        v["daemons"][&d.address]["token"].as_str().expect("token").to_string()
+    }
+}
+
+/// Stops `d`, turns it into team mode with admin `ana` holding `key`, starts it again.
+fn make_team(d: &mut Daemon, key: &Path) {
+    d.kill9();
+    let o = run(Command::new(bin("nexusd"))
+        .args(["--data-dir"])
+        .arg(d.data_dir())
+        .args(["admin", "init", "--admin", "ana", "--key"])
+        .arg(key));
+    assert!(o.status.success(), "admin init: {}", text(&o));
+    d.spawn();
+}
+
+#[test]
+fn a_team_session_is_audited_row_by_row_and_access_follows_shares() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let bo = Person::new(d.root.path(), "bo");
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+
+    // a second init is refused, the daemon stopped or not
+    let o = run(Command::new(bin("nexusd"))
+        .args(["--data-dir"])
+        .arg(d.data_dir())
+        .args(["admin", "init", "--admin", "ana", "--key"])
+        .arg(ana.public_key()));
+    assert!(!o.status.success(), "{}", text(&o));
+
+    // without signing in: refused, and told how
+    let o = bo.nexus(&d, here, &["workspace", "list"], "");
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+    assert!(text(&o).contains("nexus auth login"), "{}", text(&o));
+
+    ana.ok(&d, here, &["auth", "login"]);
+    let who: serde_json::Value =
+        serde_json::from_str(&ana.ok(&d, here, &["auth", "whoami", "--json"])).expect("whoami");
+    assert_eq!(who["user"]["name"], "ana");
+    assert_eq!(who["user"]["admin"], true);
+    let bo_key = bo.public_key();
+    let password = "bo-pass-7c1e9a";
+    let o = ana.nexus(
+        &d,
+        here,
+        &[
+            "user",
+            "add",
+            "bo",
+            "--key",
+            &bo_key.display().to_string(),
+            "--password-stdin",
+        ],
+        &format!("{password}\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let ws = ana.ok(&d, here, &["workspace", "create", "api", "--image", BUSYBOX, "--json"]);
+    let ws: serde_json::Value = serde_json::from_str(&ws).expect("create json");
+    assert_eq!(ws["name"], "api");
+    ana.ok(&d, here, &["workspace", "share", "api", "bo", "--permission", "editor"]);
+
+    // bo signs in by password: sees and uses api, may not remove it
+    let o = bo.nexus(
+        &d,
+        here,
+        &["auth", "login", "--password", "--user", "bo"],
+        &format!("{password}\n"),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let bo_token = bo.saved_token(&d);
+    let listed = bo.ok(&d, here, &["workspace", "list", "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).expect("list json");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let out = bo.ok(&d, here, &["workspace", "exec", "api", "--", "echo", "hello-from-bo"]);
+    assert_eq!(out.trim(), "hello-from-bo");
+    let o = bo.nexus(&d, here, &["workspace", "rm", "api", "--force"], "");
+    assert_eq!(o.status.code(), Some(77), "a denied delete: {}", text(&o));
+    assert!(text(&o).contains("creator"), "{}", text(&o));
+
+    // unshared: api is as missing to bo as a workspace that never was
+    ana.ok(&d, here, &["workspace", "unshare", "api", "bo"]);
+    let gone = bo.nexus(&d, here, &["workspace", "show", "api"], "");
+    let never = bo.nexus(&d, here, &["workspace", "show", "apx"], "");
+    assert_eq!(gone.status.code(), Some(66), "{}", text(&gone));
+    assert_eq!(
+        String::from_utf8_lossy(&gone.stderr).replace("api", "X"),
+        String::from_utf8_lossy(&never.stderr).replace("apx", "X")
+    );
+    bo.ok(&d, here, &["auth", "logout"]);
+    let o = bo.nexus(&d, here, &["auth", "whoami"], "");
+    assert_eq!(o.status.code(), Some(77), "signed out: {}", text(&o));
+    // the old session is revoked on the daemon, not only forgotten here
+    let o = run(d.nexus().args(["auth", "whoami"]).env("NEXUS_TOKEN", &bo_token));
+    assert_eq!(o.status.code(), Some(77), "a revoked session: {}", text(&o));
+
+    // exactly these rows, in this order
+    let rows = ana.ok(&d, here, &["audit", "list", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).expect("audit json");
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r["actor"].as_str().unwrap_or_default(),
+                r["action"].as_str().unwrap_or_default(),
+                r["target"].as_str().unwrap_or_default(),
+                r["outcome"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    let want = [
+        "- workspace.list  denied: unauthorized",
+        "ana auth.login ana ok",
+        "ana user.add bo ok",
+        "ana workspace.create api ok",
+        "ana workspace.share api ok",
+        "bo auth.login bo ok",
+        "bo exec.stream api ok",
+        "bo workspace.remove api denied: forbidden",
+        "ana workspace.unshare api ok",
+        "bo workspace.get api denied: not_found",
+        "bo workspace.get apx denied: not_found",
+        "bo auth.logout  ok",
+        "- auth.whoami  denied: unauthorized",
+        "- connect / denied: unauthorized",
+    ];
+    assert_eq!(got, want, "{rows:#?}");
+    let v = ana.ok(&d, here, &["audit", "verify"]);
+    assert!(v.contains("verify"), "{v}");
+
+    // no secret anywhere: database, log, audit export
+    let export = ana.ok(&d, here, &["audit", "export", "--format", "jsonl"]);
+    let db = std::fs::read(d.data_dir().join("state.db")).expect("db");
+    let wal = std::fs::read(d.data_dir().join("state.db-wal")).unwrap_or_default();
+    let log = d.log();
+    for secret in [password, bo_token.as_str(), ana.saved_token(&d).as_str()] {
+        let found = |hay: &[u8]| hay.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found(&db) && !found(&wal), "a secret is in the database");
+        assert!(!log.contains(secret), "a secret is in the log");
+        assert!(!export.contains(secret), "a secret is in the audit log");
+    }
+
+    // a row changed behind the triggers' back is named
+    {
+        let db = rusqlite::Connection::open(d.data_dir().join("state.db")).expect("open db");
+        db.execute_batch(
+            "DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'ok' WHERE action = 'workspace.remove';",
+        )
+        .expect("tamper");
+    }
+    let bad_seq = rows
+        .iter()
+        .find(|r| r["action"] == "workspace.remove")
+        .and_then(|r| r["seq"].as_u64())
+        .expect("the remove's row");
+    let o = ana.nexus(&d, here, &["audit", "verify"], "");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("row {bad_seq} ")),
+        "{}",
+        text(&o)
+    );
+    ana.ok(&d, here, &["workspace", "rm", "api", "--force"]);
+}
+
+#[test]
+fn bad_team_input_is_refused_with_the_field_named_and_leaves_nothing() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let bo = Person::new(d.root.path(), "bo");
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    let bo_key = bo.public_key().display().to_string();
+    let ana_key = ana.public_key().display().to_string();
+    ana.ok(&d, here, &["user", "add", "bo", "--key", &bo_key]);
+    for (args, stdin, field) in [
+        (vec!["user", "add", "BO"], "", "name"),
+        (vec!["user", "add", "x"], "", "name"),
+        (vec!["user", "add", "cy", "--key", &ana_key], "", "key"),
+        (vec!["user", "add", "cy", "--password-stdin"], "\n", "password"),
+        (
+            vec!["token", "create", "t", "--scope", "workspace:read", "--expires", "0h"],
+            "",
+            "expires",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "t",
+                "--scope",
+                "workspace:read",
+                "--expires",
+                "9999d",
+            ],
+            "",
+            "expires",
+        ),
+    ] {
+        let o = ana.nexus(&d, here, &args, stdin);
+        assert_eq!(o.status.code(), Some(64), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(field), "{args:?} should name {field}: {}", text(&o));
+    }
+    let users = ana.ok(&d, here, &["user", "list", "--json"]);
+    let users: serde_json::Value = serde_json::from_str(&users).expect("json");
+    assert_eq!(users.as_array().map(Vec::len), Some(2), "only ana and bo: {users}");
+    let tokens = ana.ok(&d, here, &["token", "list", "--json"]);
+    let tokens: serde_json::Value = serde_json::from_str(&tokens).expect("json");
+    assert!(
+        tokens.as_array().expect("tokens").iter().all(|t| t["name"] != "t"),
+        "{tokens}"
+    );
+    // malformed tokens: refused before anything runs
+    for token in [
+        "",
+        "nxp_short",
+        "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        &"x".repeat(10_000),
+    ] {
+        let o = run(d.nexus().args(["workspace", "list"]).env("NEXUS_TOKEN", token));
+        assert_eq!(o.status.code(), Some(77), "{token:.12}: {}", text(&o));
+    }
+    // a credentials file others may read is not used
+    let creds = ana.home.join(".config/nexus/credentials.json");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let o = ana.nexus(&d, here, &["auth", "whoami"], "");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("chmod 600"), "{}", text(&o));
+    // the daemon still serves
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    ana.ok(&d, here, &["auth", "whoami"]);
+}
