@@ -69,6 +69,10 @@ pub enum UserCommand {
     /// Remove a person, their keys, tokens and shares (site admins).
     #[command(alias = "remove")]
     Rm(UserName),
+    /// Which host-acting devcontainer.json properties and compose keys
+    /// (initializeCommand, bind mounts outside the worktree, privileged,
+    /// capAdd, …) a person's workspaces may use (site admins); replaces the list.
+    Policy(PolicyArgs),
     /// Your SSH keys (site admins: anyone's with --user).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -79,6 +83,16 @@ pub enum UserCommand {
 pub struct UserName {
     /// The person.
     pub name: String,
+}
+
+/// Flags of `user policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// The person.
+    pub name: String,
+    /// A setting to allow; repeatable; none: allow none.
+    #[arg(long = "allow", value_parser = clap::builder::PossibleValuesParser::new(nexus_sdk::team::HOST_PROPERTIES))]
+    pub allow: Vec<String>,
 }
 
 /// Flags of `user add`.
@@ -509,6 +523,18 @@ pub async fn user(c: UserCommand, client: &Client) -> anyhow::Result<i32> {
         UserCommand::Rm(a) => {
             client.user_remove(&a.name).await?;
             println!("removed {}", a.name);
+        }
+        UserCommand::Policy(a) => {
+            let u = client
+                .user_policy(&nexus_sdk::team::UserPolicyParams {
+                    user: a.name,
+                    allow: a.allow,
+                })
+                .await?;
+            match u.allowed.is_empty() {
+                true => println!("{}'s workspaces may use no host-acting setting", u.name),
+                false => println!("{}'s workspaces may use {}", u.name, u.allowed.join(", ")),
+            }
         }
         UserCommand::Key(k) => {
             let (a, add) = match k {

@@ -247,6 +247,11 @@ impl Client {
             .await
     }
 
+    /// `user.policy`.
+    pub async fn user_policy(&self, params: &crate::team::UserPolicyParams) -> Result<crate::team::User, ClientError> {
+        self.call(m::USER_POLICY, params).await
+    }
+
     /// `user.key.add` (`add`) or `user.key.remove`.
     pub async fn user_key(
         &self,

@@ -176,6 +176,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::USER_SUSPEND
         | m::USER_RESUME
         | m::USER_REMOVE
+        | m::USER_POLICY
         | m::AUDIT_LIST
         | m::AUDIT_VERIFY => Admin,
         _ => return None,
@@ -282,6 +283,10 @@ pub struct User {
     pub has_password: bool,
     /// SSH keys; each belongs to this person only.
     pub keys: Vec<UserKey>,
+    /// Host-acting settings their workspaces may use ([`HOST_PROPERTIES`]),
+    /// as a site admin allowed them (`user.policy`).
+    #[serde(default)]
+    pub allowed: Vec<String>,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
 }
@@ -403,6 +408,39 @@ pub struct UserAddParams {
 pub struct UserParams {
     /// The person's name.
     pub user: String,
+}
+
+/// The settings of a devcontainer.json or compose file that act on the
+/// host, which team mode refuses unless a site admin allows them for the
+/// workspace's creator: devcontainer.json properties, then compose keys.
+pub const HOST_PROPERTIES: &[&str] = &[
+    "initializeCommand",
+    "mounts",
+    "workspaceMount",
+    "privileged",
+    "capAdd",
+    "securityOpt",
+    "runArgs",
+    "cap_add",
+    "security_opt",
+    "volumes",
+    "devices",
+    "pid",
+    "ipc",
+    "network_mode",
+    "userns_mode",
+    "cgroup_parent",
+];
+
+/// Parameters of `user.policy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPolicyParams {
+    /// The person.
+    pub user: String,
+    /// The host-acting settings their workspaces may use (each one of
+    /// [`HOST_PROPERTIES`]); replaces what was allowed before; empty: none.
+    pub allow: Vec<String>,
 }
 
 /// Parameters of `user.key.add` and `user.key.remove`.

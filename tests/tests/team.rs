@@ -308,3 +308,99 @@ fn bad_team_input_is_refused_with_the_field_named_and_leaves_nothing() {
     std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     ana.ok(&d, here, &["auth", "whoami"]);
 }
+
+#[test]
+fn host_acting_settings_are_refused_in_team_mode_until_a_site_admin_allows_them() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    let outside = d.root.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("outside");
+    let marker = d.root.path().join("initialized");
+    let (out, mark) = (outside.display().to_string(), marker.display().to_string());
+    let cases: Vec<(&str, String)> = vec![
+        ("initializeCommand", format!(r#""initializeCommand": "touch {mark}""#)),
+        (
+            "mounts",
+            format!(r#""mounts": ["type=bind,source={out},target=/host"]"#),
+        ),
+        (
+            "workspaceMount",
+            format!(r#""workspaceFolder": "/w", "workspaceMount": "type=bind,source={out},target=/w""#),
+        ),
+        ("privileged", r#""privileged": true"#.into()),
+        ("capAdd", r#""capAdd": ["SYS_PTRACE"]"#.into()),
+        ("securityOpt", r#""securityOpt": ["apparmor=unconfined"]"#.into()),
+        ("runArgs", r#""runArgs": ["--network", "bridge"]"#.into()),
+    ];
+    let mut files: Vec<(String, String)> = cases
+        .iter()
+        .map(|(p, body)| {
+            (
+                format!(".devcontainer/{p}/devcontainer.json"),
+                format!(r#"{{"image": "{BUSYBOX}", {body}}}"#),
+            )
+        })
+        .collect();
+    files.push((
+        ".devcontainer/compose/devcontainer.json".into(),
+        r#"{"dockerComposeFile": "docker-compose.yml", "service": "app", "workspaceFolder": "/w"}"#.into(),
+    ));
+    files.push((
+        ".devcontainer/compose/docker-compose.yml".into(),
+        format!("services:\n  app:\n    image: {BUSYBOX}\n    command: sleep 1000000\n    cap_add: [SYS_PTRACE]\n"),
+    ));
+    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    repo.commit(&refs);
+    let all: Vec<(&str, &str)> = cases
+        .iter()
+        .map(|(p, _)| (*p, *p))
+        .chain([("compose", "cap_add")])
+        .collect();
+    for (i, (dir, property)) in all.iter().enumerate() {
+        let name = format!("host-{i}");
+        let config = format!(".devcontainer/{dir}/devcontainer.json");
+        let o = ana.nexus(&d, here, &["workspace", "create", &name, "--config", &config], "");
+        assert_eq!(o.status.code(), Some(78), "{dir}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("{property} acts on the server")) && err.contains("nexus user policy"),
+            "{dir}: {err}"
+        );
+        d.assert_no_leftovers(&repo, &name, false);
+    }
+    assert!(!marker.exists(), "a refused initializeCommand ran");
+    // a site admin allows them: each create now goes through
+    let mut policy = vec!["user", "policy", "ana"];
+    for (_, property) in &all {
+        policy.extend(["--allow", property]);
+    }
+    ana.ok(&d, here, &policy);
+    for (i, (dir, _)) in all.iter().enumerate() {
+        let name = format!("host-{i}");
+        let config = format!(".devcontainer/{dir}/devcontainer.json");
+        let o = ana.nexus(&d, here, &["workspace", "create", &name, "--config", &config], "");
+        // this machine's Docker runs no privileged container at all (runc:
+        // "unable to apply caps"): there the create must get past the policy
+        if *dir == "privileged" && !o.status.success() {
+            assert!(!text(&o).contains("acts on the server"), "{}", text(&o));
+            continue;
+        }
+        assert!(o.status.success(), "{dir}: {}", text(&o));
+    }
+    assert!(marker.exists(), "the allowed initializeCommand ran");
+    // no new privileges unless asked otherwise
+    let inspect = |name: &str| {
+        let id = run(Command::new("docker").args(["ps", "-q", "--filter", &format!("label=dev.nexus.name={name}")]));
+        let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+        let o = run(Command::new("docker").args(["inspect", "-f", "{{json .HostConfig.SecurityOpt}}", &id]));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(inspect("host-1").contains("no-new-privileges"), "{}", inspect("host-1"));
+    for i in 0..all.len() {
+        let _ = ana.nexus(&d, here, &["workspace", "rm", &format!("host-{i}"), "--force"], "");
+    }
+}

@@ -9,7 +9,7 @@ use jsonrpsee::types::Params;
 use nexus_sdk::NameParams;
 use nexus_sdk::team::{
     AuditEntry, AuditListParams, AuditVerify, Challenge, LoginParams, NewToken, Share, ShareParams, TokenCreateParams,
-    TokenIdParams, TokenInfo, UnshareParams, User, UserAddParams, UserKeyParams, UserParams, WhoAmI,
+    TokenIdParams, TokenInfo, UnshareParams, User, UserAddParams, UserKeyParams, UserParams, UserPolicyParams, WhoAmI,
 };
 
 /// `auth.challenge`.
@@ -76,6 +76,12 @@ pub async fn user_resume(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcRes
 pub async fn user_remove(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
     let UserParams { user } = parse(&p)?;
     Ok(ctx.user_remove(&caller, &user)?)
+}
+
+/// `user.policy`.
+pub async fn user_policy(p: Params<'static>, ctx: Ctx) -> RpcResult<User> {
+    let UserPolicyParams { user, allow } = parse(&p)?;
+    Ok(ctx.user_policy(&user, &allow)?)
 }
 
 /// `user.key.add`.

@@ -164,6 +164,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         WHEN OLD.seq > COALESCE((SELECT through FROM audit_anchor WHERE id = 1), 0)
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    // 8: host-acting devcontainer settings a site admin allows a person (space-separated)
+    "ALTER TABLE users ADD COLUMN allowed TEXT NOT NULL DEFAULT '';",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

@@ -18,6 +18,8 @@ pub struct UserRecord {
     pub suspended: bool,
     /// argon2id PHC string, if a password is set.
     pub password_hash: Option<String>,
+    /// Host-acting settings allowed (`nexus_sdk::team::HOST_PROPERTIES`).
+    pub allowed: Vec<String>,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
 }
@@ -90,6 +92,11 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         admin: r.get("is_admin")?,
         suspended: r.get::<_, String>("status")? == "suspended",
         password_hash: r.get("password_hash")?,
+        allowed: r
+            .get::<_, String>("allowed")?
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
         created_at: r.get("created_at")?,
     })
 }
@@ -288,6 +295,15 @@ impl Store {
             "DELETE FROM user_keys WHERE user_id = ?1 AND fingerprint = ?2",
             params![user_id, fingerprint],
         )? > 0)
+    }
+
+    /// Sets the host-acting settings a person's workspaces may use.
+    pub fn set_allowed(&self, user_id: i64, allowed: &[String]) -> Result<()> {
+        self.conn().execute(
+            "UPDATE users SET allowed = ?2 WHERE id = ?1",
+            params![user_id, allowed.join(" ")],
+        )?;
+        Ok(())
     }
 
     /// Suspends or resumes a person.

@@ -63,6 +63,16 @@ impl Manager {
                 )));
             }
         }
+        // team mode: what any started service (all of them without
+        // runServices) does on the server
+        let effects: Vec<_> = services
+            .iter()
+            .filter(|(s, _)| {
+                project.run_services.is_empty() || project.run_services.contains(s) || **s == project.service
+            })
+            .flat_map(|(s, v)| nexus_devcontainer::compose::host_effects(s, v, &r.worktree))
+            .collect();
+        self.check_host_effects(r.owner_id, &effects)?;
         let service = Service::of(&services[&project.service]);
         project.all_services = services.keys().cloned().collect();
         project.version = config.get("version").and_then(Value::as_str).map(str::to_string);

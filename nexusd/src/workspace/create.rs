@@ -63,6 +63,16 @@ impl Manager {
         let worktree = git::worktree_path(&repo, &name);
         let loaded = load_config(found, &repo.name, &worktree)?;
         if let Some(l) = &loaded {
+            // team mode: what acts on the server, refused before anything is made
+            let options = nexus_devcontainer::container_options::run_options(&l.path, &l.config)?;
+            let effects = nexus_devcontainer::container_options::host_effects(
+                &options,
+                l.config.initialize_command.is_some(),
+                &worktree.display().to_string(),
+            );
+            self.check_host_effects(owner_id, &effects)?;
+        }
+        if let Some(l) = &loaded {
             // warnings now, while the CLI is sure to be listening
             let mut warnings = Vec::new();
             if let Some(req) = &l.config.host_requirements {
@@ -377,10 +387,20 @@ impl Manager {
     /// Creates workspace `record`'s container (not a compose one) from its
     /// image and merged devcontainer.json; returns its id.
     pub(super) async fn create_container(&self, record: &WorkspaceRecord, merged: Option<Merged>) -> Result<String> {
-        let options = match &merged {
+        let mut options = match &merged {
             Some(m) => nexus_devcontainer::container_options::run_options("devcontainer.json", &m.config)?,
             None => Default::default(),
         };
+        // team mode: features may ask for what devcontainer.json did not
+        let effects = nexus_devcontainer::container_options::host_effects(&options, false, &record.worktree);
+        self.check_host_effects(record.owner_id, &effects)?;
+        // (runc cannot start a privileged container with it)
+        if self.team.is_some()
+            && !options.privileged
+            && !options.security_opt.iter().any(|o| o.starts_with("no-new-privileges"))
+        {
+            options.security_opt.push("no-new-privileges:true".into());
+        }
         let workspace_bind = match &options.workspace_mount {
             Some(_) => vec![],
             None => vec![(record.worktree.clone(), record.workspace_folder.clone())],

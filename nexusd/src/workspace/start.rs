@@ -63,6 +63,8 @@ impl Manager {
         let repo = repo_of(&r);
         let loaded = load_config(found, &repo.name, std::path::Path::new(&r.worktree))?;
         if let Some(command) = loaded.as_ref().and_then(|l| l.config.initialize_command.as_ref()) {
+            let effect = nexus_devcontainer::container_options::host_effects(&Default::default(), true, &r.worktree);
+            self.check_host_effects(r.owner_id, &effect)?;
             super::hooks::run_initialize(&self.events, name, &repo.workdir, command).await?;
         }
         let owner = owner_of(&repo.workdir)?;

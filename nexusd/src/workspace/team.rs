@@ -649,8 +649,60 @@ impl Manager {
                     public_key,
                 })
                 .collect(),
+            allowed: u.allowed.clone(),
             created_at: u.created_at as u64,
         })
+    }
+
+    /// `user.policy` (site admins). Errors: `InvalidParams` naming an
+    /// unknown person or setting.
+    pub fn user_policy(&self, name: &str, allow: &[String]) -> Result<User> {
+        self.team()?;
+        let u = self.named(name)?;
+        if let Some(bad) = allow
+            .iter()
+            .find(|a| !nexus_sdk::team::HOST_PROPERTIES.contains(&a.as_str()))
+        {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "allow: {bad:?} is not a host-acting setting; those are {}",
+                nexus_sdk::team::HOST_PROPERTIES.join(", ")
+            )));
+        }
+        let mut allow = allow.to_vec();
+        allow.sort();
+        allow.dedup();
+        self.store.set_allowed(u.id, &allow)?;
+        self.user_wire(&self.named(name)?)
+    }
+
+    /// Refuses, in team mode, the first of `effects` the workspace creator
+    /// `owner_id` is not allowed; nothing in single-user mode.
+    ///
+    /// Errors: `InvalidConfig` naming the property, what it does, and how a
+    /// site admin allows it.
+    pub(super) fn check_host_effects(
+        &self,
+        owner_id: Option<i64>,
+        effects: &[nexus_devcontainer::container_options::HostEffect],
+    ) -> Result<()> {
+        if self.team.is_none() || effects.is_empty() {
+            return Ok(());
+        }
+        let owner = match owner_id {
+            Some(id) => self.store.user_by_id(id)?,
+            None => None,
+        };
+        let allowed = owner.as_ref().map(|u| u.allowed.clone()).unwrap_or_default();
+        match effects.iter().find(|e| !allowed.iter().any(|a| a == e.property)) {
+            None => Ok(()),
+            Some(e) => Err(WorkspaceError::InvalidConfig(format!(
+                "{} acts on the server ({}), which team mode refuses: remove it, or ask a site admin to allow it for you (nexus user policy {} --allow {})",
+                e.property,
+                e.detail,
+                owner.as_ref().map(|u| u.name.as_str()).unwrap_or("NAME"),
+                e.property
+            ))),
+        }
     }
 
     fn named(&self, name: &str) -> Result<UserRecord> {

@@ -84,6 +84,7 @@ const ADMIN: &[&str] = &[
     m::USER_SUSPEND,
     m::USER_RESUME,
     m::USER_REMOVE,
+    m::USER_POLICY,
     m::AUDIT_LIST,
     m::AUDIT_VERIFY,
 ];
