@@ -82,60 +82,6 @@ pub fn volume_line(m: &MountSpec) -> String {
     line
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn host_effects_of_a_service_name_each_key() {
-        let wt = "/src/app/.worktree/a";
-        let s = json!({
-            "privileged": true,
-            "cap_add": ["SYS_ADMIN"],
-            "pid": "host",
-            "network_mode": "host",
-            "volumes": [
-                {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"},
-                {"type": "bind", "source": "/src/app/.worktree/a", "target": "/workspace"},
-                {"type": "volume", "source": "data", "target": "/data"},
-                "/etc:/host-etc"
-            ]
-        });
-        let got: Vec<&str> = host_effects("app", &s, wt).iter().map(|e| e.property).collect();
-        assert_eq!(
-            got,
-            ["privileged", "cap_add", "pid", "network_mode", "volumes", "volumes"]
-        );
-        assert!(host_effects("app", &json!({"image": "x", "volumes": ["data:/data"]}), wt).is_empty());
-    }
-
-    #[test]
-    fn dollars_are_escaped_for_compose_interpolation() {
-        let mut v = json!({"a": ["$HOME", "x"], "$k": "${V}"});
-        escape_dollars(&mut v);
-        assert_eq!(v, json!({"a": ["$$HOME", "x"], "$$k": "$${V}"}));
-    }
-
-    #[test]
-    fn services_read_from_compose_config() {
-        let v: Value = serde_norway::from_str(
-            "image: app\nbuild:\n  context: .\nuser: node\nentrypoint: /bin/sh -c 'echo hi'\ncommand: [sleep, infinity]\nnetwork_mode: service:db\n",
-        )
-        .unwrap_or_default();
-        let s = Service::of(&v);
-        assert_eq!(s.image.as_deref(), Some("app"));
-        assert!(s.build);
-        assert_eq!(s.user.as_deref(), Some("node"));
-        assert_eq!(
-            s.entrypoint,
-            Some(vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()])
-        );
-        assert_eq!(s.command, Some(vec!["sleep".to_string(), "infinity".into()]));
-        assert_eq!(s.network_mode.as_deref(), Some("service:db"));
-    }
-}
-
 /// What compose service `name` (a value of the merged configuration, whose
 /// relative paths `config` resolved already) does on the host, for a
 /// project whose worktree is `worktree`: `privileged`, `cap_add`,
@@ -200,4 +146,58 @@ pub fn host_effects(name: &str, service: &Value, worktree: &str) -> Vec<HostEffe
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn host_effects_of_a_service_name_each_key() {
+        let wt = "/src/app/.worktree/a";
+        let s = json!({
+            "privileged": true,
+            "cap_add": ["SYS_ADMIN"],
+            "pid": "host",
+            "network_mode": "host",
+            "volumes": [
+                {"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"},
+                {"type": "bind", "source": "/src/app/.worktree/a", "target": "/workspace"},
+                {"type": "volume", "source": "data", "target": "/data"},
+                "/etc:/host-etc"
+            ]
+        });
+        let got: Vec<&str> = host_effects("app", &s, wt).iter().map(|e| e.property).collect();
+        assert_eq!(
+            got,
+            ["privileged", "cap_add", "pid", "network_mode", "volumes", "volumes"]
+        );
+        assert!(host_effects("app", &json!({"image": "x", "volumes": ["data:/data"]}), wt).is_empty());
+    }
+
+    #[test]
+    fn dollars_are_escaped_for_compose_interpolation() {
+        let mut v = json!({"a": ["$HOME", "x"], "$k": "${V}"});
+        escape_dollars(&mut v);
+        assert_eq!(v, json!({"a": ["$$HOME", "x"], "$$k": "$${V}"}));
+    }
+
+    #[test]
+    fn services_read_from_compose_config() {
+        let v: Value = serde_norway::from_str(
+            "image: app\nbuild:\n  context: .\nuser: node\nentrypoint: /bin/sh -c 'echo hi'\ncommand: [sleep, infinity]\nnetwork_mode: service:db\n",
+        )
+        .unwrap_or_default();
+        let s = Service::of(&v);
+        assert_eq!(s.image.as_deref(), Some("app"));
+        assert!(s.build);
+        assert_eq!(s.user.as_deref(), Some("node"));
+        assert_eq!(
+            s.entrypoint,
+            Some(vec!["/bin/sh".to_string(), "-c".into(), "echo hi".into()])
+        );
+        assert_eq!(s.command, Some(vec!["sleep".to_string(), "infinity".into()]));
+        assert_eq!(s.network_mode.as_deref(), Some("service:db"));
+    }
 }

@@ -427,6 +427,82 @@ pub fn host_warnings(req: &HostRequirements, host: HostResources) -> Vec<String>
     out
 }
 
+/// A setting of a container configuration that acts on the host running
+/// the container (or reaches past its own container): what a shared
+/// server's owner may refuse. `property` is the devcontainer.json property
+/// (or compose key) that asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostEffect {
+    /// `initializeCommand`, `mounts`, `workspaceMount`, `privileged`,
+    /// `capAdd`, `securityOpt`, `runArgs`; for compose files the service's
+    /// key (`privileged`, `cap_add`, `security_opt`, `volumes`, `devices`,
+    /// `pid`, `ipc`, `network_mode`, `userns_mode`, `cgroup_parent`).
+    pub property: &'static str,
+    /// What exactly, e.g. the host path of a bind mount.
+    pub detail: String,
+}
+
+/// Whether host path `path` is `root` or inside it (both absolute, compared
+/// as written after `..` is resolved).
+pub fn within(path: &str, root: &str) -> bool {
+    fn clean(p: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for part in p.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    out.pop();
+                }
+                x => out.push(x),
+            }
+        }
+        out
+    }
+    let (p, r) = (clean(path), clean(root));
+    path.starts_with('/') && p.len() >= r.len() && p[..r.len()] == r[..]
+}
+
+/// What of `o` (a devcontainer.json's run options, features merged) and of
+/// `initialize_command` acts on the host, for a workspace whose worktree is
+/// `worktree`: `initializeCommand` (it runs on the host), bind mounts and a
+/// `workspaceMount` of host paths outside the worktree, `privileged`,
+/// `capAdd`, `securityOpt` and a `runArgs` network (joining another Docker
+/// network). Named volumes, tmpfs and binds inside the worktree act on
+/// nothing else.
+pub fn host_effects(o: &RunOptions, initialize_command: bool, worktree: &str) -> Vec<HostEffect> {
+    let mut out = Vec::new();
+    let effect = |property, detail: String| HostEffect { property, detail };
+    if initialize_command {
+        out.push(effect("initializeCommand", "runs a command on the host".into()));
+    }
+    let outside = |m: &MountSpec| m.kind == MountKind::Bind && m.source.as_deref().is_none_or(|s| !within(s, worktree));
+    if let Some(m) = o.workspace_mount.as_ref().filter(|m| outside(m)) {
+        out.push(effect(
+            "workspaceMount",
+            format!("binds host path {}", m.source.as_deref().unwrap_or("?")),
+        ));
+    }
+    for m in o.mounts.iter().filter(|m| outside(m)) {
+        out.push(effect(
+            "mounts",
+            format!("binds host path {}", m.source.as_deref().unwrap_or("?")),
+        ));
+    }
+    if o.privileged {
+        out.push(effect("privileged", "a privileged container".into()));
+    }
+    if !o.cap_add.is_empty() {
+        out.push(effect("capAdd", o.cap_add.join(", ")));
+    }
+    if !o.security_opt.is_empty() {
+        out.push(effect("securityOpt", o.security_opt.join(", ")));
+    }
+    if let Some(n) = &o.network {
+        out.push(effect("runArgs", format!("--network {n}")));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -583,82 +659,6 @@ mod tests {
             serde_json::from_value(serde_json::json!({"cpus": 2, "memory": "4gb"})).expect("req");
         assert!(host_warnings(&enough, host).is_empty());
     }
-}
-
-/// A setting of a container configuration that acts on the host running
-/// the container (or reaches past its own container): what a shared
-/// server's owner may refuse. `property` is the devcontainer.json property
-/// (or compose key) that asks for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostEffect {
-    /// `initializeCommand`, `mounts`, `workspaceMount`, `privileged`,
-    /// `capAdd`, `securityOpt`, `runArgs`; for compose files the service's
-    /// key (`privileged`, `cap_add`, `security_opt`, `volumes`, `devices`,
-    /// `pid`, `ipc`, `network_mode`, `userns_mode`, `cgroup_parent`).
-    pub property: &'static str,
-    /// What exactly, e.g. the host path of a bind mount.
-    pub detail: String,
-}
-
-/// Whether host path `path` is `root` or inside it (both absolute, compared
-/// as written after `..` is resolved).
-pub fn within(path: &str, root: &str) -> bool {
-    fn clean(p: &str) -> Vec<&str> {
-        let mut out: Vec<&str> = Vec::new();
-        for part in p.split('/') {
-            match part {
-                "" | "." => {}
-                ".." => {
-                    out.pop();
-                }
-                x => out.push(x),
-            }
-        }
-        out
-    }
-    let (p, r) = (clean(path), clean(root));
-    path.starts_with('/') && p.len() >= r.len() && p[..r.len()] == r[..]
-}
-
-/// What of `o` (a devcontainer.json's run options, features merged) and of
-/// `initialize_command` acts on the host, for a workspace whose worktree is
-/// `worktree`: `initializeCommand` (it runs on the host), bind mounts and a
-/// `workspaceMount` of host paths outside the worktree, `privileged`,
-/// `capAdd`, `securityOpt` and a `runArgs` network (joining another Docker
-/// network). Named volumes, tmpfs and binds inside the worktree act on
-/// nothing else.
-pub fn host_effects(o: &RunOptions, initialize_command: bool, worktree: &str) -> Vec<HostEffect> {
-    let mut out = Vec::new();
-    let effect = |property, detail: String| HostEffect { property, detail };
-    if initialize_command {
-        out.push(effect("initializeCommand", "runs a command on the host".into()));
-    }
-    let outside = |m: &MountSpec| m.kind == MountKind::Bind && m.source.as_deref().is_none_or(|s| !within(s, worktree));
-    if let Some(m) = o.workspace_mount.as_ref().filter(|m| outside(m)) {
-        out.push(effect(
-            "workspaceMount",
-            format!("binds host path {}", m.source.as_deref().unwrap_or("?")),
-        ));
-    }
-    for m in o.mounts.iter().filter(|m| outside(m)) {
-        out.push(effect(
-            "mounts",
-            format!("binds host path {}", m.source.as_deref().unwrap_or("?")),
-        ));
-    }
-    if o.privileged {
-        out.push(effect("privileged", "a privileged container".into()));
-    }
-    if !o.cap_add.is_empty() {
-        out.push(effect("capAdd", o.cap_add.join(", ")));
-    }
-    if !o.security_opt.is_empty() {
-        out.push(effect("securityOpt", o.security_opt.join(", ")));
-    }
-    if let Some(n) = &o.network {
-        out.push(effect("runArgs", format!("--network {n}")));
-    }
-    out
 }
 
 #[cfg(test)]
