@@ -40,6 +40,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NEXUS = os.path.join(ROOT, "target/release/nexus")
+NEXUSD = os.path.join(ROOT, "target/release/nexusd")
 MODE = sys.argv[1] if len(sys.argv) > 1 else "core"
 IMAGE = sys.argv[2] if len(sys.argv) > 2 else "nexus/default:bookworm"
 OPENSSH_IMAGE = "nexus-test/openssh:bookworm"
@@ -553,7 +554,46 @@ def checkpoint_bench():
         tear_down(daemon_pid, work)
 
 
+def team_bench():
+    """Team mode beside single-user mode, one daemon: exec.run true p50
+    through the SDK before and after `nexusd admin init`; then
+    workspace.list with 1,000 people, 200 workspaces and 2,000 shares."""
+    image = "nexus-test/busybox:latest"
+    work, env, repo = bench_home(47394)
+    nexus = lambda *a: [NEXUS, *a]
+    pid = None
+    try:
+        pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        run(nexus("workspace", "create", "t000", "--image", image), env=env, cwd=repo)
+        token = open(f"{work}/data/token").read().strip()
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", "nexus-e2e", "--example", "team_bench"],
+                       cwd=ROOT, check=True)
+        bench = os.path.join(ROOT, "target/release/examples/team_bench")
+        single = run([bench, "single", "127.0.0.1:47394", token, "t000"], env=env).stdout.strip()
+        os.kill(pid, 15)
+        for _ in range(200):
+            if not os.path.exists(f"/proc/{pid}"):
+                break
+            time.sleep(0.05)
+        run([NEXUSD, "--data-dir", f"{work}/data", "admin", "init", "--admin", "ana",
+             "--key", f"{work}/home/.ssh/id_ed25519.pub"], env=env)
+        pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        subprocess.run([bench, "team", "127.0.0.1:47394", token, "t000", image, repo, single], env=env, check=True)
+    finally:
+        tear_down(pid, work, daemon_label(work))
+
+
+def daemon_label(work):
+    """The label filter of the containers of the bench daemon of `work`."""
+    try:
+        return "dev.nexus.daemon=" + open(f"{work}/data/daemon_id").read().strip()
+    except OSError:
+        return None
+
+
 def main():
+    if MODE == "team":
+        return team_bench()
     if MODE == "checkpoint":
         return checkpoint_bench()
     if MODE == "ssh":

@@ -5,12 +5,13 @@
 #   scripts/bench.sh scale     N = 50, 100, 200 workspaces beside as many plain containers
 #   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
 #   scripts/bench.sh checkpoint  git checkpoints of a 3,000-file dirty tree beside the git CLI
+#   scripts/bench.sh team      team mode beside single-user mode: exec p50, list with 1,000 people
 #   scripts/bench.sh devcontainer [IMAGE]
 #                              create beside `devcontainer up` (@devcontainers/cli), cold and warm
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then
