@@ -53,6 +53,8 @@ pub enum WorkspaceCommand {
     Shares(NameJsonArgs),
     /// Team mode: end your own share of a workspace.
     Leave(NameArg),
+    /// Team mode: who is connected over SSH, with which key, since when.
+    Sessions(NameJsonArgs),
 }
 
 /// Flags of `create`.

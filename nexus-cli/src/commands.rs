@@ -193,6 +193,16 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
         WorkspaceCommand::Share(a) => crate::team::share(a, client).await,
         WorkspaceCommand::Unshare(a) => crate::team::unshare(a, client).await,
         WorkspaceCommand::Shares(a) => crate::team::shares(&a.name, a.json, client).await,
+        WorkspaceCommand::Sessions(a) => {
+            let sessions = client.ssh_sessions(&a.name).await?;
+            crate::output::emit(a.json, &sessions, |sessions| {
+                println!("{:<20} {:<52} {:<22} SINCE", "USER", "KEY", "FROM");
+                for s in sessions {
+                    println!("{:<20} {:<52} {:<22} {}", s.user, s.fingerprint, s.peer, s.since);
+                }
+            })?;
+            Ok(0)
+        }
         WorkspaceCommand::Leave(a) => {
             client.leave(&a.name).await?;
             println!("left {}", a.name);

@@ -296,6 +296,12 @@ impl Client {
             .await
     }
 
+    /// `workspace.sessions`.
+    pub async fn ssh_sessions(&self, name: &str) -> Result<Vec<crate::team::SshSession>, ClientError> {
+        self.call(m::WORKSPACE_SESSIONS, NameParams { workspace: name.into() })
+            .await
+    }
+
     /// `workspace.leave`.
     pub async fn leave(&self, name: &str) -> Result<(), ClientError> {
         self.call_unit(m::WORKSPACE_LEAVE, NameParams { workspace: name.into() })

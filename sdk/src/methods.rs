@@ -148,6 +148,8 @@ pub const WORKSPACE_SHARE: &str = "workspace.share";
 pub const WORKSPACE_UNSHARE: &str = "workspace.unshare";
 /// `workspace.shares`: [`crate::NameParams`] → `[Share]`.
 pub const WORKSPACE_SHARES: &str = "workspace.shares";
+/// `workspace.sessions`: [`crate::NameParams`] → `[SshSession]`.
+pub const WORKSPACE_SESSIONS: &str = "workspace.sessions";
 /// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.
 pub const WORKSPACE_LEAVE: &str = "workspace.leave";
 /// `audit.list`: [`crate::team::AuditListParams`] → `[AuditEntry]`.

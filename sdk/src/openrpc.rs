@@ -438,6 +438,12 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x"}"#,
         r#"[{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}]"#,
     ),
+    call::<NameParams, Vec<SshSession>>(
+        m::WORKSPACE_SESSIONS,
+        "Team mode: who is connected to a workspace over SSH, with which key, from where and since when.",
+        r#"{"workspace":"feat-x"}"#,
+        r#"[{"user":"bo","fingerprint":"SHA256:q1w2e3r4t5y6u7i8o9p0","peer":"127.0.0.1:51422","since":1795000000}]"#,
+    ),
     call::<NameParams, ()>(
         m::WORKSPACE_LEAVE,
         "Team mode: ends the caller's own share of a workspace.",

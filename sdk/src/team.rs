@@ -134,9 +134,12 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::FS_WATCH_UNSUBSCRIBE
         | m::TUNNEL_UNSUBSCRIBE => Authenticated,
         m::WORKSPACE_CREATE => Create,
-        m::WORKSPACE_GET | m::WORKSPACE_LOGS | m::WORKSPACE_CHECKPOINT_LIST | m::PORTS_LIST | m::WORKSPACE_LEAVE => {
-            View
-        }
+        m::WORKSPACE_GET
+        | m::WORKSPACE_LOGS
+        | m::WORKSPACE_CHECKPOINT_LIST
+        | m::PORTS_LIST
+        | m::WORKSPACE_SESSIONS
+        | m::WORKSPACE_LEAVE => View,
         m::WORKSPACE_START
         | m::WORKSPACE_REBUILD
         | m::WORKSPACE_CHECKPOINT_CREATE
@@ -199,6 +202,7 @@ pub fn read_only(method: &str) -> bool {
             | m::WORKSPACE_LOGS_UNSUBSCRIBE
             | m::WORKSPACE_CHECKPOINT_LIST
             | m::WORKSPACE_SHARES
+            | m::WORKSPACE_SESSIONS
             | m::EVENTS_SUBSCRIBE
             | m::EVENTS_UNSUBSCRIBE
             | m::PORTS_LIST
@@ -559,6 +563,20 @@ pub struct AuditEntry {
     pub outcome: String,
     /// More, never a secret: the key fingerprint of an SSH login, a share's role.
     pub detail: String,
+}
+
+/// One SSH connection of a person to a workspace (`workspace.sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SshSession {
+    /// The person.
+    pub user: String,
+    /// The SHA-256 fingerprint of the key they signed in with.
+    pub fingerprint: String,
+    /// The client's address and port.
+    pub peer: String,
+    /// Seconds since the Unix epoch when the connection opened its first channel.
+    pub since: u64,
 }
 
 /// `audit.verify`'s answer.

@@ -404,3 +404,96 @@ fn host_acting_settings_are_refused_in_team_mode_until_a_site_admin_allows_them(
         let _ = ana.nexus(&d, here, &["workspace", "rm", &format!("host-{i}"), "--force"], "");
     }
 }
+
+/// `ssh` to workspace `ws` with `who`'s key only, running `command`.
+fn ssh_as(who: &Person, ws: &serde_json::Value, command: &str) -> Command {
+    ssh_with(who, ws, &[], command)
+}
+
+/// [`ssh_as`] with more `options` for `ssh`.
+fn ssh_with(who: &Person, ws: &serde_json::Value, options: &[&str], command: &str) -> Command {
+    let mut c = Command::new("ssh");
+    c.args(nexus_e2e::ssh_base_options())
+        .args(options)
+        .args(["-o", "IdentitiesOnly=yes", "-i"])
+        .arg(who.home.join(".ssh/id_ed25519"))
+        .args(["-p", &ws["sshPort"].as_u64().expect("sshPort").to_string()])
+        .arg(format!("{}@127.0.0.1", ws["remoteUser"].as_str().expect("remoteUser")))
+        .arg(command)
+        .env("SSH_AUTH_SOCK", &who.agent)
+        .stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn sharees_reach_a_workspace_over_ssh_as_themselves_until_their_access_ends() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let bo = Person::new(d.root.path(), "bo");
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    let bo_key = bo.public_key().display().to_string();
+    ana.ok(&d, here, &["user", "add", "bo", "--key", &bo_key]);
+    let ws: serde_json::Value =
+        serde_json::from_str(&ana.ok(&d, here, &["workspace", "create", "api", "--image", BUSYBOX, "--json"]))
+            .expect("json");
+    let who = "echo $NEXUS_USER $GIT_AUTHOR_NAME $GIT_COMMITTER_EMAIL; test -z \"$SSH_AUTH_SOCK\" && echo no-agent";
+
+    // the creator is named too
+    let o = run(&mut ssh_as(&ana, &ws, who));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().next(),
+        Some("ana ana ana@nexus")
+    );
+
+    // no share, no shell
+    let o = run(&mut ssh_as(&bo, &ws, "true"));
+    assert!(!o.status.success(), "bo got in unshared: {}", text(&o));
+
+    // an editor gets in as bo, without agent forwarding
+    ana.ok(&d, here, &["workspace", "share", "api", "bo", "--permission", "editor"]);
+    let o = run(&mut ssh_with(&bo, &ws, &["-A"], who));
+    assert!(o.status.success(), "{}\n{}", text(&o), d.log());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "bo bo bo@nexus\nno-agent\n");
+
+    // an open session, listed, is closed within 5 s of the unshare
+    let mut held = ssh_as(&bo, &ws, "echo ready; sleep 600");
+    held.stdout(Stdio::piped());
+    let mut child = nexus_e2e::Background(held.spawn().expect("ssh"));
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(child.0.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready");
+        assert_eq!(line.trim(), "ready");
+    }
+    let listed = ana.ok(&d, here, &["workspace", "sessions", "api", "--json"]);
+    assert!(listed.contains("\"user\": \"bo\""), "{listed}");
+    let unshared = std::time::Instant::now();
+    ana.ok(&d, here, &["workspace", "unshare", "api", "bo"]);
+    let mut closed = None;
+    while unshared.elapsed() < std::time::Duration::from_secs(10) {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            closed = Some((unshared.elapsed(), status));
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (after, _) = closed.expect("the session stayed open 10 s after the unshare");
+    assert!(after <= std::time::Duration::from_secs(5), "closed after {after:?}");
+    let o = run(&mut ssh_as(&bo, &ws, "true"));
+    assert!(!o.status.success(), "bo reconnected after the unshare: {}", text(&o));
+
+    // a viewer sees the workspace's status but gets no shell
+    ana.ok(&d, here, &["workspace", "share", "api", "bo", "--permission", "viewer"]);
+    bo.ok(&d, here, &["auth", "login"]);
+    let shown = bo.ok(&d, here, &["workspace", "show", "api", "--json"]);
+    assert!(shown.contains("\"running\""), "{shown}");
+    let o = run(&mut ssh_as(&bo, &ws, "true"));
+    assert!(!o.status.success(), "a viewer got a shell: {}", text(&o));
+    ana.ok(&d, here, &["workspace", "rm", "api", "--force"]);
+}

@@ -43,6 +43,10 @@ pub struct Connection {
     pub(crate) agents: AgentSockets,
     pub(crate) failures: Failures,
     pub(crate) unauthenticated: Unauthenticated,
+    /// Team mode's access list and the people's live connections.
+    pub(crate) access: crate::access::Registry,
+    /// Who logged in, when their key is on the access list.
+    pub(crate) person: Option<crate::access::Person>,
 }
 
 impl ChannelState {
@@ -69,13 +73,18 @@ impl Drop for Connection {
         }
         self.agents.unregister(self.id);
         self.unauthenticated.forget(self.id);
+        self.access.unregister(self.id);
     }
 }
 
 impl Connection {
     /// The user and the key's permissions, when `key` may log in as `user`
     /// from this client.
-    pub(crate) async fn check_key(&self, user: &str, key: &PublicKey) -> Option<(User, Permissions)> {
+    pub(crate) async fn check_key(
+        &self,
+        user: &str,
+        key: &PublicKey,
+    ) -> Option<(User, Permissions, Option<crate::access::Person>)> {
         let found = self.authorized(user, key);
         if found.is_none()
             && let Some(peer) = self.peer
@@ -97,7 +106,21 @@ impl Connection {
 
     /// [`Connection::check_key`] without the bookkeeping of a refusal: an
     /// authorized key is accepted whatever others did before.
-    fn authorized(&self, user: &str, key: &PublicKey) -> Option<(User, Permissions)> {
+    fn authorized(&self, user: &str, key: &PublicKey) -> Option<(User, Permissions, Option<crate::access::Person>)> {
+        // team mode: the access list names the person behind the key
+        if let Some(person) = self.access.path().and_then(|p| crate::access::lookup(p, key)) {
+            let permissions = Permissions {
+                agent_forwarding: person.may_forward_agent(),
+                ..Permissions::default()
+            };
+            return match users::lookup(user) {
+                Some(u) => Some((u, permissions, Some(person))),
+                None => {
+                    tracing::warn!("refused login as {user} from {:?}: no such user", self.peer);
+                    None
+                }
+            };
+        }
         let text = std::fs::read_to_string(&self.config.authorized_keys_path).ok()?;
         let entry = authkeys::parse(&text)
             .into_iter()
@@ -109,7 +132,7 @@ impl Connection {
             return None;
         }
         match users::lookup(user) {
-            Some(u) => Some((u, entry.permissions)),
+            Some(u) => Some((u, entry.permissions, None)),
             None => {
                 tracing::warn!("refused login as {user} from {:?}: no such user", self.peer);
                 None

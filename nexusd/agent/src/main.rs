@@ -3,6 +3,7 @@
 //! `/.nexus/agent.json`); the helpers the daemon runs through it are
 //! `--sftp`, `--watch PATH [--recursive]` and `--ports [--once]`.
 
+mod access;
 mod authkeys;
 mod config;
 mod connection;

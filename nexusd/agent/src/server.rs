@@ -91,12 +91,21 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
         }
         None => None,
     };
+    // team mode's access list lives beside the relay socket
+    let access = crate::access::Registry::new(
+        config
+            .relay
+            .as_ref()
+            .and_then(|r| r.socket.parent().map(|d| d.join("access.json"))),
+    );
+    tokio::spawn(access.clone().watch());
     let server = Server {
         config,
         ssh_config: Arc::new(ssh_config),
         agents: AgentSockets::default(),
         failures: Failures::default(),
         unauthenticated: Unauthenticated::default(),
+        access,
     };
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -150,6 +159,7 @@ struct Server {
     agents: AgentSockets,
     failures: Failures,
     unauthenticated: Unauthenticated,
+    access: crate::access::Registry,
 }
 
 /// A connection just accepted.
@@ -266,6 +276,8 @@ impl Server {
             agents: self.agents.clone(),
             failures: self.failures.clone(),
             unauthenticated: self.unauthenticated.clone(),
+            access: self.access.clone(),
+            person: None,
         };
         let ssh_config = self.ssh_config.clone();
         let session = async move {
@@ -306,12 +318,24 @@ impl russh::server::Handler for Connection {
     }
 
     async fn auth_publickey(&mut self, user: &str, key: VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        // the key that signed (russh verified it): its person is who this is
         match self.check_key(user, key.public_key).await {
-            Some((u, permissions)) => {
-                tracing::info!("accepted key for {} from {:?}", u.name, self.peer);
+            Some((u, permissions, person)) => {
+                match &person {
+                    Some(p) => tracing::info!(
+                        "accepted key {} of {} ({}) for {} from {:?}",
+                        p.fingerprint,
+                        p.user,
+                        p.role,
+                        u.name,
+                        self.peer
+                    ),
+                    None => tracing::info!("accepted key for {} from {:?}", u.name, self.peer),
+                }
                 self.unauthenticated.forget(self.id);
                 self.user = Some(u);
                 self.permissions = permissions;
+                self.person = person;
                 Ok(Auth::Accept)
             }
             None => Ok(Auth::reject()),
@@ -322,10 +346,14 @@ impl russh::server::Handler for Connection {
         &mut self,
         channel: Channel<Msg>,
         reply: ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
         // answers go through the session handle; the Channel object is not read
         self.channels.insert(channel.id(), ChannelState::default());
+        if let Some(p) = &self.person {
+            let peer = self.peer.map(|a| a.to_string()).unwrap_or_default();
+            self.access.register(self.id, p, peer, session.handle());
+        }
         drop(channel);
         reply.accept().await;
         Ok(())

@@ -84,6 +84,10 @@ impl Connection {
         let mut env: Vec<(String, Option<String>)> = env.into_iter().map(|(k, v)| (k, Some(v))).collect();
         env.extend(self.config.remote_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.extend(state.env.iter().map(|(k, v)| (k.clone(), Some(v.clone()))));
+        // team mode: who this is, last, so nothing before replaces it
+        if let Some(p) = &self.person {
+            env.extend(p.environment().into_iter().map(|(k, v)| (k, Some(v))));
+        }
         let mut seen = std::collections::HashSet::new();
         let mut out: Vec<(String, String)> = env
             .into_iter()

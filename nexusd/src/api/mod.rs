@@ -144,18 +144,43 @@ where
         use futures::FutureExt;
         ctx.metrics.request(name, None);
         let caller = authorize::caller_of(&ext);
-        match std::panic::AssertUnwindSafe(handler(p, sink, ctx, caller))
-            .catch_unwind()
-            .await
-        {
-            Ok(r) => r,
-            Err(_) => {
-                tracing::error!("the handler of subscription {name} panicked");
-                Ok(())
+        let workspace = p
+            .parse::<serde_json::Value>()
+            .ok()
+            .and_then(|v| v.get("workspace").and_then(|w| w.as_str()).map(str::to_string));
+        let served = std::panic::AssertUnwindSafe(handler(p, sink, ctx.clone(), caller.clone())).catch_unwind();
+        tokio::select! {
+            r = served => match r {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::error!("the handler of subscription {name} panicked");
+                    Ok(())
+                }
+            },
+            // team mode: the subscription ends within a second of its caller's access
+            () = revoked(ctx, caller, name, workspace) => {
+                tracing::info!("ended a subscription to {name}: the caller's access ended");
+                // sent to the client as the subscription's closing error
+                Err("your access ended (share ended, token revoked or expired, or account suspended)".into())
             }
         }
     })?;
     Ok(())
+}
+
+/// Resolves once `caller` may no longer call `method` on `workspace`
+/// (checked every second); never for a single-user caller.
+async fn revoked(ctx: Ctx, caller: Caller, method: &'static str, workspace: Option<String>) {
+    if !matches!(caller, Caller::Person(_)) {
+        return std::future::pending().await;
+    }
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        if !ctx.still_allowed(&caller, method, workspace.as_deref()) {
+            return;
+        }
+    }
 }
 
 /// What a registration gives.
@@ -236,6 +261,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::WORKSPACE_UNSHARE, team::unshare)?;
     method(&mut rpc, m::WORKSPACE_SHARES, team::shares)?;
     method_as(&mut rpc, m::WORKSPACE_LEAVE, team::leave)?;
+    method(&mut rpc, m::WORKSPACE_SESSIONS, team::sessions)?;
     method(&mut rpc, m::AUDIT_LIST, team::audit_list)?;
     method(&mut rpc, m::AUDIT_VERIFY, |_, ctx| team::audit_verify(ctx))?;
     Ok(rpc)

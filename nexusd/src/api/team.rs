@@ -131,6 +131,12 @@ pub async fn shares(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<Share>> {
     Ok(ctx.shares(&workspace)?)
 }
 
+/// `workspace.sessions`.
+pub async fn sessions(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<nexus_sdk::team::SshSession>> {
+    let NameParams { workspace } = parse(&p)?;
+    Ok(ctx.ssh_sessions(&workspace)?)
+}
+
 /// `workspace.leave`.
 pub async fn leave(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
     let NameParams { workspace } = parse(&p)?;

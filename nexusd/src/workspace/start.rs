@@ -128,6 +128,9 @@ impl Manager {
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
         self.events.state(&r.name, Some(WorkspaceState::Running));
+        if let Err(e) = self.write_access(r) {
+            tracing::error!(workspace = %r.name, "cannot write the access list: {e}");
+        }
         self.watch_ports(r);
         self.forward_declared(r).await;
         Ok(())

@@ -352,6 +352,27 @@ impl Manager {
         }
     }
 
+    /// Whether `caller` may still call `method` on `workspace`: their token
+    /// not revoked or expired, their account not suspended, and
+    /// [`Manager::authorize`] still passing (a share may have ended). For
+    /// subscriptions, which outlive the call that opened them.
+    pub fn still_allowed(&self, caller: &Caller, method: &str, workspace: Option<&str>) -> bool {
+        let Caller::Person(s) = caller else { return true };
+        let token_ok = self
+            .store
+            .token(s.token_id)
+            .ok()
+            .flatten()
+            .is_some_and(|t| !t.revoked && t.expires_at.is_none_or(|e| e > now()));
+        let user_ok = self
+            .store
+            .user_by_id(s.user_id)
+            .ok()
+            .flatten()
+            .is_some_and(|u| !u.suspended);
+        token_ok && user_ok && self.authorize(caller, method, workspace).is_ok()
+    }
+
     /// The records `caller` may see, of `records`.
     pub fn visible(&self, caller: &Caller, records: Vec<WorkspaceRecord>) -> Result<Vec<WorkspaceRecord>> {
         let s = match caller {
@@ -747,6 +768,7 @@ impl Manager {
             ));
         }
         self.store.set_suspended(u.id, suspended)?;
+        self.write_all_access();
         self.user_wire(&self.named(name)?)
     }
 
@@ -760,7 +782,9 @@ impl Manager {
                 "user: you cannot remove yourself; ask another site admin".into(),
             ));
         }
-        Ok(self.store.remove_user(u.id)?)
+        self.store.remove_user(u.id)?;
+        self.write_all_access();
+        Ok(())
     }
 
     fn key_owner(&self, caller: &Caller, user: Option<&str>) -> Result<UserRecord> {
@@ -783,6 +807,7 @@ impl Manager {
         let u = self.key_owner(caller, user)?;
         let (fp, line) = credentials::public_key(key).map_err(WorkspaceError::InvalidParams)?;
         self.store.add_key(u.id, &fp, &line, now())?;
+        self.write_all_access();
         self.user_wire(&u)
     }
 
@@ -800,6 +825,7 @@ impl Manager {
                 u.name
             )));
         }
+        self.write_all_access();
         self.user_wire(&u)
     }
 
@@ -912,6 +938,7 @@ impl Manager {
             s.user_id,
             now,
         )?;
+        self.write_access(&r)?;
         Ok(Share {
             user: grantee.name,
             permission: p.permission,
@@ -933,7 +960,7 @@ impl Manager {
                 u.name
             )));
         }
-        Ok(())
+        self.write_access(&r)
     }
 
     /// `workspace.leave`: ends the caller's own share.
@@ -945,7 +972,7 @@ impl Manager {
                 "workspace: {workspace} is not shared with you (creators remove it instead)"
             )));
         }
-        Ok(())
+        self.write_access(&r)
     }
 
     /// `workspace.shares`.
@@ -964,6 +991,73 @@ impl Manager {
                 created_at: x.created_at as u64,
             })
             .collect())
+    }
+
+    /// Writes workspace `r`'s access list (team mode): `access.json` in its
+    /// relay socket directory, which the agent reads at each login and
+    /// watches (`nexusd/agent/src/access.rs`): the keys of its creator and
+    /// of each editor or shared owner whose share is in force, with the
+    /// person's name, role and when the access ends; suspended people are
+    /// left out. Nothing without team mode or without that directory
+    /// (workspaces made before the relay).
+    pub(super) fn write_access(&self, r: &WorkspaceRecord) -> Result<()> {
+        if self.team.is_none() {
+            return Ok(());
+        }
+        let dir = crate::relay::socket_dir(&self.config.data_dir, &r.id);
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let mut entries = Vec::new();
+        let mut add = |u: &UserRecord, role: &str, expires: Option<i64>| -> Result<()> {
+            if u.suspended {
+                return Ok(());
+            }
+            for (_, key) in self.store.user_keys(u.id)? {
+                entries.push(serde_json::json!({
+                    "key": key,
+                    "user": u.name,
+                    "role": role,
+                    "expiresAt": expires,
+                    "email": format!("{}@nexus", u.name),
+                }));
+            }
+            Ok(())
+        };
+        if let Some(creator) = r.owner_id.map(|id| self.store.user_by_id(id)).transpose()?.flatten() {
+            add(&creator, "creator", None)?;
+        }
+        for s in self.store.shares_of(&r.id, now())? {
+            if Role::parse(&s.permission).is_some_and(|role| role >= Role::Editor)
+                && let Some(u) = self.store.user(&s.user)?
+            {
+                add(&u, &s.permission, s.expires_at)?;
+            }
+        }
+        let text = serde_json::json!({ "entries": entries }).to_string();
+        crate::keys::write_private(&dir.join("access.json"), text.as_bytes())
+    }
+
+    /// [`Manager::write_access`] of every workspace (a person's keys or
+    /// status changed); a failure is logged, not returned.
+    fn write_all_access(&self) {
+        for r in self.store.list().unwrap_or_default() {
+            if let Err(e) = self.write_access(&r) {
+                tracing::error!(workspace = %r.name, "cannot write the access list: {e}");
+            }
+        }
+    }
+
+    /// `workspace.sessions`: who is connected over SSH (team mode: people
+    /// from the access list), with which key, from where, since when.
+    pub fn ssh_sessions(&self, workspace: &str) -> Result<Vec<nexus_sdk::team::SshSession>> {
+        self.team()?;
+        let r = self.store.get(workspace)?;
+        let path = crate::relay::socket_dir(&self.config.data_dir, &r.id).join("sessions.json");
+        Ok(std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
     }
 
     /// The creator's name of a record, in team mode.

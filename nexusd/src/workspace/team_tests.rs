@@ -37,6 +37,7 @@ const SEE: &[&str] = &[
     m::WORKSPACE_LOGS,
     m::WORKSPACE_CHECKPOINT_LIST,
     m::PORTS_LIST,
+    m::WORKSPACE_SESSIONS,
     m::WORKSPACE_LEAVE,
 ];
 /// Editors and more (no site admin without a share).
