@@ -555,9 +555,10 @@ def checkpoint_bench():
 
 
 def team_bench():
-    """Team mode beside single-user mode, one daemon: exec.run true p50
-    through the SDK before and after `nexusd admin init`; then
-    workspace.list with 1,000 people, 200 workspaces and 2,000 shares."""
+    """Team mode beside single-user mode, one daemon with the same 200
+    running workspaces: exec.run true p50 through the SDK before and after
+    `nexusd admin init`; then workspace.list with 1,000 people and 2,000
+    shares."""
     image = "nexus-test/busybox:latest"
     work, env, repo = bench_home(47394)
     nexus = lambda *a: [NEXUS, *a]
@@ -569,7 +570,7 @@ def team_bench():
         subprocess.run(["cargo", "build", "-q", "--release", "-p", "nexus-e2e", "--example", "team_bench"],
                        cwd=ROOT, check=True)
         bench = os.path.join(ROOT, "target/release/examples/team_bench")
-        single = run([bench, "single", "127.0.0.1:47394", token, "t000"], env=env).stdout.strip()
+        single = run([bench, "single", "127.0.0.1:47394", token, "t000", image, repo], env=env).stdout.strip()
         os.kill(pid, 15)
         for _ in range(200):
             if not os.path.exists(f"/proc/{pid}"):
@@ -578,7 +579,7 @@ def team_bench():
         run([NEXUSD, "--data-dir", f"{work}/data", "admin", "init", "--admin", "ana",
              "--key", f"{work}/home/.ssh/id_ed25519.pub"], env=env)
         pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
-        subprocess.run([bench, "team", "127.0.0.1:47394", token, "t000", image, repo, single], env=env, check=True)
+        subprocess.run([bench, "team", "127.0.0.1:47394", token, "t000", single], env=env, check=True)
     finally:
         tear_down(pid, work, daemon_label(work))
 

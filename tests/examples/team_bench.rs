@@ -1,10 +1,11 @@
 //! The team-mode benchmark, run by `scripts/bench.sh team` against a
 //! release daemon:
-//!   team_bench single ADDRESS TOKEN WORKSPACE
-//!     prints the p50 (ms) of 300 `exec.run true` through the SDK;
-//!   team_bench team ADDRESS TOKEN WORKSPACE IMAGE REPO SINGLE_P50_MS
-//!     (TOKEN: the site admin's) adds 1,000 people, 199 more workspaces
-//!     and 2,000 shares, signs in as one sharee by password, and prints
+//!   team_bench single ADDRESS TOKEN WORKSPACE IMAGE REPO
+//!     makes 199 more workspaces of IMAGE (t001…t199) beside WORKSPACE
+//!     (t000), then prints the p50 (ms) of 300 `exec.run true` on it;
+//!   team_bench team ADDRESS TOKEN WORKSPACE SINGLE_P50_MS
+//!     (the same daemon in team mode; TOKEN: the site admin's) adds 1,000
+//!     people and 2,000 shares, signs in as one sharee by password, and prints
 //!     `exec.run true` p50 as that editor beside the single-user figure,
 //!     and `workspace.list` p50 as the sharee and as the site admin.
 
@@ -59,33 +60,14 @@ async fn list_p50(c: &Client) -> (Duration, usize) {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match &args[..] {
-        [mode, address, token, workspace] if mode == "single" => {
+        [mode, address, token, workspace, image, repo] if mode == "single" => {
             let c = Client::connect(address, token).await.expect("connect");
-            println!("{:.3}", ms(exec_p50(&c, workspace).await));
-        }
-        [mode, address, token, workspace, image, repo, single] if mode == "team" => {
-            let single: f64 = single.parse().expect("single p50");
-            let admin = Client::connect(address, token).await.expect("connect");
-            let password = "bench-password-1";
-            let t = Instant::now();
-            for i in 0..1000 {
-                admin
-                    .user_add(&UserAddParams {
-                        name: format!("u{i:04}"),
-                        password: (i == 1).then(|| password.to_string()),
-                        ..Default::default()
-                    })
-                    .await
-                    .expect("user.add");
-            }
-            eprintln!("1,000 people in {:.1} s", t.elapsed().as_secs_f64());
             let key = std::fs::read_to_string(format!("{}/.ssh/id_ed25519.pub", std::env::var("HOME").expect("HOME")))
                 .expect("key");
             let t = Instant::now();
-            let mut names: Vec<String> = vec![workspace.clone()];
             use futures::StreamExt;
             let made: Vec<_> = futures::stream::iter((1..200).map(|i| {
-                let (admin, key, image, repo) = (&admin, key.clone(), image.clone(), repo.clone());
+                let (admin, key, image, repo) = (&c, key.clone(), image.clone(), repo.clone());
                 async move {
                     admin
                         .create(&CreateParams {
@@ -103,10 +85,31 @@ async fn main() {
             .collect()
             .await;
             for m in made {
-                names.push(m.expect("create"));
+                m.expect("create");
             }
             eprintln!("199 workspaces in {:.1} s", t.elapsed().as_secs_f64());
+            println!("{:.3}", ms(exec_p50(&c, workspace).await));
+        }
+        [mode, address, token, workspace, single] if mode == "team" => {
+            let single: f64 = single.parse().expect("single p50");
+            let admin = Client::connect(address, token).await.expect("connect");
+            let password = "bench-password-1";
             let t = Instant::now();
+            for i in 0..1000 {
+                admin
+                    .user_add(&UserAddParams {
+                        name: format!("u{i:04}"),
+                        password: (i == 1).then(|| password.to_string()),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("user.add");
+            }
+            eprintln!("1,000 people in {:.1} s", t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let names: Vec<String> = std::iter::once(workspace.clone())
+                .chain((1..200).map(|i| format!("t{i:03}")))
+                .collect();
             for (i, ws) in names.iter().enumerate() {
                 for k in 0..10 {
                     let user = (i * 10 + k) % 1000;
@@ -167,7 +170,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: team_bench single ADDRESS TOKEN WORKSPACE | team ADDRESS TOKEN WORKSPACE IMAGE REPO SINGLE_P50_MS"
+                "usage: team_bench single ADDRESS TOKEN WORKSPACE IMAGE REPO | team ADDRESS TOKEN WORKSPACE SINGLE_P50_MS"
             );
             std::process::exit(2);
         }
