@@ -45,7 +45,11 @@ pub fn for_error(e: &anyhow::Error) -> i32 {
         ErrorKind::FileOperationFailed | ErrorKind::HookFailed => 1,
         ErrorKind::InvalidConfig | ErrorKind::BuildFailed => 78,
         ErrorKind::DockerUnavailable | ErrorKind::AgentUnavailable => 69,
-        ErrorKind::InvalidState | ErrorKind::PortsExhausted | ErrorKind::WorktreeDirty | ErrorKind::RateLimited => 75,
+        ErrorKind::InvalidState
+        | ErrorKind::PortsExhausted
+        | ErrorKind::WorktreeDirty
+        | ErrorKind::RateLimited
+        | ErrorKind::QuotaExceeded => 75,
         ErrorKind::Unauthorized => 77,
         ErrorKind::Internal => 70,
     }

@@ -69,6 +69,10 @@ pub enum UserCommand {
     /// Remove a person, their keys, tokens and shares (site admins).
     #[command(alias = "remove")]
     Rm(UserName),
+    /// Set a person's quota (site admins): workspaces in any state, CPUs and
+    /// memory of running workspaces (0 clears one); without flags, show it
+    /// and their usage.
+    Quota(QuotaArgs),
     /// Which host-acting devcontainer.json properties and compose keys
     /// (initializeCommand, bind mounts outside the worktree, privileged,
     /// capAdd, …) a person's workspaces may use (site admins); replaces the list.
@@ -83,6 +87,25 @@ pub enum UserCommand {
 pub struct UserName {
     /// The person.
     pub name: String,
+}
+
+/// Flags of `user quota`.
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    /// The person.
+    pub name: String,
+    /// Workspaces in any state (0: no limit).
+    #[arg(long)]
+    pub workspaces: Option<u32>,
+    /// CPUs of running workspaces (0: no limit).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory of running workspaces, e.g. 16g (0: no limit).
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `user policy`.
@@ -523,6 +546,29 @@ pub async fn user(c: UserCommand, client: &Client) -> anyhow::Result<i32> {
         UserCommand::Rm(a) => {
             client.user_remove(&a.name).await?;
             println!("removed {}", a.name);
+        }
+        UserCommand::Quota(a) => {
+            let u = client
+                .user_quota(&nexus_sdk::team::UserQuotaParams {
+                    user: a.name,
+                    workspaces: a.workspaces,
+                    cpus: a.cpus,
+                    memory: a.memory,
+                })
+                .await?;
+            emit(a.json, &u, |u| {
+                let limit = |v: Option<String>| v.unwrap_or_else(|| "no limit".into());
+                println!(
+                    "{}: workspaces {} of {}, CPUs {:.2} of {}, memory {} MiB of {}",
+                    u.name,
+                    u.usage.workspaces,
+                    limit(u.quota.workspaces.map(|w| w.to_string())),
+                    u.usage.cpus,
+                    limit(u.quota.cpus.map(|c| format!("{c:.2}"))),
+                    u.usage.memory >> 20,
+                    limit(u.quota.memory.map(|m| format!("{} MiB", m >> 20)))
+                );
+            })?;
         }
         UserCommand::Policy(a) => {
             let u = client

@@ -167,6 +167,10 @@ pub enum WorkspaceError {
     /// Team mode: too many failed logins from one address.
     #[error("{0}")]
     RateLimited(String),
+    /// Team mode: a quota would be passed (the message names the
+    /// dimension, what is used, asked for and the limit).
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A file operation of the daemon failed (`what` names it and the path).
     #[error("{what}: {source}")]
     Io {
@@ -214,6 +218,7 @@ impl WorkspaceError {
             WorkspaceError::Unauthorized(_) => ErrorKind::Unauthorized,
             WorkspaceError::Forbidden(_) => ErrorKind::Forbidden,
             WorkspaceError::RateLimited(_) => ErrorKind::RateLimited,
+            WorkspaceError::QuotaExceeded(_) => ErrorKind::QuotaExceeded,
             WorkspaceError::Internal(_) | WorkspaceError::Io { .. } => ErrorKind::Internal,
         }
     }

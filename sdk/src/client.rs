@@ -247,6 +247,11 @@ impl Client {
             .await
     }
 
+    /// `user.quota`.
+    pub async fn user_quota(&self, params: &crate::team::UserQuotaParams) -> Result<crate::team::User, ClientError> {
+        self.call(m::USER_QUOTA, params).await
+    }
+
     /// `user.policy`.
     pub async fn user_policy(&self, params: &crate::team::UserPolicyParams) -> Result<crate::team::User, ClientError> {
         self.call(m::USER_POLICY, params).await

@@ -71,6 +71,10 @@ pub enum ErrorKind {
     /// Too many failed logins from this address: wait the seconds the
     /// message gives.
     RateLimited,
+    /// Team mode: a quota of the workspace's creator would be passed
+    /// (workspaces, CPUs or memory of running workspaces); the message
+    /// names the dimension, what is used, asked for and the limit.
+    QuotaExceeded,
     /// Anything else: a bug or an unexpected fault of Docker, git or the disk.
     Internal,
 }
@@ -107,6 +111,7 @@ impl ErrorKind {
             ErrorKind::BuildFailed => -32029,
             ErrorKind::Forbidden => -32030,
             ErrorKind::RateLimited => -32031,
+            ErrorKind::QuotaExceeded => -32032,
         }
     }
 
@@ -145,6 +150,7 @@ pub const ALL_KINDS: &[ErrorKind] = &[
     ErrorKind::BuildFailed,
     ErrorKind::Forbidden,
     ErrorKind::RateLimited,
+    ErrorKind::QuotaExceeded,
     ErrorKind::Internal,
 ];
 

@@ -130,6 +130,8 @@ pub const USER_SUSPEND: &str = "user.suspend";
 pub const USER_RESUME: &str = "user.resume";
 /// `user.remove`: [`crate::team::UserParams`] → `null`.
 pub const USER_REMOVE: &str = "user.remove";
+/// `user.quota`: [`crate::team::UserQuotaParams`] → [`crate::team::User`].
+pub const USER_QUOTA: &str = "user.quota";
 /// `user.policy`: [`crate::team::UserPolicyParams`] → [`crate::team::User`].
 pub const USER_POLICY: &str = "user.policy";
 /// `user.key.add`: [`crate::team::UserKeyParams`] → [`crate::team::User`].

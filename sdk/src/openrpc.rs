@@ -99,8 +99,8 @@ const WS: &str = r#"{"id":"3f9a0c1d2b4e5f60","name":"feat-x","state":"running","
 const CHECKPOINT: &str = r#"{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}"#;
 const CHECKPOINT_LIST: &str = r#"[{"name":"1","number":1,"commit":"0c9e8f7d6c5b4a39281706f5e4d3c2b1a05b1d3a","createdAt":1794990000},{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}]"#;
 const NEW_TOKEN: &str = r#"{"token":"nxs_4fQ8xK2pL9mN3vB7cZ1aS6dF0gH5jT3A2b9c","info":{"id":7,"kind":"session","name":"login","scopes":["workspace:read","workspace:write","workspace:create","workspace:share"],"expiresAt":1795043200,"createdAt":1795000000},"user":"bo"}"#;
-const USER: &str = r#"{"name":"bo","admin":false,"status":"active","hasPassword":false,"keys":[{"fingerprint":"SHA256:q1w2e3r4t5y6u7i8o9p0","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@laptop"}],"allowed":["initializeCommand","capAdd"],"createdAt":1795000000}"#;
-const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"createdAt":1795000000},{"name":"bo","admin":false,"status":"suspended","hasPassword":true,"keys":[],"allowed":[],"createdAt":1795000000}]"#;
+const USER: &str = r#"{"name":"bo","admin":false,"status":"active","hasPassword":false,"keys":[{"fingerprint":"SHA256:q1w2e3r4t5y6u7i8o9p0","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@laptop"}],"allowed":["initializeCommand","capAdd"],"quota":{"workspaces":20,"cpus":8.0,"memory":17179869184},"usage":{"workspaces":2,"cpus":2.0,"memory":4294967296},"createdAt":1795000000}"#;
+const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000},{"name":"bo","admin":false,"status":"suspended","hasPassword":true,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000}]"#;
 const SHARE: &str =
     r#"{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}"#;
 const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
@@ -357,7 +357,7 @@ pub const METHODS: &[MethodSpec] = &[
         m::AUTH_WHOAMI,
         "The daemon's mode and, in team mode, the caller and their token.",
         "{}",
-        r#"{"mode":"team","user":{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"createdAt":1795000000}}"#,
+        r#"{"mode":"team","user":{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000}}"#,
     ),
     call::<UserAddParams, User>(
         m::USER_ADD,
@@ -383,6 +383,12 @@ pub const METHODS: &[MethodSpec] = &[
         "Team mode, site admins: removes a person with their keys, tokens and shares (refused while they created a workspace).",
         r#"{"user":"bo"}"#,
         "null",
+    ),
+    call::<UserQuotaParams, User>(
+        m::USER_QUOTA,
+        "Team mode, site admins: a person's quota — workspaces in any state, CPUs and memory of running workspaces (each container gets its share as Docker limits) — checked in the create's transaction, so concurrent creates cannot pass it; 0 clears a limit; lowering one evicts nothing. Answers the person with quota and usage.",
+        r#"{"user":"bo","workspaces":20,"cpus":8.0,"memory":"16g"}"#,
+        USER,
     ),
     call::<UserPolicyParams, User>(
         m::USER_POLICY,

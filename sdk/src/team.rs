@@ -180,6 +180,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::USER_RESUME
         | m::USER_REMOVE
         | m::USER_POLICY
+        | m::USER_QUOTA
         | m::AUDIT_LIST
         | m::AUDIT_VERIFY => Admin,
         _ => return None,
@@ -274,7 +275,7 @@ pub struct UserKey {
 }
 
 /// A person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     /// `[a-z0-9-]{2,32}`, unique regardless of case.
@@ -291,6 +292,12 @@ pub struct User {
     /// as a site admin allowed them (`user.policy`).
     #[serde(default)]
     pub allowed: Vec<String>,
+    /// Their quota.
+    #[serde(default)]
+    pub quota: UserQuota,
+    /// What they use against it.
+    #[serde(default)]
+    pub usage: UserUsage,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
 }
@@ -376,7 +383,7 @@ pub struct NewToken {
 }
 
 /// `auth.whoami`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WhoAmI {
     /// The daemon's mode.
@@ -435,6 +442,51 @@ pub const HOST_PROPERTIES: &[&str] = &[
     "userns_mode",
     "cgroup_parent",
 ];
+
+/// A person's quota; an absent member is no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserQuota {
+    /// Workspaces, in any state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<u32>,
+    /// CPUs of running workspaces (each container is limited to its share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Memory of running workspaces, in bytes (each container is limited to its share).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u64>,
+}
+
+/// What a person uses against their quota.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserUsage {
+    /// Workspaces, in any state.
+    pub workspaces: u32,
+    /// CPU limits of running workspaces.
+    pub cpus: f64,
+    /// Memory limits of running workspaces, in bytes.
+    pub memory: u64,
+}
+
+/// Parameters of `user.quota`: each given member replaces the limit (0:
+/// no limit); absent members stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserQuotaParams {
+    /// The person.
+    pub user: String,
+    /// Workspaces in any state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<u32>,
+    /// CPUs of running workspaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Memory of running workspaces, Docker's notation (`8g`, `512m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
 
 /// Parameters of `user.policy`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -497,3 +497,74 @@ fn sharees_reach_a_workspace_over_ssh_as_themselves_until_their_access_ends() {
     assert!(!o.status.success(), "a viewer got a shell: {}", text(&o));
     ana.ok(&d, here, &["workspace", "rm", "api", "--force"]);
 }
+
+#[test]
+fn concurrent_creates_stop_exactly_at_the_workspace_quota() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    ana.ok(
+        &d,
+        here,
+        &[
+            "user",
+            "quota",
+            "ana",
+            "--workspaces",
+            "20",
+            "--cpus",
+            "40",
+            "--memory",
+            "100g",
+        ],
+    );
+    let outcomes: Vec<(String, Output)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..21)
+            .map(|i| {
+                let (d, ana) = (&d, &ana);
+                s.spawn(move || {
+                    let name = format!("q{i:02}");
+                    let o = ana.nexus(d, here, &["workspace", "create", &name, "--image", BUSYBOX], "");
+                    (name, o)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("thread")).collect()
+    });
+    let made: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| o.status.success())
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        made.len(),
+        20,
+        "{:#?}",
+        outcomes.iter().map(|(n, o)| (n, text(o))).collect::<Vec<_>>()
+    );
+    let (refused, o) = outcomes.iter().find(|(_, o)| !o.status.success()).expect("one refused");
+    assert_eq!(o.status.code(), Some(75), "{}", text(o));
+    assert!(
+        text(o).contains("over quota: workspaces: 20 used, 1 requested, limit 20"),
+        "{}",
+        text(o)
+    );
+    d.assert_no_leftovers(&repo, refused, false);
+    // each container holds its share as Docker limits: 1 CPU and 2 GiB by default
+    let id = run(Command::new("docker").args(["ps", "-q", "--filter", &format!("label=dev.nexus.name={}", made[0])]));
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let o = run(Command::new("docker").args(["inspect", "-f", "{{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}", &id]));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "1000000000 2147483648");
+    // lowering the limit evicts nothing; stop and remove still work
+    let shown = ana.ok(&d, here, &["user", "quota", "ana", "--workspaces", "5", "--json"]);
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    assert_eq!(shown["usage"]["workspaces"], 20, "{shown}");
+    assert_eq!(shown["quota"]["workspaces"], 5, "{shown}");
+    ana.ok(&d, here, &["workspace", "stop", made[0]]);
+    ana.ok(&d, here, &["workspace", "rm", made[1], "--force"]);
+    let o = ana.nexus(&d, here, &["workspace", "create", "q99", "--image", BUSYBOX], "");
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+}

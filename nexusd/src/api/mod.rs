@@ -252,6 +252,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method_as(&mut rpc, m::USER_RESUME, team::user_resume)?;
     method_as(&mut rpc, m::USER_REMOVE, team::user_remove)?;
     method(&mut rpc, m::USER_POLICY, team::user_policy)?;
+    method(&mut rpc, m::USER_QUOTA, team::user_quota)?;
     method_as(&mut rpc, m::USER_KEY_ADD, team::key_add)?;
     method_as(&mut rpc, m::USER_KEY_REMOVE, team::key_remove)?;
     method_as(&mut rpc, m::TOKEN_CREATE, team::token_create)?;

@@ -78,6 +78,12 @@ pub async fn user_remove(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcRes
     Ok(ctx.user_remove(&caller, &user)?)
 }
 
+/// `user.quota`.
+pub async fn user_quota(p: Params<'static>, ctx: Ctx) -> RpcResult<User> {
+    let params: nexus_sdk::team::UserQuotaParams = parse(&p)?;
+    Ok(ctx.user_quota(&params)?)
+}
+
 /// `user.policy`.
 pub async fn user_policy(p: Params<'static>, ctx: Ctx) -> RpcResult<User> {
     let UserPolicyParams { user, allow } = parse(&p)?;

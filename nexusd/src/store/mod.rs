@@ -40,6 +40,20 @@ pub enum StoreError {
     /// or key); the message names the field.
     #[error("{0}")]
     Conflict(String),
+    /// Team mode: a quota would be passed.
+    #[error(
+        "over quota: {dimension}: {used} used, {requested} requested, limit {limit}; remove or stop workspaces, or ask a site admin to raise it (nexus user quota)"
+    )]
+    Quota {
+        /// `workspaces`, `cpus` or `memory`.
+        dimension: &'static str,
+        /// In use now (CPUs as decimals, memory in MiB).
+        used: String,
+        /// Asked for.
+        requested: String,
+        /// The limit.
+        limit: String,
+    },
     /// SQLite failed.
     #[error("state database: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -52,6 +66,7 @@ impl From<StoreError> for WorkspaceError {
             StoreError::NotFound(name) => WorkspaceError::NotFound(name),
             StoreError::PortsExhausted(first, last) => WorkspaceError::PortsExhausted(first, last),
             StoreError::Conflict(m) => WorkspaceError::InvalidParams(m),
+            e @ StoreError::Quota { .. } => WorkspaceError::QuotaExceeded(e.to_string()),
             e @ (StoreError::TooNew { .. } | StoreError::Sqlite(_)) => WorkspaceError::Internal(e.to_string()),
         }
     }
@@ -166,6 +181,12 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
     // 8: host-acting devcontainer settings a site admin allows a person (space-separated)
     "ALTER TABLE users ADD COLUMN allowed TEXT NOT NULL DEFAULT '';",
+    // 9: quotas of a person and the CPU and memory limits of each workspace's container
+    "ALTER TABLE users ADD COLUMN quota_workspaces INTEGER;
+    ALTER TABLE users ADD COLUMN quota_cpus INTEGER;
+    ALTER TABLE users ADD COLUMN quota_memory INTEGER;
+    ALTER TABLE workspaces ADD COLUMN limit_cpus INTEGER;
+    ALTER TABLE workspaces ADD COLUMN limit_memory INTEGER;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -220,6 +241,12 @@ pub struct WorkspaceRecord {
     pub created_at: i64,
     /// Team mode: the creator's user id (`None` in single-user mode).
     pub owner_id: Option<i64>,
+    /// Team mode with a quota: the CPU limit of its container, in
+    /// billionths of a CPU (Docker's `NanoCpus`), counted against the
+    /// creator's quota while it runs.
+    pub limit_cpus: Option<i64>,
+    /// The same for memory, in bytes.
+    pub limit_memory: Option<i64>,
 }
 
 /// The name of state `s`, as the store and the wire spell it.
@@ -267,6 +294,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         devcontainer: r.get("devcontainer")?,
         created_at: r.get("created_at")?,
         owner_id: r.get("owner_id")?,
+        limit_cpus: r.get("limit_cpus")?,
+        limit_memory: r.get("limit_memory")?,
     })
 }
 
@@ -350,13 +379,17 @@ impl Store {
         if exists.is_some() {
             return Err(StoreError::NameTaken(record.name.clone()));
         }
+        if let Some(owner) = record.owner_id {
+            team::check_quota(&tx, owner, None, 1, record.limit_cpus, record.limit_memory)?;
+        }
         let port = pick_free(&tx, range, probe)?;
         tx.execute(
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
                 ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at, devcontainer,
-                ssh_relay, owner_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                ssh_relay, owner_id, limit_cpus, limit_memory)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                ?23, ?24)",
             params![
                 record.id,
                 record.name,
@@ -380,6 +413,8 @@ impl Store {
                 record.devcontainer,
                 record.ssh_relay,
                 record.owner_id,
+                record.limit_cpus,
+                record.limit_memory,
             ],
         )?;
         tx.execute(
@@ -558,6 +593,8 @@ mod tests {
             devcontainer: Some("{\"image\":\"x\"}".into()),
             created_at: 1,
             owner_id: None,
+            limit_cpus: None,
+            limit_memory: None,
         }
     }
 

@@ -306,6 +306,34 @@ impl Store {
         Ok(())
     }
 
+    /// A person's quota.
+    pub fn quota(&self, user_id: i64) -> Result<QuotaRecord> {
+        Ok(quota_of(&self.conn(), user_id)?)
+    }
+
+    /// What a person uses against their quota.
+    pub fn usage(&self, user_id: i64) -> Result<UsageRecord> {
+        Ok(usage_of(&self.conn(), user_id, None)?)
+    }
+
+    /// Sets a person's quota (lowering it evicts nothing).
+    pub fn set_quota(&self, user_id: i64, q: QuotaRecord) -> Result<()> {
+        self.conn().execute(
+            "UPDATE users SET quota_workspaces = ?2, quota_cpus = ?3, quota_memory = ?4 WHERE id = ?1",
+            params![user_id, q.workspaces, q.cpus, q.memory],
+        )?;
+        Ok(())
+    }
+
+    /// Refuses starting workspace `r` when its CPU and memory would pass
+    /// its creator's quota (checked in one write transaction).
+    pub fn check_start_quota(&self, r: &super::WorkspaceRecord) -> Result<()> {
+        let Some(owner) = r.owner_id else { return Ok(()) };
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        check_quota(&tx, owner, Some(&r.id), 0, r.limit_cpus, r.limit_memory)
+    }
+
     /// Suspends or resumes a person.
     pub fn set_suspended(&self, user_id: i64, suspended: bool) -> Result<()> {
         self.conn().execute(
@@ -580,6 +608,109 @@ impl Store {
         tx.commit()?;
         Ok(n)
     }
+}
+
+/// A person's quota: `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QuotaRecord {
+    /// Workspaces in any state.
+    pub workspaces: Option<i64>,
+    /// CPUs of running workspaces, in billionths.
+    pub cpus: Option<i64>,
+    /// Memory of running workspaces, in bytes.
+    pub memory: Option<i64>,
+}
+
+/// What a person uses against their quota.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageRecord {
+    /// Workspaces in any state.
+    pub workspaces: i64,
+    /// CPU limits of running (and creating) workspaces, in billionths.
+    pub cpus: i64,
+    /// Memory limits of running (and creating) workspaces, in bytes.
+    pub memory: i64,
+}
+
+fn quota_of(tx: &rusqlite::Connection, owner: i64) -> rusqlite::Result<QuotaRecord> {
+    tx.query_row(
+        "SELECT quota_workspaces, quota_cpus, quota_memory FROM users WHERE id = ?1",
+        [owner],
+        |r| {
+            Ok(QuotaRecord {
+                workspaces: r.get(0)?,
+                cpus: r.get(1)?,
+                memory: r.get(2)?,
+            })
+        },
+    )
+    .optional()
+    .map(Option::unwrap_or_default)
+}
+
+fn usage_of(tx: &rusqlite::Connection, owner: i64, except: Option<&str>) -> rusqlite::Result<UsageRecord> {
+    tx.query_row(
+        "SELECT COUNT(*),
+            COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_cpus END), 0),
+            COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_memory END), 0)
+         FROM workspaces WHERE owner_id = ?1 AND (?2 IS NULL OR id != ?2)",
+        params![owner, except],
+        |r| {
+            Ok(UsageRecord {
+                workspaces: r.get(0)?,
+                cpus: r.get(1)?,
+                memory: r.get(2)?,
+            })
+        },
+    )
+}
+
+/// Refuses, inside the caller's write transaction, what would pass
+/// `owner`'s quota: `workspaces` more workspaces, and a workspace (not
+/// `except`, which is being started) running with `cpus` and `memory`.
+pub(super) fn check_quota(
+    tx: &rusqlite::Connection,
+    owner: i64,
+    except: Option<&str>,
+    workspaces: i64,
+    cpus: Option<i64>,
+    memory: Option<i64>,
+) -> Result<()> {
+    let q = quota_of(tx, owner)?;
+    let used = usage_of(tx, owner, except)?;
+    let cpu = |n: i64| format!("{:.2}", n as f64 / 1e9);
+    let mib = |n: i64| format!("{} MiB", n >> 20);
+    if let Some(limit) = q.workspaces
+        && used.workspaces + workspaces > limit
+    {
+        return Err(StoreError::Quota {
+            dimension: "workspaces",
+            used: used.workspaces.to_string(),
+            requested: workspaces.to_string(),
+            limit: limit.to_string(),
+        });
+    }
+    if let (Some(limit), Some(asked)) = (q.cpus, cpus)
+        && used.cpus + asked > limit
+    {
+        return Err(StoreError::Quota {
+            dimension: "cpus",
+            used: cpu(used.cpus),
+            requested: cpu(asked),
+            limit: cpu(limit),
+        });
+    }
+    if let (Some(limit), Some(asked)) = (q.memory, memory)
+        && used.memory + asked > limit
+    {
+        return Err(StoreError::Quota {
+            dimension: "memory",
+            used: mib(used.memory),
+            requested: mib(asked),
+            limit: mib(limit),
+        });
+    }
+    Ok(())
 }
 
 /// Every scope, as the legacy token holds them.

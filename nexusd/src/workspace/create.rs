@@ -139,10 +139,13 @@ impl Manager {
             devcontainer: None,
             created_at: now(),
             owner_id,
+            limit_cpus: None,
+            limit_memory: None,
         };
         if let Some(s) = settled {
             s.apply_to(&mut record);
         }
+        (record.limit_cpus, record.limit_memory) = self.container_limits(owner_id, loaded.as_ref())?;
         self.events.progress(&name, Step::Ports, "allocating the SSH port");
         record.ssh_port = self
             .store
@@ -395,6 +398,13 @@ impl Manager {
         let effects = nexus_devcontainer::container_options::host_effects(&options, false, &record.worktree);
         self.check_host_effects(record.owner_id, &effects)?;
         // (runc cannot start a privileged container with it)
+        // team mode with a quota: the limits counted against it
+        if let Some(n) = record.limit_cpus {
+            options.nano_cpus = Some(n);
+        }
+        if let Some(m) = record.limit_memory {
+            options.memory = Some(m);
+        }
         if self.team.is_some()
             && !options.privileged
             && !options.security_opt.iter().any(|o| o.starts_with("no-new-privileges"))

@@ -74,6 +74,8 @@ impl Setup {
             container_id: None,
             created_at: 0,
             owner_id: None,
+            limit_cpus: None,
+            limit_memory: None,
             devcontainer: None,
         }
     }

@@ -12,6 +12,10 @@ impl Manager {
         let _guard = self.lock(name).await;
         let mut r = self.store.get(name)?;
         self.require_settled(&r)?;
+        if r.state != nexus_sdk::WorkspaceState::Running {
+            // team mode: its CPU and memory count against its creator's quota again
+            self.store.check_start_quota(&r)?;
+        }
         self.runtime.ping().await?;
         // the port first: one taken by another process fails the start before anything runs
         self.publish_ssh(&mut r).await.map_err(|e| e.at(Step::Start))?;

@@ -671,6 +671,22 @@ impl Manager {
                 })
                 .collect(),
             allowed: u.allowed.clone(),
+            quota: {
+                let q = self.store.quota(u.id)?;
+                nexus_sdk::team::UserQuota {
+                    workspaces: q.workspaces.map(|w| w as u32),
+                    cpus: q.cpus.map(|c| c as f64 / 1e9),
+                    memory: q.memory.map(|m| m as u64),
+                }
+            },
+            usage: {
+                let used = self.store.usage(u.id)?;
+                nexus_sdk::team::UserUsage {
+                    workspaces: used.workspaces as u32,
+                    cpus: used.cpus as f64 / 1e9,
+                    memory: used.memory as u64,
+                }
+            },
             created_at: u.created_at as u64,
         })
     }
@@ -1058,6 +1074,73 @@ impl Manager {
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default())
+    }
+
+    /// The CPU (billionths) and memory (bytes) limits of a new workspace
+    /// of `owner_id`, when their quota limits them: devcontainer.json's
+    /// `runArgs` `--cpus`/`--memory`, else its `hostRequirements`, else 1
+    /// CPU and 2 GiB. `None` for a dimension without a quota.
+    pub(super) fn container_limits(
+        &self,
+        owner_id: Option<i64>,
+        loaded: Option<&nexus_devcontainer::config::Loaded>,
+    ) -> Result<(Option<i64>, Option<i64>)> {
+        let (Some(_), Some(owner)) = (&self.team, owner_id) else {
+            return Ok((None, None));
+        };
+        let q = self.store.quota(owner)?;
+        let options = match loaded {
+            Some(l) => nexus_devcontainer::container_options::run_options(&l.path, &l.config)?,
+            None => Default::default(),
+        };
+        let wanted = loaded
+            .and_then(|l| l.config.host_requirements.clone())
+            .unwrap_or_default();
+        let cpus = q.cpus.map(|_| {
+            options
+                .nano_cpus
+                .or(wanted.cpus.map(|c| i64::from(c) * 1_000_000_000))
+                .unwrap_or(1_000_000_000)
+        });
+        let memory = q.memory.map(|_| {
+            options
+                .memory
+                .or(wanted
+                    .memory
+                    .as_deref()
+                    .and_then(nexus_devcontainer::container_options::parse_bytes)
+                    .map(|b| b as i64))
+                .unwrap_or(2 << 30)
+        });
+        Ok((cpus, memory))
+    }
+
+    /// `user.quota` (site admins): sets what is given (0: no limit) and
+    /// answers the person with their quota and usage. Lowering a limit
+    /// evicts nothing. Errors: `InvalidParams` naming a bad value.
+    pub fn user_quota(&self, p: &nexus_sdk::team::UserQuotaParams) -> Result<User> {
+        self.team()?;
+        let u = self.named(&p.user)?;
+        let mut q = self.store.quota(u.id)?;
+        if let Some(w) = p.workspaces {
+            q.workspaces = (w > 0).then_some(i64::from(w));
+        }
+        if let Some(c) = p.cpus {
+            if !(c.is_finite() && c >= 0.0) {
+                return Err(WorkspaceError::InvalidParams(format!(
+                    "cpus: {c} is not a number of CPUs"
+                )));
+            }
+            q.cpus = (c > 0.0).then_some((c * 1e9) as i64);
+        }
+        if let Some(m) = &p.memory {
+            let bytes = nexus_devcontainer::container_options::parse_bytes(m).ok_or_else(|| {
+                WorkspaceError::InvalidParams(format!("memory: {m:?} is not a size such as 8g or 512m"))
+            })?;
+            q.memory = (bytes > 0).then_some(bytes as i64);
+        }
+        self.store.set_quota(u.id, q)?;
+        self.user_wire(&self.named(&p.user)?)
     }
 
     /// The creator's name of a record, in team mode.

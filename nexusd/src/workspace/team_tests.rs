@@ -86,6 +86,7 @@ const ADMIN: &[&str] = &[
     m::USER_RESUME,
     m::USER_REMOVE,
     m::USER_POLICY,
+    m::USER_QUOTA,
     m::AUDIT_LIST,
     m::AUDIT_VERIFY,
 ];
@@ -224,6 +225,8 @@ fn record(id: &str, name: &str, owner: i64) -> WorkspaceRecord {
         devcontainer: None,
         created_at: 0,
         owner_id: Some(owner),
+        limit_cpus: None,
+        limit_memory: None,
     }
 }
 
