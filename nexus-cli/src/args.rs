@@ -55,6 +55,10 @@ pub enum WorkspaceCommand {
     Leave(NameArg),
     /// Team mode: who is connected over SSH, with which key, since when.
     Sessions(NameJsonArgs),
+    /// Team mode: redeem a share code (`workspace share WS --code`).
+    Accept(crate::team::AcceptArgs),
+    /// Team mode: make another person the workspace's creator.
+    Transfer(crate::team::UnshareArgs),
 }
 
 /// Flags of `create`.

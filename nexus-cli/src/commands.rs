@@ -130,7 +130,12 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
             let proxy = (a.remote || !target.is_local()?)
                 .then(|| proxy_command(&target))
                 .transpose()?;
-            ssh::write_nexus_files(&list, &ids, proxy.as_deref())?;
+            // team mode: others' workspaces are `nexus-<owner>-<name>`
+            let me = match client.daemon_info().await?.mode {
+                nexus_sdk::team::Mode::Team => client.auth_whoami().await?.user.map(|u| u.name),
+                nexus_sdk::team::Mode::Single => None,
+            };
+            ssh::write_nexus_files(&list, me.as_deref(), &ids, proxy.as_deref())?;
             let changed = ssh::ensure_include()?;
             println!(
                 "wrote {} ({} workspaces) and {}",
@@ -193,6 +198,21 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
         WorkspaceCommand::Share(a) => crate::team::share(a, client).await,
         WorkspaceCommand::Unshare(a) => crate::team::unshare(a, client).await,
         WorkspaceCommand::Shares(a) => crate::team::shares(&a.name, a.json, client).await,
+        WorkspaceCommand::Accept(a) => {
+            let s = client.accept(&a.code).await?;
+            println!("you are now {} of {}", s.permission.as_str(), s.workspace);
+            Ok(0)
+        }
+        WorkspaceCommand::Transfer(a) => {
+            client
+                .transfer(&nexus_sdk::team::UnshareParams {
+                    workspace: a.name.clone(),
+                    user: a.user.clone(),
+                })
+                .await?;
+            println!("{} now belongs to {}", a.name, a.user);
+            Ok(0)
+        }
         WorkspaceCommand::Sessions(a) => {
             let sessions = client.ssh_sessions(&a.name).await?;
             crate::output::emit(a.json, &sessions, |sessions| {

@@ -110,19 +110,31 @@ pub fn user_keys(explicit: Option<&Path>) -> anyhow::Result<Vec<UserKey>> {
     Ok(keys)
 }
 
+/// The name a workspace's `Host` alias is made of: its own name, or
+/// `<owner>-<name>` for another person's (team mode; `me` is who is asking).
+pub fn label(w: &Workspace, me: Option<&str>) -> String {
+    match (&w.owner, me) {
+        (Some(owner), Some(me)) if owner != me => format!("{owner}-{}", w.name),
+        _ => w.name.clone(),
+    }
+}
+
 /// The known_hosts line pinning a workspace's host key under its alias.
-pub fn known_hosts_line(w: &Workspace) -> String {
-    format!("{} {}", alias(&w.name), w.host_public_key.trim())
+pub fn known_hosts_line(w: &Workspace, me: Option<&str>) -> String {
+    format!("{} {}", alias(&label(w, me)), w.host_public_key.trim())
 }
 
 /// The `Host nexus-<name>` block of a workspace (with `ForwardAgent yes`: the
 /// agent serves forwarded agents on a stable per-user socket, `docs/ssh.md`).
 /// With `proxy` (see [`proxy_line`]), ssh reaches it through the daemon's
 /// API instead of its port.
-fn host_block(w: &Workspace, identities: &[PathBuf], proxy: Option<&str>) -> String {
+fn host_block(w: &Workspace, me: Option<&str>, identities: &[PathBuf], proxy: Option<&str>) -> String {
+    let label = label(w, me);
+    // another person's workspace refuses agent forwarding (docs/ssh.md)
+    let forward = if label == w.name { "yes" } else { "no" };
     let mut b = format!(
-        "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  HostKeyAlias {alias}\n  UserKnownHostsFile \"{kh}\"\n  StrictHostKeyChecking yes\n  ForwardAgent yes\n",
-        alias = alias(&w.name),
+        "Host {alias}\n  HostName {host}\n  Port {port}\n  User {user}\n  HostKeyAlias {alias}\n  UserKnownHostsFile \"{kh}\"\n  StrictHostKeyChecking yes\n  ForwardAgent {forward}\n",
+        alias = alias(&label),
         host = w.ssh_host,
         port = w.ssh_port,
         user = w.remote_user,
@@ -161,15 +173,20 @@ pub fn write_0600(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Rewrites the Nexus-owned config and known_hosts for `workspaces`.
-pub fn write_nexus_files(workspaces: &[Workspace], identities: &[PathBuf], proxy: Option<&str>) -> anyhow::Result<()> {
+pub fn write_nexus_files(
+    workspaces: &[Workspace],
+    me: Option<&str>,
+    identities: &[PathBuf],
+    proxy: Option<&str>,
+) -> anyhow::Result<()> {
     let dir = nexus_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut config = String::from("# Written by `nexus ssh-config`; changes here are overwritten.\n\n");
     let mut known = String::new();
     for w in workspaces {
-        config.push_str(&host_block(w, identities, proxy));
+        config.push_str(&host_block(w, me, identities, proxy));
         config.push('\n');
-        known.push_str(&known_hosts_line(w));
+        known.push_str(&known_hosts_line(w, me));
         known.push('\n');
     }
     write_0600(&config_path(), &config)?;
@@ -211,7 +228,7 @@ pub fn ensure_include() -> anyhow::Result<bool> {
 /// they are. Errors: the file cannot be written.
 pub fn pin_host_key(w: &nexus_sdk::Workspace) -> std::io::Result<()> {
     let mut known = std::fs::read_to_string(known_hosts_path()).unwrap_or_default();
-    let line = known_hosts_line(w);
+    let line = known_hosts_line(w, None);
     if known.lines().any(|l| l == line) {
         return Ok(());
     }
@@ -247,12 +264,29 @@ mod tests {
             host_public_key: "ssh-ed25519 AAAA nexus".into(),
             created_at: 0,
             customizations: None,
+            owner: None,
         }
     }
 
     #[test]
+    fn another_persons_workspace_is_named_with_its_owner_and_forwards_no_agent() {
+        let theirs = Workspace {
+            owner: Some("bo".into()),
+            ..ws()
+        };
+        let b = host_block(&theirs, Some("ana"), &[], None);
+        assert!(b.starts_with("Host nexus-bo-feat\n"), "{b}");
+        assert!(b.contains("  ForwardAgent no\n"));
+        assert_eq!(
+            known_hosts_line(&theirs, Some("ana")),
+            "nexus-bo-feat ssh-ed25519 AAAA nexus"
+        );
+        assert!(host_block(&theirs, Some("bo"), &[], None).starts_with("Host nexus-feat\n"));
+    }
+
+    #[test]
     fn host_block_pins_the_key_under_the_alias() {
-        let b = host_block(&ws(), &[PathBuf::from("/h/.ssh/id_ed25519")], None);
+        let b = host_block(&ws(), None, &[PathBuf::from("/h/.ssh/id_ed25519")], None);
         assert!(b.starts_with("Host nexus-feat\n"));
         assert!(b.contains("  Port 32800\n"));
         assert!(b.contains("  User dev\n"));
@@ -260,6 +294,6 @@ mod tests {
         assert!(b.contains("  StrictHostKeyChecking yes\n"));
         assert!(b.contains("  ForwardAgent yes\n"));
         assert!(b.contains("  IdentityFile \"/h/.ssh/id_ed25519\"\n"));
-        assert_eq!(known_hosts_line(&ws()), "nexus-feat ssh-ed25519 AAAA nexus");
+        assert_eq!(known_hosts_line(&ws(), None), "nexus-feat ssh-ed25519 AAAA nexus");
     }
 }

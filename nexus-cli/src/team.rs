@@ -244,8 +244,16 @@ pub struct AuditExportArgs {
 pub struct ShareArgs {
     /// The workspace.
     pub name: String,
-    /// The person.
-    pub user: String,
+    /// The person (not with --code).
+    #[arg(required_unless_present = "code", conflicts_with = "code")]
+    pub user: Option<String>,
+    /// Make a share code anyone signed in may redeem (`workspace accept CODE`)
+    /// instead; it expires after --expires (default 1h).
+    #[arg(long)]
+    pub code: bool,
+    /// With --code: how many people may redeem it [default: any number].
+    #[arg(long, requires = "code")]
+    pub max_uses: Option<u32>,
     /// viewer, editor or owner.
     #[arg(long, value_parser = parse_role)]
     pub permission: Role,
@@ -256,6 +264,13 @@ pub struct ShareArgs {
 
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("{s:?} is no permission: viewer, editor or owner"))
+}
+
+/// `workspace accept CODE`.
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// The share code (`nxc_…`).
+    pub code: String,
 }
 
 /// Flags of `workspace unshare`.
@@ -651,10 +666,29 @@ pub async fn token(c: TokenCommand, client: &Client) -> anyhow::Result<i32> {
 
 /// `nexus workspace share`.
 pub async fn share(a: ShareArgs, client: &Client) -> anyhow::Result<i32> {
+    let Some(user) = a.user else {
+        let c = client
+            .share_code(&nexus_sdk::team::ShareCodeParams {
+                workspace: a.name.clone(),
+                permission: a.permission,
+                expires: a.expires,
+                max_uses: a.max_uses,
+            })
+            .await?;
+        println!("{}", c.code);
+        eprintln!(
+            "a share code of {} as {}, until {} (Unix time){}: redeemed with `nexus workspace accept CODE`; it is not shown again",
+            c.workspace,
+            c.permission.as_str(),
+            c.expires_at,
+            c.max_uses.map(|m| format!(", {m} uses")).unwrap_or_default()
+        );
+        return Ok(0);
+    };
     let s = client
         .share(&ShareParams {
             workspace: a.name.clone(),
-            user: a.user,
+            user,
             permission: a.permission,
             expires: a.expires,
         })

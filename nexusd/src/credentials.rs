@@ -98,6 +98,32 @@ pub fn parse_token(token: &str) -> Result<TokenKind, Malformed> {
     Ok(kind)
 }
 
+/// The prefix of share codes.
+const CODE_PREFIX: &str = "nxc_";
+
+/// A new share code (`nxc_…`, [`TOKEN_LEN`] characters, the token format).
+pub fn new_share_code() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let mut body = CODE_PREFIX.to_string();
+    for _ in 0..RANDOM_CHARS {
+        body.push(BASE62[rng.gen_range(0..62)] as char);
+    }
+    let check = checksum(&body);
+    body + &check
+}
+
+/// Whether `code` is a well-formed share code (prefix, length, checksum).
+pub fn is_share_code(code: &str) -> bool {
+    code.len() == TOKEN_LEN
+        && code.is_ascii()
+        && code.starts_with(CODE_PREFIX)
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            checksum(&code[..TOKEN_LEN - CHECK_CHARS]).as_bytes(),
+            code[TOKEN_LEN - CHECK_CHARS..].as_bytes(),
+        ))
+}
+
 /// SHA-256 of a secret, as stored.
 pub fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
@@ -238,6 +264,17 @@ mod tests {
         assert_eq!(parse_token(&t[..39]), Err(Malformed::Length));
         assert_eq!(parse_token(&"x".repeat(10_000)), Err(Malformed::Length));
         assert_eq!(parse_token(&format!("ghp_{}", &t[4..])), Err(Malformed::Prefix));
+    }
+
+    #[test]
+    fn share_codes_are_checked_before_the_store() {
+        let c = new_share_code();
+        assert!(c.starts_with("nxc_") && is_share_code(&c));
+        assert!(!is_share_code(&c[..39]));
+        assert!(!is_share_code(&new_token(TokenKind::Api)));
+        let mut typo = c.into_bytes();
+        typo[8] = if typo[8] == b'a' { b'b' } else { b'a' };
+        assert!(!is_share_code(&String::from_utf8(typo).expect("ascii")));
     }
 
     #[test]

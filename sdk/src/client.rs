@@ -301,6 +301,25 @@ impl Client {
             .await
     }
 
+    /// `workspace.shareCode`.
+    pub async fn share_code(
+        &self,
+        params: &crate::team::ShareCodeParams,
+    ) -> Result<crate::team::ShareCode, ClientError> {
+        self.call(m::WORKSPACE_SHARE_CODE, params).await
+    }
+
+    /// `workspace.accept`.
+    pub async fn accept(&self, code: &str) -> Result<crate::team::Accepted, ClientError> {
+        self.call(m::WORKSPACE_ACCEPT, crate::team::AcceptParams { code: code.into() })
+            .await
+    }
+
+    /// `workspace.transfer`.
+    pub async fn transfer(&self, params: &crate::team::UnshareParams) -> Result<(), ClientError> {
+        self.call_unit(m::WORKSPACE_TRANSFER, params).await
+    }
+
     /// `workspace.sessions`.
     pub async fn ssh_sessions(&self, name: &str) -> Result<Vec<crate::team::SshSession>, ClientError> {
         self.call(m::WORKSPACE_SESSIONS, NameParams { workspace: name.into() })

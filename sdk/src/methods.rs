@@ -150,6 +150,12 @@ pub const WORKSPACE_SHARE: &str = "workspace.share";
 pub const WORKSPACE_UNSHARE: &str = "workspace.unshare";
 /// `workspace.shares`: [`crate::NameParams`] → `[Share]`.
 pub const WORKSPACE_SHARES: &str = "workspace.shares";
+/// `workspace.shareCode`: [`crate::team::ShareCodeParams`] → [`crate::team::ShareCode`].
+pub const WORKSPACE_SHARE_CODE: &str = "workspace.shareCode";
+/// `workspace.accept`: [`crate::team::AcceptParams`] → [`crate::team::Accepted`].
+pub const WORKSPACE_ACCEPT: &str = "workspace.accept";
+/// `workspace.transfer`: [`crate::team::UnshareParams`] (workspace, user) → `null`.
+pub const WORKSPACE_TRANSFER: &str = "workspace.transfer";
 /// `workspace.sessions`: [`crate::NameParams`] → `[SshSession]`.
 pub const WORKSPACE_SESSIONS: &str = "workspace.sessions";
 /// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.

@@ -444,6 +444,24 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x"}"#,
         r#"[{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}]"#,
     ),
+    call::<ShareCodeParams, ShareCode>(
+        m::WORKSPACE_SHARE_CODE,
+        "Team mode: a share code (nxc_…, shown once; only its SHA-256 is kept) that anyone signed in may redeem with workspace.accept for a share as permission, until it expires (default 1h) or is used maxUses times.",
+        r#"{"workspace":"feat-x","permission":"viewer","expires":"1h","maxUses":1}"#,
+        r#"{"code":"nxc_7Hq2mK9pL4vB1cZ8aS3dF6gJ0tR5wY2x4e7d","workspace":"feat-x","permission":"viewer","expiresAt":1795003600,"maxUses":1}"#,
+    ),
+    call::<AcceptParams, Accepted>(
+        m::WORKSPACE_ACCEPT,
+        "Team mode: redeems a share code for the caller (a higher share they hold stays).",
+        r#"{"code":"nxc_7Hq2mK9pL4vB1cZ8aS3dF6gJ0tR5wY2x4e7d"}"#,
+        r#"{"workspace":"feat-x","permission":"viewer"}"#,
+    ),
+    call::<UnshareParams, ()>(
+        m::WORKSPACE_TRANSFER,
+        "Team mode, the creator or a site admin: makes another person the workspace's creator, within their quota; the old creator keeps nothing.",
+        r#"{"workspace":"feat-x","user":"bo"}"#,
+        "null",
+    ),
     call::<NameParams, Vec<SshSession>>(
         m::WORKSPACE_SESSIONS,
         "Team mode: who is connected to a workspace over SSH, with which key, from where and since when.",

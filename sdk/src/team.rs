@@ -129,6 +129,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::TOKEN_REVOKE
         | m::USER_KEY_ADD
         | m::USER_KEY_REMOVE
+        | m::WORKSPACE_ACCEPT
         | m::WORKSPACE_LOGS_UNSUBSCRIBE
         | m::EXEC_STREAM_UNSUBSCRIBE
         | m::FS_WATCH_UNSUBSCRIBE
@@ -170,8 +171,8 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::TUNNEL_WRITE
         | m::TUNNEL_CLOSE => Edit,
         m::WORKSPACE_STOP => Stop,
-        m::WORKSPACE_SHARE | m::WORKSPACE_UNSHARE | m::WORKSPACE_SHARES => Share,
-        m::WORKSPACE_REMOVE => Remove,
+        m::WORKSPACE_SHARE | m::WORKSPACE_UNSHARE | m::WORKSPACE_SHARES | m::WORKSPACE_SHARE_CODE => Share,
+        m::WORKSPACE_REMOVE | m::WORKSPACE_TRANSFER => Remove,
         m::IMAGE_PRUNE
         | m::HTTP_METRICS
         | m::USER_ADD
@@ -550,6 +551,59 @@ pub struct ShareParams {
     /// 365d); absent: until unshared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+}
+
+/// Parameters of `workspace.shareCode`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCodeParams {
+    /// The workspace.
+    pub workspace: String,
+    /// The role the code gives; a shared owner may give at most `editor`.
+    pub permission: Role,
+    /// How long the code may be redeemed: a number and `m`, `h` or `d` (at
+    /// most 365d); default 1h.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// How many people may redeem it; absent: any number until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+}
+
+/// `workspace.shareCode`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCode {
+    /// The code (`nxc_…`, 40 characters), shown this once: the daemon keeps
+    /// only its SHA-256. Redeemed with `workspace.accept`.
+    pub code: String,
+    /// The workspace.
+    pub workspace: String,
+    /// The role it gives.
+    pub permission: Role,
+    /// Seconds since the Unix epoch after which it is refused.
+    pub expires_at: u64,
+    /// How many may redeem it, if limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+}
+
+/// Parameters of `workspace.accept`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptParams {
+    /// The share code.
+    pub code: String,
+}
+
+/// `workspace.accept`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    /// The workspace now shared with the caller.
+    pub workspace: String,
+    /// The caller's role on it (a higher one they held stays).
+    pub permission: Role,
 }
 
 /// Parameters of `workspace.unshare`.

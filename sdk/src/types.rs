@@ -67,6 +67,10 @@ pub struct Workspace {
     /// when the workspace has no devcontainer.json or it sets none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customizations: Option<serde_json::Value>,
+    /// Team mode: its creator's name (in `workspace.list` and
+    /// `workspace.get`); absent in single-user mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// Parameters of `workspace.create`.

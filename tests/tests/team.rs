@@ -568,3 +568,73 @@ fn concurrent_creates_stop_exactly_at_the_workspace_quota() {
     let o = ana.nexus(&d, here, &["workspace", "create", "q99", "--image", BUSYBOX], "");
     assert_eq!(o.status.code(), Some(75), "{}", text(&o));
 }
+
+#[test]
+fn share_codes_transfers_and_ssh_config_of_shared_workspaces() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let bo = Person::new(d.root.path(), "bo");
+    let cy = Person::new(d.root.path(), "cy");
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    for (name, who) in [("bo", &bo), ("cy", &cy)] {
+        ana.ok(
+            &d,
+            here,
+            &["user", "add", name, "--key", &who.public_key().display().to_string()],
+        );
+        who.ok(&d, here, &["auth", "login"]);
+    }
+    ana.ok(&d, here, &["workspace", "create", "api", "--image", BUSYBOX]);
+
+    // a code for one person: the second is refused, as is a made-up one
+    let code = ana.ok(
+        &d,
+        here,
+        &[
+            "workspace",
+            "share",
+            "api",
+            "--code",
+            "--permission",
+            "viewer",
+            "--max-uses",
+            "1",
+        ],
+    );
+    let code = code.trim();
+    assert!(code.starts_with("nxc_") && code.len() == 40, "{code}");
+    assert_eq!(
+        bo.ok(&d, here, &["workspace", "accept", code]).trim(),
+        "you are now viewer of api"
+    );
+    for bad in [code, "nxc_not-a-code", &format!("{}x", &code[..39])] {
+        let o = cy.nexus(&d, here, &["workspace", "accept", bad], "");
+        assert_eq!(o.status.code(), Some(64), "{}", text(&o));
+        assert!(text(&o).contains("unknown, expired or used up"), "{}", text(&o));
+    }
+    let o = cy.nexus(&d, here, &["workspace", "show", "api"], "");
+    assert_eq!(o.status.code(), Some(66), "cy redeemed nothing: {}", text(&o));
+
+    // ssh-config names another person's workspace after them, without agent forwarding
+    bo.ok(&d, here, &["ssh-config"]);
+    let config = std::fs::read_to_string(bo.home.join(".ssh/nexus/config")).expect("ssh config");
+    assert!(config.contains("Host nexus-ana-api\n"), "{config}");
+    assert!(config.contains("  ForwardAgent no\n"), "{config}");
+
+    // a viewer may not remove; once the workspace is transferred to them, they may
+    let o = bo.nexus(&d, here, &["workspace", "rm", "api", "--force"], "");
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+    ana.ok(&d, here, &["workspace", "transfer", "api", "bo"]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&bo.ok(&d, here, &["workspace", "list", "--json"])).expect("json");
+    assert_eq!(listed[0]["owner"], "bo", "{listed}");
+    bo.ok(&d, here, &["workspace", "rm", "api", "--force"]);
+
+    // the code never reached the audit log
+    let export = ana.ok(&d, here, &["audit", "export", "--format", "jsonl"]);
+    assert!(!export.contains(code), "a share code is in the audit log");
+    assert!(export.contains("\"action\":\"workspace.transfer\""), "{export}");
+}

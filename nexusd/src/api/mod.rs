@@ -263,6 +263,9 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::WORKSPACE_SHARES, team::shares)?;
     method_as(&mut rpc, m::WORKSPACE_LEAVE, team::leave)?;
     method(&mut rpc, m::WORKSPACE_SESSIONS, team::sessions)?;
+    method_as(&mut rpc, m::WORKSPACE_SHARE_CODE, team::share_code)?;
+    method_as(&mut rpc, m::WORKSPACE_ACCEPT, team::accept)?;
+    method(&mut rpc, m::WORKSPACE_TRANSFER, team::transfer)?;
     method(&mut rpc, m::AUDIT_LIST, team::audit_list)?;
     method(&mut rpc, m::AUDIT_VERIFY, |_, ctx| team::audit_verify(ctx))?;
     Ok(rpc)

@@ -137,6 +137,24 @@ pub async fn shares(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<Share>> {
     Ok(ctx.shares(&workspace)?)
 }
 
+/// `workspace.shareCode`.
+pub async fn share_code(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<nexus_sdk::team::ShareCode> {
+    let params: nexus_sdk::team::ShareCodeParams = parse(&p)?;
+    Ok(ctx.share_code(&caller, &params)?)
+}
+
+/// `workspace.accept`.
+pub async fn accept(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<nexus_sdk::team::Accepted> {
+    let nexus_sdk::team::AcceptParams { code } = parse(&p)?;
+    Ok(ctx.accept(&caller, &code)?)
+}
+
+/// `workspace.transfer`.
+pub async fn transfer(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
+    let UnshareParams { workspace, user } = parse(&p)?;
+    Ok(ctx.transfer(&workspace, &user)?)
+}
+
 /// `workspace.sessions`.
 pub async fn sessions(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<nexus_sdk::team::SshSession>> {
     let NameParams { workspace } = parse(&p)?;

@@ -30,6 +30,7 @@ pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
         host_public_key: r.host_public_key.clone(),
         created_at: r.created_at,
         customizations: crate::workspace::devcontainer_of(r).and_then(|m| m.merged.config.customizations),
+        owner: None,
     }
 }
 
@@ -66,13 +67,23 @@ pub async fn create(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<W
 /// `workspace.list`: always valid; in team mode, the workspaces the caller may see.
 pub async fn list(ctx: Ctx, caller: Caller) -> RpcResult<Vec<Workspace>> {
     let records = ctx.visible(&caller, ctx.list()?)?;
-    Ok(records.iter().map(to_wire).collect())
+    Ok(records
+        .iter()
+        .map(|r| Workspace {
+            owner: ctx.owner_name(r),
+            ..to_wire(r)
+        })
+        .collect())
 }
 
 /// `workspace.get`: valid in any state.
 pub async fn get(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     let NameParams { workspace: name } = parse(&p)?;
-    Ok(ctx.get(&name).map(|r| to_wire(&r))?)
+    let r = ctx.get(&name)?;
+    Ok(Workspace {
+        owner: ctx.owner_name(&r),
+        ..to_wire(&r)
+    })
 }
 
 /// `workspace.start`: valid when running or stopped.

@@ -187,6 +187,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN quota_memory INTEGER;
     ALTER TABLE workspaces ADD COLUMN limit_cpus INTEGER;
     ALTER TABLE workspaces ADD COLUMN limit_memory INTEGER;",
+    // 10: share codes, by SHA-256 only
+    "CREATE TABLE share_codes (
+        sha256 BLOB PRIMARY KEY,
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        permission TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        uses_left INTEGER,
+        created_by INTEGER,
+        created_at INTEGER NOT NULL
+    );",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

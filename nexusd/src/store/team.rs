@@ -498,6 +498,114 @@ impl Store {
         )? > 0)
     }
 
+    /// Stores a share code of workspace `id` by its SHA-256.
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_share_code(
+        &self,
+        digest: &[u8],
+        workspace_id: &str,
+        permission: &str,
+        expires_at: i64,
+        uses: Option<i64>,
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO share_codes (sha256, workspace_id, permission, expires_at, uses_left, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![digest, workspace_id, permission, expires_at, uses, by, now],
+        )?;
+        Ok(())
+    }
+
+    /// Redeems the share code whose SHA-256 is `digest` for person
+    /// `user_id` in one write transaction: its workspace id and
+    /// permission, one use fewer (a code out of uses is deleted); `None`
+    /// for a code unknown, expired or used up; permission `creator`, and
+    /// nothing used, when the person created the workspace. The share
+    /// itself is written in the same transaction (never lowering a higher one).
+    pub fn redeem_share_code(&self, digest: &[u8], user_id: i64, now: i64) -> Result<Option<(String, String)>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(String, String, i64, Option<i64>, Option<i64>)> = tx
+            .query_row(
+                "SELECT workspace_id, permission, expires_at, uses_left, created_by FROM share_codes WHERE sha256 = ?1",
+                [digest],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        let Some((workspace, permission, expires, uses, by)) = row else {
+            return Ok(None);
+        };
+        if expires <= now || uses.is_some_and(|u| u <= 0) {
+            tx.execute("DELETE FROM share_codes WHERE sha256 = ?1", [digest])?;
+            tx.commit()?;
+            return Ok(None);
+        }
+        let owner: Option<i64> = tx
+            .query_row("SELECT owner_id FROM workspaces WHERE id = ?1", [&workspace], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .flatten();
+        if owner == Some(user_id) {
+            // the creator needs no share: nothing used up
+            return Ok(Some((workspace, "creator".into())));
+        }
+        match uses {
+            Some(1) => tx.execute("DELETE FROM share_codes WHERE sha256 = ?1", [digest])?,
+            Some(_) => tx.execute(
+                "UPDATE share_codes SET uses_left = uses_left - 1 WHERE sha256 = ?1",
+                [digest],
+            )?,
+            None => 0,
+        };
+        let rank = |p: &str| ["viewer", "editor", "owner"].iter().position(|x| *x == p).unwrap_or(0);
+        let held: Option<String> = tx
+            .query_row(
+                "SELECT permission FROM shares WHERE workspace_id = ?1 AND user_id = ?2
+                 AND (expires_at IS NULL OR expires_at > ?3)",
+                params![workspace, user_id, now],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if held.as_deref().is_none_or(|h| rank(h) < rank(&permission)) {
+            tx.execute(
+                "INSERT OR REPLACE INTO shares (workspace_id, user_id, permission, expires_at, created_by, created_at)
+                 VALUES (?1, ?2, ?3, NULL, ?4, ?5)",
+                params![workspace, user_id, permission, by, now],
+            )?;
+        }
+        tx.commit()?;
+        Ok(Some((
+            workspace,
+            held.filter(|h| rank(h) >= rank(&permission)).unwrap_or(permission),
+        )))
+    }
+
+    /// Gives workspace `id` to person `to`, within their workspace quota
+    /// (and, when it runs, their CPU and memory quota).
+    pub fn transfer(&self, r: &super::WorkspaceRecord, to: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let running = r.state == nexus_sdk::WorkspaceState::Running;
+        check_quota(
+            &tx,
+            to,
+            Some(&r.id),
+            1,
+            r.limit_cpus.filter(|_| running),
+            r.limit_memory.filter(|_| running),
+        )?;
+        tx.execute("UPDATE workspaces SET owner_id = ?2 WHERE id = ?1", params![r.id, to])?;
+        tx.execute(
+            "DELETE FROM shares WHERE workspace_id = ?1 AND user_id = ?2",
+            params![r.id, to],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Workspace `id`'s shares in force at `now`, by person.
     pub fn shares_of(&self, workspace_id: &str, now: i64) -> Result<Vec<ShareRecord>> {
         let conn = self.conn();

@@ -964,6 +964,104 @@ impl Manager {
         })
     }
 
+    /// `workspace.shareCode`: a code (`nxc_…`, shown once, only its
+    /// SHA-256 kept) anyone signed in may redeem with `workspace.accept` for
+    /// a share as `permission`, until it expires (default 1h) or is used
+    /// `max_uses` times. Errors as `workspace.share`'s.
+    pub fn share_code(
+        &self,
+        caller: &Caller,
+        p: &nexus_sdk::team::ShareCodeParams,
+    ) -> Result<nexus_sdk::team::ShareCode> {
+        let s = self.person(caller)?;
+        let r = self.store.get(&p.workspace)?;
+        if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
+            return Err(WorkspaceError::Forbidden(
+                "permission: a shared owner may share as viewer or editor only".into(),
+            ));
+        }
+        let lasts = nexus_sdk::team::parse_duration(p.expires.as_deref().unwrap_or("1h"))
+            .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))? as i64;
+        if p.max_uses == Some(0) {
+            return Err(WorkspaceError::InvalidParams("maxUses: give at least 1".into()));
+        }
+        let code = credentials::new_share_code();
+        let now = now();
+        self.store.put_share_code(
+            &credentials::digest(&code),
+            &r.id,
+            p.permission.as_str(),
+            now + lasts,
+            p.max_uses.map(i64::from),
+            s.user_id,
+            now,
+        )?;
+        Ok(nexus_sdk::team::ShareCode {
+            code,
+            workspace: r.name,
+            permission: p.permission,
+            expires_at: (now + lasts) as u64,
+            max_uses: p.max_uses,
+        })
+    }
+
+    /// `workspace.accept`: redeems a share code for the caller.
+    ///
+    /// Errors: `InvalidParams` for a malformed, unknown, expired or used-up
+    /// code (one message for all, so codes cannot be probed), or for the
+    /// workspace's creator.
+    pub fn accept(&self, caller: &Caller, code: &str) -> Result<nexus_sdk::team::Accepted> {
+        let s = self.person(caller)?;
+        let refused = || {
+            WorkspaceError::InvalidParams(
+                "code: unknown, expired or used up: ask for a new one (nexus workspace share WS --code)".into(),
+            )
+        };
+        if !credentials::is_share_code(code) {
+            return Err(refused());
+        }
+        let now = now();
+        let (workspace_id, permission) = self
+            .store
+            .redeem_share_code(&credentials::digest(code), s.user_id, now)?
+            .ok_or_else(refused)?;
+        let r = self
+            .store
+            .list()?
+            .into_iter()
+            .find(|r| r.id == workspace_id)
+            .ok_or_else(refused)?;
+        if permission == "creator" {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "code: you created {}; creators need no share",
+                r.name
+            )));
+        }
+        self.write_access(&r)?;
+        Ok(nexus_sdk::team::Accepted {
+            workspace: r.name,
+            permission: Role::parse(&permission).unwrap_or(Role::Viewer),
+        })
+    }
+
+    /// `workspace.transfer`: makes `user` the workspace's creator (within
+    /// their quota); their share, if any, ends, and the old creator keeps
+    /// nothing. Errors: `InvalidParams` for an unknown person or the
+    /// creator themself; `QuotaExceeded`.
+    pub fn transfer(&self, workspace: &str, user: &str) -> Result<()> {
+        self.team()?;
+        let r = self.store.get(workspace)?;
+        let to = self.named(user)?;
+        if r.owner_id == Some(to.id) {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "user: {} created {workspace} already",
+                to.name
+            )));
+        }
+        self.store.transfer(&r, to.id)?;
+        self.write_access(&self.store.get(workspace)?)
+    }
+
     /// `workspace.unshare`. Errors: `InvalidParams` for an unknown person
     /// or one with no share.
     pub fn unshare(&self, workspace: &str, user: &str) -> Result<()> {

@@ -25,6 +25,7 @@ const SIGNED_IN: &[&str] = &[
     m::TOKEN_REVOKE,
     m::USER_KEY_ADD,
     m::USER_KEY_REMOVE,
+    m::WORKSPACE_ACCEPT,
     m::WORKSPACE_LOGS_UNSUBSCRIBE,
     m::EXEC_STREAM_UNSUBSCRIBE,
     m::FS_WATCH_UNSUBSCRIBE,
@@ -74,9 +75,14 @@ const USE: &[&str] = &[
 /// Editors and more, and site admins.
 const STOP: &[&str] = &[m::WORKSPACE_STOP];
 /// Shared owners and the creator.
-const SHARE: &[&str] = &[m::WORKSPACE_SHARE, m::WORKSPACE_UNSHARE, m::WORKSPACE_SHARES];
+const SHARE: &[&str] = &[
+    m::WORKSPACE_SHARE,
+    m::WORKSPACE_UNSHARE,
+    m::WORKSPACE_SHARES,
+    m::WORKSPACE_SHARE_CODE,
+];
 /// The creator and site admins.
-const REMOVE: &[&str] = &[m::WORKSPACE_REMOVE];
+const REMOVE: &[&str] = &[m::WORKSPACE_REMOVE, m::WORKSPACE_TRANSFER];
 /// Site admins.
 const ADMIN: &[&str] = &[
     m::IMAGE_PRUNE,
