@@ -120,7 +120,7 @@ pub fn is_share_code(code: &str) -> bool {
         && code.starts_with(CODE_PREFIX)
         && bool::from(subtle::ConstantTimeEq::ct_eq(
             checksum(&code[..TOKEN_LEN - CHECK_CHARS]).as_bytes(),
-            code[TOKEN_LEN - CHECK_CHARS..].as_bytes(),
+            &code.as_bytes()[TOKEN_LEN - CHECK_CHARS..],
         ))
 }
 

@@ -129,6 +129,9 @@ fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+/// A share code's row: workspace id, permission, expiry, uses left, who made it.
+type CodeRow = (String, String, i64, Option<i64>, Option<i64>);
+
 /// What `audit.list` selects.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -527,7 +530,7 @@ impl Store {
     pub fn redeem_share_code(&self, digest: &[u8], user_id: i64, now: i64) -> Result<Option<(String, String)>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, String, i64, Option<i64>, Option<i64>)> = tx
+        let row: Option<CodeRow> = tx
             .query_row(
                 "SELECT workspace_id, permission, expires_at, uses_left, created_by FROM share_codes WHERE sha256 = ?1",
                 [digest],
