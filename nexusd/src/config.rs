@@ -95,6 +95,9 @@ pub struct DaemonConfig {
     /// the flows on a fake runtime): new workspaces' ports are published by
     /// Docker instead, and their clients' addresses are not seen.
     pub relay_program: Option<PathBuf>,
+    /// Team mode: days audit rows are kept (older ones are pruned at
+    /// start-up and daily, the chain staying verifiable); 0 keeps them all.
+    pub audit_retention_days: u32,
 }
 
 impl DaemonConfig {
@@ -110,6 +113,7 @@ impl DaemonConfig {
             keep_images: 3,
             client_alive_interval: 30,
             relay_program: None,
+            audit_retention_days: 90,
         }
     }
 }

@@ -28,6 +28,10 @@ struct Args {
     /// (OpenSSH's ClientAliveInterval).
     #[arg(long, env = "NEXUS_CLIENT_ALIVE_INTERVAL", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     client_alive_interval: u64,
+    /// Team mode: days the audit log keeps its rows (older ones are pruned
+    /// at start-up and daily; the chain stays verifiable); 0 keeps all.
+    #[arg(long, env = "NEXUS_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    audit_retention_days: u32,
     /// Run as the SSH relay of the data directory (started by the daemon).
     #[arg(long, hide = true)]
     relay: bool,
@@ -193,6 +197,7 @@ async fn run() -> anyhow::Result<()> {
     config.default_image = args.default_image;
     config.keep_images = args.keep_images;
     config.client_alive_interval = args.client_alive_interval;
+    config.audit_retention_days = args.audit_retention_days;
     config.relay_program = Some(std::env::current_exe()?);
     let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
     let listener = bind(args.listen.as_deref(), config.port_range)?;

@@ -211,6 +211,27 @@ pub async fn serve_with(
     }
     let manager = Arc::new(manager);
     manager.watch_engine();
+    if manager.mode() == nexus_sdk::team::Mode::Team {
+        manager.audit("nexusd", "daemon.start", "", "ok", env!("CARGO_PKG_VERSION"));
+        let team = manager.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            let mut pruned: Option<std::time::Instant> = None;
+            loop {
+                tick.tick().await;
+                team.audit_ssh_events();
+                let days = team.config.audit_retention_days;
+                if days > 0 && pruned.is_none_or(|p| p.elapsed() >= std::time::Duration::from_secs(86_400)) {
+                    pruned = Some(std::time::Instant::now());
+                    match team.audit_prune(i64::from(days)) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!("pruned {n} audit rows older than {days} days"),
+                        Err(e) => tracing::error!("cannot prune the audit log: {e}"),
+                    }
+                }
+            }
+        });
+    }
     let module = api::module(manager.clone()).map_err(|e| ServeError::Api(e.to_string()))?;
     listener
         .set_nonblocking(true)
@@ -219,6 +240,7 @@ pub async fn serve_with(
     let names: std::collections::HashSet<&'static str> = module.method_names().collect();
     let names = Arc::new(names);
     let authorizing = manager.clone();
+    let audited = manager.clone();
     let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
         .layer_fn(move |service| api::KnownMethods::new(service, names.clone()))
         .layer_fn(move |service| api::Authorize::new(service, authorizing.clone()));
@@ -243,6 +265,10 @@ pub async fn serve_with(
     let handle = server.start(module);
     tracing::info!("nexusd {} listening on {addr}", env!("CARGO_PKG_VERSION"));
     shutdown.await;
+    if audited.mode() == nexus_sdk::team::Mode::Team {
+        audited.audit_ssh_events();
+        audited.audit("nexusd", "daemon.stop", "", "ok", "");
+    }
     let _ = handle.stop();
     handle.stopped().await;
     Ok(())

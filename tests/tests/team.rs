@@ -184,6 +184,7 @@ fn a_team_session_is_audited_row_by_row_and_access_follows_shares() {
         })
         .collect();
     let want = [
+        "nexusd daemon.start  ok",
         "- workspace.list  denied: unauthorized",
         "ana auth.login ana ok",
         "ana user.add bo ok",
@@ -487,6 +488,44 @@ fn sharees_reach_a_workspace_over_ssh_as_themselves_until_their_access_ends() {
     assert!(after <= std::time::Duration::from_secs(5), "closed after {after:?}");
     let o = run(&mut ssh_as(&bo, &ws, "true"));
     assert!(!o.status.success(), "bo reconnected after the unshare: {}", text(&o));
+    // each of bo's connections is on record, opened and closed, with the key
+    let fingerprint = {
+        let o = run(Command::new("ssh-keygen").arg("-lf").arg(bo.public_key()));
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .nth(1)
+            .expect("fingerprint")
+            .to_string()
+    };
+    let rows = nexus_e2e::poll(
+        100,
+        std::time::Duration::from_millis(50),
+        || ana.ok(&d, here, &["audit", "list", "--user", "bo", "--json"]),
+        |rows| rows.matches("\"ssh.close\"").count() >= 2,
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&rows).expect("json");
+    let ssh: Vec<String> = rows
+        .iter()
+        .filter(|r| r["action"].as_str().is_some_and(|a| a.starts_with("ssh.")))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["action"].as_str().unwrap_or_default(),
+                r["target"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        ssh,
+        ["ssh.open api", "ssh.close api", "ssh.open api", "ssh.close api"],
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["action"].as_str().is_some_and(|a| !a.starts_with("ssh."))
+                || r["detail"].as_str().is_some_and(|d| d.contains(&fingerprint))),
+        "{rows:#?}"
+    );
 
     // a viewer sees the workspace's status but gets no shell
     ana.ok(&d, here, &["workspace", "share", "api", "bo", "--permission", "viewer"]);

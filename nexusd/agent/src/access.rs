@@ -10,7 +10,8 @@
 //! identity. A watcher re-reads the file every second and disconnects the
 //! connections of people no longer on it, or whose access expired; it keeps
 //! `sessions.json` beside it (who is connected, with which key, since
-//! when) for `workspace.sessions`.
+//! when) for `workspace.sessions`, and appends each person's connection
+//! opening and closing to `ssh-events.jsonl` for the daemon's audit log.
 
 use russh::keys::PublicKey;
 use serde::{Deserialize, Serialize};
@@ -151,6 +152,7 @@ impl Registry {
         if live.contains_key(&id) {
             return;
         }
+        self.append_event("open", person, &peer);
         live.insert(
             id,
             Live {
@@ -163,10 +165,36 @@ impl Registry {
         self.write_sessions(&live);
     }
 
+    /// Appends one line to `ssh-events.jsonl` beside the access list, which
+    /// the daemon turns into audit rows: `{"at", "event": "open"|"close",
+    /// "user", "fingerprint", "peer"}`.
+    fn append_event(&self, event: &str, person: &Person, peer: &str) {
+        let Some(dir) = self.path.as_deref().and_then(Path::parent) else {
+            return;
+        };
+        let line = serde_json::json!({
+            "at": now(),
+            "event": event,
+            "user": person.user,
+            "fingerprint": person.fingerprint,
+            "peer": peer,
+        });
+        use std::io::Write;
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("ssh-events.jsonl"))
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!("cannot record the SSH session event: {e}");
+        }
+    }
+
     /// Forgets connection `id`.
     pub fn unregister(&self, id: u64) {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        if live.remove(&id).is_some() {
+        if let Some(gone) = live.remove(&id) {
+            self.append_event("close", &gone.person, &gone.peer);
             self.write_sessions(&live);
         }
     }

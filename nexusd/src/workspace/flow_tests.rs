@@ -42,6 +42,7 @@ impl Setup {
             keep_images: 3,
             client_alive_interval: 30,
             relay_program: None,
+            audit_retention_days: 90,
         };
         let store = Store::open(&data_dir.join("state.db")).expect("store");
         let runtime = Arc::new(runtime);

@@ -438,6 +438,51 @@ impl Manager {
         }
     }
 
+    /// Turns the SSH session events the agents appended since the last
+    /// pass (`ssh-events.jsonl` in each relay socket directory) into audit
+    /// rows `ssh.open`/`ssh.close` with the person, workspace, key and
+    /// client address. How far each file was read is kept beside it
+    /// (`ssh-events.read`), so a restarted daemon neither repeats nor
+    /// misses rows.
+    pub fn audit_ssh_events(&self) {
+        if self.team.is_none() {
+            return;
+        }
+        for r in self.store.list().unwrap_or_default() {
+            let dir = crate::relay::socket_dir(&self.config.data_dir, &r.id);
+            let Ok(text) = std::fs::read(dir.join("ssh-events.jsonl")) else {
+                continue;
+            };
+            let done: usize = std::fs::read_to_string(dir.join("ssh-events.read"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            if done >= text.len() {
+                continue;
+            }
+            // whole lines only: the agent may be writing the last one
+            let Some(end) = text[done..].iter().rposition(|b| *b == b'\n').map(|i| done + i + 1) else {
+                continue;
+            };
+            for line in text[done..end].split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+                let action = if field("event") == "close" {
+                    "ssh.close"
+                } else {
+                    "ssh.open"
+                };
+                let detail = format!("key={} from={}", field("fingerprint"), field("peer"));
+                self.audit(&field("user"), action, &r.name, "ok", &detail);
+            }
+            if let Err(e) = std::fs::write(dir.join("ssh-events.read"), end.to_string()) {
+                tracing::error!(workspace = %r.name, "cannot record how far the SSH events were read: {e}");
+            }
+        }
+    }
+
     /// `auth.challenge`: a one-time challenge for a key login.
     pub fn challenge(&self) -> Result<Challenge> {
         let team = self.team()?;

@@ -274,6 +274,7 @@ fn team() -> Team {
         keep_images: 3,
         client_alive_interval: 30,
         relay_program: None,
+        audit_retention_days: 90,
     };
     let manager = Manager::new(
         config,
