@@ -77,6 +77,9 @@ enum Command {
     /// API tokens of a team-mode daemon.
     #[command(subcommand)]
     Token(team::TokenCommand),
+    /// Organizations of a team-mode daemon: members, invitations, sharing policy.
+    #[command(subcommand)]
+    Org(team::OrgCommand),
     /// The audit log of a team-mode daemon (site admins).
     #[command(subcommand)]
     Audit(team::AuditCommand),

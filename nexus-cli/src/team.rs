@@ -796,3 +796,258 @@ pub async fn audit(c: AuditCommand, client: &Client) -> anyhow::Result<i32> {
         }
     }
 }
+
+/// `nexus org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Make an organization; you are its admin.
+    Create(OrgName),
+    /// Your organizations (site admins: all).
+    #[command(alias = "ls")]
+    List(JsonFlag),
+    /// Make an organization your current one: your new workspaces go there
+    /// (`--none`: none).
+    Switch(OrgSwitchArgs),
+    /// An organization, its policy and members.
+    Show(OrgShowArgs),
+    /// Delete an organization that has no workspaces (org admins).
+    Delete(OrgName),
+    /// A single-use invitation code (org admins); redeemed with `org join CODE`.
+    Invite(OrgInviteArgs),
+    /// Join an organization with an invitation code.
+    Join(AcceptArgs),
+    /// An organization's members; `update USER --role R` or `remove USER` (org admins).
+    Members(OrgMembersArgs),
+    /// Leave an organization; your shares of its workspaces end.
+    Leave(OrgName),
+    /// Who the organization's workspaces may be shared with (org admins).
+    Policy(OrgPolicyArgs),
+}
+
+/// An organization's name.
+#[derive(Debug, Args)]
+pub struct OrgName {
+    /// The organization.
+    pub org: String,
+}
+
+/// Flags of `org switch`.
+#[derive(Debug, Args)]
+pub struct OrgSwitchArgs {
+    /// The organization.
+    #[arg(required_unless_present = "none")]
+    pub org: Option<String>,
+    /// No organization: new workspaces are yours alone.
+    #[arg(long, conflicts_with = "org")]
+    pub none: bool,
+}
+
+/// Flags of `org show`.
+#[derive(Debug, Args)]
+pub struct OrgShowArgs {
+    /// The organization.
+    pub org: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `org invite`.
+#[derive(Debug, Args)]
+pub struct OrgInviteArgs {
+    /// The organization.
+    pub org: String,
+    /// admin or member.
+    #[arg(long, default_value = "member", value_parser = parse_org_role)]
+    pub role: nexus_sdk::team::OrgRole,
+    /// How long it may be redeemed (e.g. 7d) [default: 7d].
+    #[arg(long)]
+    pub expires: Option<String>,
+}
+
+fn parse_org_role(s: &str) -> Result<nexus_sdk::team::OrgRole, String> {
+    match s {
+        "admin" => Ok(nexus_sdk::team::OrgRole::Admin),
+        "member" => Ok(nexus_sdk::team::OrgRole::Member),
+        _ => Err(format!("{s:?} is no org role: admin or member")),
+    }
+}
+
+/// Flags of `org members`.
+#[derive(Debug, Args)]
+pub struct OrgMembersArgs {
+    /// The organization.
+    pub org: String,
+    /// Change a member (org admins); without it, list them.
+    #[command(subcommand)]
+    pub action: Option<MembersAction>,
+}
+
+/// `org members ORG update|remove`.
+#[derive(Debug, Subcommand)]
+pub enum MembersAction {
+    /// Change a member's role.
+    Update {
+        /// The member.
+        user: String,
+        /// admin or member.
+        #[arg(long, value_parser = parse_org_role)]
+        role: nexus_sdk::team::OrgRole,
+    },
+    /// Remove a member; their shares of the org's workspaces end.
+    Remove {
+        /// The member.
+        user: String,
+    },
+}
+
+/// Flags of `org policy`.
+#[derive(Debug, Args)]
+pub struct OrgPolicyArgs {
+    /// The organization.
+    pub org: String,
+    /// none, org (members only) or any.
+    #[arg(long, value_parser = parse_sharing)]
+    pub sharing: nexus_sdk::team::Sharing,
+}
+
+fn parse_sharing(s: &str) -> Result<nexus_sdk::team::Sharing, String> {
+    match s {
+        "none" => Ok(nexus_sdk::team::Sharing::None),
+        "org" => Ok(nexus_sdk::team::Sharing::Org),
+        "any" => Ok(nexus_sdk::team::Sharing::Any),
+        _ => Err(format!("{s:?} is no sharing policy: none, org or any")),
+    }
+}
+
+fn org_role_text(r: Option<nexus_sdk::team::OrgRole>) -> &'static str {
+    match r {
+        Some(nexus_sdk::team::OrgRole::Admin) => "admin",
+        Some(nexus_sdk::team::OrgRole::Member) => "member",
+        None => "-",
+    }
+}
+
+/// `nexus org …`.
+pub async fn org(c: OrgCommand, client: &Client) -> anyhow::Result<i32> {
+    match c {
+        OrgCommand::Create(a) => {
+            client.org_create(&a.org).await?;
+            println!(
+                "made {}; you are its admin (`nexus org switch {}` to create workspaces in it)",
+                a.org, a.org
+            );
+        }
+        OrgCommand::List(a) => {
+            let orgs = client.org_list().await?;
+            emit(a.json, &orgs, |orgs| {
+                println!("{:<2}{:<24} {:<8} {:<8} WORKSPACES", "", "NAME", "ROLE", "SHARING");
+                for o in orgs {
+                    println!(
+                        "{:<2}{:<24} {:<8} {:<8} {}",
+                        if o.current { "*" } else { "" },
+                        o.name,
+                        org_role_text(o.role),
+                        o.sharing.as_str(),
+                        o.workspaces
+                    );
+                }
+            })?;
+        }
+        OrgCommand::Switch(a) => {
+            client.org_switch(a.org.as_deref()).await?;
+            match a.org {
+                Some(o) => println!("new workspaces go to {o}"),
+                None => println!("new workspaces belong to no organization"),
+            }
+        }
+        OrgCommand::Show(a) => {
+            let o = client.org_show(&a.org).await?;
+            emit(a.json, &o, |o| {
+                println!(
+                    "{}: sharing {}, {} workspaces",
+                    o.name,
+                    o.sharing.as_str(),
+                    o.workspaces
+                );
+                for m in &o.members {
+                    println!("  {:<24} {}", m.user, org_role_text(Some(m.role)));
+                }
+            })?;
+        }
+        OrgCommand::Delete(a) => {
+            client.org_delete(&a.org).await?;
+            println!("deleted {}", a.org);
+        }
+        OrgCommand::Invite(a) => {
+            let i = client
+                .org_invite(&nexus_sdk::team::OrgInviteParams {
+                    org: a.org,
+                    role: a.role,
+                    expires: a.expires,
+                })
+                .await?;
+            println!("{}", i.code);
+            eprintln!(
+                "an invitation to {} as {}, single use, until {} (Unix time): redeemed with `nexus org join CODE`",
+                i.org,
+                org_role_text(Some(i.role)),
+                i.expires_at
+            );
+        }
+        OrgCommand::Join(a) => {
+            let o = client.org_join(&a.code).await?;
+            println!("you joined {} as {}", o.name, org_role_text(o.role));
+        }
+        OrgCommand::Members(a) => match a.action {
+            None => {
+                let o = client.org_show(&a.org).await?;
+                for m in &o.members {
+                    println!("{:<24} {}", m.user, org_role_text(Some(m.role)));
+                }
+            }
+            Some(MembersAction::Update { user, role }) => {
+                client
+                    .org_member(&nexus_sdk::team::OrgMemberParams {
+                        org: a.org.clone(),
+                        user: user.clone(),
+                        role: Some(role),
+                    })
+                    .await?;
+                println!("{user} is {} of {}", org_role_text(Some(role)), a.org);
+            }
+            Some(MembersAction::Remove { user }) => {
+                client
+                    .org_member(&nexus_sdk::team::OrgMemberParams {
+                        org: a.org.clone(),
+                        user: user.clone(),
+                        role: None,
+                    })
+                    .await?;
+                println!("removed {user} from {}", a.org);
+            }
+        },
+        OrgCommand::Leave(a) => {
+            client.org_leave(&a.org).await?;
+            println!("you left {}", a.org);
+        }
+        OrgCommand::Policy(a) => {
+            client
+                .org_policy(&nexus_sdk::team::OrgPolicyParams {
+                    org: a.org.clone(),
+                    sharing: a.sharing,
+                })
+                .await?;
+            println!(
+                "{}'s workspaces may be shared with {}",
+                a.org,
+                match a.sharing {
+                    nexus_sdk::team::Sharing::None => "nobody",
+                    nexus_sdk::team::Sharing::Org => "its members",
+                    nexus_sdk::team::Sharing::Any => "anyone",
+                }
+            );
+        }
+    }
+    Ok(0)
+}

@@ -320,6 +320,74 @@ impl Client {
         self.call_unit(m::WORKSPACE_TRANSFER, params).await
     }
 
+    /// `org.create`.
+    pub async fn org_create(&self, org: &str) -> Result<crate::team::Org, ClientError> {
+        self.call(m::ORG_CREATE, crate::team::OrgParams { org: org.into() })
+            .await
+    }
+
+    /// `org.list`.
+    pub async fn org_list(&self) -> Result<Vec<crate::team::Org>, ClientError> {
+        self.call(m::ORG_LIST, serde_json::json!({})).await
+    }
+
+    /// `org.show`.
+    pub async fn org_show(&self, org: &str) -> Result<crate::team::Org, ClientError> {
+        self.call(m::ORG_SHOW, crate::team::OrgParams { org: org.into() }).await
+    }
+
+    /// `org.delete`.
+    pub async fn org_delete(&self, org: &str) -> Result<(), ClientError> {
+        self.call_unit(m::ORG_DELETE, crate::team::OrgParams { org: org.into() })
+            .await
+    }
+
+    /// `org.switch` (`None`: no organization).
+    pub async fn org_switch(&self, org: Option<&str>) -> Result<(), ClientError> {
+        self.call_unit(
+            m::ORG_SWITCH,
+            crate::team::OrgSwitchParams {
+                org: org.map(str::to_string),
+            },
+        )
+        .await
+    }
+
+    /// `org.invite`.
+    pub async fn org_invite(
+        &self,
+        params: &crate::team::OrgInviteParams,
+    ) -> Result<crate::team::OrgInvite, ClientError> {
+        self.call(m::ORG_INVITE, params).await
+    }
+
+    /// `org.join`.
+    pub async fn org_join(&self, code: &str) -> Result<crate::team::Org, ClientError> {
+        self.call(m::ORG_JOIN, crate::team::AcceptParams { code: code.into() })
+            .await
+    }
+
+    /// `org.members.update` (with a role) or `org.members.remove`.
+    pub async fn org_member(&self, params: &crate::team::OrgMemberParams) -> Result<(), ClientError> {
+        let method = if params.role.is_some() {
+            m::ORG_MEMBERS_UPDATE
+        } else {
+            m::ORG_MEMBERS_REMOVE
+        };
+        self.call_unit(method, params).await
+    }
+
+    /// `org.leave`.
+    pub async fn org_leave(&self, org: &str) -> Result<(), ClientError> {
+        self.call_unit(m::ORG_LEAVE, crate::team::OrgParams { org: org.into() })
+            .await
+    }
+
+    /// `org.policy`.
+    pub async fn org_policy(&self, params: &crate::team::OrgPolicyParams) -> Result<(), ClientError> {
+        self.call_unit(m::ORG_POLICY, params).await
+    }
+
     /// `workspace.sessions`.
     pub async fn ssh_sessions(&self, name: &str) -> Result<Vec<crate::team::SshSession>, ClientError> {
         self.call(m::WORKSPACE_SESSIONS, NameParams { workspace: name.into() })

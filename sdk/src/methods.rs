@@ -156,6 +156,28 @@ pub const WORKSPACE_SHARE_CODE: &str = "workspace.shareCode";
 pub const WORKSPACE_ACCEPT: &str = "workspace.accept";
 /// `workspace.transfer`: [`crate::team::UnshareParams`] (workspace, user) → `null`.
 pub const WORKSPACE_TRANSFER: &str = "workspace.transfer";
+/// `org.create`: [`crate::team::OrgParams`] → [`crate::team::Org`].
+pub const ORG_CREATE: &str = "org.create";
+/// `org.list`: `{}` → `[Org]`.
+pub const ORG_LIST: &str = "org.list";
+/// `org.show`: [`crate::team::OrgParams`] → [`crate::team::Org`] with members.
+pub const ORG_SHOW: &str = "org.show";
+/// `org.delete`: [`crate::team::OrgParams`] → `null`.
+pub const ORG_DELETE: &str = "org.delete";
+/// `org.switch`: [`crate::team::OrgSwitchParams`] → `null`.
+pub const ORG_SWITCH: &str = "org.switch";
+/// `org.invite`: [`crate::team::OrgInviteParams`] → [`crate::team::OrgInvite`].
+pub const ORG_INVITE: &str = "org.invite";
+/// `org.join`: [`crate::team::AcceptParams`] → [`crate::team::Org`].
+pub const ORG_JOIN: &str = "org.join";
+/// `org.members.update`: [`crate::team::OrgMemberParams`] → `null`.
+pub const ORG_MEMBERS_UPDATE: &str = "org.members.update";
+/// `org.members.remove`: [`crate::team::OrgMemberParams`] → `null`.
+pub const ORG_MEMBERS_REMOVE: &str = "org.members.remove";
+/// `org.leave`: [`crate::team::OrgParams`] → `null`.
+pub const ORG_LEAVE: &str = "org.leave";
+/// `org.policy`: [`crate::team::OrgPolicyParams`] → `null`.
+pub const ORG_POLICY: &str = "org.policy";
 /// `workspace.sessions`: [`crate::NameParams`] → `[SshSession]`.
 pub const WORKSPACE_SESSIONS: &str = "workspace.sessions";
 /// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.

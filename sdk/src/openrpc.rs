@@ -103,6 +103,7 @@ const USER: &str = r#"{"name":"bo","admin":false,"status":"active","hasPassword"
 const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000},{"name":"bo","admin":false,"status":"suspended","hasPassword":true,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000}]"#;
 const SHARE: &str =
     r#"{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}"#;
+const ORG: &str = r#"{"name":"acme","sharing":"org","role":"admin","current":true,"workspaces":3,"members":[],"createdAt":1795000000}"#;
 const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
 
 /// Every method, in the order the docs list them.
@@ -460,6 +461,72 @@ pub const METHODS: &[MethodSpec] = &[
         m::WORKSPACE_TRANSFER,
         "Team mode, the creator or a site admin: makes another person the workspace's creator, within their quota; the old creator keeps nothing.",
         r#"{"workspace":"feat-x","user":"bo"}"#,
+        "null",
+    ),
+    call::<OrgParams, Org>(
+        m::ORG_CREATE,
+        "Team mode: a new organization, the caller its admin. Names are [a-z0-9-]{2,32}, unique regardless of case.",
+        r#"{"org":"acme"}"#,
+        ORG,
+    ),
+    call::<NoParams, Vec<Org>>(
+        m::ORG_LIST,
+        "Team mode: the caller's organizations (a site admin: all).",
+        "{}",
+        r#"[{"name":"acme","sharing":"org","role":"admin","current":true,"workspaces":3,"members":[],"createdAt":1795000000}]"#,
+    ),
+    call::<OrgParams, Org>(
+        m::ORG_SHOW,
+        "Team mode, members: an organization with its members. Anyone else gets not_found, as for a missing one.",
+        r#"{"org":"acme"}"#,
+        r#"{"name":"acme","sharing":"org","role":"admin","current":true,"workspaces":3,"members":[{"user":"ana","role":"admin"},{"user":"bo","role":"member"}],"createdAt":1795000000}"#,
+    ),
+    call::<OrgParams, ()>(
+        m::ORG_DELETE,
+        "Team mode, org admins: deletes an organization without workspaces.",
+        r#"{"org":"acme"}"#,
+        "null",
+    ),
+    call::<OrgSwitchParams, ()>(
+        m::ORG_SWITCH,
+        "Team mode, members: the organization the caller's new workspaces belong to (absent: none).",
+        r#"{"org":"acme"}"#,
+        "null",
+    ),
+    call::<OrgInviteParams, OrgInvite>(
+        m::ORG_INVITE,
+        "Team mode, org admins: a single-use invitation code (shown once; only its SHA-256 kept) that expires (default 7d).",
+        r#"{"org":"acme","role":"member","expires":"7d"}"#,
+        r#"{"code":"nxc_7Hq2mK9pL4vB1cZ8aS3dF6gJ0tR5wY2x4e7d","org":"acme","role":"member","expiresAt":1795604800}"#,
+    ),
+    call::<AcceptParams, Org>(
+        m::ORG_JOIN,
+        "Team mode: joins the organization of an invitation code.",
+        r#"{"code":"nxc_7Hq2mK9pL4vB1cZ8aS3dF6gJ0tR5wY2x4e7d"}"#,
+        r#"{"name":"acme","sharing":"org","role":"member","current":false,"workspaces":3,"members":[],"createdAt":1795000000}"#,
+    ),
+    call::<OrgMemberParams, ()>(
+        m::ORG_MEMBERS_UPDATE,
+        "Team mode, org admins: changes a member's role (the last admin stays admin).",
+        r#"{"org":"acme","user":"bo","role":"admin"}"#,
+        "null",
+    ),
+    call::<OrgMemberParams, ()>(
+        m::ORG_MEMBERS_REMOVE,
+        "Team mode, org admins: removes a member; their shares of the org's workspaces end (SSH sessions close).",
+        r#"{"org":"acme","user":"bo"}"#,
+        "null",
+    ),
+    call::<OrgParams, ()>(
+        m::ORG_LEAVE,
+        "Team mode, members: leaves an organization; the caller's shares of its workspaces end.",
+        r#"{"org":"acme"}"#,
+        "null",
+    ),
+    call::<OrgPolicyParams, ()>(
+        m::ORG_POLICY,
+        "Team mode, org admins: who the org's workspaces may be shared with: none, org (members only) or any.",
+        r#"{"org":"acme","sharing":"org"}"#,
         "null",
     ),
     call::<NameParams, Vec<SshSession>>(

@@ -130,6 +130,17 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::USER_KEY_ADD
         | m::USER_KEY_REMOVE
         | m::WORKSPACE_ACCEPT
+        | m::ORG_CREATE
+        | m::ORG_LIST
+        | m::ORG_SHOW
+        | m::ORG_DELETE
+        | m::ORG_SWITCH
+        | m::ORG_INVITE
+        | m::ORG_JOIN
+        | m::ORG_MEMBERS_UPDATE
+        | m::ORG_MEMBERS_REMOVE
+        | m::ORG_LEAVE
+        | m::ORG_POLICY
         | m::WORKSPACE_LOGS_UNSUBSCRIBE
         | m::EXEC_STREAM_UNSUBSCRIBE
         | m::FS_WATCH_UNSUBSCRIBE
@@ -205,6 +216,8 @@ pub fn read_only(method: &str) -> bool {
             | m::WORKSPACE_CHECKPOINT_LIST
             | m::WORKSPACE_SHARES
             | m::WORKSPACE_SESSIONS
+            | m::ORG_LIST
+            | m::ORG_SHOW
             | m::EVENTS_SUBSCRIBE
             | m::EVENTS_UNSUBSCRIBE
             | m::PORTS_LIST
@@ -669,6 +682,143 @@ pub struct AuditEntry {
     pub outcome: String,
     /// More, never a secret: the key fingerprint of an SSH login, a share's role.
     pub detail: String,
+}
+
+/// A person's role in an organization.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgRole {
+    /// Manages members, invitations and policy; sees, stops and removes
+    /// the org's workspaces (no shell).
+    Admin,
+    /// Creates workspaces in the org.
+    #[default]
+    Member,
+}
+
+/// Who an organization's workspaces may be shared with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sharing {
+    /// Nobody.
+    None,
+    /// Members of the organization only.
+    Org,
+    /// Anyone on the daemon.
+    #[default]
+    Any,
+}
+
+impl Sharing {
+    /// The policy's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sharing::None => "none",
+            Sharing::Org => "org",
+            Sharing::Any => "any",
+        }
+    }
+}
+
+/// A member of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgMember {
+    /// The person.
+    pub user: String,
+    /// Their role.
+    pub role: OrgRole,
+}
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Org {
+    /// `[a-z0-9-]{2,32}`, unique regardless of case.
+    pub name: String,
+    /// Who its workspaces may be shared with.
+    pub sharing: Sharing,
+    /// The caller's role in it (absent for a site admin who is no member).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<OrgRole>,
+    /// Whether it is the caller's current organization (where their new
+    /// workspaces go).
+    pub current: bool,
+    /// Its workspaces.
+    pub workspaces: u32,
+    /// Its members (`org.show`; empty in `org.list`).
+    #[serde(default)]
+    pub members: Vec<OrgMember>,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// Parameters naming an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgParams {
+    /// The organization.
+    pub org: String,
+}
+
+/// Parameters of `org.switch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgSwitchParams {
+    /// The organization new workspaces go to; absent: none (personal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+}
+
+/// Parameters of `org.invite`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgInviteParams {
+    /// The organization.
+    pub org: String,
+    /// The role the invitation gives.
+    #[serde(default)]
+    pub role: OrgRole,
+    /// How long it may be redeemed (default 7d, at most 365d).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// `org.invite`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgInvite {
+    /// The invitation code (`nxc_…`, single use), shown this once.
+    pub code: String,
+    /// The organization.
+    pub org: String,
+    /// The role it gives.
+    pub role: OrgRole,
+    /// Seconds since the Unix epoch after which it is refused.
+    pub expires_at: u64,
+}
+
+/// Parameters of `org.members.update` and `org.members.remove`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgMemberParams {
+    /// The organization.
+    pub org: String,
+    /// The member.
+    pub user: String,
+    /// Their new role (`org.members.update`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<OrgRole>,
+}
+
+/// Parameters of `org.policy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgPolicyParams {
+    /// The organization.
+    pub org: String,
+    /// Who its workspaces may be shared with.
+    pub sharing: Sharing,
 }
 
 /// One SSH connection of a person to a workspace (`workspace.sessions`).

@@ -677,3 +677,84 @@ fn share_codes_transfers_and_ssh_config_of_shared_workspaces() {
     assert!(!export.contains(code), "a share code is in the audit log");
     assert!(export.contains("\"action\":\"workspace.transfer\""), "{export}");
 }
+
+#[test]
+fn organizations_scope_their_admins_their_sharing_and_who_leaves() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let people: Vec<(&str, Person)> = ["bo", "cy", "dan"]
+        .into_iter()
+        .map(|n| (n, Person::new(d.root.path(), n)))
+        .collect();
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    for (name, who) in &people {
+        ana.ok(
+            &d,
+            here,
+            &["user", "add", name, "--key", &who.public_key().display().to_string()],
+        );
+        who.ok(&d, here, &["auth", "login"]);
+    }
+    let [(_, bo), (_, cy), (_, dan)] = &people[..] else {
+        unreachable!()
+    };
+
+    // cy makes acme and invites bo; an invitation serves once
+    cy.ok(&d, here, &["org", "create", "acme"]);
+    let code = cy.ok(&d, here, &["org", "invite", "acme"]);
+    assert_eq!(
+        bo.ok(&d, here, &["org", "join", code.trim()]).trim(),
+        "you joined acme as member"
+    );
+    let o = dan.nexus(&d, here, &["org", "join", code.trim()], "");
+    assert_eq!(o.status.code(), Some(64), "{}", text(&o));
+    let o = dan.nexus(&d, here, &["org", "show", "acme"], "");
+    assert!(text(&o).contains("no organization named \"acme\""), "{}", text(&o));
+
+    // bo's new workspace belongs to acme: its admin cy sees and stops it, gets no shell
+    bo.ok(&d, here, &["org", "switch", "acme"]);
+    bo.ok(&d, here, &["workspace", "create", "w1", "--image", BUSYBOX]);
+    let listed = cy.ok(&d, here, &["workspace", "list", "--json"]);
+    assert!(listed.contains("\"name\": \"w1\""), "{listed}");
+    let o = cy.nexus(&d, here, &["workspace", "exec", "w1", "--", "true"], "");
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+    cy.ok(&d, here, &["workspace", "stop", "w1"]);
+
+    // sharing: members only, then nobody
+    cy.ok(&d, here, &["org", "policy", "acme", "--sharing", "org"]);
+    let o = bo.nexus(
+        &d,
+        here,
+        &["workspace", "share", "w1", "dan", "--permission", "viewer"],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(77), "dan is no member: {}", text(&o));
+    let code = cy.ok(&d, here, &["org", "invite", "acme"]);
+    dan.ok(&d, here, &["org", "join", code.trim()]);
+    bo.ok(&d, here, &["workspace", "share", "w1", "dan", "--permission", "viewer"]);
+    dan.ok(&d, here, &["workspace", "show", "w1"]);
+    // leaving the org ends dan's share of its workspaces
+    dan.ok(&d, here, &["org", "leave", "acme"]);
+    let o = dan.nexus(&d, here, &["workspace", "show", "w1"], "");
+    assert_eq!(o.status.code(), Some(66), "{}", text(&o));
+    cy.ok(&d, here, &["org", "policy", "acme", "--sharing", "none"]);
+    let o = bo.nexus(
+        &d,
+        here,
+        &["workspace", "share", "w1", "ana", "--permission", "viewer"],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+
+    // the last admin stays; an org with workspaces stays; its admin may remove them
+    let o = cy.nexus(&d, here, &["org", "leave", "acme"], "");
+    assert_eq!(o.status.code(), Some(64), "{}", text(&o));
+    let o = cy.nexus(&d, here, &["org", "delete", "acme"], "");
+    assert_eq!(o.status.code(), Some(64), "{}", text(&o));
+    cy.ok(&d, here, &["workspace", "rm", "w1", "--force"]);
+    cy.ok(&d, here, &["org", "delete", "acme"]);
+    assert!(!bo.ok(&d, here, &["org", "list"]).contains("acme"));
+}

@@ -50,7 +50,7 @@ fn target(ctx: &Ctx, method: &str, params: Option<&serde_json::Value>) -> (Optio
             field("execId").and_then(|id| ctx.channels.workspace_of(&id))
         }
         m::TUNNEL_WRITE | m::TUNNEL_CLOSE => field("tunnelId").and_then(|id| ctx.channels.workspace_of(&id)),
-        _ => field("workspace").or_else(|| field("name")),
+        _ => field("workspace").or_else(|| field("name")).or_else(|| field("org")),
     };
     let mut detail = Vec::new();
     for k in ["name", "user", "permission", "expires", "checkpoint", "key"] {

@@ -266,6 +266,17 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method_as(&mut rpc, m::WORKSPACE_SHARE_CODE, team::share_code)?;
     method_as(&mut rpc, m::WORKSPACE_ACCEPT, team::accept)?;
     method(&mut rpc, m::WORKSPACE_TRANSFER, team::transfer)?;
+    method_as(&mut rpc, m::ORG_CREATE, team::org_create)?;
+    method_as(&mut rpc, m::ORG_LIST, |_, ctx, caller| team::org_list(ctx, caller))?;
+    method_as(&mut rpc, m::ORG_SHOW, team::org_show)?;
+    method_as(&mut rpc, m::ORG_DELETE, team::org_delete)?;
+    method_as(&mut rpc, m::ORG_SWITCH, team::org_switch)?;
+    method_as(&mut rpc, m::ORG_INVITE, team::org_invite)?;
+    method_as(&mut rpc, m::ORG_JOIN, team::org_join)?;
+    method_as(&mut rpc, m::ORG_MEMBERS_UPDATE, team::org_member_update)?;
+    method_as(&mut rpc, m::ORG_MEMBERS_REMOVE, team::org_member_remove)?;
+    method_as(&mut rpc, m::ORG_LEAVE, team::org_leave)?;
+    method_as(&mut rpc, m::ORG_POLICY, team::org_policy)?;
     method(&mut rpc, m::AUDIT_LIST, team::audit_list)?;
     method(&mut rpc, m::AUDIT_VERIFY, |_, ctx| team::audit_verify(ctx))?;
     Ok(rpc)

@@ -11,6 +11,7 @@ use nexus_sdk::team::{
     AuditEntry, AuditListParams, AuditVerify, Challenge, LoginParams, NewToken, Share, ShareParams, TokenCreateParams,
     TokenIdParams, TokenInfo, UnshareParams, User, UserAddParams, UserKeyParams, UserParams, UserPolicyParams, WhoAmI,
 };
+use nexus_sdk::team::{Org, OrgInvite, OrgInviteParams, OrgMemberParams, OrgParams, OrgPolicyParams, OrgSwitchParams};
 
 /// `auth.challenge`.
 pub async fn challenge(ctx: Ctx) -> RpcResult<Challenge> {
@@ -176,4 +177,69 @@ pub async fn audit_list(p: Params<'static>, ctx: Ctx) -> RpcResult<Vec<AuditEntr
 /// `audit.verify`.
 pub async fn audit_verify(ctx: Ctx) -> RpcResult<AuditVerify> {
     Ok(ctx.audit_verify()?)
+}
+
+/// `org.create`.
+pub async fn org_create(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<Org> {
+    let OrgParams { org } = parse(&p)?;
+    Ok(ctx.org_create(&caller, &org)?)
+}
+
+/// `org.list`.
+pub async fn org_list(ctx: Ctx, caller: Caller) -> RpcResult<Vec<Org>> {
+    Ok(ctx.org_list(&caller)?)
+}
+
+/// `org.show`.
+pub async fn org_show(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<Org> {
+    let OrgParams { org } = parse(&p)?;
+    Ok(ctx.org_show(&caller, &org)?)
+}
+
+/// `org.delete`.
+pub async fn org_delete(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let OrgParams { org } = parse(&p)?;
+    Ok(ctx.org_delete(&caller, &org)?)
+}
+
+/// `org.switch`.
+pub async fn org_switch(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let OrgSwitchParams { org } = parse(&p)?;
+    Ok(ctx.org_switch(&caller, org.as_deref())?)
+}
+
+/// `org.invite`.
+pub async fn org_invite(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<OrgInvite> {
+    let params: OrgInviteParams = parse(&p)?;
+    Ok(ctx.org_invite(&caller, &params)?)
+}
+
+/// `org.join`.
+pub async fn org_join(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<Org> {
+    let nexus_sdk::team::AcceptParams { code } = parse(&p)?;
+    Ok(ctx.org_join(&caller, &code)?)
+}
+
+/// `org.members.update`.
+pub async fn org_member_update(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let params: OrgMemberParams = parse(&p)?;
+    Ok(ctx.org_member_update(&caller, &params)?)
+}
+
+/// `org.members.remove`.
+pub async fn org_member_remove(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let params: OrgMemberParams = parse(&p)?;
+    Ok(ctx.org_member_remove(&caller, &params.org, Some(&params.user))?)
+}
+
+/// `org.leave`.
+pub async fn org_leave(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let OrgParams { org } = parse(&p)?;
+    Ok(ctx.org_member_remove(&caller, &org, None)?)
+}
+
+/// `org.policy`.
+pub async fn org_policy(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let OrgPolicyParams { org, sharing } = parse(&p)?;
+    Ok(ctx.org_policy(&caller, &org, sharing)?)
 }

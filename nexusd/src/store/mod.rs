@@ -197,6 +197,29 @@ const MIGRATIONS: &[&str] = &[
         created_by INTEGER,
         created_at INTEGER NOT NULL
     );",
+    // 11: organizations (`team.rs`): members with a role, invitations by SHA-256, sharing policy
+    "CREATE TABLE orgs (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        sharing TEXT NOT NULL DEFAULT 'any',
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE org_members (
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    );
+    CREATE TABLE org_invites (
+        sha256 BLOB PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        created_by INTEGER,
+        created_at INTEGER NOT NULL
+    );
+    ALTER TABLE workspaces ADD COLUMN org_id INTEGER REFERENCES orgs(id);
+    ALTER TABLE users ADD COLUMN current_org INTEGER REFERENCES orgs(id) ON DELETE SET NULL;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -257,6 +280,9 @@ pub struct WorkspaceRecord {
     pub limit_cpus: Option<i64>,
     /// The same for memory, in bytes.
     pub limit_memory: Option<i64>,
+    /// Team mode: the organization it belongs to (its creator's current
+    /// org when it was made).
+    pub org_id: Option<i64>,
 }
 
 /// The name of state `s`, as the store and the wire spell it.
@@ -306,6 +332,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         owner_id: r.get("owner_id")?,
         limit_cpus: r.get("limit_cpus")?,
         limit_memory: r.get("limit_memory")?,
+        org_id: r.get("org_id")?,
     })
 }
 
@@ -397,9 +424,9 @@ impl Store {
             "INSERT INTO workspaces (id, name, state, repository, git_common_dir, worktree, branch,
                 branch_created, image, remote_user, remote_user_uid, remote_user_gid, workspace_folder,
                 ssh_port, host_key, host_public_key, authorized_keys, container_id, created_at, devcontainer,
-                ssh_relay, owner_id, limit_cpus, limit_memory)
+                ssh_relay, owner_id, limit_cpus, limit_memory, org_id)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                ?23, ?24)",
+                ?23, ?24, ?25)",
             params![
                 record.id,
                 record.name,
@@ -425,6 +452,7 @@ impl Store {
                 record.owner_id,
                 record.limit_cpus,
                 record.limit_memory,
+                record.org_id,
             ],
         )?;
         tx.execute(
@@ -605,6 +633,7 @@ mod tests {
             owner_id: None,
             limit_cpus: None,
             limit_memory: None,
+            org_id: None,
         }
     }
 

@@ -129,6 +129,28 @@ fn audit_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
     })
 }
 
+/// An organization's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgRecord {
+    /// Row id.
+    pub id: i64,
+    /// Its name (unique regardless of case).
+    pub name: String,
+    /// Sharing policy of its workspaces: `none`, `org` or `any`.
+    pub sharing: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRecord> {
+    Ok(OrgRecord {
+        id: r.get("id")?,
+        name: r.get("name")?,
+        sharing: r.get("sharing")?,
+        created_at: r.get("created_at")?,
+    })
+}
+
 /// A share code's row: workspace id, permission, expiry, uses left, who made it.
 type CodeRow = (String, String, i64, Option<i64>, Option<i64>);
 
@@ -499,6 +521,237 @@ impl Store {
             "DELETE FROM shares WHERE workspace_id = ?1 AND user_id = ?2",
             params![workspace_id, user_id],
         )? > 0)
+    }
+
+    /// Makes organization `name` with `admin` as its admin.
+    ///
+    /// Errors: `Conflict` when the name is taken (in any case).
+    pub fn add_org(&self, name: &str, admin: i64, now: i64) -> Result<OrgRecord> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if tx
+            .query_row("SELECT 1 FROM orgs WHERE name = ?1", [name], |_| Ok(()))
+            .optional()?
+            .is_some()
+        {
+            return Err(StoreError::Conflict(format!(
+                "name: an organization {name:?} exists already"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO orgs (name, created_at) VALUES (?1, ?2)",
+            params![name, now],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO org_members (org_id, user_id, role) VALUES (?1, ?2, 'admin')",
+            params![id, admin],
+        )?;
+        let org = tx.query_row("SELECT * FROM orgs WHERE id = ?1", [id], org_from_row)?;
+        tx.commit()?;
+        Ok(org)
+    }
+
+    /// The organization named `name` (any case).
+    pub fn org(&self, name: &str) -> Result<Option<OrgRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT * FROM orgs WHERE name = ?1", [name], org_from_row)
+            .optional()?)
+    }
+
+    /// The organization of row `id`.
+    pub fn org_by_id(&self, id: i64) -> Result<Option<OrgRecord>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT * FROM orgs WHERE id = ?1", [id], org_from_row)
+            .optional()?)
+    }
+
+    /// Organizations, by name: all, or those `user_id` is a member of.
+    pub fn orgs(&self, user_id: Option<i64>) -> Result<Vec<OrgRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT * FROM orgs WHERE ?1 IS NULL OR id IN (SELECT org_id FROM org_members WHERE user_id = ?1)
+             ORDER BY name",
+        )?;
+        let rows = stmt.query_map([user_id], org_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// A person's role in an organization (`admin`, `member`), if any.
+    pub fn org_role(&self, org_id: i64, user_id: i64) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// An organization's members (name, role), by name.
+    pub fn org_members(&self, org_id: i64) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT u.name, m.role FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ?1 ORDER BY u.name",
+        )?;
+        let rows = stmt.query_map([org_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sets a person's role in an organization (adding them).
+    pub fn put_org_member(&self, org_id: i64, user_id: i64, role: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO org_members (org_id, user_id, role) VALUES (?1, ?2, ?3)",
+            params![org_id, user_id, role],
+        )?;
+        Ok(())
+    }
+
+    /// Takes a person out of an organization in one transaction: their
+    /// membership, their current-org choice, and their shares of its
+    /// workspaces. Returns the workspace ids whose shares ended.
+    ///
+    /// Errors: `Conflict` when they are its last admin.
+    pub fn remove_org_member(&self, org_id: i64, user_id: i64) -> Result<Vec<String>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let admins: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM org_members WHERE org_id = ?1 AND role = 'admin' AND user_id != ?2",
+            params![org_id, user_id],
+            |r| r.get(0),
+        )?;
+        let role: Option<String> = tx
+            .query_row(
+                "SELECT role FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if role.as_deref() == Some("admin") && admins == 0 {
+            return Err(StoreError::Conflict(
+                "user: the organization's last admin cannot leave; make another member admin first".into(),
+            ));
+        }
+        let voided: Vec<String> = {
+            let mut stmt = tx.prepare(
+                "SELECT workspace_id FROM shares WHERE user_id = ?1
+                 AND workspace_id IN (SELECT id FROM workspaces WHERE org_id = ?2)",
+            )?;
+            let rows = stmt.query_map(params![user_id, org_id], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute(
+            "DELETE FROM shares WHERE user_id = ?1 AND workspace_id IN (SELECT id FROM workspaces WHERE org_id = ?2)",
+            params![user_id, org_id],
+        )?;
+        tx.execute(
+            "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+            params![org_id, user_id],
+        )?;
+        tx.execute(
+            "UPDATE users SET current_org = NULL WHERE id = ?1 AND current_org = ?2",
+            params![user_id, org_id],
+        )?;
+        tx.commit()?;
+        Ok(voided)
+    }
+
+    /// Sets an organization's sharing policy.
+    pub fn set_org_sharing(&self, org_id: i64, sharing: &str) -> Result<()> {
+        self.conn()
+            .execute("UPDATE orgs SET sharing = ?2 WHERE id = ?1", params![org_id, sharing])?;
+        Ok(())
+    }
+
+    /// Deletes an organization. Errors: `Conflict` while it has workspaces.
+    pub fn delete_org(&self, org_id: i64) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n: i64 = tx.query_row("SELECT COUNT(*) FROM workspaces WHERE org_id = ?1", [org_id], |r| {
+            r.get(0)
+        })?;
+        if n > 0 {
+            return Err(StoreError::Conflict(format!(
+                "org: it still has {n} workspaces; remove them first"
+            )));
+        }
+        tx.execute("UPDATE users SET current_org = NULL WHERE current_org = ?1", [org_id])?;
+        tx.execute("DELETE FROM orgs WHERE id = ?1", [org_id])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A person's current organization (new workspaces go there).
+    pub fn current_org(&self, user_id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row("SELECT current_org FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Sets (or clears) a person's current organization.
+    pub fn set_current_org(&self, user_id: i64, org_id: Option<i64>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE users SET current_org = ?2 WHERE id = ?1",
+            params![user_id, org_id],
+        )?;
+        Ok(())
+    }
+
+    /// Stores an organization invitation by its SHA-256.
+    pub fn put_org_invite(
+        &self,
+        digest: &[u8],
+        org_id: i64,
+        role: &str,
+        expires_at: i64,
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO org_invites (sha256, org_id, role, expires_at, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![digest, org_id, role, expires_at, by, now],
+        )?;
+        Ok(())
+    }
+
+    /// Redeems an invitation (single use) for person `user_id`: the org
+    /// joined, or `None` for one unknown or expired.
+    pub fn redeem_org_invite(&self, digest: &[u8], user_id: i64, now: i64) -> Result<Option<OrgRecord>> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(i64, String, i64)> = tx
+            .query_row(
+                "SELECT org_id, role, expires_at FROM org_invites WHERE sha256 = ?1",
+                [digest],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        tx.execute("DELETE FROM org_invites WHERE sha256 = ?1", [digest])?;
+        let Some((org, role, _)) = row.filter(|r| r.2 > now) else {
+            tx.commit()?;
+            return Ok(None);
+        };
+        tx.execute(
+            "INSERT OR IGNORE INTO org_members (org_id, user_id, role) VALUES (?1, ?2, ?3)",
+            params![org, user_id, role],
+        )?;
+        let o = tx.query_row("SELECT * FROM orgs WHERE id = ?1", [org], org_from_row)?;
+        tx.commit()?;
+        Ok(Some(o))
+    }
+
+    /// Workspaces of an organization.
+    pub fn org_workspaces(&self, org_id: i64) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM workspaces WHERE org_id = ?1", [org_id], |r| {
+                r.get(0)
+            })?)
     }
 
     /// Stores a share code of workspace `id` by its SHA-256.

@@ -141,6 +141,7 @@ impl Manager {
             owner_id,
             limit_cpus: None,
             limit_memory: None,
+            org_id: self.org_of_new(owner_id)?,
         };
         if let Some(s) = settled {
             s.apply_to(&mut record);

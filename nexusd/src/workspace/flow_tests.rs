@@ -77,6 +77,7 @@ impl Setup {
             owner_id: None,
             limit_cpus: None,
             limit_memory: None,
+            org_id: None,
             devcontainer: None,
         }
     }

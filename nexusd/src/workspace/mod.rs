@@ -39,6 +39,7 @@ mod fs;
 mod hooks;
 mod image;
 mod metrics;
+mod orgs;
 mod ports;
 mod prune;
 mod reconcile;

@@ -151,8 +151,9 @@ fn token_info(t: &TokenRecord) -> TokenInfo {
     }
 }
 
-/// Checks a person's name: `[a-z0-9-]{2,32}`.
-fn check_user_name(name: &str) -> Result<()> {
+/// Checks a person's or organization's name: `[a-z0-9-]{2,32}`; `field`
+/// names it in the error.
+pub(super) fn check_name(field: &str, name: &str) -> Result<()> {
     let ok = (2..=32).contains(&name.len())
         && name
             .bytes()
@@ -161,9 +162,14 @@ fn check_user_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(WorkspaceError::InvalidParams(format!(
-            "name: {name:?} is not 2 to 32 of a-z, 0-9 and -"
+            "{field}: {name:?} is not 2 to 32 of a-z, 0-9 and -"
         )))
     }
+}
+
+/// Checks a person's name.
+fn check_user_name(name: &str) -> Result<()> {
+    check_name("name", name)
 }
 
 fn unknown_user(name: &str) -> WorkspaceError {
@@ -252,7 +258,7 @@ impl Manager {
         if let Some(p) = self.store.share_of(&r.id, s.user_id, now())? {
             return Ok(Role::parse(&p).map(Access::Shared));
         }
-        Ok(s.admin.then_some(Access::Admin))
+        Ok((s.admin || self.org_admin_of(r, s.user_id)?).then_some(Access::Admin))
     }
 
     /// Whether `caller` may call `method` on `workspace` (the one the
@@ -391,7 +397,12 @@ impl Manager {
             .collect();
         Ok(records
             .into_iter()
-            .filter(|r| s.admin || r.owner_id == Some(s.user_id) || shared.contains(&r.id))
+            .filter(|r| {
+                s.admin
+                    || r.owner_id == Some(s.user_id)
+                    || shared.contains(&r.id)
+                    || self.org_admin_of(r, s.user_id).unwrap_or(false)
+            })
             .filter(|r| s.workspaces.as_ref().is_none_or(|w| w.contains(&r.name)))
             .collect())
     }
@@ -979,6 +990,7 @@ impl Manager {
                 grantee.name, r.name
             )));
         }
+        self.check_sharing(&r, Some(grantee.id))?;
         if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
             return Err(WorkspaceError::Forbidden(
                 "permission: a shared owner may share as viewer or editor only".into(),
@@ -1020,6 +1032,7 @@ impl Manager {
     ) -> Result<nexus_sdk::team::ShareCode> {
         let s = self.person(caller)?;
         let r = self.store.get(&p.workspace)?;
+        self.check_sharing(&r, None)?;
         if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
             return Err(WorkspaceError::Forbidden(
                 "permission: a shared owner may share as viewer or editor only".into(),
@@ -1081,6 +1094,11 @@ impl Manager {
                 "code: you created {}; creators need no share",
                 r.name
             )));
+        }
+        // the org's policy may admit its members only
+        if let Err(e) = self.check_sharing(&r, Some(s.user_id)) {
+            self.store.delete_share(&r.id, s.user_id)?;
+            return Err(e);
         }
         self.write_access(&r)?;
         Ok(nexus_sdk::team::Accepted {

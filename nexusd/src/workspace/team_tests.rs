@@ -26,6 +26,17 @@ const SIGNED_IN: &[&str] = &[
     m::USER_KEY_ADD,
     m::USER_KEY_REMOVE,
     m::WORKSPACE_ACCEPT,
+    m::ORG_CREATE,
+    m::ORG_LIST,
+    m::ORG_SHOW,
+    m::ORG_DELETE,
+    m::ORG_SWITCH,
+    m::ORG_INVITE,
+    m::ORG_JOIN,
+    m::ORG_MEMBERS_UPDATE,
+    m::ORG_MEMBERS_REMOVE,
+    m::ORG_LEAVE,
+    m::ORG_POLICY,
     m::WORKSPACE_LOGS_UNSUBSCRIBE,
     m::EXEC_STREAM_UNSUBSCRIBE,
     m::FS_WATCH_UNSUBSCRIBE,
@@ -233,6 +244,7 @@ fn record(id: &str, name: &str, owner: i64) -> WorkspaceRecord {
         owner_id: Some(owner),
         limit_cpus: None,
         limit_memory: None,
+        org_id: None,
     }
 }
 
