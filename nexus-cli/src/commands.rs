@@ -79,6 +79,7 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
         crate::Command::Token(c) => crate::team::token(c, &client).await,
         crate::Command::Audit(c) => crate::team::audit(c, &client).await,
         crate::Command::Org(c) => crate::team::org(c, &client).await,
+        crate::Command::Team(c) => crate::team::team(c, &client).await,
         crate::Command::Context(_) | crate::Command::Completion(_) => unreachable!("handled above"),
         crate::Command::Image(ImageCommand::Prune(a)) => {
             let result = client

@@ -80,6 +80,9 @@ enum Command {
     /// Organizations of a team-mode daemon: members, invitations, sharing policy.
     #[command(subcommand)]
     Org(team::OrgCommand),
+    /// Teams of an organization (share with one as `@TEAM`).
+    #[command(subcommand)]
+    Team(team::TeamCommand),
     /// The audit log of a team-mode daemon (site admins).
     #[command(subcommand)]
     Audit(team::AuditCommand),

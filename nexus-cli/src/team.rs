@@ -1051,3 +1051,84 @@ pub async fn org(c: OrgCommand, client: &Client) -> anyhow::Result<i32> {
     }
     Ok(0)
 }
+
+/// `nexus team …`
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Make a team in an organization (org admins); share with it as `@NAME`.
+    Create(TeamArgs),
+    /// An organization's teams and their members.
+    #[command(alias = "ls")]
+    List(OrgName),
+    /// Add a member of the organization to a team (org admins).
+    AddMember(TeamMemberArgs),
+    /// Remove a person from a team (org admins).
+    RemoveMember(TeamMemberArgs),
+}
+
+/// `team create ORG TEAM`.
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// The organization.
+    pub org: String,
+    /// The team: 2 to 32 of a-z, 0-9 and -.
+    pub team: String,
+}
+
+/// `team add-member|remove-member ORG TEAM USER`.
+#[derive(Debug, Args)]
+pub struct TeamMemberArgs {
+    /// The organization.
+    pub org: String,
+    /// The team.
+    pub team: String,
+    /// The person.
+    pub user: String,
+}
+
+/// `nexus team …`.
+pub async fn team(c: TeamCommand, client: &Client) -> anyhow::Result<i32> {
+    match c {
+        TeamCommand::Create(a) => {
+            client
+                .team_create(&nexus_sdk::team::TeamParams {
+                    org: a.org.clone(),
+                    team: a.team.clone(),
+                })
+                .await?;
+            println!("made team {} in {} (share with it as @{})", a.team, a.org, a.team);
+        }
+        TeamCommand::List(a) => {
+            for t in client.team_list(&a.org).await? {
+                println!("{:<24} {}", t.name, t.members.join(" "));
+            }
+        }
+        TeamCommand::AddMember(a) => {
+            client
+                .team_member(
+                    &nexus_sdk::team::TeamMemberParams {
+                        org: a.org,
+                        team: a.team.clone(),
+                        user: a.user.clone(),
+                    },
+                    true,
+                )
+                .await?;
+            println!("{} is in team {}", a.user, a.team);
+        }
+        TeamCommand::RemoveMember(a) => {
+            client
+                .team_member(
+                    &nexus_sdk::team::TeamMemberParams {
+                        org: a.org,
+                        team: a.team.clone(),
+                        user: a.user.clone(),
+                    },
+                    false,
+                )
+                .await?;
+            println!("{} left team {}", a.user, a.team);
+        }
+    }
+    Ok(0)
+}

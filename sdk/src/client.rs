@@ -388,6 +388,23 @@ impl Client {
         self.call_unit(m::ORG_POLICY, params).await
     }
 
+    /// `team.create`.
+    pub async fn team_create(&self, params: &crate::team::TeamParams) -> Result<(), ClientError> {
+        self.call_unit(m::TEAM_CREATE, params).await
+    }
+
+    /// `team.list`.
+    pub async fn team_list(&self, org: &str) -> Result<Vec<crate::team::Team>, ClientError> {
+        self.call(m::TEAM_LIST, crate::team::OrgParams { org: org.into() })
+            .await
+    }
+
+    /// `team.addMember` (`add`) or `team.removeMember`.
+    pub async fn team_member(&self, params: &crate::team::TeamMemberParams, add: bool) -> Result<(), ClientError> {
+        self.call_unit(if add { m::TEAM_ADD_MEMBER } else { m::TEAM_REMOVE_MEMBER }, params)
+            .await
+    }
+
     /// `workspace.sessions`.
     pub async fn ssh_sessions(&self, name: &str) -> Result<Vec<crate::team::SshSession>, ClientError> {
         self.call(m::WORKSPACE_SESSIONS, NameParams { workspace: name.into() })

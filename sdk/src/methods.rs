@@ -178,6 +178,14 @@ pub const ORG_MEMBERS_REMOVE: &str = "org.members.remove";
 pub const ORG_LEAVE: &str = "org.leave";
 /// `org.policy`: [`crate::team::OrgPolicyParams`] → `null`.
 pub const ORG_POLICY: &str = "org.policy";
+/// `team.create`: [`crate::team::TeamParams`] → `null`.
+pub const TEAM_CREATE: &str = "team.create";
+/// `team.list`: [`crate::team::OrgParams`] → `[Team]`.
+pub const TEAM_LIST: &str = "team.list";
+/// `team.addMember`: [`crate::team::TeamMemberParams`] → `null`.
+pub const TEAM_ADD_MEMBER: &str = "team.addMember";
+/// `team.removeMember`: [`crate::team::TeamMemberParams`] → `null`.
+pub const TEAM_REMOVE_MEMBER: &str = "team.removeMember";
 /// `workspace.sessions`: [`crate::NameParams`] → `[SshSession]`.
 pub const WORKSPACE_SESSIONS: &str = "workspace.sessions";
 /// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.

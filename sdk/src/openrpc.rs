@@ -529,6 +529,30 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"org":"acme","sharing":"org"}"#,
         "null",
     ),
+    call::<TeamParams, ()>(
+        m::TEAM_CREATE,
+        "Team mode, org admins: a team of the organization; workspaces of the org are shared with it as @name.",
+        r#"{"org":"acme","team":"backend"}"#,
+        "null",
+    ),
+    call::<OrgParams, Vec<Team>>(
+        m::TEAM_LIST,
+        "Team mode, members: the organization's teams and their members.",
+        r#"{"org":"acme"}"#,
+        r#"[{"name":"backend","members":["bo","cy"]}]"#,
+    ),
+    call::<TeamMemberParams, ()>(
+        m::TEAM_ADD_MEMBER,
+        "Team mode, org admins: adds a member of the organization to a team; the team's shares reach them at once.",
+        r#"{"org":"acme","team":"backend","user":"bo"}"#,
+        "null",
+    ),
+    call::<TeamMemberParams, ()>(
+        m::TEAM_REMOVE_MEMBER,
+        "Team mode, org admins: removes a person from a team; the team's shares stop reaching them at once (their SSH sessions close).",
+        r#"{"org":"acme","team":"backend","user":"bo"}"#,
+        "null",
+    ),
     call::<NameParams, Vec<SshSession>>(
         m::WORKSPACE_SESSIONS,
         "Team mode: who is connected to a workspace over SSH, with which key, from where and since when.",

@@ -141,6 +141,10 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::ORG_MEMBERS_REMOVE
         | m::ORG_LEAVE
         | m::ORG_POLICY
+        | m::TEAM_CREATE
+        | m::TEAM_LIST
+        | m::TEAM_ADD_MEMBER
+        | m::TEAM_REMOVE_MEMBER
         | m::WORKSPACE_LOGS_UNSUBSCRIBE
         | m::EXEC_STREAM_UNSUBSCRIBE
         | m::FS_WATCH_UNSUBSCRIBE
@@ -218,6 +222,7 @@ pub fn read_only(method: &str) -> bool {
             | m::WORKSPACE_SESSIONS
             | m::ORG_LIST
             | m::ORG_SHOW
+            | m::TEAM_LIST
             | m::EVENTS_SUBSCRIBE
             | m::EVENTS_UNSUBSCRIBE
             | m::PORTS_LIST
@@ -819,6 +824,38 @@ pub struct OrgPolicyParams {
     pub org: String,
     /// Who its workspaces may be shared with.
     pub sharing: Sharing,
+}
+
+/// A team of an organization (share with it as `@name`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Team {
+    /// `[a-z0-9-]{2,32}`, unique in its organization.
+    pub name: String,
+    /// Its members' names.
+    pub members: Vec<String>,
+}
+
+/// Parameters of `team.create`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamParams {
+    /// The organization.
+    pub org: String,
+    /// The team.
+    pub team: String,
+}
+
+/// Parameters of `team.addMember` and `team.removeMember`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMemberParams {
+    /// The organization.
+    pub org: String,
+    /// The team.
+    pub team: String,
+    /// The person (a member of the organization).
+    pub user: String,
 }
 
 /// One SSH connection of a person to a workspace (`workspace.sessions`).

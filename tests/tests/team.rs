@@ -758,3 +758,54 @@ fn organizations_scope_their_admins_their_sharing_and_who_leaves() {
     cy.ok(&d, here, &["org", "delete", "acme"]);
     assert!(!bo.ok(&d, here, &["org", "list"]).contains("acme"));
 }
+
+#[test]
+fn a_share_with_a_team_reaches_its_members_while_they_are_in_it() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let people: Vec<(&str, Person)> = ["bo", "cy", "dan", "eve"]
+        .into_iter()
+        .map(|n| (n, Person::new(d.root.path(), n)))
+        .collect();
+    make_team(&mut d, &ana.public_key());
+    let here = repo.path();
+    ana.ok(&d, here, &["auth", "login"]);
+    for (name, who) in &people {
+        ana.ok(
+            &d,
+            here,
+            &["user", "add", name, "--key", &who.public_key().display().to_string()],
+        );
+        who.ok(&d, here, &["auth", "login"]);
+    }
+    let [(_, bo), (_, cy), (_, dan), _] = &people[..] else {
+        unreachable!()
+    };
+    cy.ok(&d, here, &["org", "create", "acme"]);
+    for who in [bo, dan] {
+        let code = cy.ok(&d, here, &["org", "invite", "acme"]);
+        who.ok(&d, here, &["org", "join", code.trim()]);
+    }
+    bo.ok(&d, here, &["org", "switch", "acme"]);
+    bo.ok(&d, here, &["workspace", "create", "w1", "--image", BUSYBOX]);
+    cy.ok(&d, here, &["team", "create", "acme", "backend"]);
+    cy.ok(&d, here, &["team", "add-member", "acme", "backend", "dan"]);
+    let o = cy.nexus(&d, here, &["team", "add-member", "acme", "backend", "eve"], "");
+    assert_eq!(o.status.code(), Some(64), "eve is no member of acme: {}", text(&o));
+    bo.ok(
+        &d,
+        here,
+        &["workspace", "share", "w1", "@backend", "--permission", "editor"],
+    );
+    assert!(bo.ok(&d, here, &["workspace", "shares", "w1"]).contains("@backend"));
+    let out = dan.ok(&d, here, &["workspace", "exec", "w1", "--", "echo", "from-dan"]);
+    assert_eq!(out.trim(), "from-dan");
+    // out of the team, out of the workspace
+    cy.ok(&d, here, &["team", "remove-member", "acme", "backend", "dan"]);
+    let o = dan.nexus(&d, here, &["workspace", "show", "w1"], "");
+    assert_eq!(o.status.code(), Some(66), "{}", text(&o));
+    assert_eq!(cy.ok(&d, here, &["team", "list", "acme"]).trim(), "backend");
+    bo.ok(&d, here, &["workspace", "unshare", "w1", "@backend"]);
+    bo.ok(&d, here, &["workspace", "rm", "w1", "--force"]);
+}

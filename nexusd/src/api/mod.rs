@@ -277,6 +277,10 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method_as(&mut rpc, m::ORG_MEMBERS_REMOVE, team::org_member_remove)?;
     method_as(&mut rpc, m::ORG_LEAVE, team::org_leave)?;
     method_as(&mut rpc, m::ORG_POLICY, team::org_policy)?;
+    method_as(&mut rpc, m::TEAM_CREATE, team::team_create)?;
+    method_as(&mut rpc, m::TEAM_LIST, team::team_list)?;
+    method_as(&mut rpc, m::TEAM_ADD_MEMBER, team::team_add)?;
+    method_as(&mut rpc, m::TEAM_REMOVE_MEMBER, team::team_remove)?;
     method(&mut rpc, m::AUDIT_LIST, team::audit_list)?;
     method(&mut rpc, m::AUDIT_VERIFY, |_, ctx| team::audit_verify(ctx))?;
     Ok(rpc)

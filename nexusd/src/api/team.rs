@@ -243,3 +243,27 @@ pub async fn org_policy(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResu
     let OrgPolicyParams { org, sharing } = parse(&p)?;
     Ok(ctx.org_policy(&caller, &org, sharing)?)
 }
+
+/// `team.create`.
+pub async fn team_create(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let nexus_sdk::team::TeamParams { org, team } = parse(&p)?;
+    Ok(ctx.team_create(&caller, &org, &team)?)
+}
+
+/// `team.list`.
+pub async fn team_list(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<Vec<nexus_sdk::team::Team>> {
+    let OrgParams { org } = parse(&p)?;
+    Ok(ctx.team_list(&caller, &org)?)
+}
+
+/// `team.addMember`.
+pub async fn team_add(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let params: nexus_sdk::team::TeamMemberParams = parse(&p)?;
+    Ok(ctx.team_member(&caller, &params, true)?)
+}
+
+/// `team.removeMember`.
+pub async fn team_remove(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<()> {
+    let params: nexus_sdk::team::TeamMemberParams = parse(&p)?;
+    Ok(ctx.team_member(&caller, &params, false)?)
+}

@@ -220,6 +220,28 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE workspaces ADD COLUMN org_id INTEGER REFERENCES orgs(id);
     ALTER TABLE users ADD COLUMN current_org INTEGER REFERENCES orgs(id) ON DELETE SET NULL;",
+    // 12: teams of an organization and shares with a team
+    "CREATE TABLE teams (
+        id INTEGER PRIMARY KEY,
+        org_id INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL COLLATE NOCASE,
+        UNIQUE (org_id, name)
+    );
+    CREATE TABLE team_members (
+        team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        PRIMARY KEY (team_id, user_id)
+    );
+    CREATE TABLE team_shares (
+        workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+        team_id INTEGER NOT NULL REFERENCES teams(id) ON DELETE CASCADE,
+        permission TEXT NOT NULL,
+        expires_at INTEGER,
+        created_by INTEGER,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (workspace_id, team_id)
+    );
+    CREATE INDEX team_members_by_user ON team_members(user_id);",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

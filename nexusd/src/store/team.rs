@@ -151,6 +151,14 @@ fn org_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRecord> {
     })
 }
 
+/// The order of roles, lowest first (an unknown one lowest).
+fn rank(permission: &str) -> usize {
+    ["viewer", "editor", "owner"]
+        .iter()
+        .position(|x| *x == permission)
+        .unwrap_or(0)
+}
+
 /// A share code's row: workspace id, permission, expiry, uses left, who made it.
 type CodeRow = (String, String, i64, Option<i64>, Option<i64>);
 
@@ -475,23 +483,29 @@ impl Store {
     }
 
     /// A person's share of workspace `id` still in force at `now`.
+    /// (Their own, or the highest of their teams'.)
     pub fn share_of(&self, workspace_id: &str, user_id: i64, now: i64) -> Result<Option<String>> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT permission FROM shares WHERE workspace_id = ?1 AND user_id = ?2
-                 AND (expires_at IS NULL OR expires_at > ?3)",
-                params![workspace_id, user_id, now],
-                |r| r.get(0),
-            )
-            .optional()?)
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT permission FROM shares WHERE workspace_id = ?1 AND user_id = ?2
+                 AND (expires_at IS NULL OR expires_at > ?3)
+             UNION ALL
+             SELECT ts.permission FROM team_shares ts JOIN team_members tm ON tm.team_id = ts.team_id
+             WHERE ts.workspace_id = ?1 AND tm.user_id = ?2 AND (ts.expires_at IS NULL OR ts.expires_at > ?3)",
+        )?;
+        let rows = stmt.query_map(params![workspace_id, user_id, now], |r| r.get::<_, String>(0))?;
+        let all: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(all.into_iter().max_by_key(|p| rank(p)))
     }
 
     /// Every (workspace id, permission) shared with a person, in force at `now`.
     pub fn shares_with(&self, user_id: i64, now: i64) -> Result<Vec<(String, String)>> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT workspace_id, permission FROM shares WHERE user_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
+            "SELECT workspace_id, permission FROM shares WHERE user_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)
+             UNION ALL
+             SELECT ts.workspace_id, ts.permission FROM team_shares ts JOIN team_members tm ON tm.team_id = ts.team_id
+             WHERE tm.user_id = ?1 AND (ts.expires_at IS NULL OR ts.expires_at > ?2)",
         )?;
         let rows = stmt.query_map(params![user_id, now], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -648,6 +662,10 @@ impl Store {
             params![user_id, org_id],
         )?;
         tx.execute(
+            "DELETE FROM team_members WHERE user_id = ?1 AND team_id IN (SELECT id FROM teams WHERE org_id = ?2)",
+            params![user_id, org_id],
+        )?;
+        tx.execute(
             "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
             params![org_id, user_id],
         )?;
@@ -743,6 +761,111 @@ impl Store {
         let o = tx.query_row("SELECT * FROM orgs WHERE id = ?1", [org], org_from_row)?;
         tx.commit()?;
         Ok(Some(o))
+    }
+
+    /// Makes team `name` in organization `org_id`. Errors: `Conflict`
+    /// when the org has a team of that name.
+    pub fn add_team(&self, org_id: i64, name: &str) -> Result<()> {
+        let conn = self.conn();
+        let taken: bool = conn
+            .query_row(
+                "SELECT 1 FROM teams WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if taken {
+            return Err(StoreError::Conflict(format!(
+                "team: the organization has a team {name:?} already"
+            )));
+        }
+        conn.execute(
+            "INSERT INTO teams (org_id, name) VALUES (?1, ?2)",
+            params![org_id, name],
+        )?;
+        Ok(())
+    }
+
+    /// The id of team `name` of organization `org_id`.
+    pub fn team_id(&self, org_id: i64, name: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id FROM teams WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// An organization's teams with their members' names, by name.
+    pub fn teams(&self, org_id: i64) -> Result<Vec<(String, Vec<String>)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT t.name, u.name FROM teams t LEFT JOIN team_members m ON m.team_id = t.id
+             LEFT JOIN users u ON u.id = m.user_id WHERE t.org_id = ?1 ORDER BY t.name, u.name",
+        )?;
+        let rows = stmt.query_map([org_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for row in rows {
+            let (team, user) = row?;
+            if out.last().is_none_or(|(t, _)| *t != team) {
+                out.push((team, Vec::new()));
+            }
+            if let (Some(u), Some(last)) = (user, out.last_mut()) {
+                last.1.push(u);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds (`add`) or removes a person of a team; whether anything changed.
+    pub fn set_team_member(&self, team_id: i64, user_id: i64, add: bool) -> Result<bool> {
+        let sql = if add {
+            "INSERT OR IGNORE INTO team_members (team_id, user_id) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM team_members WHERE team_id = ?1 AND user_id = ?2"
+        };
+        Ok(self.conn().execute(sql, params![team_id, user_id])? > 0)
+    }
+
+    /// The people of a team.
+    pub fn team_users(&self, team_id: i64) -> Result<Vec<UserRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT users.* FROM users JOIN team_members m ON m.user_id = users.id WHERE m.team_id = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([team_id], user_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Shares workspace `id` with a team (replacing its share).
+    pub fn put_team_share(
+        &self,
+        workspace_id: &str,
+        team_id: i64,
+        permission: &str,
+        expires_at: Option<i64>,
+        by: i64,
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO team_shares (workspace_id, team_id, permission, expires_at, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![workspace_id, team_id, permission, expires_at, by, now],
+        )?;
+        Ok(())
+    }
+
+    /// Ends a team's share of workspace `id`; whether there was one.
+    pub fn delete_team_share(&self, workspace_id: &str, team_id: i64) -> Result<bool> {
+        Ok(self.conn().execute(
+            "DELETE FROM team_shares WHERE workspace_id = ?1 AND team_id = ?2",
+            params![workspace_id, team_id],
+        )? > 0)
     }
 
     /// Workspaces of an organization.
@@ -868,7 +991,11 @@ impl Store {
         let mut stmt = conn.prepare(
             "SELECT u.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at
              FROM shares s JOIN users u ON u.id = s.user_id LEFT JOIN users b ON b.id = s.created_by
-             WHERE s.workspace_id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2) ORDER BY u.name",
+             WHERE s.workspace_id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2)
+             UNION ALL
+             SELECT '@' || t.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at
+             FROM team_shares s JOIN teams t ON t.id = s.team_id LEFT JOIN users b ON b.id = s.created_by
+             WHERE s.workspace_id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2) ORDER BY user",
         )?;
         let rows = stmt.query_map(params![workspace_id, now], |r| {
             Ok(ShareRecord {

@@ -225,11 +225,8 @@ impl Manager {
                     .ok_or_else(|| WorkspaceError::Internal("the caller's account is gone".into()))?
             }
         };
-        let voided = self.store.remove_org_member(org.id, u.id)?;
-        for r in self.store.list()?.iter().filter(|r| voided.contains(&r.id)) {
-            self.write_access(r)?;
-        }
-        Ok(())
+        self.store.remove_org_member(org.id, u.id)?;
+        self.write_org_access(org.id)
     }
 
     /// `org.policy` (org admins).
@@ -280,5 +277,62 @@ impl Manager {
                 _ => Ok(()),
             },
         }
+    }
+
+    /// Rewrites the access list of every workspace of organization `org_id`
+    /// (a membership of it or of one of its teams changed).
+    fn write_org_access(&self, org_id: i64) -> Result<()> {
+        for r in self.store.list()?.iter().filter(|r| r.org_id == Some(org_id)) {
+            self.write_access(r)?;
+        }
+        Ok(())
+    }
+
+    /// `team.create` (org admins).
+    pub fn team_create(&self, caller: &Caller, org: &str, team: &str) -> Result<()> {
+        let s = self.session_of(caller)?;
+        let (org, _) = self.org_for(&s, org, true)?;
+        super::team::check_name("team", team)?;
+        Ok(self.store.add_team(org.id, team)?)
+    }
+
+    /// `team.list` (members): the org's teams and their members.
+    pub fn team_list(&self, caller: &Caller, org: &str) -> Result<Vec<nexus_sdk::team::Team>> {
+        let s = self.session_of(caller)?;
+        let (org, _) = self.org_for(&s, org, false)?;
+        Ok(self
+            .store
+            .teams(org.id)?
+            .into_iter()
+            .map(|(name, members)| nexus_sdk::team::Team { name, members })
+            .collect())
+    }
+
+    /// `team.addMember` / `team.removeMember` (org admins): the person must
+    /// be a member of the org; their access follows at once.
+    pub fn team_member(&self, caller: &Caller, p: &nexus_sdk::team::TeamMemberParams, add: bool) -> Result<()> {
+        let s = self.session_of(caller)?;
+        let (org, _) = self.org_for(&s, &p.org, true)?;
+        let team = self
+            .store
+            .team_id(org.id, &p.team)?
+            .ok_or_else(|| WorkspaceError::InvalidParams(format!("team: {} has no team {:?}", org.name, p.team)))?;
+        let u = self
+            .store
+            .user(&p.user)?
+            .ok_or_else(|| WorkspaceError::InvalidParams(format!("user: no person named {:?}", p.user)))?;
+        if add && self.store.org_role(org.id, u.id)?.is_none() {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "user: {} is no member of {}; invite them first",
+                u.name, org.name
+            )));
+        }
+        if !self.store.set_team_member(team, u.id, add)? && !add {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "user: {} is not in team {}",
+                u.name, p.team
+            )));
+        }
+        self.write_org_access(org.id)
     }
 }

@@ -978,6 +978,9 @@ impl Manager {
     pub fn share(&self, caller: &Caller, p: &ShareParams) -> Result<Share> {
         let s = self.person(caller)?;
         let r = self.store.get(&p.workspace)?;
+        if let Some(team) = p.user.strip_prefix('@') {
+            return self.share_with_team(&s, &r, team, p);
+        }
         let grantee = self.named(&p.user)?;
         if grantee.id == s.user_id {
             return Err(WorkspaceError::InvalidParams(
@@ -1125,11 +1128,63 @@ impl Manager {
         self.write_access(&self.store.get(workspace)?)
     }
 
+    /// The id of team `name` of workspace `r`'s organization.
+    ///
+    /// Errors: `InvalidParams` when the workspace belongs to no
+    /// organization or its organization has no such team.
+    pub(super) fn team_of(&self, r: &WorkspaceRecord, name: &str) -> Result<i64> {
+        let org = r.org_id.ok_or_else(|| {
+            WorkspaceError::InvalidParams(format!(
+                "user: @{name}: {} belongs to no organization, so it has no teams to share with",
+                r.name
+            ))
+        })?;
+        self.store
+            .team_id(org, name)?
+            .ok_or_else(|| WorkspaceError::InvalidParams(format!("user: its organization has no team {name:?}")))
+    }
+
+    fn share_with_team(&self, s: &Session, r: &WorkspaceRecord, team: &str, p: &ShareParams) -> Result<Share> {
+        let id = self.team_of(r, team)?;
+        self.check_sharing(r, None)?;
+        if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
+            return Err(WorkspaceError::Forbidden(
+                "permission: a shared owner may share as viewer or editor only".into(),
+            ));
+        }
+        let lasts = p
+            .expires
+            .as_deref()
+            .map(|e| nexus_sdk::team::parse_duration(e).map(|d| d as i64))
+            .transpose()
+            .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))?;
+        let now = now();
+        self.store
+            .put_team_share(&r.id, id, p.permission.as_str(), lasts.map(|l| now + l), s.user_id, now)?;
+        self.write_access(r)?;
+        Ok(Share {
+            user: format!("@{team}"),
+            permission: p.permission,
+            expires_at: lasts.map(|l| (now + l) as u64),
+            created_by: s.user.clone(),
+            created_at: now as u64,
+        })
+    }
+
     /// `workspace.unshare`. Errors: `InvalidParams` for an unknown person
     /// or one with no share.
     pub fn unshare(&self, workspace: &str, user: &str) -> Result<()> {
         self.team()?;
         let r = self.store.get(workspace)?;
+        if let Some(team) = user.strip_prefix('@') {
+            let id = self.team_of(&r, team)?;
+            if !self.store.delete_team_share(&r.id, id)? {
+                return Err(WorkspaceError::InvalidParams(format!(
+                    "user: team {team} has no share of {workspace}"
+                )));
+            }
+            return self.write_access(&r);
+        }
         let u = self.named(user)?;
         if !self.store.delete_share(&r.id, u.id)? {
             return Err(WorkspaceError::InvalidParams(format!(
@@ -1205,10 +1260,19 @@ impl Manager {
             add(&creator, "creator", None)?;
         }
         for s in self.store.shares_of(&r.id, now())? {
-            if Role::parse(&s.permission).is_some_and(|role| role >= Role::Editor)
-                && let Some(u) = self.store.user(&s.user)?
-            {
-                add(&u, &s.permission, s.expires_at)?;
+            if Role::parse(&s.permission).is_none_or(|role| role < Role::Editor) {
+                continue;
+            }
+            let people = match s.user.strip_prefix('@') {
+                // a team's share reaches each of its members
+                Some(team) => match r.org_id.map(|org| self.store.team_id(org, team)).transpose()?.flatten() {
+                    Some(id) => self.store.team_users(id)?,
+                    None => Vec::new(),
+                },
+                None => self.store.user(&s.user)?.into_iter().collect(),
+            };
+            for u in &people {
+                add(u, &s.permission, s.expires_at)?;
             }
         }
         let text = serde_json::json!({ "entries": entries }).to_string();
