@@ -822,6 +822,40 @@ pub enum OrgCommand {
     Leave(OrgName),
     /// Who the organization's workspaces may be shared with (org admins).
     Policy(OrgPolicyArgs),
+    /// Set an organization's quota (site admins; 0 clears one).
+    Quota(OrgQuotaArgs),
+    /// An organization's quota and what its workspaces use.
+    Usage(OrgShowArgs),
+}
+
+/// Flags of `org quota`.
+#[derive(Debug, Args)]
+pub struct OrgQuotaArgs {
+    /// The organization.
+    pub org: String,
+    /// Workspaces in any state (0: no limit).
+    #[arg(long)]
+    pub workspaces: Option<u32>,
+    /// CPUs of running workspaces (0: no limit).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory of running workspaces, e.g. 64g (0: no limit).
+    #[arg(long)]
+    pub memory: Option<String>,
+}
+
+fn print_org_usage(u: &nexus_sdk::team::OrgUsage) {
+    let limit = |v: Option<String>| v.unwrap_or_else(|| "no limit".into());
+    println!(
+        "{}: workspaces {} of {}, CPUs {:.2} of {}, memory {} MiB of {}",
+        u.org,
+        u.usage.workspaces,
+        limit(u.quota.workspaces.map(|w| w.to_string())),
+        u.usage.cpus,
+        limit(u.quota.cpus.map(|c| format!("{c:.2}"))),
+        u.usage.memory >> 20,
+        limit(u.quota.memory.map(|m| format!("{} MiB", m >> 20)))
+    );
 }
 
 /// An organization's name.
@@ -1030,6 +1064,21 @@ pub async fn org(c: OrgCommand, client: &Client) -> anyhow::Result<i32> {
         OrgCommand::Leave(a) => {
             client.org_leave(&a.org).await?;
             println!("you left {}", a.org);
+        }
+        OrgCommand::Quota(a) => {
+            let u = client
+                .org_quota(&nexus_sdk::team::OrgQuotaParams {
+                    org: a.org,
+                    workspaces: a.workspaces,
+                    cpus: a.cpus,
+                    memory: a.memory,
+                })
+                .await?;
+            print_org_usage(&u);
+        }
+        OrgCommand::Usage(a) => {
+            let u = client.org_usage(&a.org).await?;
+            emit(a.json, &u, print_org_usage)?;
         }
         OrgCommand::Policy(a) => {
             client

@@ -388,6 +388,17 @@ impl Client {
         self.call_unit(m::ORG_POLICY, params).await
     }
 
+    /// `org.quota`.
+    pub async fn org_quota(&self, params: &crate::team::OrgQuotaParams) -> Result<crate::team::OrgUsage, ClientError> {
+        self.call(m::ORG_QUOTA, params).await
+    }
+
+    /// `org.usage`.
+    pub async fn org_usage(&self, org: &str) -> Result<crate::team::OrgUsage, ClientError> {
+        self.call(m::ORG_USAGE, crate::team::OrgParams { org: org.into() })
+            .await
+    }
+
     /// `team.create`.
     pub async fn team_create(&self, params: &crate::team::TeamParams) -> Result<(), ClientError> {
         self.call_unit(m::TEAM_CREATE, params).await

@@ -186,6 +186,10 @@ pub const TEAM_LIST: &str = "team.list";
 pub const TEAM_ADD_MEMBER: &str = "team.addMember";
 /// `team.removeMember`: [`crate::team::TeamMemberParams`] → `null`.
 pub const TEAM_REMOVE_MEMBER: &str = "team.removeMember";
+/// `org.quota`: [`crate::team::OrgQuotaParams`] → [`crate::team::OrgUsage`].
+pub const ORG_QUOTA: &str = "org.quota";
+/// `org.usage`: [`crate::team::OrgParams`] → [`crate::team::OrgUsage`].
+pub const ORG_USAGE: &str = "org.usage";
 /// `workspace.sessions`: [`crate::NameParams`] → `[SshSession]`.
 pub const WORKSPACE_SESSIONS: &str = "workspace.sessions";
 /// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.

@@ -104,6 +104,7 @@ const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPasswor
 const SHARE: &str =
     r#"{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}"#;
 const ORG: &str = r#"{"name":"acme","sharing":"org","role":"admin","current":true,"workspaces":3,"members":[],"createdAt":1795000000}"#;
+const ORG_USAGE: &str = r#"{"org":"acme","quota":{"workspaces":50,"cpus":32.0,"memory":137438953472},"usage":{"workspaces":3,"cpus":3.0,"memory":6442450944}}"#;
 const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
 
 /// Every method, in the order the docs list them.
@@ -528,6 +529,18 @@ pub const METHODS: &[MethodSpec] = &[
         "Team mode, org admins: who the org's workspaces may be shared with: none, org (members only) or any.",
         r#"{"org":"acme","sharing":"org"}"#,
         "null",
+    ),
+    call::<OrgQuotaParams, OrgUsage>(
+        m::ORG_QUOTA,
+        "Team mode, site admins: an organization's quota — workspaces in any state, CPUs and memory of running workspaces — checked with each creator's own in the create's transaction; 0 clears a limit; lowering one evicts nothing.",
+        r#"{"org":"acme","workspaces":50,"cpus":32.0,"memory":"128g"}"#,
+        ORG_USAGE,
+    ),
+    call::<OrgParams, OrgUsage>(
+        m::ORG_USAGE,
+        "Team mode, members: an organization's quota and what its workspaces use.",
+        r#"{"org":"acme"}"#,
+        ORG_USAGE,
     ),
     call::<TeamParams, ()>(
         m::TEAM_CREATE,

@@ -141,6 +141,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::ORG_MEMBERS_REMOVE
         | m::ORG_LEAVE
         | m::ORG_POLICY
+        | m::ORG_USAGE
         | m::TEAM_CREATE
         | m::TEAM_LIST
         | m::TEAM_ADD_MEMBER
@@ -197,6 +198,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::USER_REMOVE
         | m::USER_POLICY
         | m::USER_QUOTA
+        | m::ORG_QUOTA
         | m::AUDIT_LIST
         | m::AUDIT_VERIFY => Admin,
         _ => return None,
@@ -223,6 +225,7 @@ pub fn read_only(method: &str) -> bool {
             | m::ORG_LIST
             | m::ORG_SHOW
             | m::TEAM_LIST
+            | m::ORG_USAGE
             | m::EVENTS_SUBSCRIBE
             | m::EVENTS_UNSUBSCRIBE
             | m::PORTS_LIST
@@ -814,6 +817,36 @@ pub struct OrgMemberParams {
     /// Their new role (`org.members.update`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<OrgRole>,
+}
+
+/// Parameters of `org.quota`: each given member replaces the limit (0: no
+/// limit); absent members stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgQuotaParams {
+    /// The organization.
+    pub org: String,
+    /// Workspaces of the org, in any state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspaces: Option<u32>,
+    /// CPUs of the org's running workspaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
+    /// Memory of the org's running workspaces, Docker's notation (`64g`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+}
+
+/// An organization's quota and what its workspaces use (`org.usage`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgUsage {
+    /// The organization.
+    pub org: String,
+    /// Its quota.
+    pub quota: UserQuota,
+    /// What its workspaces use.
+    pub usage: UserUsage,
 }
 
 /// Parameters of `org.policy`.

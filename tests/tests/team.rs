@@ -717,6 +717,18 @@ fn organizations_scope_their_admins_their_sharing_and_who_leaves() {
     // bo's new workspace belongs to acme: its admin cy sees and stops it, gets no shell
     bo.ok(&d, here, &["org", "switch", "acme"]);
     bo.ok(&d, here, &["workspace", "create", "w1", "--image", BUSYBOX]);
+    // the org's quota counts beside bo's own
+    ana.ok(&d, here, &["org", "quota", "acme", "--workspaces", "1"]);
+    let o = bo.nexus(&d, here, &["workspace", "create", "w2", "--image", BUSYBOX], "");
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    assert!(
+        text(&o).contains("over quota: workspaces of org acme: 1 used, 1 requested, limit 1"),
+        "{}",
+        text(&o)
+    );
+    d.assert_no_leftovers(&repo, "w2", false);
+    let usage = bo.ok(&d, here, &["org", "usage", "acme"]);
+    assert!(usage.contains("workspaces 1 of 1"), "{usage}");
     let listed = cy.ok(&d, here, &["workspace", "list", "--json"]);
     assert!(listed.contains("\"name\": \"w1\""), "{listed}");
     let o = cy.nexus(&d, here, &["workspace", "exec", "w1", "--", "true"], "");

@@ -277,6 +277,8 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method_as(&mut rpc, m::ORG_MEMBERS_REMOVE, team::org_member_remove)?;
     method_as(&mut rpc, m::ORG_LEAVE, team::org_leave)?;
     method_as(&mut rpc, m::ORG_POLICY, team::org_policy)?;
+    method_as(&mut rpc, m::ORG_QUOTA, team::org_quota)?;
+    method_as(&mut rpc, m::ORG_USAGE, team::org_usage)?;
     method_as(&mut rpc, m::TEAM_CREATE, team::team_create)?;
     method_as(&mut rpc, m::TEAM_LIST, team::team_list)?;
     method_as(&mut rpc, m::TEAM_ADD_MEMBER, team::team_add)?;

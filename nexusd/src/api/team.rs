@@ -267,3 +267,15 @@ pub async fn team_remove(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcRes
     let params: nexus_sdk::team::TeamMemberParams = parse(&p)?;
     Ok(ctx.team_member(&caller, &params, false)?)
 }
+
+/// `org.quota`.
+pub async fn org_quota(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<nexus_sdk::team::OrgUsage> {
+    let params: nexus_sdk::team::OrgQuotaParams = parse(&p)?;
+    Ok(ctx.org_quota(&caller, &params)?)
+}
+
+/// `org.usage`.
+pub async fn org_usage(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<nexus_sdk::team::OrgUsage> {
+    let OrgParams { org } = parse(&p)?;
+    Ok(ctx.org_usage(&caller, &org)?)
+}

@@ -42,9 +42,11 @@ pub enum StoreError {
     Conflict(String),
     /// Team mode: a quota would be passed.
     #[error(
-        "over quota: {dimension}: {used} used, {requested} requested, limit {limit}; remove or stop workspaces, or ask a site admin to raise it (nexus user quota)"
+        "over quota: {dimension}{of}: {used} used, {requested} requested, limit {limit}; remove or stop workspaces, or ask a site admin to raise it (nexus user quota, nexus org quota)"
     )]
     Quota {
+        /// Empty for the person's own quota, ` of org NAME` for an organization's.
+        of: String,
         /// `workspaces`, `cpus` or `memory`.
         dimension: &'static str,
         /// In use now (CPUs as decimals, memory in MiB).
@@ -242,6 +244,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (workspace_id, team_id)
     );
     CREATE INDEX team_members_by_user ON team_members(user_id);",
+    // 13: an organization's quota
+    "ALTER TABLE orgs ADD COLUMN quota_workspaces INTEGER;
+    ALTER TABLE orgs ADD COLUMN quota_cpus INTEGER;
+    ALTER TABLE orgs ADD COLUMN quota_memory INTEGER;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -439,7 +445,15 @@ impl Store {
             return Err(StoreError::NameTaken(record.name.clone()));
         }
         if let Some(owner) = record.owner_id {
-            team::check_quota(&tx, owner, None, 1, record.limit_cpus, record.limit_memory)?;
+            team::check_quota(
+                &tx,
+                owner,
+                record.org_id,
+                None,
+                1,
+                record.limit_cpus,
+                record.limit_memory,
+            )?;
         }
         let port = pick_free(&tx, range, probe)?;
         tx.execute(

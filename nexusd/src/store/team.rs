@@ -339,21 +339,22 @@ impl Store {
         Ok(())
     }
 
-    /// A person's quota.
-    pub fn quota(&self, user_id: i64) -> Result<QuotaRecord> {
-        Ok(quota_of(&self.conn(), user_id)?)
+    /// A person's or organization's quota.
+    pub fn quota(&self, scope: QuotaScope) -> Result<QuotaRecord> {
+        Ok(quota_of(&self.conn(), scope)?)
     }
 
-    /// What a person uses against their quota.
-    pub fn usage(&self, user_id: i64) -> Result<UsageRecord> {
-        Ok(usage_of(&self.conn(), user_id, None)?)
+    /// What a person or organization uses against its quota.
+    pub fn usage(&self, scope: QuotaScope) -> Result<UsageRecord> {
+        Ok(usage_of(&self.conn(), scope, None)?)
     }
 
-    /// Sets a person's quota (lowering it evicts nothing).
-    pub fn set_quota(&self, user_id: i64, q: QuotaRecord) -> Result<()> {
+    /// Sets a person's or organization's quota (lowering it evicts nothing).
+    pub fn set_quota(&self, scope: QuotaScope, q: QuotaRecord) -> Result<()> {
+        let (table, _, id) = scope.table();
         self.conn().execute(
-            "UPDATE users SET quota_workspaces = ?2, quota_cpus = ?3, quota_memory = ?4 WHERE id = ?1",
-            params![user_id, q.workspaces, q.cpus, q.memory],
+            &format!("UPDATE {table} SET quota_workspaces = ?2, quota_cpus = ?3, quota_memory = ?4 WHERE id = ?1"),
+            params![id, q.workspaces, q.cpus, q.memory],
         )?;
         Ok(())
     }
@@ -364,7 +365,7 @@ impl Store {
         let Some(owner) = r.owner_id else { return Ok(()) };
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        check_quota(&tx, owner, Some(&r.id), 0, r.limit_cpus, r.limit_memory)
+        check_quota(&tx, owner, r.org_id, Some(&r.id), 0, r.limit_cpus, r.limit_memory)
     }
 
     /// Suspends or resumes a person.
@@ -971,6 +972,7 @@ impl Store {
         check_quota(
             &tx,
             to,
+            None,
             Some(&r.id),
             1,
             r.limit_cpus.filter(|_| running),
@@ -1123,10 +1125,29 @@ pub struct UsageRecord {
     pub memory: i64,
 }
 
-fn quota_of(tx: &rusqlite::Connection, owner: i64) -> rusqlite::Result<QuotaRecord> {
+/// Whose quota: a person's or an organization's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaScope {
+    /// A person (by row id): the workspaces they created.
+    User(i64),
+    /// An organization (by row id): the workspaces that belong to it.
+    Org(i64),
+}
+
+impl QuotaScope {
+    fn table(self) -> (&'static str, &'static str, i64) {
+        match self {
+            QuotaScope::User(id) => ("users", "owner_id", id),
+            QuotaScope::Org(id) => ("orgs", "org_id", id),
+        }
+    }
+}
+
+fn quota_of(tx: &rusqlite::Connection, scope: QuotaScope) -> rusqlite::Result<QuotaRecord> {
+    let (table, _, id) = scope.table();
     tx.query_row(
-        "SELECT quota_workspaces, quota_cpus, quota_memory FROM users WHERE id = ?1",
-        [owner],
+        &format!("SELECT quota_workspaces, quota_cpus, quota_memory FROM {table} WHERE id = ?1"),
+        [id],
         |r| {
             Ok(QuotaRecord {
                 workspaces: r.get(0)?,
@@ -1139,13 +1160,16 @@ fn quota_of(tx: &rusqlite::Connection, owner: i64) -> rusqlite::Result<QuotaReco
     .map(Option::unwrap_or_default)
 }
 
-fn usage_of(tx: &rusqlite::Connection, owner: i64, except: Option<&str>) -> rusqlite::Result<UsageRecord> {
+fn usage_of(tx: &rusqlite::Connection, scope: QuotaScope, except: Option<&str>) -> rusqlite::Result<UsageRecord> {
+    let (_, column, id) = scope.table();
     tx.query_row(
-        "SELECT COUNT(*),
-            COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_cpus END), 0),
-            COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_memory END), 0)
-         FROM workspaces WHERE owner_id = ?1 AND (?2 IS NULL OR id != ?2)",
-        params![owner, except],
+        &format!(
+            "SELECT COUNT(*),
+                COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_cpus END), 0),
+                COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_memory END), 0)
+             FROM workspaces WHERE {column} = ?1 AND (?2 IS NULL OR id != ?2)"
+        ),
+        params![id, except],
         |r| {
             Ok(UsageRecord {
                 workspaces: r.get(0)?,
@@ -1156,25 +1180,49 @@ fn usage_of(tx: &rusqlite::Connection, owner: i64, except: Option<&str>) -> rusq
     )
 }
 
-/// Refuses, inside the caller's write transaction, what would pass
-/// `owner`'s quota: `workspaces` more workspaces, and a workspace (not
-/// `except`, which is being started) running with `cpus` and `memory`.
+/// Refuses, inside the caller's write transaction, what would pass a
+/// quota of `owner` or of `org`: `workspaces` more workspaces, and a
+/// workspace (not `except`, which is being started) running with `cpus`
+/// and `memory`.
 pub(super) fn check_quota(
     tx: &rusqlite::Connection,
     owner: i64,
+    org: Option<i64>,
     except: Option<&str>,
     workspaces: i64,
     cpus: Option<i64>,
     memory: Option<i64>,
 ) -> Result<()> {
-    let q = quota_of(tx, owner)?;
-    let used = usage_of(tx, owner, except)?;
+    for scope in std::iter::once(QuotaScope::User(owner)).chain(org.map(QuotaScope::Org)) {
+        check_scope(tx, scope, except, workspaces, cpus, memory)?;
+    }
+    Ok(())
+}
+
+fn check_scope(
+    tx: &rusqlite::Connection,
+    scope: QuotaScope,
+    except: Option<&str>,
+    workspaces: i64,
+    cpus: Option<i64>,
+    memory: Option<i64>,
+) -> Result<()> {
+    let q = quota_of(tx, scope)?;
+    let used = usage_of(tx, scope, except)?;
+    let of = match scope {
+        QuotaScope::User(_) => String::new(),
+        QuotaScope::Org(id) => {
+            let name: String = tx.query_row("SELECT name FROM orgs WHERE id = ?1", [id], |r| r.get(0))?;
+            format!(" of org {name}")
+        }
+    };
     let cpu = |n: i64| format!("{:.2}", n as f64 / 1e9);
     let mib = |n: i64| format!("{} MiB", n >> 20);
     if let Some(limit) = q.workspaces
         && used.workspaces + workspaces > limit
     {
         return Err(StoreError::Quota {
+            of: of.clone(),
             dimension: "workspaces",
             used: used.workspaces.to_string(),
             requested: workspaces.to_string(),
@@ -1185,6 +1233,7 @@ pub(super) fn check_quota(
         && used.cpus + asked > limit
     {
         return Err(StoreError::Quota {
+            of: of.clone(),
             dimension: "cpus",
             used: cpu(used.cpus),
             requested: cpu(asked),
@@ -1195,6 +1244,7 @@ pub(super) fn check_quota(
         && used.memory + asked > limit
     {
         return Err(StoreError::Quota {
+            of,
             dimension: "memory",
             used: mib(used.memory),
             requested: mib(asked),

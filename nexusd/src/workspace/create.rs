@@ -146,7 +146,7 @@ impl Manager {
         if let Some(s) = settled {
             s.apply_to(&mut record);
         }
-        (record.limit_cpus, record.limit_memory) = self.container_limits(owner_id, loaded.as_ref())?;
+        (record.limit_cpus, record.limit_memory) = self.container_limits(owner_id, record.org_id, loaded.as_ref())?;
         self.events.progress(&name, Step::Ports, "allocating the SSH port");
         record.ssh_port = self
             .store

@@ -335,4 +335,53 @@ impl Manager {
         }
         self.write_org_access(org.id)
     }
+
+    /// `org.quota` (site admins): sets what is given (0: no limit); answers
+    /// the quota and usage. Errors: `InvalidParams` naming a bad value.
+    pub fn org_quota(&self, caller: &Caller, p: &nexus_sdk::team::OrgQuotaParams) -> Result<nexus_sdk::team::OrgUsage> {
+        let s = self.session_of(caller)?;
+        let (org, _) = self.org_for(&s, &p.org, true)?;
+        let scope = crate::store::team::QuotaScope::Org(org.id);
+        let mut q = self.store.quota(scope)?;
+        if let Some(w) = p.workspaces {
+            q.workspaces = (w > 0).then_some(i64::from(w));
+        }
+        if let Some(c) = p.cpus {
+            if !(c.is_finite() && c >= 0.0) {
+                return Err(WorkspaceError::InvalidParams(format!(
+                    "cpus: {c} is not a number of CPUs"
+                )));
+            }
+            q.cpus = (c > 0.0).then_some((c * 1e9) as i64);
+        }
+        if let Some(m) = &p.memory {
+            let bytes = nexus_devcontainer::container_options::parse_bytes(m).ok_or_else(|| {
+                WorkspaceError::InvalidParams(format!("memory: {m:?} is not a size such as 8g or 512m"))
+            })?;
+            q.memory = (bytes > 0).then_some(bytes as i64);
+        }
+        self.store.set_quota(scope, q)?;
+        self.org_usage(caller, &p.org)
+    }
+
+    /// `org.usage` (members): the org's quota and what its workspaces use.
+    pub fn org_usage(&self, caller: &Caller, org: &str) -> Result<nexus_sdk::team::OrgUsage> {
+        let s = self.session_of(caller)?;
+        let (org, _) = self.org_for(&s, org, false)?;
+        let scope = crate::store::team::QuotaScope::Org(org.id);
+        let (q, used) = (self.store.quota(scope)?, self.store.usage(scope)?);
+        Ok(nexus_sdk::team::OrgUsage {
+            org: org.name,
+            quota: nexus_sdk::team::UserQuota {
+                workspaces: q.workspaces.map(|w| w as u32),
+                cpus: q.cpus.map(|c| c as f64 / 1e9),
+                memory: q.memory.map(|m| m as u64),
+            },
+            usage: nexus_sdk::team::UserUsage {
+                workspaces: used.workspaces as u32,
+                cpus: used.cpus as f64 / 1e9,
+                memory: used.memory as u64,
+            },
+        })
+    }
 }

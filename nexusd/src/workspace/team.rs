@@ -728,7 +728,7 @@ impl Manager {
                 .collect(),
             allowed: u.allowed.clone(),
             quota: {
-                let q = self.store.quota(u.id)?;
+                let q = self.store.quota(crate::store::team::QuotaScope::User(u.id))?;
                 nexus_sdk::team::UserQuota {
                     workspaces: q.workspaces.map(|w| w as u32),
                     cpus: q.cpus.map(|c| c as f64 / 1e9),
@@ -736,7 +736,7 @@ impl Manager {
                 }
             },
             usage: {
-                let used = self.store.usage(u.id)?;
+                let used = self.store.usage(crate::store::team::QuotaScope::User(u.id))?;
                 nexus_sdk::team::UserUsage {
                     workspaces: used.workspaces as u32,
                     cpus: used.cpus as f64 / 1e9,
@@ -1308,12 +1308,23 @@ impl Manager {
     pub(super) fn container_limits(
         &self,
         owner_id: Option<i64>,
+        org_id: Option<i64>,
         loaded: Option<&nexus_devcontainer::config::Loaded>,
     ) -> Result<(Option<i64>, Option<i64>)> {
         let (Some(_), Some(owner)) = (&self.team, owner_id) else {
             return Ok((None, None));
         };
-        let q = self.store.quota(owner)?;
+        // a dimension is limited when the person's or the org's quota limits it
+        let mine = self.store.quota(crate::store::team::QuotaScope::User(owner))?;
+        let org = match org_id {
+            Some(id) => self.store.quota(crate::store::team::QuotaScope::Org(id))?,
+            None => Default::default(),
+        };
+        let q = crate::store::team::QuotaRecord {
+            workspaces: mine.workspaces.or(org.workspaces),
+            cpus: mine.cpus.or(org.cpus),
+            memory: mine.memory.or(org.memory),
+        };
         let options = match loaded {
             Some(l) => nexus_devcontainer::container_options::run_options(&l.path, &l.config)?,
             None => Default::default(),
@@ -1346,7 +1357,7 @@ impl Manager {
     pub fn user_quota(&self, p: &nexus_sdk::team::UserQuotaParams) -> Result<User> {
         self.team()?;
         let u = self.named(&p.user)?;
-        let mut q = self.store.quota(u.id)?;
+        let mut q = self.store.quota(crate::store::team::QuotaScope::User(u.id))?;
         if let Some(w) = p.workspaces {
             q.workspaces = (w > 0).then_some(i64::from(w));
         }
@@ -1364,7 +1375,7 @@ impl Manager {
             })?;
             q.memory = (bytes > 0).then_some(bytes as i64);
         }
-        self.store.set_quota(u.id, q)?;
+        self.store.set_quota(crate::store::team::QuotaScope::User(u.id), q)?;
         self.user_wire(&self.named(&p.user)?)
     }
 

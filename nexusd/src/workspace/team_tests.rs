@@ -37,6 +37,7 @@ const SIGNED_IN: &[&str] = &[
     m::ORG_MEMBERS_REMOVE,
     m::ORG_LEAVE,
     m::ORG_POLICY,
+    m::ORG_USAGE,
     m::TEAM_CREATE,
     m::TEAM_LIST,
     m::TEAM_ADD_MEMBER,
@@ -108,6 +109,7 @@ const ADMIN: &[&str] = &[
     m::USER_REMOVE,
     m::USER_POLICY,
     m::USER_QUOTA,
+    m::ORG_QUOTA,
     m::AUDIT_LIST,
     m::AUDIT_VERIFY,
 ];
