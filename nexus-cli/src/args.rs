@@ -59,6 +59,9 @@ pub enum WorkspaceCommand {
     Accept(crate::team::AcceptArgs),
     /// Team mode: make another person the workspace's creator.
     Transfer(crate::team::UnshareArgs),
+    /// Team mode, site and org admins: a time-limited shell with a reason,
+    /// recorded in the audit log and shown to the owner.
+    BreakGlass(crate::team::BreakGlassArgs),
 }
 
 /// Flags of `create`.

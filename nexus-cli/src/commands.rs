@@ -215,6 +215,21 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
             println!("{} now belongs to {}", a.name, a.user);
             Ok(0)
         }
+        WorkspaceCommand::BreakGlass(a) => {
+            let s = client
+                .break_glass(&nexus_sdk::team::BreakGlassParams {
+                    workspace: a.name.clone(),
+                    reason: a.reason,
+                    minutes: Some(a.minutes),
+                })
+                .await?;
+            println!(
+                "you may use {} as editor until {} (Unix time); the owner sees why",
+                a.name,
+                s.expires_at.unwrap_or_default()
+            );
+            Ok(0)
+        }
         WorkspaceCommand::Sessions(a) => {
             let sessions = client.ssh_sessions(&a.name).await?;
             crate::output::emit(a.json, &sessions, |sessions| {

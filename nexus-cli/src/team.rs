@@ -266,6 +266,19 @@ fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| format!("{s:?} is no permission: viewer, editor or owner"))
 }
 
+/// Flags of `workspace break-glass`.
+#[derive(Debug, Args)]
+pub struct BreakGlassArgs {
+    /// The workspace.
+    pub name: String,
+    /// Why a shell is needed (shown to the owner, kept in the audit log).
+    #[arg(long)]
+    pub reason: String,
+    /// For how long, in minutes (1 to 240).
+    #[arg(long, default_value_t = 30)]
+    pub minutes: u32,
+}
+
 /// `workspace accept CODE`.
 #[derive(Debug, Args)]
 pub struct AcceptArgs {
@@ -721,14 +734,15 @@ pub async fn unshare(a: UnshareArgs, client: &Client) -> anyhow::Result<i32> {
 pub async fn shares(name: &str, json: bool, client: &Client) -> anyhow::Result<i32> {
     let shares = client.shares(name).await?;
     emit(json, &shares, |shares| {
-        println!("{:<20} {:<8} {:<12} BY", "USER", "ROLE", "EXPIRES");
+        println!("{:<20} {:<8} {:<12} {:<20} REASON", "USER", "ROLE", "EXPIRES", "BY");
         for s in shares {
             println!(
-                "{:<20} {:<8} {:<12} {}",
+                "{:<20} {:<8} {:<12} {:<20} {}",
                 s.user,
                 s.permission.as_str(),
                 s.expires_at.map(|e| e.to_string()).unwrap_or_else(|| "never".into()),
-                s.created_by
+                s.created_by,
+                s.reason.as_deref().unwrap_or("")
             );
         }
     })?;

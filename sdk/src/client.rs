@@ -416,6 +416,11 @@ impl Client {
             .await
     }
 
+    /// `workspace.breakGlass`.
+    pub async fn break_glass(&self, params: &crate::team::BreakGlassParams) -> Result<crate::team::Share, ClientError> {
+        self.call(m::WORKSPACE_BREAK_GLASS, params).await
+    }
+
     /// `workspace.sessions`.
     pub async fn ssh_sessions(&self, name: &str) -> Result<Vec<crate::team::SshSession>, ClientError> {
         self.call(m::WORKSPACE_SESSIONS, NameParams { workspace: name.into() })

@@ -190,6 +190,8 @@ pub const TEAM_REMOVE_MEMBER: &str = "team.removeMember";
 pub const ORG_QUOTA: &str = "org.quota";
 /// `org.usage`: [`crate::team::OrgParams`] → [`crate::team::OrgUsage`].
 pub const ORG_USAGE: &str = "org.usage";
+/// `workspace.breakGlass`: [`crate::team::BreakGlassParams`] → [`crate::team::Share`].
+pub const WORKSPACE_BREAK_GLASS: &str = "workspace.breakGlass";
 /// `workspace.sessions`: [`crate::NameParams`] → `[SshSession]`.
 pub const WORKSPACE_SESSIONS: &str = "workspace.sessions";
 /// `workspace.leave`: [`crate::NameParams`] → `null`; ends the caller's own share.

@@ -566,6 +566,12 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"org":"acme","team":"backend","user":"bo"}"#,
         "null",
     ),
+    call::<BreakGlassParams, Share>(
+        m::WORKSPACE_BREAK_GLASS,
+        "Team mode, site and org admins: a shell in a workspace they may otherwise only see and stop — an editor share of theirs for minutes (default 30, at most 240), with the reason, recorded in the audit log and shown in workspace.shares.",
+        r#"{"workspace":"feat-x","reason":"incident 4711: the build cache is corrupt","minutes":30}"#,
+        r#"{"user":"ana","permission":"editor","expiresAt":1795001800,"createdBy":"ana","createdAt":1795000000,"reason":"incident 4711: the build cache is corrupt"}"#,
+    ),
     call::<NameParams, Vec<SshSession>>(
         m::WORKSPACE_SESSIONS,
         "Team mode: who is connected to a workspace over SSH, with which key, from where and since when.",

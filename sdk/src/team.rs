@@ -186,7 +186,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::TUNNEL_OPEN
         | m::TUNNEL_WRITE
         | m::TUNNEL_CLOSE => Edit,
-        m::WORKSPACE_STOP => Stop,
+        m::WORKSPACE_STOP | m::WORKSPACE_BREAK_GLASS => Stop,
         m::WORKSPACE_SHARE | m::WORKSPACE_UNSHARE | m::WORKSPACE_SHARES | m::WORKSPACE_SHARE_CODE => Share,
         m::WORKSPACE_REMOVE | m::WORKSPACE_TRANSFER => Remove,
         m::IMAGE_PRUNE
@@ -652,6 +652,23 @@ pub struct Share {
     pub created_by: String,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
+    /// Why: an admin's break-glass shell (`workspace.breakGlass`), shown to the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Parameters of `workspace.breakGlass`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakGlassParams {
+    /// The workspace.
+    pub workspace: String,
+    /// Why a shell is needed (5 to 500 characters); recorded in the audit
+    /// log and shown in `workspace.shares`.
+    pub reason: String,
+    /// For how long, in minutes (1 to 240, default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
 }
 
 /// Parameters of `audit.list`.

@@ -733,6 +733,29 @@ fn organizations_scope_their_admins_their_sharing_and_who_leaves() {
     assert!(listed.contains("\"name\": \"w1\""), "{listed}");
     let o = cy.nexus(&d, here, &["workspace", "exec", "w1", "--", "true"], "");
     assert_eq!(o.status.code(), Some(77), "{}", text(&o));
+    // unless they break the glass, with a reason the owner sees
+    let o = cy.nexus(&d, here, &["workspace", "break-glass", "w1", "--reason", "?"], "");
+    assert_eq!(o.status.code(), Some(64), "a reason is needed: {}", text(&o));
+    cy.ok(
+        &d,
+        here,
+        &[
+            "workspace",
+            "break-glass",
+            "w1",
+            "--reason",
+            "incident 42: disk full",
+            "--minutes",
+            "5",
+        ],
+    );
+    let out = cy.ok(&d, here, &["workspace", "exec", "w1", "--", "echo", "glass"]);
+    assert_eq!(out.trim(), "glass");
+    let shares = bo.ok(&d, here, &["workspace", "shares", "w1"]);
+    assert!(shares.contains("incident 42: disk full"), "{shares}");
+    let audit = ana.ok(&d, here, &["audit", "list", "--workspace", "w1", "--json"]);
+    assert!(audit.contains("reason=incident 42: disk full"), "{audit}");
+    cy.ok(&d, here, &["workspace", "leave", "w1"]);
     cy.ok(&d, here, &["workspace", "stop", "w1"]);
 
     // sharing: members only, then nobody

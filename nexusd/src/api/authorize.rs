@@ -53,7 +53,16 @@ fn target(ctx: &Ctx, method: &str, params: Option<&serde_json::Value>) -> (Optio
         _ => field("workspace").or_else(|| field("name")).or_else(|| field("org")),
     };
     let mut detail = Vec::new();
-    for k in ["name", "user", "permission", "expires", "checkpoint", "key"] {
+    for k in [
+        "name",
+        "user",
+        "permission",
+        "expires",
+        "checkpoint",
+        "key",
+        "reason",
+        "minutes",
+    ] {
         if let Some(v) = field(k)
             && !(k == "name" && method != m::WORKSPACE_CREATE && method != m::WORKSPACE_FORK)
         {

@@ -266,6 +266,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method_as(&mut rpc, m::WORKSPACE_SHARE_CODE, team::share_code)?;
     method_as(&mut rpc, m::WORKSPACE_ACCEPT, team::accept)?;
     method(&mut rpc, m::WORKSPACE_TRANSFER, team::transfer)?;
+    method_as(&mut rpc, m::WORKSPACE_BREAK_GLASS, team::break_glass)?;
     method_as(&mut rpc, m::ORG_CREATE, team::org_create)?;
     method_as(&mut rpc, m::ORG_LIST, |_, ctx, caller| team::org_list(ctx, caller))?;
     method_as(&mut rpc, m::ORG_SHOW, team::org_show)?;

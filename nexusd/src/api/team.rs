@@ -279,3 +279,9 @@ pub async fn org_usage(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResul
     let OrgParams { org } = parse(&p)?;
     Ok(ctx.org_usage(&caller, &org)?)
 }
+
+/// `workspace.breakGlass`.
+pub async fn break_glass(p: Params<'static>, ctx: Ctx, caller: Caller) -> RpcResult<Share> {
+    let params: nexus_sdk::team::BreakGlassParams = parse(&p)?;
+    Ok(ctx.break_glass(&caller, &params)?)
+}

@@ -248,6 +248,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE orgs ADD COLUMN quota_workspaces INTEGER;
     ALTER TABLE orgs ADD COLUMN quota_cpus INTEGER;
     ALTER TABLE orgs ADD COLUMN quota_memory INTEGER;",
+    // 14: why an admin's time-limited share (break-glass) was given
+    "ALTER TABLE shares ADD COLUMN reason TEXT;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

@@ -62,6 +62,8 @@ pub struct ShareRecord {
     pub created_by: String,
     /// Seconds since the Unix epoch.
     pub created_at: i64,
+    /// Why, for an admin's break-glass share.
+    pub reason: Option<String>,
 }
 
 /// An audit row.
@@ -530,6 +532,24 @@ impl Store {
         Ok(())
     }
 
+    /// Gives admin `user_id` a break-glass share of workspace `id`: editor
+    /// until `expires_at`, with `reason` (replacing any share of theirs).
+    pub fn put_break_glass(
+        &self,
+        workspace_id: &str,
+        user_id: i64,
+        expires_at: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO shares (workspace_id, user_id, permission, expires_at, created_by, created_at, reason)
+             VALUES (?1, ?2, 'editor', ?3, ?2, ?4, ?5)",
+            params![workspace_id, user_id, expires_at, now, reason],
+        )?;
+        Ok(())
+    }
+
     /// Ends a person's share of workspace `id`; whether there was one.
     pub fn delete_share(&self, workspace_id: &str, user_id: i64) -> Result<bool> {
         Ok(self.conn().execute(
@@ -991,11 +1011,13 @@ impl Store {
     pub fn shares_of(&self, workspace_id: &str, now: i64) -> Result<Vec<ShareRecord>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT u.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at
+            "SELECT u.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at,
+                s.reason
              FROM shares s JOIN users u ON u.id = s.user_id LEFT JOIN users b ON b.id = s.created_by
              WHERE s.workspace_id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2)
              UNION ALL
-             SELECT '@' || t.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at
+             SELECT '@' || t.name AS user, s.permission, s.expires_at, COALESCE(b.name, '-') AS created_by, s.created_at,
+                NULL AS reason
              FROM team_shares s JOIN teams t ON t.id = s.team_id LEFT JOIN users b ON b.id = s.created_by
              WHERE s.workspace_id = ?1 AND (s.expires_at IS NULL OR s.expires_at > ?2) ORDER BY user",
         )?;
@@ -1006,6 +1028,7 @@ impl Store {
                 expires_at: r.get("expires_at")?,
                 created_by: r.get("created_by")?,
                 created_at: r.get("created_at")?,
+                reason: r.get("reason")?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

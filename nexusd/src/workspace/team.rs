@@ -1021,6 +1021,7 @@ impl Manager {
             expires_at: lasts.map(|l| (now + l) as u64),
             created_by: s.user,
             created_at: now as u64,
+            reason: None,
         })
     }
 
@@ -1168,6 +1169,46 @@ impl Manager {
             expires_at: lasts.map(|l| (now + l) as u64),
             created_by: s.user.clone(),
             created_at: now as u64,
+            reason: None,
+        })
+    }
+
+    /// `workspace.breakGlass`: a site or org admin without a share gets a
+    /// time-limited editor share with a reason, shown to the owner in
+    /// `workspace.shares` and kept in the audit log.
+    ///
+    /// Errors: `InvalidParams` for a reason that is too short or long or
+    /// minutes out of range; `Forbidden` for anyone who is no admin of it
+    /// (editors have a shell already).
+    pub fn break_glass(&self, caller: &Caller, p: &nexus_sdk::team::BreakGlassParams) -> Result<Share> {
+        let s = self.person(caller)?;
+        let r = self.store.get(&p.workspace)?;
+        if self.access(&r, &s)? != Some(Access::Admin) {
+            return Err(WorkspaceError::Forbidden(
+                "workspace.breakGlass is for site and org admins without a share: you can reach it already".into(),
+            ));
+        }
+        let reason = p.reason.trim();
+        if !(5..=500).contains(&reason.chars().count()) {
+            return Err(WorkspaceError::InvalidParams(
+                "reason: say why a shell is needed, in 5 to 500 characters".into(),
+            ));
+        }
+        let minutes = p.minutes.unwrap_or(30);
+        if !(1..=240).contains(&minutes) {
+            return Err(WorkspaceError::InvalidParams("minutes: give 1 to 240".into()));
+        }
+        let now = now();
+        let until = now + i64::from(minutes) * 60;
+        self.store.put_break_glass(&r.id, s.user_id, until, reason, now)?;
+        self.write_access(&r)?;
+        Ok(Share {
+            user: s.user.clone(),
+            permission: Role::Editor,
+            expires_at: Some(until as u64),
+            created_by: s.user,
+            created_at: now as u64,
+            reason: Some(reason.to_string()),
         })
     }
 
@@ -1221,6 +1262,7 @@ impl Manager {
                 expires_at: x.expires_at.map(|e| e as u64),
                 created_by: x.created_by,
                 created_at: x.created_at as u64,
+                reason: x.reason,
             })
             .collect())
     }
