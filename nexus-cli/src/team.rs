@@ -103,6 +103,9 @@ pub struct QuotaArgs {
     /// Memory of running workspaces, e.g. 16g (0: no limit).
     #[arg(long)]
     pub memory: Option<String>,
+    /// Storage of worktrees, e.g. 50g (0: no limit).
+    #[arg(long)]
+    pub storage: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -582,19 +585,22 @@ pub async fn user(c: UserCommand, client: &Client) -> anyhow::Result<i32> {
                     workspaces: a.workspaces,
                     cpus: a.cpus,
                     memory: a.memory,
+                    storage: a.storage,
                 })
                 .await?;
             emit(a.json, &u, |u| {
                 let limit = |v: Option<String>| v.unwrap_or_else(|| "no limit".into());
                 println!(
-                    "{}: workspaces {} of {}, CPUs {:.2} of {}, memory {} MiB of {}",
+                    "{}: workspaces {} of {}, CPUs {:.2} of {}, memory {} MiB of {}, storage {} MiB of {}",
                     u.name,
                     u.usage.workspaces,
                     limit(u.quota.workspaces.map(|w| w.to_string())),
                     u.usage.cpus,
                     limit(u.quota.cpus.map(|c| format!("{c:.2}"))),
                     u.usage.memory >> 20,
-                    limit(u.quota.memory.map(|m| format!("{} MiB", m >> 20)))
+                    limit(u.quota.memory.map(|m| format!("{} MiB", m >> 20))),
+                    u.usage.storage >> 20,
+                    limit(u.quota.storage.map(|m| format!("{} MiB", m >> 20)))
                 );
             })?;
         }
@@ -856,19 +862,24 @@ pub struct OrgQuotaArgs {
     /// Memory of running workspaces, e.g. 64g (0: no limit).
     #[arg(long)]
     pub memory: Option<String>,
+    /// Storage of worktrees, e.g. 500g (0: no limit).
+    #[arg(long)]
+    pub storage: Option<String>,
 }
 
 fn print_org_usage(u: &nexus_sdk::team::OrgUsage) {
     let limit = |v: Option<String>| v.unwrap_or_else(|| "no limit".into());
     println!(
-        "{}: workspaces {} of {}, CPUs {:.2} of {}, memory {} MiB of {}",
+        "{}: workspaces {} of {}, CPUs {:.2} of {}, memory {} MiB of {}, storage {} MiB of {}",
         u.org,
         u.usage.workspaces,
         limit(u.quota.workspaces.map(|w| w.to_string())),
         u.usage.cpus,
         limit(u.quota.cpus.map(|c| format!("{c:.2}"))),
         u.usage.memory >> 20,
-        limit(u.quota.memory.map(|m| format!("{} MiB", m >> 20)))
+        limit(u.quota.memory.map(|m| format!("{} MiB", m >> 20))),
+        u.usage.storage >> 20,
+        limit(u.quota.storage.map(|m| format!("{} MiB", m >> 20)))
     );
 }
 
@@ -1086,6 +1097,7 @@ pub async fn org(c: OrgCommand, client: &Client) -> anyhow::Result<i32> {
                     workspaces: a.workspaces,
                     cpus: a.cpus,
                     memory: a.memory,
+                    storage: a.storage,
                 })
                 .await?;
             print_org_usage(&u);

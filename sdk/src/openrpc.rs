@@ -99,12 +99,12 @@ const WS: &str = r#"{"id":"3f9a0c1d2b4e5f60","name":"feat-x","state":"running","
 const CHECKPOINT: &str = r#"{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}"#;
 const CHECKPOINT_LIST: &str = r#"[{"name":"1","number":1,"commit":"0c9e8f7d6c5b4a39281706f5e4d3c2b1a05b1d3a","createdAt":1794990000},{"name":"before-refactor","number":3,"commit":"5b1d3a0c9e8f7d6c5b4a39281706f5e4d3c2b1a0","createdAt":1795000000}]"#;
 const NEW_TOKEN: &str = r#"{"token":"nxs_4fQ8xK2pL9mN3vB7cZ1aS6dF0gH5jT3A2b9c","info":{"id":7,"kind":"session","name":"login","scopes":["workspace:read","workspace:write","workspace:create","workspace:share"],"expiresAt":1795043200,"createdAt":1795000000},"user":"bo"}"#;
-const USER: &str = r#"{"name":"bo","admin":false,"status":"active","hasPassword":false,"keys":[{"fingerprint":"SHA256:q1w2e3r4t5y6u7i8o9p0","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@laptop"}],"allowed":["initializeCommand","capAdd"],"quota":{"workspaces":20,"cpus":8.0,"memory":17179869184},"usage":{"workspaces":2,"cpus":2.0,"memory":4294967296},"createdAt":1795000000}"#;
-const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000},{"name":"bo","admin":false,"status":"suspended","hasPassword":true,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000}]"#;
+const USER: &str = r#"{"name":"bo","admin":false,"status":"active","hasPassword":false,"keys":[{"fingerprint":"SHA256:q1w2e3r4t5y6u7i8o9p0","publicKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk bo@laptop"}],"allowed":["initializeCommand","capAdd"],"quota":{"workspaces":20,"cpus":8.0,"memory":17179869184},"usage":{"workspaces":2,"cpus":2.0,"memory":4294967296,"storage":734003200},"createdAt":1795000000}"#;
+const USERS: &str = r#"[{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0,"storage":0},"createdAt":1795000000},{"name":"bo","admin":false,"status":"suspended","hasPassword":true,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0,"storage":0},"createdAt":1795000000}]"#;
 const SHARE: &str =
     r#"{"user":"bo","permission":"editor","expiresAt":1795028800,"createdBy":"ana","createdAt":1795000000}"#;
 const ORG: &str = r#"{"name":"acme","sharing":"org","role":"admin","current":true,"workspaces":3,"members":[],"createdAt":1795000000}"#;
-const ORG_USAGE: &str = r#"{"org":"acme","quota":{"workspaces":50,"cpus":32.0,"memory":137438953472},"usage":{"workspaces":3,"cpus":3.0,"memory":6442450944}}"#;
+const ORG_USAGE: &str = r#"{"org":"acme","quota":{"workspaces":50,"cpus":32.0,"memory":137438953472},"usage":{"workspaces":3,"cpus":3.0,"memory":6442450944,"storage":1101004800}}"#;
 const STAT: &str = r#"{"name":"main.rs","type":"file","size":1834,"mode":420,"mtime":1795000000}"#;
 
 /// Every method, in the order the docs list them.
@@ -359,7 +359,7 @@ pub const METHODS: &[MethodSpec] = &[
         m::AUTH_WHOAMI,
         "The daemon's mode and, in team mode, the caller and their token.",
         "{}",
-        r#"{"mode":"team","user":{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0},"createdAt":1795000000}}"#,
+        r#"{"mode":"team","user":{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0,"storage":0},"createdAt":1795000000}}"#,
     ),
     call::<UserAddParams, User>(
         m::USER_ADD,

@@ -478,6 +478,10 @@ pub struct UserQuota {
     /// Memory of running workspaces, in bytes (each container is limited to its share).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
+    /// Storage of worktrees, in bytes: a create is refused once the
+    /// measured total reaches it (a bind-mounted worktree cannot be capped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<u64>,
 }
 
 /// What a person uses against their quota.
@@ -490,6 +494,9 @@ pub struct UserUsage {
     pub cpus: f64,
     /// Memory limits of running workspaces, in bytes.
     pub memory: u64,
+    /// Worktrees as last measured (after create, at start and stop), in bytes.
+    #[serde(default)]
+    pub storage: u64,
 }
 
 /// Parameters of `user.quota`: each given member replaces the limit (0:
@@ -508,6 +515,9 @@ pub struct UserQuotaParams {
     /// Memory of running workspaces, Docker's notation (`8g`, `512m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    /// Storage of worktrees, the same notation (`50g`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 /// Parameters of `user.policy`.
@@ -852,6 +862,9 @@ pub struct OrgQuotaParams {
     /// Memory of the org's running workspaces, Docker's notation (`64g`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory: Option<String>,
+    /// Storage of the org's worktrees, the same notation (`500g`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
 }
 
 /// An organization's quota and what its workspaces use (`org.usage`).

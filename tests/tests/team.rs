@@ -606,6 +606,18 @@ fn concurrent_creates_stop_exactly_at_the_workspace_quota() {
     ana.ok(&d, here, &["workspace", "rm", made[1], "--force"]);
     let o = ana.nexus(&d, here, &["workspace", "create", "q99", "--image", BUSYBOX], "");
     assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    // storage: the worktrees were measured; past the limit, no new workspace
+    let shown = ana.ok(
+        &d,
+        here,
+        &["user", "quota", "ana", "--workspaces", "0", "--storage", "1", "--json"],
+    );
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("json");
+    assert!(shown["usage"]["storage"].as_u64().is_some_and(|b| b > 0), "{shown}");
+    let o = ana.nexus(&d, here, &["workspace", "create", "q98", "--image", BUSYBOX], "");
+    assert_eq!(o.status.code(), Some(75), "{}", text(&o));
+    assert!(text(&o).contains("over quota: storage"), "{}", text(&o));
+    d.assert_no_leftovers(&repo, "q98", false);
 }
 
 #[test]

@@ -250,6 +250,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE orgs ADD COLUMN quota_memory INTEGER;",
     // 14: why an admin's time-limited share (break-glass) was given
     "ALTER TABLE shares ADD COLUMN reason TEXT;",
+    // 15: storage quotas and what each worktree was last measured at
+    "ALTER TABLE users ADD COLUMN quota_storage INTEGER;
+    ALTER TABLE orgs ADD COLUMN quota_storage INTEGER;
+    ALTER TABLE workspaces ADD COLUMN storage_bytes INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

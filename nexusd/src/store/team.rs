@@ -351,12 +351,24 @@ impl Store {
         Ok(usage_of(&self.conn(), scope, None)?)
     }
 
+    /// Records what workspace `id`'s worktree measured, in bytes.
+    pub fn set_storage(&self, workspace_id: &str, bytes: i64) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET storage_bytes = ?2 WHERE id = ?1",
+            params![workspace_id, bytes],
+        )?;
+        Ok(())
+    }
+
     /// Sets a person's or organization's quota (lowering it evicts nothing).
     pub fn set_quota(&self, scope: QuotaScope, q: QuotaRecord) -> Result<()> {
         let (table, _, id) = scope.table();
         self.conn().execute(
-            &format!("UPDATE {table} SET quota_workspaces = ?2, quota_cpus = ?3, quota_memory = ?4 WHERE id = ?1"),
-            params![id, q.workspaces, q.cpus, q.memory],
+            &format!(
+                "UPDATE {table} SET quota_workspaces = ?2, quota_cpus = ?3, quota_memory = ?4, quota_storage = ?5
+                 WHERE id = ?1"
+            ),
+            params![id, q.workspaces, q.cpus, q.memory, q.storage],
         )?;
         Ok(())
     }
@@ -1135,6 +1147,8 @@ pub struct QuotaRecord {
     pub cpus: Option<i64>,
     /// Memory of running workspaces, in bytes.
     pub memory: Option<i64>,
+    /// Storage of worktrees as last measured, in bytes.
+    pub storage: Option<i64>,
 }
 
 /// What a person uses against their quota.
@@ -1146,6 +1160,8 @@ pub struct UsageRecord {
     pub cpus: i64,
     /// Memory limits of running (and creating) workspaces, in bytes.
     pub memory: i64,
+    /// Worktrees as last measured, in bytes.
+    pub storage: i64,
 }
 
 /// Whose quota: a person's or an organization's.
@@ -1169,13 +1185,14 @@ impl QuotaScope {
 fn quota_of(tx: &rusqlite::Connection, scope: QuotaScope) -> rusqlite::Result<QuotaRecord> {
     let (table, _, id) = scope.table();
     tx.query_row(
-        &format!("SELECT quota_workspaces, quota_cpus, quota_memory FROM {table} WHERE id = ?1"),
+        &format!("SELECT quota_workspaces, quota_cpus, quota_memory, quota_storage FROM {table} WHERE id = ?1"),
         [id],
         |r| {
             Ok(QuotaRecord {
                 workspaces: r.get(0)?,
                 cpus: r.get(1)?,
                 memory: r.get(2)?,
+                storage: r.get(3)?,
             })
         },
     )
@@ -1189,7 +1206,8 @@ fn usage_of(tx: &rusqlite::Connection, scope: QuotaScope, except: Option<&str>) 
         &format!(
             "SELECT COUNT(*),
                 COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_cpus END), 0),
-                COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_memory END), 0)
+                COALESCE(SUM(CASE WHEN state IN ('running', 'creating') THEN limit_memory END), 0),
+                COALESCE(SUM(storage_bytes), 0)
              FROM workspaces WHERE {column} = ?1 AND (?2 IS NULL OR id != ?2)"
         ),
         params![id, except],
@@ -1198,6 +1216,7 @@ fn usage_of(tx: &rusqlite::Connection, scope: QuotaScope, except: Option<&str>) 
                 workspaces: r.get(0)?,
                 cpus: r.get(1)?,
                 memory: r.get(2)?,
+                storage: r.get(3)?,
             })
         },
     )
@@ -1267,10 +1286,24 @@ fn check_scope(
         && used.memory + asked > limit
     {
         return Err(StoreError::Quota {
-            of,
+            of: of.clone(),
             dimension: "memory",
             used: mib(used.memory),
             requested: mib(asked),
+            limit: mib(limit),
+        });
+    }
+    // storage cannot be capped (a bind-mounted worktree): a new workspace is
+    // refused once the last measurements reach the limit
+    if let Some(limit) = q.storage
+        && workspaces > 0
+        && used.storage >= limit
+    {
+        return Err(StoreError::Quota {
+            of,
+            dimension: "storage",
+            used: mib(used.storage),
+            requested: "a new worktree".into(),
             limit: mib(limit),
         });
     }

@@ -360,6 +360,11 @@ impl Manager {
             })?;
             q.memory = (bytes > 0).then_some(bytes as i64);
         }
+        if let Some(m) = &p.storage {
+            let bytes = nexus_devcontainer::container_options::parse_bytes(m)
+                .ok_or_else(|| WorkspaceError::InvalidParams(format!("storage: {m:?} is not a size such as 500g")))?;
+            q.storage = (bytes > 0).then_some(bytes as i64);
+        }
         self.store.set_quota(scope, q)?;
         self.org_usage(caller, &p.org)
     }
@@ -376,11 +381,13 @@ impl Manager {
                 workspaces: q.workspaces.map(|w| w as u32),
                 cpus: q.cpus.map(|c| c as f64 / 1e9),
                 memory: q.memory.map(|m| m as u64),
+                storage: q.storage.map(|m| m as u64),
             },
             usage: nexus_sdk::team::UserUsage {
                 workspaces: used.workspaces as u32,
                 cpus: used.cpus as f64 / 1e9,
                 memory: used.memory as u64,
+                storage: used.storage as u64,
             },
         })
     }

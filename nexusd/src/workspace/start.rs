@@ -135,6 +135,7 @@ impl Manager {
         if let Err(e) = self.write_access(r) {
             tracing::error!(workspace = %r.name, "cannot write the access list: {e}");
         }
+        self.measure_storage(r).await;
         self.watch_ports(r);
         self.forward_declared(r).await;
         Ok(())
@@ -153,6 +154,7 @@ impl Manager {
         self.store.set_state(&r.id, WorkspaceState::Stopped)?;
         r.state = WorkspaceState::Stopped;
         self.events.state(name, Some(WorkspaceState::Stopped));
+        self.measure_storage(&r).await;
         Ok(r)
     }
 

@@ -733,6 +733,7 @@ impl Manager {
                     workspaces: q.workspaces.map(|w| w as u32),
                     cpus: q.cpus.map(|c| c as f64 / 1e9),
                     memory: q.memory.map(|m| m as u64),
+                    storage: q.storage.map(|m| m as u64),
                 }
             },
             usage: {
@@ -741,6 +742,7 @@ impl Manager {
                     workspaces: used.workspaces as u32,
                     cpus: used.cpus as f64 / 1e9,
                     memory: used.memory as u64,
+                    storage: used.storage as u64,
                 }
             },
             created_at: u.created_at as u64,
@@ -1366,6 +1368,7 @@ impl Manager {
             workspaces: mine.workspaces.or(org.workspaces),
             cpus: mine.cpus.or(org.cpus),
             memory: mine.memory.or(org.memory),
+            storage: mine.storage.or(org.storage),
         };
         let options = match loaded {
             Some(l) => nexus_devcontainer::container_options::run_options(&l.path, &l.config)?,
@@ -1417,8 +1420,43 @@ impl Manager {
             })?;
             q.memory = (bytes > 0).then_some(bytes as i64);
         }
+        if let Some(m) = &p.storage {
+            let bytes = nexus_devcontainer::container_options::parse_bytes(m)
+                .ok_or_else(|| WorkspaceError::InvalidParams(format!("storage: {m:?} is not a size such as 50g")))?;
+            q.storage = (bytes > 0).then_some(bytes as i64);
+        }
         self.store.set_quota(crate::store::team::QuotaScope::User(u.id), q)?;
         self.user_wire(&self.named(&p.user)?)
+    }
+
+    /// Measures workspace `r`'s worktree (team mode): the bytes of its
+    /// files, recorded for the storage quotas. Docker cannot cap a
+    /// bind-mounted directory, so it is measured after a create and at each
+    /// start and stop. A failure is logged, not returned.
+    pub(super) async fn measure_storage(&self, r: &WorkspaceRecord) {
+        if self.team.is_none() {
+            return;
+        }
+        let root = std::path::PathBuf::from(&r.worktree);
+        let bytes = tokio::task::spawn_blocking(move || {
+            fn walk(dir: &std::path::Path) -> u64 {
+                let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+                entries
+                    .flatten()
+                    .map(|e| match e.file_type() {
+                        Ok(t) if t.is_dir() => walk(&e.path()),
+                        Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+                        _ => 0,
+                    })
+                    .sum()
+            }
+            walk(&root)
+        })
+        .await
+        .unwrap_or(0);
+        if let Err(e) = self.store.set_storage(&r.id, bytes as i64) {
+            tracing::error!(workspace = %r.name, "cannot record the worktree's size: {e}");
+        }
     }
 
     /// The creator's name of a record, in team mode.
