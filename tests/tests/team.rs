@@ -86,6 +86,24 @@ fn make_team(d: &mut Daemon, key: &Path) {
     d.spawn();
 }
 
+/// A team-mode daemon whose site admin `ana` is signed in, with each of
+/// `others` added by her (their key) and signed in: the daemon, a
+/// repository, ana, and the others in order.
+fn team_of(others: &[&str]) -> (Daemon, Repo, Person, Vec<Person>) {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ana = Person::new(d.root.path(), "ana");
+    let people: Vec<Person> = others.iter().map(|n| Person::new(d.root.path(), n)).collect();
+    make_team(&mut d, &ana.public_key());
+    ana.ok(&d, repo.path(), &["auth", "login"]);
+    for (name, who) in others.iter().zip(&people) {
+        let key = who.public_key().display().to_string();
+        ana.ok(&d, repo.path(), &["user", "add", name, "--key", &key]);
+        who.ok(&d, repo.path(), &["auth", "login"]);
+    }
+    (d, repo, ana, people)
+}
+
 #[test]
 fn a_team_session_is_audited_row_by_row_and_access_follows_shares() {
     let mut d = Daemon::start();
@@ -622,22 +640,9 @@ fn concurrent_creates_stop_exactly_at_the_workspace_quota() {
 
 #[test]
 fn share_codes_transfers_and_ssh_config_of_shared_workspaces() {
-    let mut d = Daemon::start();
-    let repo = Repo::new();
-    let ana = Person::new(d.root.path(), "ana");
-    let bo = Person::new(d.root.path(), "bo");
-    let cy = Person::new(d.root.path(), "cy");
-    make_team(&mut d, &ana.public_key());
+    let (d, repo, ana, people) = team_of(&["bo", "cy"]);
     let here = repo.path();
-    ana.ok(&d, here, &["auth", "login"]);
-    for (name, who) in [("bo", &bo), ("cy", &cy)] {
-        ana.ok(
-            &d,
-            here,
-            &["user", "add", name, "--key", &who.public_key().display().to_string()],
-        );
-        who.ok(&d, here, &["auth", "login"]);
-    }
+    let [bo, cy] = &people[..] else { unreachable!() };
     ana.ok(&d, here, &["workspace", "create", "api", "--image", BUSYBOX]);
 
     // a code for one person: the second is refused, as is a made-up one
@@ -692,27 +697,9 @@ fn share_codes_transfers_and_ssh_config_of_shared_workspaces() {
 
 #[test]
 fn organizations_scope_their_admins_their_sharing_and_who_leaves() {
-    let mut d = Daemon::start();
-    let repo = Repo::new();
-    let ana = Person::new(d.root.path(), "ana");
-    let people: Vec<(&str, Person)> = ["bo", "cy", "dan"]
-        .into_iter()
-        .map(|n| (n, Person::new(d.root.path(), n)))
-        .collect();
-    make_team(&mut d, &ana.public_key());
+    let (d, repo, ana, people) = team_of(&["bo", "cy", "dan"]);
     let here = repo.path();
-    ana.ok(&d, here, &["auth", "login"]);
-    for (name, who) in &people {
-        ana.ok(
-            &d,
-            here,
-            &["user", "add", name, "--key", &who.public_key().display().to_string()],
-        );
-        who.ok(&d, here, &["auth", "login"]);
-    }
-    let [(_, bo), (_, cy), (_, dan)] = &people[..] else {
-        unreachable!()
-    };
+    let [bo, cy, dan] = &people[..] else { unreachable!() };
 
     // cy makes acme and invites bo; an invitation serves once
     cy.ok(&d, here, &["org", "create", "acme"]);
@@ -808,27 +795,9 @@ fn organizations_scope_their_admins_their_sharing_and_who_leaves() {
 
 #[test]
 fn a_share_with_a_team_reaches_its_members_while_they_are_in_it() {
-    let mut d = Daemon::start();
-    let repo = Repo::new();
-    let ana = Person::new(d.root.path(), "ana");
-    let people: Vec<(&str, Person)> = ["bo", "cy", "dan", "eve"]
-        .into_iter()
-        .map(|n| (n, Person::new(d.root.path(), n)))
-        .collect();
-    make_team(&mut d, &ana.public_key());
+    let (d, repo, _, people) = team_of(&["bo", "cy", "dan", "eve"]);
     let here = repo.path();
-    ana.ok(&d, here, &["auth", "login"]);
-    for (name, who) in &people {
-        ana.ok(
-            &d,
-            here,
-            &["user", "add", name, "--key", &who.public_key().display().to_string()],
-        );
-        who.ok(&d, here, &["auth", "login"]);
-    }
-    let [(_, bo), (_, cy), (_, dan), _] = &people[..] else {
-        unreachable!()
-    };
+    let [bo, cy, dan, _] = &people[..] else { unreachable!() };
     cy.ok(&d, here, &["org", "create", "acme"]);
     for who in [bo, dan] {
         let code = cy.ok(&d, here, &["org", "invite", "acme"]);

@@ -343,28 +343,7 @@ impl Manager {
         let (org, _) = self.org_for(&s, &p.org, true)?;
         let scope = crate::store::team::QuotaScope::Org(org.id);
         let mut q = self.store.quota(scope)?;
-        if let Some(w) = p.workspaces {
-            q.workspaces = (w > 0).then_some(i64::from(w));
-        }
-        if let Some(c) = p.cpus {
-            if !(c.is_finite() && c >= 0.0) {
-                return Err(WorkspaceError::InvalidParams(format!(
-                    "cpus: {c} is not a number of CPUs"
-                )));
-            }
-            q.cpus = (c > 0.0).then_some((c * 1e9) as i64);
-        }
-        if let Some(m) = &p.memory {
-            let bytes = nexus_devcontainer::container_options::parse_bytes(m).ok_or_else(|| {
-                WorkspaceError::InvalidParams(format!("memory: {m:?} is not a size such as 8g or 512m"))
-            })?;
-            q.memory = (bytes > 0).then_some(bytes as i64);
-        }
-        if let Some(m) = &p.storage {
-            let bytes = nexus_devcontainer::container_options::parse_bytes(m)
-                .ok_or_else(|| WorkspaceError::InvalidParams(format!("storage: {m:?} is not a size such as 500g")))?;
-            q.storage = (bytes > 0).then_some(bytes as i64);
-        }
+        super::team::set_limits(&mut q, p.workspaces, p.cpus, p.memory.as_deref(), p.storage.as_deref())?;
         self.store.set_quota(scope, q)?;
         self.org_usage(caller, &p.org)
     }
@@ -377,18 +356,8 @@ impl Manager {
         let (q, used) = (self.store.quota(scope)?, self.store.usage(scope)?);
         Ok(nexus_sdk::team::OrgUsage {
             org: org.name,
-            quota: nexus_sdk::team::UserQuota {
-                workspaces: q.workspaces.map(|w| w as u32),
-                cpus: q.cpus.map(|c| c as f64 / 1e9),
-                memory: q.memory.map(|m| m as u64),
-                storage: q.storage.map(|m| m as u64),
-            },
-            usage: nexus_sdk::team::UserUsage {
-                workspaces: used.workspaces as u32,
-                cpus: used.cpus as f64 / 1e9,
-                memory: used.memory as u64,
-                storage: used.storage as u64,
-            },
+            quota: super::team::quota_wire(q),
+            usage: super::team::usage_wire(used),
         })
     }
 }

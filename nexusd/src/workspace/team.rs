@@ -172,6 +172,61 @@ fn check_user_name(name: &str) -> Result<()> {
     check_name("name", name)
 }
 
+/// Sets the limits given (0: no limit) of quota `q`.
+///
+/// Errors: `InvalidParams` naming a value that is no number of CPUs or no size.
+pub(super) fn set_limits(
+    q: &mut crate::store::team::QuotaRecord,
+    workspaces: Option<u32>,
+    cpus: Option<f64>,
+    memory: Option<&str>,
+    storage: Option<&str>,
+) -> Result<()> {
+    let size = |field: &str, text: &str| {
+        nexus_devcontainer::container_options::parse_bytes(text)
+            .map(|b| (b > 0).then_some(b as i64))
+            .ok_or_else(|| WorkspaceError::InvalidParams(format!("{field}: {text:?} is not a size such as 8g or 512m")))
+    };
+    if let Some(w) = workspaces {
+        q.workspaces = (w > 0).then_some(i64::from(w));
+    }
+    if let Some(c) = cpus {
+        if !(c.is_finite() && c >= 0.0) {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "cpus: {c} is not a number of CPUs"
+            )));
+        }
+        q.cpus = (c > 0.0).then_some((c * 1e9) as i64);
+    }
+    if let Some(m) = memory {
+        q.memory = size("memory", m)?;
+    }
+    if let Some(m) = storage {
+        q.storage = size("storage", m)?;
+    }
+    Ok(())
+}
+
+/// The wire form of a quota.
+pub(super) fn quota_wire(q: crate::store::team::QuotaRecord) -> nexus_sdk::team::UserQuota {
+    nexus_sdk::team::UserQuota {
+        workspaces: q.workspaces.map(|w| w as u32),
+        cpus: q.cpus.map(|c| c as f64 / 1e9),
+        memory: q.memory.map(|m| m as u64),
+        storage: q.storage.map(|m| m as u64),
+    }
+}
+
+/// The wire form of a usage.
+pub(super) fn usage_wire(u: crate::store::team::UsageRecord) -> nexus_sdk::team::UserUsage {
+    nexus_sdk::team::UserUsage {
+        workspaces: u.workspaces as u32,
+        cpus: u.cpus as f64 / 1e9,
+        memory: u.memory as u64,
+        storage: u.storage as u64,
+    }
+}
+
 fn unknown_user(name: &str) -> WorkspaceError {
     WorkspaceError::InvalidParams(format!("user: no person named {name:?} (nexus user list shows them)"))
 }
@@ -727,24 +782,8 @@ impl Manager {
                 })
                 .collect(),
             allowed: u.allowed.clone(),
-            quota: {
-                let q = self.store.quota(crate::store::team::QuotaScope::User(u.id))?;
-                nexus_sdk::team::UserQuota {
-                    workspaces: q.workspaces.map(|w| w as u32),
-                    cpus: q.cpus.map(|c| c as f64 / 1e9),
-                    memory: q.memory.map(|m| m as u64),
-                    storage: q.storage.map(|m| m as u64),
-                }
-            },
-            usage: {
-                let used = self.store.usage(crate::store::team::QuotaScope::User(u.id))?;
-                nexus_sdk::team::UserUsage {
-                    workspaces: used.workspaces as u32,
-                    cpus: used.cpus as f64 / 1e9,
-                    memory: used.memory as u64,
-                    storage: used.storage as u64,
-                }
-            },
+            quota: quota_wire(self.store.quota(crate::store::team::QuotaScope::User(u.id))?),
+            usage: usage_wire(self.store.usage(crate::store::team::QuotaScope::User(u.id))?),
             created_at: u.created_at as u64,
         })
     }
@@ -1403,28 +1442,7 @@ impl Manager {
         self.team()?;
         let u = self.named(&p.user)?;
         let mut q = self.store.quota(crate::store::team::QuotaScope::User(u.id))?;
-        if let Some(w) = p.workspaces {
-            q.workspaces = (w > 0).then_some(i64::from(w));
-        }
-        if let Some(c) = p.cpus {
-            if !(c.is_finite() && c >= 0.0) {
-                return Err(WorkspaceError::InvalidParams(format!(
-                    "cpus: {c} is not a number of CPUs"
-                )));
-            }
-            q.cpus = (c > 0.0).then_some((c * 1e9) as i64);
-        }
-        if let Some(m) = &p.memory {
-            let bytes = nexus_devcontainer::container_options::parse_bytes(m).ok_or_else(|| {
-                WorkspaceError::InvalidParams(format!("memory: {m:?} is not a size such as 8g or 512m"))
-            })?;
-            q.memory = (bytes > 0).then_some(bytes as i64);
-        }
-        if let Some(m) = &p.storage {
-            let bytes = nexus_devcontainer::container_options::parse_bytes(m)
-                .ok_or_else(|| WorkspaceError::InvalidParams(format!("storage: {m:?} is not a size such as 50g")))?;
-            q.storage = (bytes > 0).then_some(bytes as i64);
-        }
+        set_limits(&mut q, p.workspaces, p.cpus, p.memory.as_deref(), p.storage.as_deref())?;
         self.store.set_quota(crate::store::team::QuotaScope::User(u.id), q)?;
         self.user_wire(&self.named(&p.user)?)
     }
