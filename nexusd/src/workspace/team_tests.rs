@@ -144,17 +144,19 @@ enum Who {
     Editor,
     SharedOwner,
     Creator,
+    OrgAdmin,
     SiteAdmin,
     Suspended,
 }
 
-const EVERYONE: [Who; 8] = [
+const EVERYONE: [Who; 9] = [
     Who::Anonymous,
     Who::Stranger,
     Who::Viewer,
     Who::Editor,
     Who::SharedOwner,
     Who::Creator,
+    Who::OrgAdmin,
     Who::SiteAdmin,
     Who::Suspended,
 ];
@@ -176,7 +178,7 @@ fn expected(method: &str, who: Who) -> Answer {
         Who::Editor => 2,
         Who::SharedOwner => 3,
         Who::Creator => 4,
-        Who::SiteAdmin => 10,
+        Who::OrgAdmin | Who::SiteAdmin => 10,
     };
     if ANONYMOUS.contains(&method) || SIGNED_IN.contains(&method) {
         return Allowed;
@@ -184,7 +186,8 @@ fn expected(method: &str, who: Who) -> Answer {
     if ADMIN.contains(&method) {
         return if who == Who::SiteAdmin { Allowed } else { Forbidden };
     }
-    let admin = who == Who::SiteAdmin;
+    // the workspace's org admin and a site admin stand alike towards it
+    let admin = matches!(who, Who::SiteAdmin | Who::OrgAdmin);
     if rank == 0 {
         return NotFound;
     }
@@ -255,8 +258,9 @@ fn record(id: &str, name: &str, owner: i64) -> WorkspaceRecord {
 }
 
 /// A team: `ana` (site admin, no share of `api`), `cy` creator of `api`,
-/// `vi` viewer, `ed` editor, `ow` shared owner, `st` a stranger, `su`
-/// suspended (an editor); a session token each.
+/// `vi` viewer, `ed` editor, `ow` shared owner, `oa` admin of org `acme`
+/// that `api` belongs to, `st` a stranger, `su` suspended (an editor); a
+/// session token each.
 fn team() -> Team {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -266,13 +270,17 @@ fn team() -> Team {
     let line = keys::public_line(&key).expect("line");
     super::team::init(&store, &data, "ana", &[line], "0".repeat(64).as_str()).expect("init");
     let mut ids = std::collections::HashMap::new();
-    for name in ["cy", "vi", "ed", "ow", "st", "su"] {
+    for name in ["cy", "vi", "ed", "ow", "oa", "st", "su"] {
         let u = store.add_user(name, false, None, &[], 0).expect("user");
         ids.insert(name, u.id);
     }
-    store
-        .insert_creating(&record("00000000000000a1", "api", ids["cy"]), (48200, 48210), |_| true)
-        .expect("record");
+    let acme = store.add_org("acme", ids["oa"], 0).expect("org");
+    store.put_org_member(acme.id, ids["cy"], "member").expect("member");
+    let api = WorkspaceRecord {
+        org_id: Some(acme.id),
+        ..record("00000000000000a1", "api", ids["cy"])
+    };
+    store.insert_creating(&api, (48200, 48210), |_| true).expect("record");
     for (name, role) in [
         ("vi", Role::Viewer),
         ("ed", Role::Editor),
@@ -304,7 +312,7 @@ fn team() -> Team {
     .expect("manager");
     assert_eq!(manager.mode(), nexus_sdk::team::Mode::Team);
     let mut tokens = std::collections::HashMap::new();
-    for name in ["ana", "cy", "vi", "ed", "ow", "st", "su"] {
+    for name in ["ana", "cy", "vi", "ed", "ow", "oa", "st", "su"] {
         let user = manager.store.user(name).expect("user").expect("exists");
         let scopes = [
             Scope::WorkspaceRead,
@@ -338,6 +346,7 @@ impl Team {
             Who::Editor => Some(&self.tokens["ed"]),
             Who::SharedOwner => Some(&self.tokens["ow"]),
             Who::Creator => Some(&self.tokens["cy"]),
+            Who::OrgAdmin => Some(&self.tokens["oa"]),
             Who::SiteAdmin => Some(&self.tokens["ana"]),
             Who::Suspended => Some(&self.tokens["su"]),
         };
