@@ -227,6 +227,26 @@ pub(super) fn usage_wire(u: crate::store::team::UsageRecord) -> nexus_sdk::team:
     }
 }
 
+/// Refuses a share above editor by anyone but the creator (`creator`:
+/// whether the caller created the workspace).
+fn share_cap(creator: bool, permission: Role) -> Result<()> {
+    if !creator && permission > Role::Editor {
+        return Err(WorkspaceError::Forbidden(
+            "permission: a shared owner may share as viewer or editor only".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// How long a share or token lasts, in seconds, from `expires` (`8h`,
+/// `30d`; absent: until ended). Errors: `InvalidParams` naming `expires`.
+fn parse_expiry(expires: Option<&str>) -> Result<Option<i64>> {
+    expires
+        .map(|e| nexus_sdk::team::parse_duration(e).map(|d| d as i64))
+        .transpose()
+        .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))
+}
+
 fn unknown_user(name: &str) -> WorkspaceError {
     WorkspaceError::InvalidParams(format!("user: no person named {name:?} (nexus user list shows them)"))
 }
@@ -968,12 +988,7 @@ impl Manager {
                 above.as_str()
             )));
         }
-        let lasts = p
-            .expires
-            .as_deref()
-            .map(|e| nexus_sdk::team::parse_duration(e).map(|d| d as i64))
-            .transpose()
-            .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))?;
+        let lasts = parse_expiry(p.expires.as_deref())?;
         if let Some(w) = &p.workspaces {
             for name in w {
                 self.authorize(caller, nexus_sdk::methods::WORKSPACE_GET, Some(name))
@@ -1035,17 +1050,8 @@ impl Manager {
             )));
         }
         self.check_sharing(&r, Some(grantee.id))?;
-        if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
-            return Err(WorkspaceError::Forbidden(
-                "permission: a shared owner may share as viewer or editor only".into(),
-            ));
-        }
-        let lasts = p
-            .expires
-            .as_deref()
-            .map(|e| nexus_sdk::team::parse_duration(e).map(|d| d as i64))
-            .transpose()
-            .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))?;
+        share_cap(r.owner_id == Some(s.user_id), p.permission)?;
+        let lasts = parse_expiry(p.expires.as_deref())?;
         let now = now();
         self.store.put_share(
             &r.id,
@@ -1078,11 +1084,7 @@ impl Manager {
         let s = self.person(caller)?;
         let r = self.store.get(&p.workspace)?;
         self.check_sharing(&r, None)?;
-        if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
-            return Err(WorkspaceError::Forbidden(
-                "permission: a shared owner may share as viewer or editor only".into(),
-            ));
-        }
+        share_cap(r.owner_id == Some(s.user_id), p.permission)?;
         let lasts = nexus_sdk::team::parse_duration(p.expires.as_deref().unwrap_or("1h"))
             .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))? as i64;
         if p.max_uses == Some(0) {
@@ -1189,17 +1191,8 @@ impl Manager {
     fn share_with_team(&self, s: &Session, r: &WorkspaceRecord, team: &str, p: &ShareParams) -> Result<Share> {
         let id = self.team_of(r, team)?;
         self.check_sharing(r, None)?;
-        if r.owner_id != Some(s.user_id) && p.permission > Role::Editor {
-            return Err(WorkspaceError::Forbidden(
-                "permission: a shared owner may share as viewer or editor only".into(),
-            ));
-        }
-        let lasts = p
-            .expires
-            .as_deref()
-            .map(|e| nexus_sdk::team::parse_duration(e).map(|d| d as i64))
-            .transpose()
-            .map_err(|m| WorkspaceError::InvalidParams(format!("expires: {m}")))?;
+        share_cap(r.owner_id == Some(s.user_id), p.permission)?;
+        let lasts = parse_expiry(p.expires.as_deref())?;
         let now = now();
         self.store
             .put_team_share(&r.id, id, p.permission.as_str(), lasts.map(|l| now + l), s.user_id, now)?;
