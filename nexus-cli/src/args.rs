@@ -86,9 +86,11 @@ pub struct CreateArgs {
     /// Public key to authorize [default: every ~/.ssh/*.pub].
     #[arg(long)]
     pub ssh_key: Option<PathBuf>,
-    /// Repository directory [default: the current directory].
-    #[arg(long, short = 'C')]
-    pub repo: Option<PathBuf>,
+    /// Repository directory [default: the current directory], or a git URL
+    /// (https://, ssh://, git://, file://, user@host:path): the daemon then
+    /// keeps a mirror of it and `git push` in the workspace goes back to it.
+    #[arg(long, short = 'C', value_name = "DIR|URL")]
+    pub repo: Option<String>,
     /// Print the workspace as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -320,16 +320,36 @@ async fn with_progress<T>(
     Ok(answer?)
 }
 
+/// Whether `--repo` names a git URL rather than a directory: a
+/// `scheme://`, or scp-like `[user@]host:path` (no `/` before the first
+/// `:`), and no such directory here.
+fn is_url(repo: &str) -> bool {
+    if std::path::Path::new(repo).exists() {
+        return false;
+    }
+    repo.contains("://")
+        || repo
+            .split_once(':')
+            .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'))
+}
+
+/// `dir` as an absolute path with symbolic links resolved.
+fn absolute_dir(dir: &std::path::Path) -> anyhow::Result<String> {
+    let abs = std::fs::canonicalize(dir).with_context(|| format!("no directory {}", dir.display()))?;
+    Ok(abs.display().to_string())
+}
+
 async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
     let keys = ssh::user_keys(a.ssh_key.as_deref())?;
-    let repo = match a.repo {
-        Some(p) => p,
-        None => std::env::current_dir().context("cannot read the current directory")?,
+    let repository = match a.repo {
+        // a URL is the daemon's to fetch; a directory is made absolute here
+        Some(url) if is_url(&url) => url,
+        Some(dir) => absolute_dir(std::path::Path::new(&dir))?,
+        None => absolute_dir(&std::env::current_dir().context("cannot read the current directory")?)?,
     };
-    let repo = std::fs::canonicalize(&repo).with_context(|| format!("no directory {}", repo.display()))?;
     let params = CreateParams {
         name: a.name.clone(),
-        repository: repo.display().to_string(),
+        repository,
         from: a.from,
         image: a.image,
         config: a.config,

@@ -27,6 +27,10 @@ pub enum WorkspaceError {
     /// The path is not in a git repository.
     #[error("{0} is not inside a git repository: run `git init` there, or run nexus inside a repository")]
     NotAGitRepository(String),
+    /// A repository URL could not be fetched (the whole message: URL,
+    /// git's words, what to check).
+    #[error("{0}")]
+    RepositoryUnreachable(String),
     /// `from` names nothing.
     #[error("{0:?} names no commit in the repository: check it with `git rev-parse {0}`")]
     RefNotFound(String),
@@ -192,7 +196,9 @@ impl WorkspaceError {
             WorkspaceError::InvalidName(_) => ErrorKind::InvalidName,
             WorkspaceError::NameTaken(_) | WorkspaceError::WorktreeExists(_) => ErrorKind::NameTaken,
             WorkspaceError::NotFound(_) => ErrorKind::NotFound,
-            WorkspaceError::NotAGitRepository(_) => ErrorKind::NotAGitRepository,
+            WorkspaceError::NotAGitRepository(_) | WorkspaceError::RepositoryUnreachable(_) => {
+                ErrorKind::NotAGitRepository
+            }
             WorkspaceError::RefNotFound(_) => ErrorKind::RefNotFound,
             WorkspaceError::ImageNotFound { .. } => ErrorKind::ImageNotFound,
             WorkspaceError::DockerUnavailable(_) => ErrorKind::DockerUnavailable,

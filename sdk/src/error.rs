@@ -19,7 +19,8 @@ pub enum ErrorKind {
     NameTaken,
     /// No workspace of that name.
     NotFound,
-    /// The directory is not inside a git repository.
+    /// The directory is not inside a git repository, or a repository URL
+    /// could not be fetched.
     NotAGitRepository,
     /// `from` names no commit in the repository.
     RefNotFound,

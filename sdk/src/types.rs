@@ -80,9 +80,18 @@ pub struct CreateParams {
     /// Workspace name: `[a-z0-9][a-z0-9-]{0,62}` (a git branch component and a
     /// DNS label at once).
     pub name: String,
-    /// Absolute host path of any directory inside the git repository.
+    /// Absolute host path of any directory inside the git repository; or a
+    /// git URL (`https://`, `ssh://`, `git://`, `file://`, `user@host:path`;
+    /// anything not starting with `/`): the daemon then keeps a bare mirror
+    /// of it in its data directory (one per URL, and per creator in team
+    /// mode), fetches it on each create, and adds the worktree to the
+    /// mirror; `origin` is the URL, so `git push` in the workspace goes
+    /// back to it. The daemon's user fetches: its SSH keys or agent and git
+    /// credential helpers apply; a URL holding a password is refused.
     pub repository: String,
-    /// The commit-ish the branch starts from; `HEAD` when absent.
+    /// The commit-ish the branch starts from; `HEAD` when absent (for a
+    /// URL: a branch name is the URL's branch, `origin/<name>`, and absent
+    /// means the URL's default branch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
     /// Image to run instead of the one devcontainer.json (or the built-in

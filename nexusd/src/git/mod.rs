@@ -26,6 +26,14 @@ pub enum GitError {
     /// libgit2 failed.
     #[error("git: {0}")]
     Git(String),
+    /// A repository URL that Nexus does not fetch, and why.
+    #[error("{0:?} cannot be used as a repository: {1}")]
+    InvalidUrl(String, String),
+    /// `git fetch` of a repository URL failed; git's words.
+    #[error(
+        "cannot fetch {0}: {1} (check the URL, and that the daemon's user may read it: its SSH keys or agent, or a git credential helper)"
+    )]
+    Unreachable(String, String),
 }
 
 impl From<GitError> for WorkspaceError {
@@ -35,6 +43,8 @@ impl From<GitError> for WorkspaceError {
             GitError::RefNotFound(spec) => WorkspaceError::RefNotFound(spec),
             GitError::Io { what, source } => WorkspaceError::Io { what, source },
             GitError::Git(m) => WorkspaceError::Internal(format!("git: {m}")),
+            e @ GitError::InvalidUrl(..) => WorkspaceError::InvalidParams(e.to_string()),
+            e @ GitError::Unreachable(..) => WorkspaceError::RepositoryUnreachable(e.to_string()),
         }
     }
 }
@@ -48,17 +58,32 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> GitError {
     move |source| GitError::Io { what, source }
 }
 pub mod checkpoint;
+pub mod mirror;
 
 use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
 use std::path::{Path, PathBuf};
 
-/// Serializes this daemon's writes to repositories (branches, worktrees,
-/// `info/exclude`): concurrent creates in one repository would otherwise race
-/// on git's lock files.
-static GIT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// One lock per repository (by git common dir) serializing this daemon's
+/// writes to it (branches, worktrees, `info/exclude`, a mirror's fetch):
+/// concurrent creates in one repository would otherwise race on git's lock
+/// files. Writes to different repositories, and a slow fetch, do not wait
+/// for each other.
+static GIT_WRITE: std::sync::Mutex<Vec<(PathBuf, &'static std::sync::Mutex<()>)>> = std::sync::Mutex::new(Vec::new());
 
-fn write_lock() -> std::sync::MutexGuard<'static, ()> {
-    GIT_WRITE.lock().unwrap_or_else(|p| p.into_inner())
+fn write_lock(common_dir: &Path) -> std::sync::MutexGuard<'static, ()> {
+    let lock = {
+        let mut locks = GIT_WRITE.lock().unwrap_or_else(|p| p.into_inner());
+        match locks.iter().find(|(dir, _)| dir == common_dir) {
+            Some((_, lock)) => *lock,
+            None => {
+                // one small lock per repository this daemon ever wrote to, kept for its life
+                let lock: &'static std::sync::Mutex<()> = Box::leak(Box::new(std::sync::Mutex::new(())));
+                locks.push((common_dir.to_path_buf(), lock));
+                lock
+            }
+        }
+    };
+    lock.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Directory under the repository's main working tree that holds worktrees.
@@ -82,7 +107,7 @@ fn internal(e: git2::Error) -> GitError {
 /// The bytes of the file at `path` (relative to the repository root, `/`
 /// separated) in commit `commit`; `None` when the commit has no such file.
 pub fn read_at(repo: &RepoInfo, commit: git2::Oid, path: &str) -> Result<Option<Vec<u8>>> {
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     let tree = r.find_commit(commit).and_then(|c| c.tree()).map_err(internal)?;
     let Ok(entry) = tree.get_path(Path::new(path)) else {
         return Ok(None);
@@ -122,7 +147,7 @@ pub fn archive_folders(
     dirs: &[(String, String)],
     extra: &[(String, Vec<u8>, u32)],
 ) -> Result<Option<(Vec<u8>, Vec<String>)>> {
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     let root = r.find_commit(commit).and_then(|c| c.tree()).map_err(internal)?;
     let mut b = tar::Builder::new(Vec::new());
     let mut trees = Vec::new();
@@ -240,7 +265,7 @@ pub fn worktree_path(repo: &RepoInfo, name: &str) -> PathBuf {
 ///
 /// Errors: `RefNotFound`.
 pub fn resolve_from(repo: &RepoInfo, from: Option<&str>) -> Result<git2::Oid> {
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     let spec = from.unwrap_or("HEAD");
     let obj = r
         .revparse_single(spec)
@@ -253,21 +278,25 @@ pub fn resolve_from(repo: &RepoInfo, from: Option<&str>) -> Result<git2::Oid> {
 
 /// Whether the branch exists already.
 pub fn branch_exists(repo: &RepoInfo, branch: &str) -> Result<bool> {
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     Ok(r.find_branch(branch, BranchType::Local).is_ok())
 }
 
 /// Adds the worktree of `name` on its branch, creating the branch at `start`
 /// when it does not exist, and lists `.worktree/` in `.git/info/exclude`.
 pub fn add_worktree(repo: &RepoInfo, name: &str, start: git2::Oid) -> Result<PathBuf> {
-    let _lock = write_lock();
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let _lock = write_lock(&repo.common_dir);
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     let branch = branch_name(name);
     let reference = match r.find_branch(&branch, BranchType::Local) {
         Ok(b) => b.into_reference(),
         Err(_) => {
             let commit = r.find_commit(start).map_err(internal)?;
-            r.branch(&branch, &commit, false).map_err(internal)?.into_reference()
+            let made = r.branch(&branch, &commit, false).map_err(internal)?.into_reference();
+            if mirror::is_mirror(&r) {
+                mirror::track_origin(&r, &branch)?;
+            }
+            made
         }
     };
     let path = worktree_path(repo, name);
@@ -318,7 +347,7 @@ pub fn removal_blocker(repo: &RepoInfo, worktree: &Path, branch: &str) -> Result
             return Ok(Some("uncommitted changes".into()));
         }
     }
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     let Ok(ours) = r.find_branch(branch, BranchType::Local) else {
         return Ok(None);
     };
@@ -341,11 +370,11 @@ pub fn removal_blocker(repo: &RepoInfo, worktree: &Path, branch: &str) -> Result
 
 /// Removes the worktree directory and git's record of it. Missing parts are fine.
 pub fn remove_worktree(repo: &RepoInfo, name: &str, worktree: &Path) -> Result<()> {
-    let _lock = write_lock();
+    let _lock = write_lock(&repo.common_dir);
     if worktree.exists() {
         std::fs::remove_dir_all(worktree).map_err(io(format!("removing {}", worktree.display())))?;
     }
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     if let Ok(wt) = r.find_worktree(&worktree_id(name)) {
         let mut opts = WorktreePruneOptions::new();
         opts.valid(true).working_tree(true).locked(true);
@@ -356,8 +385,8 @@ pub fn remove_worktree(repo: &RepoInfo, name: &str, worktree: &Path) -> Result<(
 
 /// Deletes the branch if it exists.
 pub fn delete_branch(repo: &RepoInfo, branch: &str) -> Result<()> {
-    let _lock = write_lock();
-    let r = Repository::open(&repo.workdir).map_err(internal)?;
+    let _lock = write_lock(&repo.common_dir);
+    let r = Repository::open(&repo.common_dir).map_err(internal)?;
     if let Ok(mut b) = r.find_branch(branch, BranchType::Local) {
         b.delete().map_err(internal)?;
     }

@@ -44,9 +44,26 @@ impl Manager {
         };
         let (from, config_arg) = (p.from.clone(), p.config.clone());
         let wt_name = name.clone();
+        // a URL: its mirror in the data directory, fetched now (see git::mirror)
+        let url = (!p.repository.starts_with('/')).then(|| p.repository.clone());
+        if let Some(url) = &url {
+            git::mirror::check_url(url)?;
+            self.events.progress(&name, Step::Validate, format!("fetching {url}"));
+        }
+        let data_dir = self.config.data_dir.clone();
         let (repo, start, branch_exists, found) = blocking(move || {
-            let repo = git::discover(&path)?;
-            let start = git::resolve_from(&repo, from.as_deref())?;
+            let (repo, start) = match url {
+                Some(url) => {
+                    let repo = git::mirror::update(&data_dir, &url, owner_id)?;
+                    let start = git::mirror::resolve_from(&repo, from.as_deref())?;
+                    (repo, start)
+                }
+                None => {
+                    let repo = git::discover(&path)?;
+                    let start = git::resolve_from(&repo, from.as_deref())?;
+                    (repo, start)
+                }
+            };
             let exists = git::branch_exists(&repo, &git::branch_name(&wt_name))?;
             let wt = git::worktree_path(&repo, &wt_name);
             if wt.exists() {
