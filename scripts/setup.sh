@@ -14,7 +14,7 @@ profile=release
 [ "${1:-}" = "--debug" ] && profile=debug
 
 need_pkgs=()
-tools="ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux"
+tools="ssh:openssh-client git:git rsync:rsync busybox:busybox-static debootstrap:debootstrap tmux:tmux minisign:minisign"
 # the TypeScript client's tests need Node and npm; the TLS test openssl and stunnel; the
 # test of features from an OCI registry a registry (Debian's CNCF distribution server)
 [ "$profile" = debug ] && tools="$tools node:nodejs npm:npm openssl:openssl stunnel:stunnel4 docker-registry:docker-registry"

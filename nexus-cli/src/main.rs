@@ -10,6 +10,8 @@ mod output;
 mod ssh;
 mod streams;
 mod team;
+mod update;
+mod update_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -86,6 +88,10 @@ enum Command {
     /// The audit log of a team-mode daemon (site admins).
     #[command(subcommand)]
     Audit(team::AuditCommand),
+    /// Signed self-update of nexus, nexusd and the agent: check, install,
+    /// rollback, status, notes.
+    #[command(subcommand)]
+    Update(update_cmd::UpdateCommand),
     /// Print a completion script for a shell (workspace names from the
     /// daemon too), e.g. `source <(nexus completion bash)`.
     Completion(args::CompletionArgs),
@@ -112,6 +118,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    if let Command::Update(u) = cli.command {
+        return exit::code(runtime.block_on(update_cmd::run(u)));
+    }
     let target = connect::Target {
         host: cli.host,
         token: cli.token,

@@ -35,6 +35,11 @@ struct Args {
     /// Run as the SSH relay of the data directory (started by the daemon).
     #[arg(long, hide = true)]
     relay: bool,
+    /// Check that this nexusd can run here (its agent binary is found and
+    /// statically linked), print its version and exit: `nexus update`
+    /// test-launches a new release with it before switching.
+    #[arg(long)]
+    self_check: bool,
     /// Image of workspaces created without --image.
     #[arg(long, env = "NEXUS_DEFAULT_IMAGE", default_value = nexusd::config::DEFAULT_IMAGE)]
     default_image: String,
@@ -170,6 +175,17 @@ async fn run() -> anyhow::Result<()> {
     }
     if args.relay {
         return nexusd::relay::serve(&config.data_dir, relay_ready).await;
+    }
+    if args.self_check {
+        let agent = nexusd::config::find_agent_binary();
+        if !nexusd::config::is_static_elf(&agent) {
+            anyhow::bail!(
+                "self-check: the agent binary {} is missing or not statically linked",
+                agent.display()
+            );
+        }
+        println!("nexusd {}: ok (agent {})", env!("CARGO_PKG_VERSION"), agent.display());
+        return Ok(());
     }
     if let Some(Command::Admin(AdminCommand::Init { admin, keys })) = args.command {
         let mut lines = Vec::new();
