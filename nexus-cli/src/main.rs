@@ -127,6 +127,8 @@ fn main() -> std::process::ExitCode {
         context: cli.context,
     };
     let result = runtime.block_on(commands::run(cli.command, target));
+    // after the command's own work: a notice from the last check, and a daily check in the background
+    update::notice::after_command(&std::env::args().collect::<Vec<_>>());
     match result {
         Ok(code) => exit::code(code),
         Err(e) => {

@@ -49,6 +49,9 @@ pub struct CheckArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// The daily check other commands start: silent, its result saved for their notice.
+    #[arg(long, hide = true)]
+    pub background: bool,
 }
 
 /// Flags of `install`.
@@ -90,6 +93,9 @@ pub async fn run(c: UpdateCommand) -> i32 {
                 ..Options::default()
             };
             let r = update::check(&o).await;
+            if a.background {
+                return 0;
+            }
             let up_to_date = r.as_ref().is_ok_and(|r| !r.update_available);
             let code = update::finish(r, a.json, |r| {
                 for w in &r.warnings {

@@ -814,3 +814,125 @@ fn an_update_restarts_the_daemon_and_leaves_running_workspaces_alone() {
     assert_eq!(out, "exec-ok\n");
     let _ = tmux(&["kill-server"]);
 }
+
+#[test]
+fn a_new_daemon_that_does_not_start_is_switched_back_remembered_and_exits_5() {
+    let r = Releases::new();
+    // its nexusd passes the self-check, then exits at once when started as a daemon
+    let a = r.archive("9.9.9", "9.9.9", "stable", 0);
+    r.manifest(1, "stable", "9.9.9", &a, "active");
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let before = daemon_pid(&d);
+    let install = || {
+        run(d
+            .nexus()
+            .args(["update", "install", "--from"])
+            .arg(r.dist())
+            .arg("--yes")
+            .env("NEXUS_UPDATE_TEST_KEYS", r.root.path().join("trusted.pub"))
+            .env("NEXUS_INSTALL_DIR", r.install_dir()))
+    };
+    let o = install();
+    let after = daemon_pid(&d);
+    struct Kill(u32);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = Command::new("kill").arg(self.0.to_string()).output();
+        }
+    }
+    let _kill = Kill(after);
+    expect(&o, 5, "did not become healthy");
+    assert!(
+        text(&o).contains("restarted the daemon that ran before"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !r.install_dir().join("current").exists(),
+        "switched back: no current version"
+    );
+    assert_ne!(after, before, "the old daemon was started again");
+    let exe = std::fs::read_link(format!("/proc/{after}/exe")).expect("exe");
+    assert_eq!(exe, nexus_e2e::bin("nexusd").canonicalize().expect("canon"));
+    // it answers as before
+    let list = d.cli_ok(repo.path(), &["workspace", "list", "--json"]);
+    assert_eq!(list.trim(), "[]");
+    // the bad version is remembered: not installed again unless asked by name
+    let o = r.nexus(&["status", "--json"]);
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(s["badVersions"], serde_json::json!(["9.9.9"]));
+    let o = install();
+    expect(&o, 2, "did not start here before");
+    assert_eq!(daemon_pid(&d), after, "a refused install leaves the daemon alone");
+}
+
+#[test]
+fn other_commands_show_a_notice_and_check_once_a_day_in_the_background() {
+    let r = Releases::new();
+    let server = Server::start(&r.dist());
+    let a = r.archive("9.9.9", "9.9.9", "stable", 0);
+    r.manifest(1, "stable", "9.9.9", &a, "active");
+    let d = Daemon::start();
+    let repo = Repo::new();
+    // `nexus workspace list` in a terminal (script(1) gives it one)
+    let list = |env: &[(&str, &str)], extra: &str| {
+        // script(1) runs the CLI in a terminal, with the environment `nexus()` gives it
+        let mut cmd = Command::new("script");
+        let line = format!("{} workspace list {extra}", nexus_e2e::bin("nexus").display());
+        cmd.args(["-qec", &line, "/dev/null"]);
+        for (k, v) in d.nexus().get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        cmd.env("NEXUS_UPDATE_TEST_KEYS", r.root.path().join("trusted.pub"))
+            .env("NEXUS_INSTALL_DIR", r.install_dir())
+            .env("NEXUS_UPDATE_URL", server.url())
+            .env_remove("CI")
+            .env_remove("NEXUS_NO_UPDATE_CHECK")
+            .envs(env.iter().copied())
+            .current_dir(repo.path())
+            .stdin(Stdio::null());
+        run(&mut cmd)
+    };
+    let state = || -> serde_json::Value {
+        std::fs::read(r.install_dir().join("state.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    };
+    // the first run: no notice yet, a check started in the background, which saves what it found
+    let o = list(&[], "");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("is available"), "{}", text(&o));
+    nexus_e2e::wait_for("the background check", Duration::from_secs(10), || {
+        state()["latest"] == "9.9.9"
+    });
+    let attempted = state()["lastAttempt"].clone();
+    // the next run: the notice, and no second check the same day
+    let o = list(&[], "");
+    assert!(
+        text(&o).contains("nexus 9.9.9 is available (you have 0.1.0): run `nexus update install`"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(state()["lastAttempt"], attempted, "one check a day");
+    // never in CI, with --json, with NEXUS_NO_UPDATE_CHECK=1, or without a terminal
+    for (env, extra) in [
+        (vec![("CI", "true")], ""),
+        (vec![("NEXUS_NO_UPDATE_CHECK", "1")], ""),
+        (vec![], "--json"),
+    ] {
+        let o = list(&env, extra);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(!text(&o).contains("is available"), "{env:?} {extra}: {}", text(&o));
+    }
+    let o = run(d
+        .nexus()
+        .args(["workspace", "list"])
+        .env("NEXUS_INSTALL_DIR", r.install_dir())
+        .current_dir(repo.path()));
+    assert!(!text(&o).contains("is available"), "no terminal: {}", text(&o));
+}

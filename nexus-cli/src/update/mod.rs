@@ -19,6 +19,7 @@
 
 pub mod daemon;
 pub mod manifest;
+pub mod notice;
 
 use manifest::{Manifest, Refusal, Result, TARGET};
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,9 @@ pub struct State {
     /// When a manifest was last fetched and verified.
     #[serde(default)]
     pub last_check: Option<i64>,
+    /// When the background check last started (it may have failed).
+    #[serde(default)]
+    pub last_attempt: Option<i64>,
     /// The channel's version at the last check.
     #[serde(default)]
     pub latest: Option<String>,
