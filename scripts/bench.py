@@ -26,6 +26,15 @@
   fork    `nexus workspace fork WS@CP NEW` until SSH answers  vs  `nexus workspace create
           --from` the same commit
   medians of 5 (fork: 3) interleaved rounds
+`bench.py update` — `nexus update` against a release server on 127.0.0.1
+  (the debug build, whose test keys a release build lacks; a 30 MiB release):
+  check    `nexus update check` (fetch + verify the manifest)  vs  `curl` of the
+           manifest and its signature + `minisign -V`, p50 of 20
+  install  `nexus update install` of 30 MiB (download, hash, verify, unpack,
+           test launch, switch)  vs  `curl` + `minisign -V` + `tar -xzf` by hand,
+           medians of 5; the download alone (`curl`) beside both
+  notice   `nexus workspace list` in a terminal with the notice's state cached,
+           beside the same with NEXUS_NO_UPDATE_CHECK=1, p50 of 20
 Runs its own daemon (own data directory and port) and removes all it made.
 """
 
@@ -584,6 +593,124 @@ def team_bench():
         tear_down(pid, work, daemon_label(work))
 
 
+def update_bench():
+    """`nexus update` beside curl + minisign + tar doing the same by hand."""
+    import http.server
+    import threading
+    debug_nexus = os.path.join(ROOT, "target/debug/nexus")
+    subprocess.run(["cargo", "build", "-q", "-p", "nexus-cli", "-p", "nexusd"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="nexus-bench-update-")
+    dist, stage = f"{work}/dist", f"{work}/stage"
+    os.makedirs(dist)
+    os.makedirs(stage)
+    target = "x86_64-unknown-linux-gnu"
+    version = "9.0.0"
+    key = f"{work}/bench.key"
+    run(["minisign", "-G", "-W", "-p", f"{work}/bench.pub", "-s", key])
+    # a 30 MiB release: stand-in binaries, the agent padded with incompressible bytes
+    with open(f"{stage}/nexus", "w") as f:
+        f.write(f"#!/bin/sh\necho nexus {version}\n")
+    with open(f"{stage}/nexusd", "w") as f:
+        f.write("#!/bin/sh\nexit 0\n")
+    with open(f"{stage}/nexus-agent", "wb") as f:
+        f.write(b"#!/bin/sh\nexit 0\n" + os.urandom(30 * 1024 * 1024))
+    name = f"nexus-{version}-{target}.tar.gz"
+    run(["sh", "-c", f"tar -C {stage} -cf - nexus nexusd nexus-agent | gzip -1 > {dist}/{name}"])
+    run(["minisign", "-S", "-s", key, "-m", f"{dist}/{name}", "-t",
+         f"version:{version} target:{target} file:{name} channel:stable"])
+    data = open(f"{dist}/{name}", "rb").read()
+    import hashlib
+    now = int(time.time())
+    manifest = {"schema": 1, "serial": 1, "issuedAt": now, "expiresAt": now + 86400,
+                "channels": {"stable": {"version": version, "notes": "bench", "targets": {
+                    target: {"url": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}}}}}
+    json.dump(manifest, open(f"{dist}/manifest.json", "w"))
+    run(["minisign", "-S", "-s", key, "-m", f"{dist}/manifest.json", "-t", "bench manifest"])
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=dist, **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    env = dict(os.environ, NEXUS_UPDATE_TEST_KEYS=f"{work}/bench.pub", NEXUS_DATA_DIR=f"{work}/no-daemon",
+               NEXUS_INSTALL_DIR=f"{work}/install", HOME=f"{work}/home")
+    env.pop("NEXUS_HOST", None)
+
+    def timed_ok(args, env=env, ok=(0,)):
+        t = time.perf_counter()
+        r = subprocess.run(args, env=env, capture_output=True)
+        took = time.perf_counter() - t
+        if r.returncode not in ok:
+            raise SystemExit(f"{args}: exit {r.returncode}: {r.stderr.decode()}")
+        return took
+
+    def by_hand_check():
+        return timed_ok(["sh", "-c", f"curl -sf {base}/manifest.json -o {work}/m.json && "
+                         f"curl -sf {base}/manifest.json.minisig -o {work}/m.json.minisig && "
+                         f"minisign -Vq -p {work}/bench.pub -m {work}/m.json"])
+
+    try:
+        check_ours = [timed_ok([debug_nexus, "update", "check", "--from", f"{base}/manifest.json"]) for _ in range(20)]
+        check_theirs = [by_hand_check() for _ in range(20)]
+        inst_ours, inst_theirs, download = [], [], []
+        for i in range(5):
+            shutil.rmtree(f"{work}/install", ignore_errors=True)
+            inst_ours.append(timed_ok([debug_nexus, "update", "install", "--from", f"{base}/manifest.json", "--yes"]))
+            download.append(timed_ok(["curl", "-sf", f"{base}/{name}", "-o", f"{work}/dl.tar.gz"]))
+            shutil.rmtree(f"{work}/by-hand", ignore_errors=True)
+            os.makedirs(f"{work}/by-hand")
+            inst_theirs.append(timed_ok(["sh", "-c", f"curl -sf {base}/{name} -o {work}/h.tar.gz && "
+                                         f"curl -sf {base}/{name}.minisig -o {work}/h.tar.gz.minisig && "
+                                         f"minisign -Vq -p {work}/bench.pub -m {work}/h.tar.gz && "
+                                         f"tar -C {work}/by-hand -xzf {work}/h.tar.gz"]))
+        # the notice: a cached newer version, in a terminal, with a daemon to list
+        daemon_env = dict(env, NEXUS_DATA_DIR=f"{work}/data", NEXUS_HOST="127.0.0.1:47395",
+                          NEXUS_INSTALL_DIR=f"{work}/notice")
+        os.makedirs(f"{work}/notice")
+        json.dump({"latest": "99.0.0", "lastAttempt": int(time.time()), "lastCheck": int(time.time())},
+                  open(f"{work}/notice/state.json", "w"))
+        subprocess.run([debug_nexus, "daemon", "info"], env=daemon_env, capture_output=True, check=True)
+        listing = ["script", "-qec", f"{debug_nexus} workspace list", "/dev/null"]
+        quiet_env = dict(daemon_env, NEXUS_NO_UPDATE_CHECK="1")
+        for _ in range(3):
+            timed_ok(listing, env=daemon_env)
+        with_notice, without = [], []
+        for _ in range(20):
+            with_notice.append(timed_ok(listing, env=daemon_env))
+            without.append(timed_ok(listing, env=quiet_env))
+        out = subprocess.run(listing, env=daemon_env, capture_output=True, text=True).stdout
+        assert "is available" in out, out
+    finally:
+        server.shutdown()
+        pids = [relay_pid(work)]
+        try:
+            pids.append(int(open(f"{work}/data/nexusd.lock").read().strip()))
+        except (OSError, ValueError):
+            pass
+        for pid in pids:
+            if pid:
+                try:
+                    os.kill(pid, 15)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(work, ignore_errors=True)
+    ms = lambda xs: statistics.median(xs) * 1000
+    print(f"| | nexus update | by hand (curl, minisign, tar) | goal |")
+    print(f"| --- | --- | --- | --- |")
+    print(f"| check, p50 of 20 | {ms(check_ours):.1f} ms | {ms(check_theirs):.1f} ms | ≤ 100 ms |")
+    print(f"| install of {len(data) >> 20} MiB, median of 5 | {ms(inst_ours):.0f} ms | {ms(inst_theirs):.0f} ms | |")
+    print(f"| the download alone (curl), median of 5 | {ms(download):.0f} ms | | |")
+    print(f"| install minus download | {ms(inst_ours) - ms(download):.0f} ms | {ms(inst_theirs) - ms(download):.0f} ms | ≤ 2000 ms |")
+    print(f"| `workspace list` with the notice, p50 of 20 | {ms(with_notice):.1f} ms | | |")
+    print(f"| the same, NEXUS_NO_UPDATE_CHECK=1 | {ms(without):.1f} ms | | |")
+    print(f"| the notice adds | {ms(with_notice) - ms(without):.1f} ms | | ≤ 5 ms |")
+
+
 def daemon_label(work):
     """The label filter of the containers of the bench daemon of `work`."""
     try:
@@ -593,6 +720,8 @@ def daemon_label(work):
 
 
 def main():
+    if MODE == "update":
+        return update_bench()
     if MODE == "team":
         return team_bench()
     if MODE == "checkpoint":

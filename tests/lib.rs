@@ -762,3 +762,106 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// A certificate authority and a certificate for `localhost` and 127.0.0.1
+/// it signed, made with the `openssl` command in `dir`: (CA, cert, key).
+pub fn make_certificates(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let openssl = |args: &[&str]| {
+        let o = run(Command::new("openssl").current_dir(dir).args(args));
+        assert!(o.status.success(), "openssl {args:?}: {}", text(&o));
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Nexus test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext.cnf");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
+}
+
+/// stunnel in front of the daemon, as a TLS-terminating proxy would be;
+/// killed when dropped.
+pub struct TlsProxy {
+    child: std::process::Child,
+    /// The port it accepts TLS on (127.0.0.1).
+    pub port: u16,
+}
+
+impl TlsProxy {
+    pub fn start(dir: &Path, cert: &Path, key: &Path, upstream: &str) -> TlsProxy {
+        let port = free_port();
+        let conf = dir.join("stunnel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "foreground = yes\npid =\ndebug = 4\n[nexus]\naccept = 127.0.0.1:{port}\nconnect = {upstream}\ncert = {}\nkey = {}\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .expect("stunnel.conf");
+        let child = Command::new("stunnel")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("stunnel (scripts/setup.sh --debug installs it)");
+        let proxy = TlsProxy { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return proxy;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("stunnel did not listen on {port}");
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -7,7 +7,7 @@ use crate::output::{emit, print_checkpoints, print_ports, print_table, print_wor
 use crate::ssh;
 use crate::streams::{exec, port_forward, ssh_into, ssh_stdio};
 use anyhow::Context;
-use nexus_sdk::client::Client;
+use nexus_sdk::client::{Client, ClientError};
 use nexus_sdk::{
     CheckpointCreateParams, CheckpointParams, CreateParams, EventsParams, ForkParams, LogsParams, RemoveParams,
 };
@@ -69,7 +69,7 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
         return crate::team::login(a, &target.address()?).await;
     }
     let client = connect(&target).await?;
-    match command {
+    let result = match command {
         crate::Command::Auth(crate::team::AuthCommand::Login(_)) => unreachable!("handled above"),
         crate::Command::Auth(crate::team::AuthCommand::Logout) => {
             crate::team::logout(&client, &target.address()?).await
@@ -155,6 +155,32 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
             }
             Ok(0)
         }
+    };
+    match result {
+        Err(e) => Err(explain_older_daemon(&client, e).await),
+        ok => ok,
+    }
+}
+
+/// A call the daemon did not know (`method_not_found`) from a daemon
+/// older than this CLI: the error says so, and how to fix it.
+async fn explain_older_daemon(client: &Client, e: anyhow::Error) -> anyhow::Error {
+    let unknown = e
+        .downcast_ref::<ClientError>()
+        .is_some_and(|c| c.kind() == nexus_sdk::ErrorKind::MethodNotFound);
+    if !unknown {
+        return e;
+    }
+    match client.daemon_info().await {
+        Ok(info) if info.api_version < nexus_sdk::API_VERSION => e.context(format!(
+            "nexusd {} (API {}) is older than this nexus {} (API {}) and lacks this command: restart the daemon from this version (`nexus update install` updates and restarts both; or stop nexusd, pid {}, and run any nexus command)",
+            info.version,
+            info.api_version,
+            env!("CARGO_PKG_VERSION"),
+            nexus_sdk::API_VERSION,
+            info.pid
+        )),
+        _ => e,
     }
 }
 

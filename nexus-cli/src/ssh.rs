@@ -265,6 +265,7 @@ mod tests {
             created_at: 0,
             customizations: None,
             owner: None,
+            agent_version: None,
         }
     }
 

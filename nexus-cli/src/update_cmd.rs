@@ -166,6 +166,9 @@ pub async fn run(c: UpdateCommand) -> i32 {
                 println!("installed by:     {} ({})", s.installed_by, s.install_dir);
                 println!("previous:         {}", or(&s.previous));
                 println!("daemon:           {}", or(&s.daemon));
+                for (name, version) in &s.agents {
+                    println!("  agent of {name}: {}", or(version));
+                }
                 if !s.bad_versions.is_empty() {
                     println!("failed here:      {}", s.bad_versions.join(", "));
                 }

@@ -329,7 +329,7 @@ pub const METHODS: &[MethodSpec] = &[
         m::DAEMON_INFO,
         "The daemon's version, pid, SSH port range and mode (single or team).",
         "{}",
-        r#"{"version":"0.1.0","pid":4242,"portRange":[32800,34999],"mode":"single"}"#,
+        r#"{"version":"0.1.0","pid":4242,"portRange":[32800,34999],"mode":"single","apiVersion":2,"apiMin":1}"#,
     ),
     call::<ImagePruneParams, ImagePruneResult>(
         m::IMAGE_PRUNE,

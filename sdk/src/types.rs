@@ -71,6 +71,11 @@ pub struct Workspace {
     /// `workspace.get`); absent in single-user mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+    /// The version of the agent in its container (`nexus-agent --version`),
+    /// injected at create and again at a start after the daemon was
+    /// updated; absent when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
 }
 
 /// Parameters of `workspace.create`.
@@ -522,6 +527,26 @@ pub struct DaemonInfo {
     /// Single-user or team mode (absent from daemons before team mode: single).
     #[serde(default)]
     pub mode: crate::team::Mode,
+    /// The newest API the daemon serves ([`API_VERSION`] of its build);
+    /// absent from daemons before versioning: 1.
+    #[serde(default = "first_api")]
+    pub api_version: u32,
+    /// The oldest API whose clients it still serves.
+    #[serde(default = "first_api")]
+    pub api_min: u32,
+}
+
+/// The API's version: raised whenever a method or a field a client may
+/// rely on is added (1: the methods up to team mode; 2: `repository` URLs,
+/// `daemon.info`'s API range). A client newer than its daemon says so
+/// instead of failing on an unknown method.
+pub const API_VERSION: u32 = 2;
+
+/// The oldest API version a daemon of this build still serves.
+pub const API_MIN: u32 = 1;
+
+fn first_api() -> u32 {
+    1
 }
 
 /// Largest JSON-RPC message, request or answer, in bytes; a larger request

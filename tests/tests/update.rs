@@ -53,12 +53,13 @@ impl Server {
                             break;
                         }
                     }
-                    let path = line
-                        .split_whitespace()
-                        .nth(1)
-                        .unwrap_or("/")
-                        .trim_start_matches('/')
-                        .to_string();
+                    // a proxy's request names the whole URL (absolute-form): keep its path
+                    let target = line.split_whitespace().nth(1).unwrap_or("/");
+                    let target = match target.strip_prefix("http://") {
+                        Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
+                        None => target,
+                    };
+                    let path = target.trim_start_matches('/').to_string();
                     let mode = m.lock().expect("modes").get(&path).copied().unwrap_or(Mode::Serve);
                     if mode == Mode::Hang {
                         std::thread::sleep(Duration::from_secs(60));
@@ -221,15 +222,24 @@ impl Releases {
 
     /// `nexus update ARGS` with this test's keys, install directory and no daemon.
     fn nexus(&self, args: &[&str]) -> Output {
+        self.nexus_env(args, &[])
+    }
+
+    /// [`Releases::nexus`] with more environment (no proxy unless given).
+    fn nexus_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let no_daemon = self.root.path().join("no-daemon");
-        run(Command::new(nexus_e2e::bin("nexus"))
-            .arg("update")
+        let mut c = Command::new(nexus_e2e::bin("nexus"));
+        c.arg("update")
             .args(args)
             .env("NEXUS_UPDATE_TEST_KEYS", self.root.path().join("trusted.pub"))
             .env("NEXUS_INSTALL_DIR", self.install_dir())
             .env("NEXUS_DATA_DIR", &no_daemon)
             .env_remove("NEXUS_UPDATE_URL")
-            .stdin(Stdio::null()))
+            .env_remove("SSL_CERT_FILE");
+        for proxy in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"] {
+            c.env_remove(proxy).env_remove(proxy.to_lowercase());
+        }
+        run(c.envs(env.iter().copied()).stdin(Stdio::null()))
     }
 
     /// Everything under the install directory, with the `current` link's
@@ -813,6 +823,29 @@ fn an_update_restarts_the_daemon_and_leaves_running_workspaces_alone() {
     let out = d.cli_ok(repo.path(), &["workspace", "exec", "keep", "--", "echo", "exec-ok"]);
     assert_eq!(out, "exec-ok\n");
     let _ = tmux(&["kill-server"]);
+
+    // status: the running daemon's version and each workspace's agent
+    let status = |d: &Daemon| -> serde_json::Value {
+        let o = run(d
+            .nexus()
+            .args(["update", "status", "--json"])
+            .env("NEXUS_INSTALL_DIR", r.install_dir()));
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice(&o.stdout).expect("json")
+    };
+    let s = status(&d);
+    assert_eq!(s["daemon"], version);
+    assert_eq!(s["agents"]["keep"], version, "{s}");
+    // a workspace whose agent predates the daemon gets the daemon's agent at its next start
+    d.cli_ok(repo.path(), &["workspace", "stop", "keep"]);
+    let db = rusqlite::Connection::open(d.data_dir().join("state.db")).expect("db");
+    db.execute("UPDATE workspaces SET agent_version = NULL WHERE name = 'keep'", [])
+        .expect("forget the agent's version");
+    assert_eq!(status(&d)["agents"]["keep"], serde_json::Value::Null);
+    d.cli_ok(repo.path(), &["workspace", "start", "keep"]);
+    assert_eq!(status(&d)["agents"]["keep"], version, "injected again at start");
+    let out = d.cli_ok(repo.path(), &["workspace", "exec", "keep", "--", "echo", "started"]);
+    assert_eq!(out, "started\n");
 }
 
 #[test]
@@ -935,4 +968,88 @@ fn other_commands_show_a_notice_and_check_once_a_day_in_the_background() {
         .env("NEXUS_INSTALL_DIR", r.install_dir())
         .current_dir(repo.path()));
     assert!(!text(&o).contains("is available"), "no terminal: {}", text(&o));
+}
+
+#[test]
+fn a_cli_newer_than_its_daemon_says_so_and_how_to_fix_it() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    // a daemon from before API versions: daemon.info without apiVersion, no other method
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(Message::Text(text))) = ws.next().await {
+                    let req: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                    let id = req["id"].clone();
+                    let reply = if req["method"] == "daemon.info" {
+                        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+                            "version": "0.0.9", "pid": 4242, "portRange": [32800, 34999], "mode": "single"}})
+                    } else {
+                        serde_json::json!({"jsonrpc": "2.0", "id": id,
+                            "error": {"code": -32601, "message": "Method not found"}})
+                    };
+                    if ws.send(Message::Text(reply.to_string().into())).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let home = tempfile::tempdir().expect("home");
+    let o = run(Command::new(nexus_e2e::bin("nexus"))
+        .args(["workspace", "list"])
+        .env("HOME", home.path())
+        .env("NEXUS_HOST", format!("127.0.0.1:{port}"))
+        .env("NEXUS_TOKEN", "old-daemon")
+        .env("NEXUS_DATA_DIR", home.path().join("data"))
+        .env_remove("NEXUS_CONTEXT")
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(Stdio::null()));
+    assert!(!o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    assert!(
+        said.contains(&format!(
+            "nexusd 0.0.9 (API 1) is older than this nexus {} (API 2)",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{said}"
+    );
+    assert!(said.contains("nexus update install"), "{said}");
+}
+
+#[test]
+fn through_a_proxy_and_over_https_with_a_private_ca() {
+    let r = Releases::new();
+    let server = Server::start(&r.dist());
+    let a = r.archive("1.0.0", "1.0.0", "stable", 0);
+    r.manifest(1, "stable", "1.0.0", &a, "active");
+    // a host name only the proxy (the release server itself) answers for
+    let url = "http://releases.nexus.invalid/manifest.json";
+    let proxy = format!("http://127.0.0.1:{}", server.port);
+    let o = r.nexus(&["check", "--from", url]);
+    assert_eq!(code(&o), 1, "no proxy, no such host: {}", text(&o));
+    let o = r.nexus_env(&["check", "--from", url], &[("HTTP_PROXY", &proxy)]);
+    expect(&o, 0, "nexus 1.0.0 is available");
+    let o = r.nexus_env(
+        &["check", "--from", url],
+        &[("HTTP_PROXY", &proxy), ("NO_PROXY", "releases.nexus.invalid")],
+    );
+    assert_eq!(code(&o), 1, "NO_PROXY names the host: {}", text(&o));
+
+    // HTTPS from a server whose certificate a private CA signed
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = nexus_e2e::make_certificates(certs.path());
+    let tls = nexus_e2e::TlsProxy::start(certs.path(), &cert, &key, &format!("127.0.0.1:{}", server.port));
+    let url = format!("https://localhost:{}/manifest.json", tls.port);
+    let o = r.nexus(&["check", "--from", &url]);
+    expect(&o, 1, "certificate");
+    let ca = ca.display().to_string();
+    let o = r.nexus_env(&["install", "--from", &url, "--yes"], &[("SSL_CERT_FILE", &ca)]);
+    expect(&o, 0, "nexus 1.0.0 installed");
 }

@@ -207,8 +207,9 @@ pub async fn start_previous() -> Result<(), String> {
     healthy(&mut child, None).await
 }
 
-/// The running daemon's version, if one answers.
-pub async fn running_version() -> Option<String> {
+/// The running daemon's version and its workspaces' agent versions
+/// (name, version or `None` when not recorded), if one answers.
+pub async fn running_versions() -> Option<(String, Vec<(String, Option<String>)>)> {
     find()?;
     let address = local::published_address()?;
     let token = std::fs::read_to_string(local::token_path()).ok()?;
@@ -219,5 +220,11 @@ pub async fn running_version() -> Option<String> {
     .await
     .ok()?
     .ok()?;
-    c.daemon_info().await.ok().map(|i| i.version)
+    let version = c.daemon_info().await.ok()?.version;
+    let agents = c
+        .list()
+        .await
+        .map(|l| l.into_iter().map(|w| (w.name, w.agent_version)).collect())
+        .unwrap_or_default();
+    Some((version, agents))
 }

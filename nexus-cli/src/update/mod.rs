@@ -105,6 +105,22 @@ impl State {
     }
 }
 
+/// An error with its causes, as "outer: inner: innermost" (reqwest's own
+/// message leaves out why, e.g. the certificate check that failed).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        next = cause.source();
+    }
+    text
+}
+
 fn local(what: String, e: std::io::Error) -> Refusal {
     Refusal::Unavailable(format!("{what}: {e}"))
 }
@@ -249,7 +265,7 @@ async fn read_small(loc: &Location, limit: u64, timeout: Duration) -> Result<Vec
                     .get(u.clone())
                     .send()
                     .await
-                    .map_err(|e| Refusal::Unavailable(format!("GET {u}: {e}")))?;
+                    .map_err(|e| Refusal::Unavailable(format!("GET {u}: {}", causes(&e))))?;
                 if !resp.status().is_success() {
                     return Err(Refusal::Unavailable(format!("GET {u}: {}", resp.status())));
                 }
@@ -257,7 +273,7 @@ async fn read_small(loc: &Location, limit: u64, timeout: Duration) -> Result<Vec
                 while let Some(chunk) = resp
                     .chunk()
                     .await
-                    .map_err(|e| Refusal::Unavailable(format!("GET {u}: {e}")))?
+                    .map_err(|e| Refusal::Unavailable(format!("GET {u}: {}", causes(&e))))?
                 {
                     out.extend_from_slice(&chunk);
                     if out.len() as u64 > limit {
@@ -668,7 +684,7 @@ async fn download(url: &reqwest::Url, dest: &Path, size: u64, progress: bool) ->
         .get(url.clone())
         .send()
         .await
-        .map_err(|e| Refusal::Unavailable(format!("GET {url}: {e}")))?;
+        .map_err(|e| Refusal::Unavailable(format!("GET {url}: {}", causes(&e))))?;
     if !resp.status().is_success() {
         return Err(Refusal::Unavailable(format!("GET {url}: {}", resp.status())));
     }
@@ -684,11 +700,12 @@ async fn download(url: &reqwest::Url, dest: &Path, size: u64, progress: bool) ->
     };
     let mut out = std::fs::File::create(dest).map_err(|e| local(format!("creating {}", dest.display()), e))?;
     let mut got: u64 = 0;
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Refusal::Unavailable(format!("GET {url}: {e} after {got} bytes; run the command again")))?
-    {
+    while let Some(chunk) = resp.chunk().await.map_err(|e| {
+        Refusal::Unavailable(format!(
+            "GET {url}: {} after {got} bytes; run the command again",
+            causes(&e)
+        ))
+    })? {
         got += chunk.len() as u64;
         if got > size {
             return Err(Refusal::Untrusted(format!(
@@ -983,6 +1000,8 @@ pub struct Status {
     pub previous: Option<String>,
     /// The running daemon's version, if one answers.
     pub daemon: Option<String>,
+    /// Each workspace's agent version (`null`: not recorded yet), by name.
+    pub agents: std::collections::BTreeMap<String, Option<String>>,
     /// Versions that failed to start here.
     pub bad_versions: Vec<String>,
 }
@@ -991,6 +1010,10 @@ pub struct Status {
 pub async fn status() -> Status {
     let root = install_root();
     let state = State::load(&root);
+    let (daemon, agents) = match daemon::running_versions().await {
+        Some((v, agents)) => (Some(v), agents.into_iter().collect()),
+        None => (None, Default::default()),
+    };
     Status {
         current: installed_version(&root),
         latest: state.latest.clone(),
@@ -1002,7 +1025,8 @@ pub async fn status() -> Status {
         installed_by: install_kind(&root).to_string(),
         install_dir: root.display().to_string(),
         previous: state.previous.clone(),
-        daemon: daemon::running_version().await,
+        daemon,
+        agents,
         bad_versions: state.bad_versions.clone(),
     }
 }

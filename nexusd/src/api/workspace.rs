@@ -31,6 +31,7 @@ pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
         created_at: r.created_at,
         customizations: crate::workspace::devcontainer_of(r).and_then(|m| m.merged.config.customizations),
         owner: None,
+        agent_version: r.agent_version.clone(),
     }
 }
 
@@ -41,6 +42,8 @@ pub async fn daemon_info(ctx: Ctx) -> RpcResult<DaemonInfo> {
         pid: std::process::id(),
         port_range: ctx.port_range(),
         mode: ctx.mode(),
+        api_version: nexus_sdk::API_VERSION,
+        api_min: nexus_sdk::API_MIN,
     })
 }
 

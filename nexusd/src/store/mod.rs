@@ -254,6 +254,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN quota_storage INTEGER;
     ALTER TABLE orgs ADD COLUMN quota_storage INTEGER;
     ALTER TABLE workspaces ADD COLUMN storage_bytes INTEGER NOT NULL DEFAULT 0;",
+    // 17: the version of the agent last injected into each workspace
+    "ALTER TABLE workspaces ADD COLUMN agent_version TEXT;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -317,6 +319,9 @@ pub struct WorkspaceRecord {
     /// Team mode: the organization it belongs to (its creator's current
     /// org when it was made).
     pub org_id: Option<i64>,
+    /// The version of the agent last injected (`nexus-agent --version`);
+    /// `None` before it was first recorded.
+    pub agent_version: Option<String>,
 }
 
 /// The name of state `s`, as the store and the wire spell it.
@@ -367,6 +372,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         limit_cpus: r.get("limit_cpus")?,
         limit_memory: r.get("limit_memory")?,
         org_id: r.get("org_id")?,
+        agent_version: r.get("agent_version")?,
     })
 }
 
@@ -625,6 +631,15 @@ impl Store {
         Ok(())
     }
 
+    /// Records the version of the agent just injected into workspace `id`.
+    pub fn set_agent_version(&self, id: &str, version: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET agent_version = ?1 WHERE id = ?2",
+            params![version, id],
+        )?;
+        Ok(())
+    }
+
     /// Deletes a workspace and, by cascade, its ports.
     pub fn delete(&self, id: &str) -> Result<()> {
         self.conn().execute("DELETE FROM workspaces WHERE id = ?1", [id])?;
@@ -676,6 +691,7 @@ mod tests {
             limit_cpus: None,
             limit_memory: None,
             org_id: None,
+            agent_version: None,
         }
     }
 

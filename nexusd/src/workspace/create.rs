@@ -159,6 +159,7 @@ impl Manager {
             limit_cpus: None,
             limit_memory: None,
             org_id: self.org_of_new(owner_id)?,
+            agent_version: None,
         };
         if let Some(s) = settled {
             s.apply_to(&mut record);
@@ -284,6 +285,7 @@ impl Manager {
             .upload(&id, tar.clone())
             .await
             .map_err(|e| WorkspaceError::from(e).at(Step::Agent))?;
+        self.stamp_agent(record)?;
         match &project {
             Some(p) => {
                 self.events.progress(&name, Step::Start, "starting the compose project");

@@ -78,6 +78,7 @@ impl Setup {
             limit_cpus: None,
             limit_memory: None,
             org_id: None,
+            agent_version: None,
             devcontainer: None,
         }
     }

@@ -426,6 +426,8 @@ pub struct Manager {
     pub(crate) relay: Option<crate::relay::Relay>,
     /// Team mode's state; `None` in single-user mode (`team.rs`).
     pub(crate) team: Option<team::Team>,
+    /// The agent binary's version, asked once (see [`Manager::agent_version`]).
+    agent_version: std::sync::OnceLock<Option<String>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -468,7 +470,36 @@ impl Manager {
             locks: std::sync::Mutex::new(HashMap::new()),
             pruning: Default::default(),
             metrics: Default::default(),
+            agent_version: Default::default(),
         })
+    }
+
+    /// The version of the agent binary this daemon injects (`nexus-agent
+    /// --version`, run once); `None` when it cannot say (a missing binary
+    /// fails the injection itself with its own error).
+    pub(crate) fn agent_version(&self) -> Option<String> {
+        self.agent_version
+            .get_or_init(|| {
+                let out = std::process::Command::new(&self.config.agent_binary)
+                    .arg("--version")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .ok()?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                (out.status.success())
+                    .then(|| text.split_whitespace().nth(1).map(str::to_string))
+                    .flatten()
+            })
+            .clone()
+    }
+
+    /// Records that the agent of this daemon was just injected into `r`.
+    pub(crate) fn stamp_agent(&self, r: &mut WorkspaceRecord) -> Result<()> {
+        if let Some(v) = self.agent_version() {
+            self.store.set_agent_version(&r.id, &v)?;
+            r.agent_version = Some(v);
+        }
+        Ok(())
     }
 
     /// A test's kill point: with `NEXUS_TEST_PAUSE_POINTS` set in the

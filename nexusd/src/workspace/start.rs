@@ -22,6 +22,17 @@ impl Manager {
         match self.runtime.running(&container_name(&r)).await? {
             Some(true) => {}
             Some(false) => {
+                if r.agent_version.is_none() || r.agent_version != self.agent_version() {
+                    // a daemon updated since the last start brings its own agent
+                    self.events
+                        .progress(name, Step::Agent, "injecting the SSH agent of this daemon");
+                    let tar = self.agent_archive(&r).map_err(|e| e.at(Step::Agent))?;
+                    self.runtime
+                        .upload(&container_name(&r), tar)
+                        .await
+                        .map_err(|e| WorkspaceError::from(e).at(Step::Agent))?;
+                    self.stamp_agent(&mut r)?;
+                }
                 self.events.progress(name, Step::Start, "starting the container");
                 self.agents.forget(&r.id).await;
                 self.start_containers(&r).await.map_err(|e| e.at(Step::Start))?;

@@ -254,6 +254,7 @@ fn record(id: &str, name: &str, owner: i64) -> WorkspaceRecord {
         limit_cpus: None,
         limit_memory: None,
         org_id: None,
+        agent_version: None,
     }
 }
 
