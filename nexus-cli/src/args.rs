@@ -238,6 +238,15 @@ pub enum DaemonCommand {
     Info(JsonArgs),
 }
 
+/// Flags of `nexus mcp`.
+#[derive(Debug, Args)]
+pub struct McpArgs {
+    /// Pin every tool to this workspace: no tool takes a workspace, none
+    /// creates, lists or removes one, and paths stay in its folder.
+    #[arg(long, value_name = "WS")]
+    pub workspace: Option<String>,
+}
+
 /// `nexus template …`.
 #[derive(Debug, Subcommand)]
 pub enum TemplateCommand {

@@ -68,6 +68,10 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     if let crate::Command::Auth(crate::team::AuthCommand::Login(a)) = command {
         return crate::team::login(a, &target.address()?).await;
     }
+    if let crate::Command::Mcp(a) = command {
+        // the server owns its client for as long as the agent keeps it open
+        return crate::mcp::serve(connect(&target).await?, a.workspace).await;
+    }
     let client = connect(&target).await?;
     let result = match command {
         crate::Command::Auth(crate::team::AuthCommand::Login(_)) => unreachable!("handled above"),
@@ -109,6 +113,7 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
             Ok(0)
         }
         crate::Command::Workspace(w) => workspace(w, &client, &target).await,
+        crate::Command::Mcp(_) => unreachable!("handled above"),
         crate::Command::Daemon(DaemonCommand::Info(a)) => {
             let info = client.daemon_info().await?;
             emit(a.json, &info, |info| {

@@ -6,6 +6,7 @@ mod commands;
 mod connect;
 mod context;
 mod exit;
+mod mcp;
 mod output;
 mod ssh;
 mod streams;
@@ -88,6 +89,9 @@ enum Command {
     /// The audit log of a team-mode daemon (site admins).
     #[command(subcommand)]
     Audit(team::AuditCommand),
+    /// A Model Context Protocol server on stdin/stdout for AI agents
+    /// (docs/mcp.md); `--workspace WS` pins every tool to one workspace.
+    Mcp(args::McpArgs),
     /// Signed self-update of nexus, nexusd and the agent: check, install,
     /// rollback, status, notes.
     #[command(subcommand)]

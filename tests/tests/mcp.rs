@@ -1,0 +1,254 @@
+//! `nexus mcp` as an agent meets it: rmcp's own client over the child
+//! process's stdio, against a real daemon and workspace.
+
+use nexus_e2e::{BUSYBOX, Daemon, Repo, git};
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::TokioChildProcess;
+
+type Mcp = RunningService<RoleClient, ()>;
+
+/// `nexus mcp ARGS` for this daemon, as an MCP client sees it.
+async fn connect(d: &Daemon, dir: &std::path::Path, args: &[&str]) -> Mcp {
+    let std_cmd = d.nexus();
+    let mut cmd = tokio::process::Command::new(nexus_e2e::bin("nexus"));
+    cmd.arg("mcp").args(args).current_dir(dir);
+    for (k, v) in std_cmd.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let transport = TokioChildProcess::new(cmd).expect("spawn nexus mcp");
+    ().serve(transport).await.expect("initialize")
+}
+
+/// Calls `tool` with `args` (a JSON object).
+async fn call(mcp: &Mcp, tool: &str, args: serde_json::Value) -> Result<CallToolResult, String> {
+    let serde_json::Value::Object(args) = args else {
+        panic!("arguments must be an object")
+    };
+    mcp.call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The text of a result, and whether it is an error.
+fn said(r: &CallToolResult) -> (String, bool) {
+    let text = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("");
+    (text, r.is_error.unwrap_or(false))
+}
+
+/// The tool names docs/mcp.md lists (its table's first column), unpinned
+/// and pinned.
+fn documented() -> (Vec<String>, Vec<String>) {
+    let doc = include_str!("../../docs/mcp.md");
+    let (mut all, mut pinned) = (Vec::new(), Vec::new());
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() >= 4
+            && let Some(name) = cells[1].strip_prefix('`').and_then(|c| c.strip_suffix('`'))
+        {
+            all.push(name.to_string());
+            if cells[2] == "yes" {
+                pinned.push(name.to_string());
+            }
+        }
+    }
+    (all, pinned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_creates_runs_edits_checkpoints_and_restores_through_mcp() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    repo.commit(&[("app.txt", "version one\n")]);
+    let mcp = connect(&d, repo.path(), &[]).await;
+    let info = mcp.peer_info().expect("server info");
+    assert_eq!(info.server_info.as_ref().map(|s| s.name.as_str()), Some("nexus"));
+
+    // tools/list is the documented set, each with an object schema
+    let tools = mcp.list_all_tools().await.expect("tools/list");
+    let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, documented().0, "tools/list and docs/mcp.md disagree");
+    for t in &tools {
+        assert_eq!(
+            t.input_schema.get("type").and_then(|v| v.as_str()),
+            Some("object"),
+            "{}",
+            t.name
+        );
+    }
+    let exec = tools.iter().find(|t| t.name == "exec").expect("exec");
+    let props = exec.input_schema["properties"].as_object().expect("properties");
+    for p in ["workspace", "command", "cwd", "env", "timeout_seconds", "background"] {
+        assert!(props.contains_key(p), "exec lacks {p}");
+    }
+
+    let r = call(
+        &mcp,
+        "workspace_create",
+        serde_json::json!({"name": "agent", "repository": repo.path().display().to_string(), "image": BUSYBOX}),
+    )
+    .await
+    .expect("create");
+    let (text, error) = said(&r);
+    assert!(!error, "{text}");
+    assert!(text.contains("\"state\": \"running\""), "{text}");
+
+    let r = call(
+        &mcp,
+        "exec",
+        serde_json::json!({"workspace": "agent", "command": "echo hi; echo err >&2"}),
+    )
+    .await
+    .expect("exec");
+    assert_eq!(said(&r), ("hi\n".to_string(), false));
+    // a failing command is a tool error with its stderr, not a protocol error
+    let r = call(
+        &mcp,
+        "exec",
+        serde_json::json!({"workspace": "agent", "command": "echo broke >&2; exit 3"}),
+    )
+    .await
+    .expect("exec");
+    let (text, error) = said(&r);
+    assert!(
+        error && text.contains("exit code 3") && text.contains("broke"),
+        "{text}"
+    );
+
+    // files: edit, read, search; the worktree on the host sees it
+    let r = call(
+        &mcp,
+        "file_edit",
+        serde_json::json!({"workspace": "agent", "path": "app.txt", "old_text": "one", "new_text": "two"}),
+    )
+    .await
+    .expect("edit");
+    assert!(!said(&r).1, "{}", said(&r).0);
+    let wt = repo.worktree("agent");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("app.txt")).expect("read"),
+        "version two\n"
+    );
+    let r = call(
+        &mcp,
+        "file_search",
+        serde_json::json!({"workspace": "agent", "pattern": "version"}),
+    )
+    .await
+    .expect("search");
+    assert!(said(&r).0.contains("app.txt:1:version two"), "{}", said(&r).0);
+    let r = call(
+        &mcp,
+        "file_edit",
+        serde_json::json!({"workspace": "agent", "path": "app.txt", "old_text": "absent", "new_text": "x"}),
+    )
+    .await
+    .expect("edit");
+    assert!(said(&r).1 && said(&r).0.contains("does not contain"), "{}", said(&r).0);
+
+    // checkpoint, change, restore
+    let r = call(
+        &mcp,
+        "checkpoint",
+        serde_json::json!({"workspace": "agent", "name": "cp1"}),
+    )
+    .await
+    .expect("checkpoint");
+    assert!(!said(&r).1, "{}", said(&r).0);
+    call(
+        &mcp,
+        "file_write",
+        serde_json::json!({"workspace": "agent", "path": "app.txt", "content": "ruined\n"}),
+    )
+    .await
+    .expect("write");
+    assert_eq!(std::fs::read_to_string(wt.join("app.txt")).expect("read"), "ruined\n");
+    let r = call(
+        &mcp,
+        "restore",
+        serde_json::json!({"workspace": "agent", "checkpoint": "cp1"}),
+    )
+    .await
+    .expect("restore");
+    assert!(!said(&r).1, "{}", said(&r).0);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("app.txt")).expect("read"),
+        "version two\n"
+    );
+    let r = call(
+        &mcp,
+        "file_read",
+        serde_json::json!({"workspace": "agent", "path": "app.txt"}),
+    )
+    .await
+    .expect("read");
+    assert_eq!(said(&r), ("version two\n".to_string(), false));
+
+    // bad input: an unknown tool, arguments that fail the schema; the server keeps serving
+    let e = call(&mcp, "rm_rf", serde_json::json!({}))
+        .await
+        .expect_err("unknown tool");
+    assert!(e.contains("rm_rf"), "{e}");
+    let e = call(&mcp, "exec", serde_json::json!({"workspace": "agent"}))
+        .await
+        .expect_err("no command");
+    assert!(e.contains("command"), "{e}");
+    let r = call(&mcp, "workspace_list", serde_json::json!({})).await.expect("list");
+    assert!(said(&r).0.contains("\"agent\""), "{}", said(&r).0);
+    mcp.cancel().await.expect("close");
+
+    // pinned: no workspace argument anywhere, no way to another workspace or out of the folder
+    let pinned = connect(&d, repo.path(), &["--workspace", "agent"]).await;
+    let tools = pinned.list_all_tools().await.expect("tools/list");
+    let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, documented().1, "pinned tools/list and docs/mcp.md disagree");
+    for t in &tools {
+        let props = t.input_schema.get("properties").and_then(|p| p.as_object());
+        assert!(
+            props.is_none_or(|p| !p.contains_key("workspace")),
+            "{} takes a workspace",
+            t.name
+        );
+    }
+    let r = call(&pinned, "exec", serde_json::json!({"command": "pwd"}))
+        .await
+        .expect("exec");
+    assert_eq!(
+        said(&r),
+        (
+            format!(
+                "/workspaces/{}\n",
+                repo.path().file_name().and_then(|n| n.to_str()).expect("name")
+            ),
+            false
+        )
+    );
+    let e = call(
+        &pinned,
+        "exec",
+        serde_json::json!({"workspace": "other", "command": "true"}),
+    )
+    .await
+    .expect_err("another workspace");
+    assert!(e.contains("pinned to workspace agent"), "{e}");
+    let r = call(&pinned, "file_read", serde_json::json!({"path": "../../etc/passwd"}))
+        .await
+        .expect("read");
+    let (text, error) = said(&r);
+    assert!(error && text.contains("outside the workspace folder"), "{text}");
+    let e = call(&pinned, "workspace_remove", serde_json::json!({}))
+        .await
+        .expect_err("not offered");
+    assert!(e.contains("workspace_remove"), "{e}");
+    pinned.cancel().await.expect("close");
+    assert_eq!(git(&wt, &["status", "--porcelain"]), " M app.txt\n");
+}
