@@ -250,6 +250,7 @@ pub async fn serve_with(
                 .layer(api::Route::health(manager.clone()))
                 .layer(api::BearerAuth::new(token, manager.clone()))
                 .layer(api::Route::metrics(manager.clone()))
+                .layer(api::McpRoute::new(addr))
                 .layer(api::Route::raw_read(manager)),
         )
         .set_rpc_middleware(rpc_middleware)

@@ -15,6 +15,8 @@ pub mod types;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 
 pub use error::{ErrorKind, RpcErrorData};
 pub use signal::Signal;

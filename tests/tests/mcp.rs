@@ -252,3 +252,67 @@ async fn an_agent_creates_runs_edits_checkpoints_and_restores_through_mcp() {
     pinned.cancel().await.expect("close");
     assert_eq!(git(&wt, &["status", "--porcelain"]), " M app.txt\n");
 }
+
+/// A raw `POST /mcp` with `host` and, when given, `token`: the status code.
+fn post_status(address: &str, host: &str, token: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(address).expect("connect");
+    s.write_all(req.as_bytes()).expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_over_http_on_the_daemons_port_needs_its_token_and_a_loopback_host() {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let d = Daemon::start();
+    let repo = Repo::new();
+    d.create(&repo, "web", BUSYBOX);
+    let token = d.token();
+    let address = d.address.clone();
+    let (a, t) = (address.clone(), token.clone());
+    let statuses = tokio::task::spawn_blocking(move || {
+        (
+            post_status(&a, &a, None),
+            post_status(&a, &a, Some("nxs_wrong")),
+            post_status(&a, "attacker.example", Some(&t)),
+        )
+    })
+    .await
+    .expect("raw posts");
+    assert_eq!(statuses.0, 401, "no token");
+    assert_eq!(statuses.1, 401, "a wrong token");
+    assert_eq!(statuses.2, 403, "a Host that is not loopback (DNS rebinding)");
+
+    // rmcp's HTTP client is reqwest with rustls and no provider chosen
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp")).auth_header(token);
+    let mcp = ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("initialize");
+    let tools = mcp.list_all_tools().await.expect("tools/list");
+    let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, documented().0);
+    let r = call(
+        &mcp,
+        "exec",
+        serde_json::json!({"workspace": "web", "command": "echo over-http"}),
+    )
+    .await
+    .expect("exec");
+    assert_eq!(said(&r), ("over-http\n".to_string(), false));
+    let r = call(&mcp, "workspace_info", serde_json::json!({"workspace": "nope"}))
+        .await
+        .expect("info");
+    let (text, error) = said(&r);
+    assert!(error && text.contains("nope"), "{text}");
+    mcp.cancel().await.expect("close");
+}

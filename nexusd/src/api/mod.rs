@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod exec;
 mod fs;
+mod mcp;
 mod methods;
 mod ports;
 mod raw_read;
@@ -20,6 +21,7 @@ pub use auth::BearerAuth;
 pub use authorize::Authorize;
 pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
+pub use mcp::McpRoute;
 pub use methods::KnownMethods;
 pub use routes::Route;
 
