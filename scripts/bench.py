@@ -26,6 +26,8 @@
   fork    `nexus workspace fork WS@CP NEW` until SSH answers  vs  `nexus workspace create
           --from` the same commit
   medians of 5 (fork: 3) interleaved rounds
+`bench.py mcp` — MCP `exec` of `true` through `nexus mcp --workspace` (stdio)
+  and the daemon's `/mcp` (HTTP) beside the SDK's `exec.run`, p50 of 200
 `bench.py update` — `nexus update` against a release server on 127.0.0.1
   (the debug build, whose test keys a release build lacks; a 30 MiB release):
   check    `nexus update check` (fetch + verify the manifest)  vs  `curl` of the
@@ -593,6 +595,23 @@ def team_bench():
         tear_down(pid, work, daemon_label(work))
 
 
+def mcp_bench():
+    """MCP `exec true` beside the SDK's `exec.run`: stdio and HTTP."""
+    image = "nexus-test/busybox:latest"
+    work, env, repo = bench_home(47396)
+    pid = None
+    try:
+        pid = json.loads(run([NEXUS, "daemon", "info", "--json"], env=env, cwd=repo).stdout)["pid"]
+        run([NEXUS, "workspace", "create", "m", "--image", image], env=env, cwd=repo)
+        token = open(f"{work}/data/token").read().strip()
+        subprocess.run(["cargo", "build", "-q", "--release", "-p", "nexus-e2e", "--example", "mcp_bench"],
+                       cwd=ROOT, check=True)
+        bench = os.path.join(ROOT, "target/release/examples/mcp_bench")
+        subprocess.run([bench, "127.0.0.1:47396", token, "m", NEXUS], env=env, cwd=repo, check=True)
+    finally:
+        tear_down(pid, work, daemon_label(work))
+
+
 def update_bench():
     """`nexus update` beside curl + minisign + tar doing the same by hand."""
     import http.server
@@ -720,6 +739,8 @@ def daemon_label(work):
 
 
 def main():
+    if MODE == "mcp":
+        return mcp_bench()
     if MODE == "update":
         return update_bench()
     if MODE == "team":

@@ -6,13 +6,14 @@
 #   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
 #   scripts/bench.sh checkpoint  git checkpoints of a 3,000-file dirty tree beside the git CLI
 #   scripts/bench.sh team      team mode beside single-user mode: exec p50, list with 1,000 people
+#   scripts/bench.sh mcp       MCP exec through stdio and /mcp beside the SDK's exec.run
 #   scripts/bench.sh update    nexus update check/install beside curl + minisign + tar; the notice's cost
 #   scripts/bench.sh devcontainer [IMAGE]
 #                              create beside `devcontainer up` (@devcontainers/cli), cold and warm
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then
