@@ -238,6 +238,20 @@ pub enum DaemonCommand {
     Info(JsonArgs),
 }
 
+/// Flags of `nexus enforce`.
+#[derive(Debug, Args)]
+pub struct EnforceArgs {
+    /// The worktree to check [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Print `{"passed": bool, "checks": [...]}`.
+    #[arg(long)]
+    pub json: bool,
+    /// Answer an agent's stop hook: read its JSON on stdin, print its decision.
+    #[arg(long, value_name = "TOOL", value_parser = ["claude", "cursor"])]
+    pub hook: Option<String>,
+}
+
 /// Flags of `nexus mcp`.
 #[derive(Debug, Args)]
 pub struct McpArgs {

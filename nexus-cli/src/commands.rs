@@ -62,8 +62,8 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     if let crate::Command::Context(c) = command {
         return context(c, &target);
     }
-    if let crate::Command::Completion(_) | crate::Command::Update(_) = command {
-        anyhow::bail!("`completion` and `update` are answered before any daemon is reached");
+    if let crate::Command::Completion(_) | crate::Command::Update(_) | crate::Command::Enforce(_) = command {
+        anyhow::bail!("`completion`, `update` and `enforce` are answered before any daemon is reached");
     }
     if let crate::Command::Auth(crate::team::AuthCommand::Login(a)) = command {
         return crate::team::login(a, &target.address()?).await;
@@ -84,7 +84,10 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
         crate::Command::Audit(c) => crate::team::audit(c, &client).await,
         crate::Command::Org(c) => crate::team::org(c, &client).await,
         crate::Command::Team(c) => crate::team::team(c, &client).await,
-        crate::Command::Context(_) | crate::Command::Completion(_) | crate::Command::Update(_) => {
+        crate::Command::Context(_)
+        | crate::Command::Completion(_)
+        | crate::Command::Update(_)
+        | crate::Command::Enforce(_) => {
             unreachable!("handled above")
         }
         crate::Command::Image(ImageCommand::Prune(a)) => {

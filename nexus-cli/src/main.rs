@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod connect;
 mod context;
+mod enforce;
 mod exit;
 mod mcp;
 mod output;
@@ -89,6 +90,10 @@ enum Command {
     /// The audit log of a team-mode daemon (site admins).
     #[command(subcommand)]
     Audit(team::AuditCommand),
+    /// Run the checks the repository asks of finished work
+    /// (.nexus/enforce.toml); `--hook claude|cursor` answers an agent's stop
+    /// hook (docs/enforce.md).
+    Enforce(args::EnforceArgs),
     /// A Model Context Protocol server on stdin/stdout for AI agents
     /// (docs/mcp.md); `--workspace WS` pins every tool to one workspace.
     Mcp(args::McpArgs),
@@ -124,6 +129,15 @@ fn main() -> std::process::ExitCode {
     };
     if let Command::Update(u) = cli.command {
         return exit::code(runtime.block_on(update_cmd::run(u)));
+    }
+    if let Command::Enforce(a) = cli.command {
+        return match runtime.block_on(enforce::command(a)) {
+            Ok(code) => exit::code(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                exit::code(1)
+            }
+        };
     }
     let target = connect::Target {
         host: cli.host,

@@ -567,6 +567,49 @@ fn every_refusal_exits_2_and_changes_nothing() {
         0,
         "nexus 1.2.0 installed",
     );
+
+    // a signed older version, asked for: --allow-downgrade installs it
+    let c = r.archive("1.0.0", "1.0.0", "stable", 0);
+    r.manifest(7, "stable", "1.0.0", &c, "active");
+    expect(
+        &r.nexus(&["install", "--from", &url, "--yes"]),
+        2,
+        "downgrade protection",
+    );
+    expect(
+        &r.nexus(&["install", "--from", &url, "--yes", "--allow-downgrade"]),
+        0,
+        "nexus 1.0.0 installed (was 1.2.0",
+    );
+}
+
+#[test]
+fn a_packaged_nexus_is_told_to_use_its_package_manager() {
+    let r = Releases::new();
+    let a = r.archive("1.1.0", "1.1.0", "stable", 0);
+    r.manifest(1, "stable", "1.1.0", &a, "active");
+    // the nexus binary as a package would install it: a marker file beside it
+    let dir = tempfile::tempdir().expect("tempdir");
+    let exe = dir.path().join("nexus");
+    std::fs::hard_link(nexus_e2e::bin("nexus"), &exe)
+        .or_else(|_| std::fs::copy(nexus_e2e::bin("nexus"), &exe).map(|_| ()))
+        .expect("place nexus");
+    std::fs::write(dir.path().join("nexus.packaged"), "debian\n").expect("marker");
+    let dist = r.dist().display().to_string();
+    let o = run(Command::new(&exe)
+        .args(["update", "install", "--from", &dist, "--yes"])
+        .env("NEXUS_UPDATE_TEST_KEYS", r.root.path().join("trusted.pub"))
+        .env("NEXUS_INSTALL_DIR", r.install_dir())
+        .env("NEXUS_DATA_DIR", r.root.path().join("no-daemon"))
+        .stdin(Stdio::null()));
+    expect(&o, 2, "installed by a package manager");
+    assert!(r.snapshot().is_empty(), "nothing installed: {:?}", r.snapshot());
+    let o = run(Command::new(&exe)
+        .args(["update", "status", "--json"])
+        .env("NEXUS_INSTALL_DIR", r.install_dir())
+        .env("NEXUS_DATA_DIR", r.root.path().join("no-daemon")));
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(s["installedBy"], "package manager");
 }
 
 #[test]
