@@ -26,6 +26,8 @@
   fork    `nexus workspace fork WS@CP NEW` until SSH answers  vs  `nexus workspace create
           --from` the same commit
   medians of 5 (fork: 3) interleaved rounds
+`bench.py shadow` — `nexus shadow` from a running workspace until the agent's
+  first command, beside `nexus workspace fork` until SSH answers, medians of 5
 `bench.py mcp` — MCP `exec` of `true` through `nexus mcp --workspace` (stdio)
   and the daemon's `/mcp` (HTTP) beside the SDK's `exec.run`, p50 of 200
 `bench.py update` — `nexus update` against a release server on 127.0.0.1
@@ -595,6 +597,34 @@ def team_bench():
         tear_down(pid, work, daemon_label(work))
 
 
+def shadow_bench():
+    """`nexus shadow` from a running workspace: from the command's start to
+    the agent's first command (it prints the time it starts), median of 5,
+    beside `nexus workspace fork` of the same workspace until SSH answers."""
+    image = "nexus-test/busybox:latest"
+    work, env, repo = bench_home(47397)
+    pid = None
+    try:
+        pid = json.loads(run([NEXUS, "daemon", "info", "--json"], env=env, cwd=repo).stdout)["pid"]
+        run([NEXUS, "workspace", "create", "src", "--image", image], env=env, cwd=repo)
+        ours, forks = [], []
+        for i in range(5):
+            t = time.time()
+            out = run([NEXUS, "shadow", f"s{i}", "--from", "src", "--", "sh", "-c", "date +%s.%N"],
+                      env=env, cwd=repo).stdout
+            first = float(out.splitlines()[0])
+            ours.append(first - t)
+            run([NEXUS, "discard", f"s{i}"], env=env, cwd=repo)
+            forks.append(timed([NEXUS, "workspace", "fork", "src", f"f{i}"], env=env, cwd=repo))
+            run([NEXUS, "workspace", "rm", f"f{i}", "--force", "--delete-branch"], env=env, cwd=repo)
+        print("| | median of 5 | goal |")
+        print("| --- | --- | --- |")
+        print(f"| `nexus shadow`: start to the agent's first command | {statistics.median(ours):.2f} s | ≤ 1.5 s |")
+        print(f"| `nexus workspace fork` of the same workspace, until SSH answers | {statistics.median(forks):.2f} s | |")
+    finally:
+        tear_down(pid, work, daemon_label(work))
+
+
 def mcp_bench():
     """MCP `exec true` beside the SDK's `exec.run`: stdio and HTTP."""
     image = "nexus-test/busybox:latest"
@@ -753,6 +783,8 @@ def daemon_label(work):
 
 
 def main():
+    if MODE == "shadow":
+        return shadow_bench()
     if MODE == "mcp":
         return mcp_bench()
     if MODE == "update":

@@ -6,6 +6,7 @@
 #   scripts/bench.sh api       the Rust SDK beside the Docker API (bollard, docker cp)
 #   scripts/bench.sh checkpoint  git checkpoints of a 3,000-file dirty tree beside the git CLI
 #   scripts/bench.sh team      team mode beside single-user mode: exec p50, list with 1,000 people
+#   scripts/bench.sh shadow    nexus shadow until the agent's first command, beside a fork
 #   scripts/bench.sh mcp       MCP exec through stdio and /mcp beside the SDK's exec.run
 #   scripts/bench.sh update    nexus update check/install beside curl + minisign + tar; the notice's cost
 #   scripts/bench.sh devcontainer [IMAGE]
@@ -13,7 +14,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then

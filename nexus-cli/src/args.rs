@@ -238,6 +238,45 @@ pub enum DaemonCommand {
     Info(JsonArgs),
 }
 
+/// Flags of `nexus shadow`.
+#[derive(Debug, Args)]
+pub struct ShadowArgs {
+    /// The shadow workspace's name.
+    pub name: String,
+    /// The source: a workspace, or `.` (this checkout; the default) or another checkout's path.
+    #[arg(long, value_name = "WS|.")]
+    pub from: Option<String>,
+    /// Image of the shadow when the source is a checkout.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// The agent's command and its arguments, after `--`.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// Flags of `nexus hydrate`.
+#[derive(Debug, Args)]
+pub struct HydrateArgs {
+    /// The shadow run.
+    pub name: String,
+    /// Also stage the changed files in the source.
+    #[arg(long)]
+    pub stage: bool,
+    /// Also commit them in the source.
+    #[arg(long, conflicts_with = "stage")]
+    pub commit: bool,
+    /// Apply what does not apply cleanly with conflict markers.
+    #[arg(long = "3way")]
+    pub three_way: bool,
+}
+
+/// Flags of `nexus discard`.
+#[derive(Debug, Args)]
+pub struct DiscardArgs {
+    /// The shadow run.
+    pub name: String,
+}
+
 /// Flags of `nexus enforce`.
 #[derive(Debug, Args)]
 pub struct EnforceArgs {

@@ -116,6 +116,9 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
             Ok(0)
         }
         crate::Command::Workspace(w) => workspace(w, &client, &target).await,
+        crate::Command::Shadow(a) => crate::shadow::shadow(a, &client).await,
+        crate::Command::Hydrate(a) => crate::shadow::hydrate(a, &client).await,
+        crate::Command::Discard(a) => crate::shadow::discard(a, &client).await,
         crate::Command::Mcp(_) => unreachable!("handled above"),
         crate::Command::Daemon(DaemonCommand::Info(a)) => {
             let info = client.daemon_info().await?;

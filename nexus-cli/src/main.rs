@@ -9,6 +9,7 @@ mod enforce;
 mod exit;
 mod mcp;
 mod output;
+mod shadow;
 mod ssh;
 mod streams;
 mod team;
@@ -90,6 +91,15 @@ enum Command {
     /// The audit log of a team-mode daemon (site admins).
     #[command(subcommand)]
     Audit(team::AuditCommand),
+    /// A sandboxed run: workspace NAME from a snapshot of WS (or this
+    /// checkout), uncommitted changes included; runs `-- AGENT ARGS` in it
+    /// and prints what it changed.
+    Shadow(args::ShadowArgs),
+    /// Bring a shadow run's changes into its source, only if they apply
+    /// cleanly (after a checkpoint of the source, to undo).
+    Hydrate(args::HydrateArgs),
+    /// Remove a shadow run: its workspace, branch and record.
+    Discard(args::DiscardArgs),
     /// Run the checks the repository asks of finished work
     /// (.nexus/enforce.toml); `--hook claude|cursor` answers an agent's stop
     /// hook (docs/enforce.md).
