@@ -293,14 +293,15 @@ impl Server {
         Server::new(Source::Fixed(Arc::new(client)), pinned, authorized_keys)
     }
 
-    /// A server for HTTP requests (`/mcp`): each call reaches the daemon
-    /// at `address` with the request's own bearer token.
-    pub fn per_token(address: &str) -> Server {
+    /// A server for HTTP requests (`/mcp`, or `/mcp/WS` pinned to `WS`):
+    /// each call reaches the daemon at `address` with the request's own
+    /// bearer token.
+    pub fn per_token(address: &str, pinned: Option<String>) -> Server {
         let source = Source::PerToken {
             address: address.to_string(),
             clients: Default::default(),
         };
-        Server::new(source, None, Vec::new())
+        Server::new(source, pinned, Vec::new())
     }
 
     fn new(source: Source, pinned: Option<String>, authorized_keys: Vec<String>) -> Server {

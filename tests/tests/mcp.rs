@@ -315,4 +315,25 @@ async fn mcp_over_http_on_the_daemons_port_needs_its_token_and_a_loopback_host()
     let (text, error) = said(&r);
     assert!(error && text.contains("nope"), "{text}");
     mcp.cancel().await.expect("close");
+
+    // /mcp/WS: the same server pinned to WS
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp/web")).auth_header(d.token());
+    let pinned = ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("initialize");
+    let tools = pinned.list_all_tools().await.expect("tools/list");
+    let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    assert_eq!(names, documented().1);
+    let r = call(&pinned, "exec", serde_json::json!({"command": "echo pinned"}))
+        .await
+        .expect("exec");
+    assert_eq!(said(&r), ("pinned\n".to_string(), false));
+    let e = call(
+        &pinned,
+        "exec",
+        serde_json::json!({"workspace": "other", "command": "true"}),
+    )
+    .await
+    .expect_err("another workspace");
+    assert!(e.contains("pinned to workspace web"), "{e}");
+    pinned.cancel().await.expect("close");
 }
