@@ -72,11 +72,10 @@ fn trees(shadow_wt: &Path, name: &str) -> anyhow::Result<(String, String)> {
     Ok((base.trim().to_string(), state_tree(shadow_wt)?))
 }
 
-/// What the shadow changed: the patch from its starting state to its
-/// files now (binary-safe).
-fn changes(shadow_wt: &Path, name: &str) -> anyhow::Result<String> {
-    let (base, now) = trees(shadow_wt, name)?;
-    git(shadow_wt, &["diff", "--binary", "--no-color", &base, &now])
+/// What the shadow changed between the trees `base` and `now`: a
+/// binary-safe patch.
+fn patch_between(repo: &Path, base: &str, now: &str) -> anyhow::Result<String> {
+    git(repo, &["diff", "--binary", "--no-color", base, now])
 }
 
 /// The content of `path` in `tree`, if it has it.
@@ -205,7 +204,8 @@ pub async fn shadow(a: ShadowArgs, client: &Client) -> anyhow::Result<i32> {
                 .context("running the agent's command")?,
         )
     };
-    let patch = changes(&wt, &a.name)?;
+    let (start, now) = trees(&wt, &a.name)?;
+    let patch = patch_between(&wt, &start, &now)?;
     if patch.is_empty() {
         println!("(no changes)");
     } else {
@@ -223,7 +223,9 @@ pub async fn hydrate(a: HydrateArgs, client: &Client) -> anyhow::Result<i32> {
     let w = client.get(&a.name).await?;
     let wt = PathBuf::from(&w.worktree);
     let source = source_of(&wt, &a.name)?;
-    let patch = changes(&wt, &a.name)?;
+    // the shadow's start and its files now, read once
+    let (base, theirs) = trees(&wt, &a.name)?;
+    let patch = patch_between(&wt, &base, &theirs)?;
     if patch.is_empty() {
         println!("{} changed nothing: nothing to hydrate", a.name);
         return Ok(0);
@@ -290,7 +292,6 @@ pub async fn hydrate(a: HydrateArgs, client: &Client) -> anyhow::Result<i32> {
         }
         Vec::new()
     } else {
-        let (base, theirs) = trees(&wt, &a.name)?;
         merge_three_way(&dir, &base, &theirs)?
     };
     if a.stage || a.commit {
@@ -301,7 +302,6 @@ pub async fn hydrate(a: HydrateArgs, client: &Client) -> anyhow::Result<i32> {
             .map(str::to_string)
             .collect();
         if paths.is_empty() {
-            let (base, theirs) = trees(&wt, &a.name)?;
             paths = git(&dir, &["diff", "--name-only", "--no-renames", &base, &theirs])?
                 .lines()
                 .map(str::to_string)
