@@ -254,7 +254,7 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN quota_storage INTEGER;
     ALTER TABLE orgs ADD COLUMN quota_storage INTEGER;
     ALTER TABLE workspaces ADD COLUMN storage_bytes INTEGER NOT NULL DEFAULT 0;",
-    // 17: the version of the agent last injected into each workspace
+    // 16: the version of the agent last injected into each workspace
     "ALTER TABLE workspaces ADD COLUMN agent_version TEXT;",
 ];
 
