@@ -198,6 +198,13 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Writes `content` to `path` under `dir`, making its directories.
+pub fn write_file(dir: &Path, path: &str, content: &str) {
+    let p = dir.join(path);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, content).expect("write");
+}
+
 /// A git repository with one commit, in a temporary directory.
 pub struct Repo {
     /// Keeps the directory.

@@ -16,6 +16,7 @@
 //!
 //! git is the `git` command of the host, run in the worktree.
 
+use crate::hostgit::git;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -86,19 +87,6 @@ pub struct Outcome {
 fn root_of(dir: &Path) -> anyhow::Result<PathBuf> {
     let out = git(dir, &["rev-parse", "--show-toplevel"])?;
     Ok(PathBuf::from(out.trim()))
-}
-
-/// `git ARGS` in `dir`; its standard output, or an error with its words.
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let o = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .context("running git (is it installed?)")?;
-    if !o.status.success() {
-        anyhow::bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
 }
 
 /// Reads `.nexus/enforce.toml` of the repository at `root`.

@@ -7,6 +7,7 @@ mod connect;
 mod context;
 mod enforce;
 mod exit;
+mod hostgit;
 mod mcp;
 mod output;
 mod shadow;

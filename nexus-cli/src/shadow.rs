@@ -14,31 +14,11 @@
 //! share one repository, so every blob is at hand.
 
 use crate::args::{DiscardArgs, HydrateArgs, ShadowArgs};
+use crate::hostgit::{git, git_env};
 use anyhow::{Context, bail};
 use nexus_sdk::client::Client;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-/// `git ARGS` in `dir` with extra environment; stdout, or git's words.
-fn git_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> anyhow::Result<String> {
-    let mut c = Command::new("git");
-    c.args(["-c", "user.name=nexus", "-c", "user.email=nexus@localhost"])
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().context("running git (is it installed?)")?;
-    if !o.status.success() {
-        bail!("git {}: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim());
-    }
-    Ok(String::from_utf8_lossy(&o.stdout).into_owned())
-}
-
-fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
-    git_env(dir, args, &[])
-}
+use std::process::Command;
 
 /// The tree of `dir`'s files as they are now (tracked, modified and
 /// untracked; not ignored), written through a throwaway index so the

@@ -1,7 +1,7 @@
 //! Git checkpoints of a workspace (`nexus workspace checkpoint`, `restore`)
 //! against real git and a real container writing into the worktree.
 
-use nexus_e2e::{BUSYBOX, Daemon, Repo, git, sh, text};
+use nexus_e2e::{BUSYBOX, Daemon, Repo, git, sh, text, write_file};
 use std::path::Path;
 
 /// HEAD, the index, `git status` and every file but `.git` (ignored ones
@@ -32,12 +32,6 @@ fn state(dir: &Path) -> (String, String, String, Vec<(String, String)>) {
     )
 }
 
-fn write(dir: &Path, path: &str, text: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
-
 #[test]
 fn checkpoint_restore_round_trip_with_undo_and_bad_input() {
     let d = Daemon::start();
@@ -53,13 +47,13 @@ fn checkpoint_restore_round_trip_with_undo_and_bad_input() {
     let wt = repo.worktree("snap");
     // a dirty tree: modified, deleted, partly staged, untracked, ignored,
     // and a file the container wrote
-    write(&wt, "modified.txt", "two\n");
+    write_file(&wt, "modified.txt", "two\n");
     std::fs::remove_file(wt.join("deleted.txt")).expect("rm");
-    write(&wt, "staged.txt", "b\n");
+    write_file(&wt, "staged.txt", "b\n");
     git(&wt, &["add", "staged.txt"]);
-    write(&wt, "staged.txt", "c\n");
-    write(&wt, "new/untracked.txt", "new\n");
-    write(&wt, "build.log", "ignored\n");
+    write_file(&wt, "staged.txt", "c\n");
+    write_file(&wt, "new/untracked.txt", "new\n");
+    write_file(&wt, "build.log", "ignored\n");
     let folder = ws["workspaceFolder"].as_str().expect("folder");
     sh(&d, &repo, "snap", &format!("echo made-inside > {folder}/inside.txt"));
     let before = state(&wt);
@@ -103,11 +97,11 @@ fn checkpoint_restore_round_trip_with_undo_and_bad_input() {
     assert_eq!(list.as_array().expect("array").len(), 1, "{list}");
 
     // everything changes, git collects garbage, then the restore
-    write(&wt, "modified.txt", "three\n");
+    write_file(&wt, "modified.txt", "three\n");
     git(&wt, &["add", "-A"]);
     git(&wt, &["commit", "-qm", "later"]);
-    write(&wt, "kept.txt", "changed\n");
-    write(&wt, "other/later.txt", "later\n");
+    write_file(&wt, "kept.txt", "changed\n");
+    write_file(&wt, "other/later.txt", "later\n");
     std::fs::remove_file(wt.join("inside.txt")).expect("rm");
     git(repo.path(), &["gc", "-q", "--prune=now"]);
     let later = state(&wt);
@@ -147,15 +141,15 @@ fn a_fork_starts_from_a_checkpoint_and_runs_beside_its_source() {
     let src = d.create(&repo, "origin", BUSYBOX);
     let wt = repo.worktree("origin");
     // uncommitted work: a change, a deletion, a staged file, an untracked one
-    write(&wt, "app.txt", "v2 uncommitted\n");
+    write_file(&wt, "app.txt", "v2 uncommitted\n");
     std::fs::remove_file(wt.join("other.txt")).expect("rm");
-    write(&wt, "staged.txt", "staged\n");
+    write_file(&wt, "staged.txt", "staged\n");
     git(&wt, &["add", "staged.txt"]);
-    write(&wt, "notes/untracked.txt", "draft\n");
+    write_file(&wt, "notes/untracked.txt", "draft\n");
     d.cli_ok(repo.path(), &["workspace", "checkpoint", "create", "origin", "mid"]);
     let at_checkpoint = state(&wt);
     // the source moves on after the checkpoint
-    write(&wt, "app.txt", "v3 later\n");
+    write_file(&wt, "app.txt", "v3 later\n");
 
     // forking to a name that is taken changes nothing
     let o = d.cli(repo.path(), &["workspace", "fork", "origin@mid", "origin"]);
@@ -215,7 +209,7 @@ fn a_full_checkpoint_brings_back_the_containers_own_files() {
     let id = ws["id"].as_str().expect("id").to_string();
     // something installed in the container, outside the worktree
     sh(&d, &repo, "box", "mkdir -p /opt/tool && echo v1 > /opt/tool/version");
-    write(&repo.worktree("box"), "work.txt", "w1\n");
+    write_file(&repo.worktree("box"), "work.txt", "w1\n");
     let out = d.cli_ok(
         repo.path(),
         &[
@@ -237,7 +231,7 @@ fn a_full_checkpoint_brings_back_the_containers_own_files() {
 
     // the container loses the tool, the worktree changes; the restore brings both back
     sh(&d, &repo, "box", "rm -rf /opt/tool");
-    write(&repo.worktree("box"), "work.txt", "w2\n");
+    write_file(&repo.worktree("box"), "work.txt", "w2\n");
     d.cli_ok(repo.path(), &["workspace", "restore", "box", "installed"]);
     assert_eq!(sh(&d, &repo, "box", "cat /opt/tool/version"), "v1\n");
     assert_eq!(

@@ -1,7 +1,7 @@
 //! `nexus enforce` on a real git repository, and its agent hooks fed the
 //! JSON their tools send (Claude Code's `Stop`, Cursor's `stop`).
 
-use nexus_e2e::{Repo, git, text};
+use nexus_e2e::{Repo, git, text, write_file};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -31,12 +31,6 @@ fn enforce(dir: &Path, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait")
 }
 
-fn write(dir: &Path, path: &str, content: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, content).expect("write");
-}
-
 /// What Claude Code sends a `Stop` hook.
 const CLAUDE_STOP: &str = r#"{"session_id":"8f2c1a","transcript_path":"/home/ana/.claude/projects/app/8f2c1a.jsonl","cwd":"/home/ana/app","permission_mode":"default","hook_event_name":"Stop","stop_hook_active":false}"#;
 /// What Cursor sends a `stop` hook.
@@ -47,15 +41,15 @@ fn checks_fail_until_the_work_meets_the_config_and_hooks_answer_each_tool() {
     let repo = Repo::new();
     let dir = repo.path();
     git(dir, &["checkout", "-q", "-b", "work"]);
-    write(
+    write_file(
         dir,
         ".nexus/enforce.toml",
         "base = \"main\"\n[checks]\nconventional_commits = true\ndocs = { code = [\"src/**\"], docs = [\"docs/**\"] }\nagents_md = true\nci = \"test -f ci-ok\"\nclean = true\n",
     );
-    write(dir, "src/a.rs", "fn a() {}\n");
+    write_file(dir, "src/a.rs", "fn a() {}\n");
     git(dir, &["add", "."]);
     git(dir, &["commit", "-qm", "added stuff"]);
-    write(dir, "scratch.txt", "left over\n");
+    write_file(dir, "scratch.txt", "left over\n");
 
     let o = enforce(dir, &["--json"], "");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -106,10 +100,10 @@ fn checks_fail_until_the_work_meets_the_config_and_hooks_answer_each_tool() {
 
     // the work done properly: every check passes and the hooks let the agent stop
     std::fs::remove_file(dir.join("scratch.txt")).expect("rm");
-    write(dir, "docs/a.md", "# a\n");
-    write(dir, "AGENTS.md", "# For agents\n");
-    write(dir, "README.md", "See AGENTS.md.\n");
-    write(dir, "ci-ok", "");
+    write_file(dir, "docs/a.md", "# a\n");
+    write_file(dir, "AGENTS.md", "# For agents\n");
+    write_file(dir, "README.md", "See AGENTS.md.\n");
+    write_file(dir, "ci-ok", "");
     git(dir, &["add", "."]);
     git(
         dir,
@@ -131,7 +125,7 @@ fn a_config_it_cannot_use_is_named_and_changes_nothing() {
     let o = enforce(dir, &[], "");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no .nexus/enforce.toml"), "{}", text(&o));
-    write(
+    write_file(
         dir,
         ".nexus/enforce.toml",
         "[checks]\nclean = true\nlint = \"eslint .\"\n",

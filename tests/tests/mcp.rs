@@ -253,6 +253,22 @@ async fn an_agent_creates_runs_edits_checkpoints_and_restores_through_mcp() {
     assert_eq!(git(&wt, &["status", "--porcelain"]), " M app.txt\n");
 }
 
+/// An MCP client of the daemon at `address` over HTTP at `path`, with `token`.
+async fn over_http(address: &str, path: &str, token: &str) -> Mcp {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{address}{path}")).auth_header(token);
+    ().serve(StreamableHttpClientTransport::from_config(config))
+        .await
+        .expect("initialize")
+}
+
+/// The names `tools/list` gives, in order.
+async fn tool_names(mcp: &Mcp) -> Vec<String> {
+    let tools = mcp.list_all_tools().await.expect("tools/list");
+    tools.iter().map(|t| t.name.to_string()).collect()
+}
+
 /// A raw `POST /mcp` with `host` and, when given, `token`: the status code.
 fn post_status(address: &str, host: &str, token: Option<&str>) -> u16 {
     use std::io::{Read, Write};
@@ -273,8 +289,6 @@ fn post_status(address: &str, host: &str, token: Option<&str>) -> u16 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_over_http_on_the_daemons_port_needs_its_token_and_a_loopback_host() {
-    use rmcp::transport::StreamableHttpClientTransport;
-    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
     let d = Daemon::start();
     let repo = Repo::new();
     d.create(&repo, "web", BUSYBOX);
@@ -296,11 +310,8 @@ async fn mcp_over_http_on_the_daemons_port_needs_its_token_and_a_loopback_host()
 
     // rmcp's HTTP client is reqwest with rustls and no provider chosen
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp")).auth_header(token);
-    let mcp = ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("initialize");
-    let tools = mcp.list_all_tools().await.expect("tools/list");
-    let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(names, documented().0);
+    let mcp = over_http(&address, "/mcp", &token).await;
+    assert_eq!(tool_names(&mcp).await, documented().0);
     let r = call(
         &mcp,
         "exec",
@@ -317,12 +328,8 @@ async fn mcp_over_http_on_the_daemons_port_needs_its_token_and_a_loopback_host()
     mcp.cancel().await.expect("close");
 
     // /mcp/WS: the same server pinned to WS
-    let config =
-        StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp/web")).auth_header(d.token());
-    let pinned = ().serve(StreamableHttpClientTransport::from_config(config)).await.expect("initialize");
-    let tools = pinned.list_all_tools().await.expect("tools/list");
-    let names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(names, documented().1);
+    let pinned = over_http(&address, "/mcp/web", &d.token()).await;
+    assert_eq!(tool_names(&pinned).await, documented().1);
     let r = call(&pinned, "exec", serde_json::json!({"command": "echo pinned"}))
         .await
         .expect("exec");

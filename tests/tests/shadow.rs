@@ -3,14 +3,8 @@
 //! that does not apply is refused with the source unchanged, a hydrate is
 //! undone through its automatic checkpoint, and a discard leaves nothing.
 
-use nexus_e2e::{BUSYBOX, Daemon, Repo, git, text};
+use nexus_e2e::{BUSYBOX, Daemon, Repo, git, text, write_file};
 use std::path::Path;
-
-fn write(dir: &Path, path: &str, content: &str) {
-    let p = dir.join(path);
-    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-    std::fs::write(p, content).expect("write");
-}
 
 fn read(dir: &Path, path: &str) -> String {
     std::fs::read_to_string(dir.join(path)).unwrap_or_default()
@@ -24,7 +18,7 @@ fn shadow_hydrate_undo_and_discard_from_a_workspace_with_its_own_edits() {
     d.create(&repo, "src", BUSYBOX);
     let src = repo.worktree("src");
     // the source's own uncommitted edit, before the run
-    write(&src, "notes.txt", "notes, edited before\n");
+    write_file(&src, "notes.txt", "notes, edited before\n");
 
     // the agent: edits app.txt, adds a file; the shadow starts with the source's edit
     let agent = "sed -i s/two/TWO/ app.txt && echo new > added.txt && cat notes.txt";
@@ -46,7 +40,7 @@ fn shadow_hydrate_undo_and_discard_from_a_workspace_with_its_own_edits() {
     );
 
     // meanwhile the source is edited again, elsewhere in the tree
-    write(&src, "later.txt", "made while the agent ran\n");
+    write_file(&src, "later.txt", "made while the agent ran\n");
     let o = d.cli(repo.path(), &["hydrate", "try1"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(read(&src, "app.txt"), "one\nTWO\nthree\n");
@@ -71,7 +65,7 @@ fn shadow_hydrate_undo_and_discard_from_a_workspace_with_its_own_edits() {
     assert_eq!(read(&src, "later.txt"), "made while the agent ran\n");
 
     // a conflicting hydrate: refused, the source byte-identical
-    write(&src, "app.txt", "one\ntwo, changed by the source\nthree\n");
+    write_file(&src, "app.txt", "one\ntwo, changed by the source\nthree\n");
     let before: Vec<(String, String)> = ["app.txt", "notes.txt", "later.txt"]
         .iter()
         .map(|f| (f.to_string(), read(&src, f)))
@@ -112,7 +106,7 @@ fn a_shadow_of_a_plain_checkout_hydrates_with_stage() {
     let d = Daemon::start();
     let repo = Repo::new();
     repo.commit(&[("app.txt", "one\n")]);
-    write(repo.path(), "dirty.txt", "uncommitted\n");
+    write_file(repo.path(), "dirty.txt", "uncommitted\n");
     let o = d.cli(
         repo.path(),
         &[

@@ -763,6 +763,16 @@ fn real_release(r: &Releases, version: &str) {
     );
 }
 
+/// Ends, when dropped, a daemon `nexus update` started (the harness knows
+/// only the one it started itself).
+struct Kill(u32);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.to_string()).output();
+    }
+}
+
 /// The pid in the daemon's lock file.
 fn daemon_pid(d: &Daemon) -> u32 {
     std::fs::read_to_string(d.data_dir().join("nexusd.lock"))
@@ -835,12 +845,6 @@ fn an_update_restarts_the_daemon_and_leaves_running_workspaces_alone() {
         .env("NEXUS_INSTALL_DIR", r.install_dir()));
     let daemon_after = daemon_pid(&d);
     // the new daemon is the test's to end: the harness knows only the old one
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("kill").arg(self.0.to_string()).output();
-        }
-    }
     let _kill = Kill(daemon_after);
     assert_eq!(code(&o), 0, "{}\n--- daemon log\n{}", text(&o), d.log());
     assert!(text(&o).contains("nexusd restarted"), "{}", text(&o));
@@ -911,12 +915,6 @@ fn a_new_daemon_that_does_not_start_is_switched_back_remembered_and_exits_5() {
     };
     let o = install();
     let after = daemon_pid(&d);
-    struct Kill(u32);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = Command::new("kill").arg(self.0.to_string()).output();
-        }
-    }
     let _kill = Kill(after);
     expect(&o, 5, "did not become healthy");
     assert!(

@@ -96,6 +96,15 @@ pub struct Manifest {
     pub channels: BTreeMap<String, Channel>,
 }
 
+impl Manifest {
+    /// Channel `name`, or the error naming it.
+    pub fn channel(&self, name: &str) -> Result<&Channel> {
+        self.channels
+            .get(name)
+            .ok_or_else(|| Refusal::Invalid(format!("channels.{name}: the manifest has no channel {name}")))
+    }
+}
+
 /// One channel's current release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

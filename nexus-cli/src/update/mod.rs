@@ -425,11 +425,7 @@ pub async fn check(o: &Options) -> Result<CheckReport> {
     let mut state = State::load(&root);
     let v = load_manifest(&source, &mut state, o.allow_expired, Duration::from_secs(3)).await?;
     let channel = o.channel.clone().unwrap_or_else(|| state.channel());
-    let c = v
-        .manifest
-        .channels
-        .get(&channel)
-        .ok_or_else(|| Refusal::Invalid(format!("channels.{channel}: the manifest has no channel {channel}")))?;
+    let c = v.manifest.channel(&channel)?;
     let installed = installed_version(&root);
     let newer = version_lt(&installed, &c.version);
     let mut warnings = Vec::new();
@@ -501,9 +497,7 @@ pub async fn install(o: &Options, progress: bool) -> Result<Installed> {
             let wanted = o.channel.clone().unwrap_or_else(|| state.channel());
             let (channel, c) = match &o.version {
                 None => {
-                    let c = v.manifest.channels.get(&wanted).ok_or_else(|| {
-                        Refusal::Invalid(format!("channels.{wanted}: the manifest has no channel {wanted}"))
-                    })?;
+                    let c = v.manifest.channel(&wanted)?;
                     (wanted.clone(), c.clone())
                 }
                 Some(ver) => {
@@ -1039,11 +1033,7 @@ pub async fn notes(o: &Options) -> Result<(String, String)> {
     let v = load_manifest(&source, &mut state, o.allow_expired, Duration::from_secs(3)).await?;
     state.save(&root)?;
     let channel = o.channel.clone().unwrap_or_else(|| state.channel());
-    let c = v
-        .manifest
-        .channels
-        .get(&channel)
-        .ok_or_else(|| Refusal::Invalid(format!("channels.{channel}: the manifest has no channel {channel}")))?;
+    let c = v.manifest.channel(&channel)?;
     Ok((c.version.clone(), c.notes.clone()))
 }
 
