@@ -298,6 +298,14 @@ pub struct McpArgs {
     /// creates, lists or removes one, and paths stay in its folder.
     #[arg(long, value_name = "WS")]
     pub workspace: Option<String>,
+    /// The model the agent runs (models.dev id, e.g.
+    /// anthropic/claude-sonnet-4-5): the Agent Trace records name it for
+    /// the lines this client's tools write.
+    #[arg(long, value_name = "ID")]
+    pub model: Option<String>,
+    /// Where the agent's conversation can be read, for the Agent Trace records.
+    #[arg(long, value_name = "URL")]
+    pub conversation_url: Option<String>,
 }
 
 /// `nexus template …`.

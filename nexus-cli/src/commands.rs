@@ -62,15 +62,19 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
     if let crate::Command::Context(c) = command {
         return context(c, &target);
     }
-    if let crate::Command::Completion(_) | crate::Command::Update(_) | crate::Command::Enforce(_) = command {
-        anyhow::bail!("`completion`, `update` and `enforce` are answered before any daemon is reached");
+    if let crate::Command::Completion(_)
+    | crate::Command::Update(_)
+    | crate::Command::Enforce(_)
+    | crate::Command::Trace(_) = command
+    {
+        anyhow::bail!("`completion`, `update`, `enforce` and `trace` are answered before any daemon is reached");
     }
     if let crate::Command::Auth(crate::team::AuthCommand::Login(a)) = command {
         return crate::team::login(a, &target.address()?).await;
     }
     if let crate::Command::Mcp(a) = command {
         // the server owns its client for as long as the agent keeps it open
-        return crate::mcp::serve(connect(&target).await?, a.workspace).await;
+        return crate::mcp::serve(connect(&target).await?, a).await;
     }
     let client = connect(&target).await?;
     let result = match command {
@@ -87,7 +91,8 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
         crate::Command::Context(_)
         | crate::Command::Completion(_)
         | crate::Command::Update(_)
-        | crate::Command::Enforce(_) => {
+        | crate::Command::Enforce(_)
+        | crate::Command::Trace(_) => {
             unreachable!("handled above")
         }
         crate::Command::Image(ImageCommand::Prune(a)) => {

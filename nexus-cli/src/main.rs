@@ -14,6 +14,7 @@ mod shadow;
 mod ssh;
 mod streams;
 mod team;
+mod trace;
 mod update;
 mod update_cmd;
 
@@ -105,6 +106,10 @@ enum Command {
     /// (.nexus/enforce.toml); `--hook claude|cursor` answers an agent's stop
     /// hook (docs/enforce.md).
     Enforce(args::EnforceArgs),
+    /// Agent Trace records of this repository's commits (docs/trace.md):
+    /// who wrote which lines, a person or which model.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
     /// A Model Context Protocol server on stdin/stdout for AI agents
     /// (docs/mcp.md); `--workspace WS` pins every tool to one workspace.
     Mcp(args::McpArgs),
@@ -143,6 +148,15 @@ fn main() -> std::process::ExitCode {
     }
     if let Command::Enforce(a) = cli.command {
         return match runtime.block_on(enforce::command(a)) {
+            Ok(code) => exit::code(code),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                exit::code(1)
+            }
+        };
+    }
+    if let Command::Trace(c) = cli.command {
+        return match trace::command(c) {
             Ok(code) => exit::code(code),
             Err(e) => {
                 eprintln!("error: {e:#}");

@@ -493,6 +493,11 @@ impl Client {
         self.call(m::WORKSPACE_CHECKPOINT_CREATE, params).await
     }
 
+    /// `trace.session`: who this connection is, for Agent Trace records.
+    pub async fn trace_session(&self, params: &TraceSessionParams) -> Result<(), ClientError> {
+        self.call(m::TRACE_SESSION, params).await
+    }
+
     /// `workspace.checkpoint.list`.
     pub async fn checkpoints(&self, name: &str) -> Result<Vec<Checkpoint>, ClientError> {
         self.call(m::WORKSPACE_CHECKPOINT_LIST, NameParams { workspace: name.into() })

@@ -11,6 +11,7 @@ pub mod openrpc;
 pub mod relay;
 pub mod signal;
 pub mod team;
+pub mod trace;
 pub mod types;
 
 #[cfg(feature = "client")]

@@ -284,7 +284,26 @@ pub struct Server {
     pinned: Option<String>,
     authorized_keys: Arc<Vec<String>>,
     tools: Arc<Vec<Tool>>,
+    /// The model and conversation the client's changes are attributed to
+    /// (Agent Trace), when given at start-up.
+    agent: Arc<Agent>,
+    /// Whether the fixed client has declared its session (`trace.session`).
+    declared: Arc<tokio::sync::OnceCell<()>>,
 }
+
+/// What an MCP client says of itself for Agent Trace: `nexus mcp --model
+/// M --conversation-url U`, or the HTTP request's [`MODEL_HEADER`] and
+/// [`CONVERSATION_HEADER`].
+#[derive(Debug, Clone, Default)]
+struct Agent {
+    model: Option<String>,
+    conversation_url: Option<String>,
+}
+
+/// The header naming the model of an MCP client over HTTP (`/mcp`).
+pub const MODEL_HEADER: &str = "x-nexus-model";
+/// The header giving the URL of an MCP client's conversation over HTTP.
+pub const CONVERSATION_HEADER: &str = "x-nexus-conversation-url";
 
 impl Server {
     /// A server over `client` (stdio), pinned to `pinned` when given;
@@ -322,14 +341,60 @@ impl Server {
             pinned,
             authorized_keys: Arc::new(authorized_keys),
             tools: Arc::new(tools),
+            agent: Default::default(),
+            declared: Default::default(),
         }
+    }
+
+    /// This server with the model (`anthropic/claude-sonnet-4-5`) and the
+    /// conversation URL its client's changes are attributed to.
+    pub fn with_agent(mut self, model: Option<String>, conversation_url: Option<String>) -> Server {
+        self.agent = Arc::new(Agent {
+            model,
+            conversation_url,
+        });
+        self
+    }
+
+    /// Declares the client's session on API client `c` (`trace.session`):
+    /// a model (`ai`), its model id and conversation from start-up or the
+    /// request's headers, the MCP client's name and version as the tool.
+    async fn declare(&self, c: &Client, context: &RequestContext<RoleServer>) -> Result<(), ErrorData> {
+        let header = |name: &str| {
+            context
+                .extensions
+                .get::<http::request::Parts>()
+                .and_then(|p| p.headers.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let tool = context.peer.peer_info().map(|i| crate::trace::Tool {
+            name: Some(i.client_info.name.clone()),
+            version: Some(i.client_info.version.clone()),
+        });
+        let params = crate::TraceSessionParams {
+            contributor: crate::trace::ContributorType::Ai,
+            model_id: self.agent.model.clone().or_else(|| header(MODEL_HEADER)),
+            conversation_url: self
+                .agent
+                .conversation_url
+                .clone()
+                .or_else(|| header(CONVERSATION_HEADER)),
+            tool,
+        };
+        c.trace_session(&params)
+            .await
+            .map_err(|e| ErrorData::invalid_request(e.to_string(), None))
     }
 
     /// The API client of this call: the session's, or one with the
     /// bearer token of the HTTP request (a call without one is refused).
     async fn client(&self, context: &RequestContext<RoleServer>) -> Result<Arc<Client>, ErrorData> {
         match self.source.as_ref() {
-            Source::Fixed(c) => Ok(c.clone()),
+            Source::Fixed(c) => {
+                self.declared.get_or_try_init(|| self.declare(c, context)).await?;
+                Ok(c.clone())
+            }
             Source::PerToken { address, clients } => {
                 let token = context
                     .extensions
@@ -348,6 +413,7 @@ impl Server {
                         .await
                         .map_err(|e| ErrorData::invalid_request(e.to_string(), None))?,
                 );
+                self.declare(&c, context).await?;
                 clients.insert(token, c.clone());
                 Ok(c)
             }

@@ -171,6 +171,12 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x","checkpoint":"before-refactor","name":"feat-x-try2","authorizedKeys":["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOk ana@laptop"]}"#,
         WS,
     ),
+    call::<TraceSessionParams, ()>(
+        m::TRACE_SESSION,
+        "Declares who the calling connection is, for the Agent Trace records (docs/trace.md): the files its exec and fs calls change are attributed to it, from a snapshot of the worktree before each call to one after, in the record written at each commit in the workspace. A connection that never calls it is a person (human). MCP servers call it for their client. A modelId over 250 characters or a conversationUrl that is not an absolute URL is invalid_params.",
+        r#"{"type":"ai","modelId":"anthropic/claude-sonnet-4-5","conversationUrl":"https://claude.ai/chat/4f1c","tool":{"name":"claude-code","version":"2.0.14"}}"#,
+        "null",
+    ),
     subscription::<LogsParams, LogChunk>(
         (
             m::WORKSPACE_LOGS,

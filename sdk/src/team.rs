@@ -124,6 +124,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::EVENTS_UNSUBSCRIBE
         | m::AUTH_LOGOUT
         | m::AUTH_WHOAMI
+        | m::TRACE_SESSION
         | m::TOKEN_CREATE
         | m::TOKEN_LIST
         | m::TOKEN_REVOKE

@@ -165,6 +165,27 @@ pub struct Checkpoint {
     pub image: Option<String>,
 }
 
+/// Parameters of `trace.session`: who the calling connection is, for the
+/// Agent Trace records of the commits its changes end up in (docs/trace.md).
+/// A connection that never calls it is a person (`human`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSessionParams {
+    /// The Agent Trace contributor type: `human`, `ai`, `mixed` or `unknown`.
+    #[serde(rename = "type")]
+    pub contributor: crate::trace::ContributorType,
+    /// The model, in the models.dev convention (`anthropic/claude-sonnet-4-5`);
+    /// at most 250 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// Where the conversation can be read (an absolute URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_url: Option<String>,
+    /// The agent or tool working through this connection (MCP's `clientInfo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<crate::trace::Tool>,
+}
+
 /// Parameters of `workspace.checkpoint.create`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -344,3 +344,175 @@ async fn mcp_over_http_on_the_daemons_port_needs_its_token_and_a_loopback_host()
     assert!(e.contains("pinned to workspace web"), "{e}");
     pinned.cancel().await.expect("close");
 }
+
+/// The Agent Trace record of `commit` in the checkout at `dir`, as `nexus
+/// trace show --json` prints it (which validates it), once the daemon has
+/// written it.
+fn record_of(d: &Daemon, dir: &std::path::Path, commit: &str) -> serde_json::Value {
+    let shown = nexus_e2e::poll(
+        200,
+        std::time::Duration::from_millis(50),
+        || d.cli(dir, &["trace", "show", commit, "--json"]),
+        |o| o.status.success(),
+    );
+    assert!(shown.status.success(), "no record: {}", nexus_e2e::text(&shown));
+    serde_json::from_slice(&shown.stdout).expect("a record")
+}
+
+/// Per line of `file` at HEAD, who wrote it (`nexus trace blame --json`).
+fn blame(d: &Daemon, dir: &std::path::Path, file: &str) -> Vec<String> {
+    let out = d.cli_ok(dir, &["trace", "blame", file, "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&out).expect("blame json");
+    rows.iter()
+        .map(|r| match &r["contributor"] {
+            serde_json::Value::Null => "-".to_string(),
+            c => c["model_id"].as_str().or(c["type"].as_str()).unwrap_or("?").to_string(),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_of_agent_and_ssh_lines_gets_a_valid_record_that_follows_an_amend() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    repo.commit(&[("app.txt", "one\ntwo\n")]);
+    let ws = d.create(&repo, "traced", BUSYBOX);
+    let wt = repo.worktree("traced");
+    let folder = ws["workspaceFolder"].as_str().expect("folder").to_string();
+    const MODEL: &str = "anthropic/claude-test-4";
+    let mcp = connect(
+        &d,
+        repo.path(),
+        &[
+            "--workspace",
+            "traced",
+            "--model",
+            MODEL,
+            "--conversation-url",
+            "https://example.com/c/42",
+        ],
+    )
+    .await;
+    // the agent edits a file, a person types a line over SSH, the agent runs a generator
+    let r = call(
+        &mcp,
+        "file_edit",
+        serde_json::json!({"path": "app.txt", "old_text": "one\n", "new_text": "one\nfrom the agent\n"}),
+    )
+    .await
+    .expect("edit");
+    assert!(!said(&r).1, "{}", said(&r).0);
+    let typed = d.ssh(&ws, &format!("cd {folder} && echo 'typed over ssh' >> app.txt"));
+    assert!(typed.status.success(), "{}", nexus_e2e::text(&typed));
+    let r = call(
+        &mcp,
+        "exec",
+        serde_json::json!({"command": "printf 'gen 1\\ngen 2\\n' > gen.txt"}),
+    )
+    .await
+    .expect("exec");
+    assert!(!said(&r).1, "{}", said(&r).0);
+    mcp.cancel().await.expect("close");
+    git(&wt, &["add", "-A"]);
+    git(&wt, &["commit", "-qm", "agent and person"]);
+    let head = git(&wt, &["rev-parse", "HEAD"]).trim().to_string();
+
+    // the record validates (trace show checks it against the schema) and names each range's author
+    let record = record_of(&d, &wt, &head);
+    assert_eq!(record["version"], "0.1.0");
+    assert_eq!(record["vcs"], serde_json::json!({"type": "git", "revision": head}));
+    let files = record["files"].as_array().expect("files");
+    let paths: Vec<&str> = files.iter().filter_map(|f| f["path"].as_str()).collect();
+    assert_eq!(paths, ["app.txt", "gen.txt"], "{record:#}");
+    let app = &files[0]["conversations"];
+    assert_eq!(
+        app[0]["contributor"],
+        serde_json::json!({"type": "ai", "model_id": MODEL}),
+        "{record:#}"
+    );
+    assert_eq!(app[0]["url"], "https://example.com/c/42");
+    assert_eq!(app[0]["ranges"], serde_json::json!([{"start_line": 2, "end_line": 2}]));
+    assert_eq!(
+        app[1]["contributor"],
+        serde_json::json!({"type": "human"}),
+        "{record:#}"
+    );
+    assert_eq!(app[1]["ranges"], serde_json::json!([{"start_line": 4, "end_line": 4}]));
+    let gen_ranges = &files[1]["conversations"][0];
+    assert_eq!(gen_ranges["contributor"]["model_id"], MODEL, "{record:#}");
+    assert_eq!(
+        gen_ranges["ranges"],
+        serde_json::json!([{"start_line": 1, "end_line": 2}])
+    );
+    assert_eq!(blame(&d, &wt, "app.txt"), ["-", MODEL, "-", "human"]);
+
+    // an amend gets the record again, on the new commit; git itself copies it (notes.rewriteRef)
+    assert_eq!(
+        git(&wt, &["config", "notes.rewriteRef"]).trim(),
+        "refs/notes/agent-trace"
+    );
+    git(&wt, &["commit", "-q", "--amend", "-m", "agent and person, amended"]);
+    let amended = git(&wt, &["rev-parse", "HEAD"]).trim().to_string();
+    assert_ne!(amended, head);
+    let again = nexus_e2e::poll(
+        200,
+        std::time::Duration::from_millis(50),
+        || record_of(&d, &wt, &amended),
+        |r| r["vcs"]["revision"] == amended.as_str(),
+    );
+    assert_eq!(again["files"], record["files"], "{again:#}");
+    assert_eq!(blame(&d, &wt, "gen.txt"), [MODEL, MODEL]);
+    let exported = d.cli_ok(&wt, &["trace", "export", "--jsonl"]);
+    assert_eq!(exported.lines().count(), 2, "{exported}");
+
+    // bad input: a record with a bad version or without an id is named, and nothing is changed
+    git(&wt, &["commit", "-q", "--allow-empty", "-m", "hand-written record"]);
+    let bad = git(&wt, &["rev-parse", "HEAD"]).trim().to_string();
+    let mut forged = record.clone();
+    forged["version"] = "1.0".into();
+    forged.as_object_mut().map(|o| o.remove("id"));
+    // the daemon writes its own record of this commit first; replace it once it is there
+    record_of(&d, &wt, &bad);
+    git(
+        &wt,
+        &[
+            "notes",
+            "--ref",
+            "agent-trace",
+            "add",
+            "-f",
+            "-m",
+            &forged.to_string(),
+            &bad,
+        ],
+    );
+    let o = d.cli(&wt, &["trace", "show", &bad]);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success(), "{}", nexus_e2e::text(&o));
+    assert!(
+        err.contains("invalid") && err.contains("/version") && err.contains("\"id\""),
+        "{err}"
+    );
+    let o = d.cli(&wt, &["trace", "export", "--jsonl"]);
+    assert_eq!(o.status.code(), Some(1), "{}", nexus_e2e::text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+    let o = d.cli(&wt, &["trace", "show", "HEAD~2"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("has no Agent Trace record"),
+        "{}",
+        nexus_e2e::text(&o)
+    );
+    // and a declaration the daemon refuses, on a connection that goes on working
+    let c = d.client().await;
+    let e = c
+        .trace_session(&nexus_sdk::TraceSessionParams {
+            contributor: nexus_sdk::trace::ContributorType::Ai,
+            model_id: Some("x".repeat(251)),
+            conversation_url: Some("not a url".into()),
+            tool: None,
+        })
+        .await
+        .expect_err("too long");
+    assert!(e.to_string().contains("modelId"), "{e}");
+    assert!(c.list().await.is_ok());
+}

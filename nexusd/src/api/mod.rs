@@ -95,17 +95,18 @@ where
     T: Serialize + Clone + Send + 'static,
     F: Future<Output = RpcResult<T>> + Send + 'static,
 {
-    rpc.register_async_method(name, move |p, ctx, _| async move {
-        let counted = ctx.clone();
-        let result = guarded(handler(p, ctx)).await;
-        let kind = result
-            .as_ref()
-            .err()
-            .map(|e| nexus_sdk::ErrorKind::from_code(e.code()).unwrap_or(nexus_sdk::ErrorKind::Internal));
-        counted.metrics.request(name, kind);
-        result
-    })?;
-    Ok(())
+    register(rpc, name, false, move |p, ctx, _| handler(p, ctx))
+}
+
+/// Registers method `name` as [`method`] does; a call from a connection
+/// that declared an agent (`trace.session`) is bracketed by snapshots of
+/// the workspace it names, for Agent Trace.
+fn traced<T, F>(rpc: &mut RpcModule<Manager>, name: &'static str, handler: fn(Params<'static>, Ctx) -> F) -> Registered
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Future<Output = RpcResult<T>> + Send + 'static,
+{
+    register(rpc, name, true, move |p, ctx, _| handler(p, ctx))
 }
 
 /// Registers method `name` to run `handler` with the [`Caller`], as [`method`] does.
@@ -118,17 +119,63 @@ where
     T: Serialize + Clone + Send + 'static,
     F: Future<Output = RpcResult<T>> + Send + 'static,
 {
-    rpc.register_async_method(name, move |p, ctx, ext| async move {
-        let counted = ctx.clone();
-        let result = guarded(handler(p, ctx, authorize::caller_of(&ext))).await;
-        let kind = result
-            .as_ref()
-            .err()
-            .map(|e| nexus_sdk::ErrorKind::from_code(e.code()).unwrap_or(nexus_sdk::ErrorKind::Internal));
-        counted.metrics.request(name, kind);
-        result
+    register(rpc, name, false, move |p, ctx, ext| {
+        handler(p, ctx, authorize::caller_of(&ext))
+    })
+}
+
+/// What every method's registration shares: the handler under [`guarded`]
+/// (with the request's extensions), `traced` calls bracketed for Agent
+/// Trace, and the call counted.
+fn register<T, F>(
+    rpc: &mut RpcModule<Manager>,
+    name: &'static str,
+    traced: bool,
+    handler: impl Fn(Params<'static>, Ctx, http::Extensions) -> F + Clone + Send + Sync + 'static,
+) -> Registered
+where
+    T: Serialize + Clone + Send + 'static,
+    F: Future<Output = RpcResult<T>> + Send + 'static,
+{
+    rpc.register_async_method(name, move |p, ctx, ext| {
+        let handler = handler.clone();
+        async move {
+            let counted = ctx.clone();
+            let span = match traced {
+                true => trace_begin(&ctx, &p, &ext).await,
+                false => None,
+            };
+            let result = guarded(handler(p, ctx, ext)).await;
+            if let Some(span) = span {
+                counted.trace_end(span).await;
+            }
+            let kind = result
+                .as_ref()
+                .err()
+                .map(|e| nexus_sdk::ErrorKind::from_code(e.code()).unwrap_or(nexus_sdk::ErrorKind::Internal));
+            counted.metrics.request(name, kind);
+            result
+        }
     })?;
     Ok(())
+}
+
+/// The JSON-RPC connection a request came on.
+fn connection(ext: &http::Extensions) -> usize {
+    ext.get::<jsonrpsee::ConnectionId>().map_or(usize::MAX, |c| c.0)
+}
+
+/// The `workspace` parameter of a request, if it has one.
+fn workspace_param(p: &Params<'_>) -> Option<String> {
+    p.parse::<serde_json::Value>()
+        .ok()
+        .and_then(|v| v.get("workspace").and_then(|w| w.as_str()).map(str::to_string))
+}
+
+/// Begins an Agent Trace span for a call whose connection declared an agent.
+async fn trace_begin(ctx: &Ctx, p: &Params<'_>, ext: &http::Extensions) -> Option<crate::workspace::Span> {
+    let actor = ctx.trace_actor(connection(ext))?;
+    ctx.trace_begin(&workspace_param(p)?, actor).await
 }
 
 /// Registers subscription `name` (its notifications `notification`, ended
@@ -137,6 +184,7 @@ where
 fn subscription<F>(
     rpc: &mut RpcModule<Manager>,
     [name, notification, unsubscribe]: [&'static str; 3],
+    traced: bool,
     handler: fn(Params<'static>, PendingSubscriptionSink, Ctx, Caller) -> F,
 ) -> Registered
 where
@@ -146,12 +194,14 @@ where
         use futures::FutureExt;
         ctx.metrics.request(name, None);
         let caller = authorize::caller_of(&ext);
-        let workspace = p
-            .parse::<serde_json::Value>()
-            .ok()
-            .and_then(|v| v.get("workspace").and_then(|w| w.as_str()).map(str::to_string));
+        let workspace = workspace_param(&p);
+        let span = match traced {
+            true => trace_begin(&ctx, &p, &ext).await,
+            false => None,
+        };
         let served = std::panic::AssertUnwindSafe(handler(p, sink, ctx.clone(), caller.clone())).catch_unwind();
-        tokio::select! {
+        let traced_ctx = ctx.clone();
+        let ended = tokio::select! {
             r = served => match r {
                 Ok(r) => r,
                 Err(_) => {
@@ -165,7 +215,11 @@ where
                 // sent to the client as the subscription's closing error
                 Err("your access ended (share ended, token revoked or expired, or account suspended)".into())
             }
+        };
+        if let Some(span) = span {
+            traced_ctx.trace_end(span).await;
         }
+        ended
     })?;
     Ok(())
 }
@@ -194,6 +248,10 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     let discovered = Arc::new(nexus_sdk::openrpc::document());
     rpc.register_method(m::RPC_DISCOVER, move |_, _, _| (*discovered).clone())?;
     method(&mut rpc, m::TEMPLATE_LIST, |_, _| workspace::template_list())?;
+    register(&mut rpc, m::TRACE_SESSION, false, |p, ctx, ext| async move {
+        let params: nexus_sdk::TraceSessionParams = error::parse(&p)?;
+        Ok(ctx.trace_session(connection(&ext), params)?)
+    })?;
     method(&mut rpc, m::DAEMON_INFO, |_, ctx| workspace::daemon_info(ctx))?;
     method(&mut rpc, m::IMAGE_PRUNE, workspace::image_prune)?;
     method_as(&mut rpc, m::WORKSPACE_CREATE, workspace::create)?;
@@ -215,8 +273,8 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
         m::WORKSPACE_LOGS_NOTIFICATION,
         m::WORKSPACE_LOGS_UNSUBSCRIBE,
     ];
-    subscription(&mut rpc, logs, workspace::logs)?;
-    method(&mut rpc, m::EXEC_RUN, exec::run)?;
+    subscription(&mut rpc, logs, false, workspace::logs)?;
+    traced(&mut rpc, m::EXEC_RUN, exec::run)?;
     rpc.register_alias(m::EXEC, m::EXEC_RUN)?;
     method(&mut rpc, m::EXEC_WRITE, exec::write)?;
     method(&mut rpc, m::EXEC_CLOSE_STDIN, exec::close_stdin)?;
@@ -224,24 +282,24 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::EXEC_SIGNAL, exec::send_signal)?;
     method(&mut rpc, m::EXEC_KILL, exec::kill)?;
     let stream = [m::EXEC_STREAM, m::EXEC_STREAM_NOTIFICATION, m::EXEC_STREAM_UNSUBSCRIBE];
-    subscription(&mut rpc, stream, exec::stream)?;
+    subscription(&mut rpc, stream, true, exec::stream)?;
     let events = [m::EVENTS_SUBSCRIBE, m::EVENTS_NOTIFICATION, m::EVENTS_UNSUBSCRIBE];
-    subscription(&mut rpc, events, events::subscribe)?;
+    subscription(&mut rpc, events, false, events::subscribe)?;
     method(&mut rpc, m::FS_READ_FILE, fs::read_file)?;
-    method(&mut rpc, m::FS_WRITE_FILE, fs::write_file)?;
+    traced(&mut rpc, m::FS_WRITE_FILE, fs::write_file)?;
     method(&mut rpc, m::FS_EXISTS, fs::exists)?;
     method(&mut rpc, m::FS_STAT, fs::stat)?;
     method(&mut rpc, m::FS_READDIR, fs::readdir)?;
     method(&mut rpc, m::FS_MKDIR, fs::mkdir)?;
-    method(&mut rpc, m::FS_RM, fs::rm)?;
-    method(&mut rpc, m::FS_RENAME, fs::rename)?;
+    traced(&mut rpc, m::FS_RM, fs::rm)?;
+    traced(&mut rpc, m::FS_RENAME, fs::rename)?;
     method(&mut rpc, m::PORTS_LIST, ports::list)?;
     method(&mut rpc, m::PORTS_FORWARD, ports::forward)?;
     method(&mut rpc, m::PORTS_UNFORWARD, ports::unforward)?;
     let watch = [m::FS_WATCH, m::FS_WATCH_NOTIFICATION, m::FS_WATCH_UNSUBSCRIBE];
-    subscription(&mut rpc, watch, fs::watch)?;
+    subscription(&mut rpc, watch, false, fs::watch)?;
     let tunnel = [m::TUNNEL_OPEN, m::TUNNEL_NOTIFICATION, m::TUNNEL_UNSUBSCRIBE];
-    subscription(&mut rpc, tunnel, tunnel::open)?;
+    subscription(&mut rpc, tunnel, false, tunnel::open)?;
     method(&mut rpc, m::TUNNEL_WRITE, tunnel::write)?;
     method(&mut rpc, m::TUNNEL_CLOSE, tunnel::close)?;
     method(&mut rpc, m::AUTH_CHALLENGE, |_, ctx| team::challenge(ctx))?;

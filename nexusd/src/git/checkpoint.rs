@@ -51,9 +51,26 @@ pub fn record(worktree: &Path, reference: &str, message: &str, ignored: bool) ->
         .commit(None, &sig, &sig, &format!("index of {message}"), &staged, &[&head])
         .map_err(internal)?;
     let staged_commit = repo.find_commit(staged_commit).map_err(internal)?;
-    // one scan of the worktree against the index (its stat cache spares
-    // hashing unchanged files); what differs is written into the index's
-    // tree, never into the index
+    let files = worktree_tree(&repo, &index, &staged, ignored)?;
+    let files = repo.find_tree(files).map_err(internal)?;
+    let commit = repo
+        .commit(None, &sig, &sig, message, &files, &[&head, &staged_commit])
+        .map_err(internal)?;
+    repo.reference(reference, commit, false, message).map_err(internal)?;
+    Ok(commit)
+}
+
+/// The tree of every file of `repo`'s worktree as it is now (`ignored`:
+/// those `.gitignore` names too), written into the repository: one scan of
+/// the worktree against `index` (its stat cache spares hashing unchanged
+/// files), what differs written onto `staged` (the index's own tree); the
+/// index is never written.
+pub(super) fn worktree_tree(
+    repo: &Repository,
+    index: &git2::Index,
+    staged: &git2::Tree<'_>,
+    ignored: bool,
+) -> Result<Oid> {
     let mut opts = git2::DiffOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
@@ -61,13 +78,13 @@ pub fn record(worktree: &Path, reference: &str, message: &str, ignored: bool) ->
         .include_ignored(ignored)
         .recurse_ignored_dirs(ignored);
     let diff = repo
-        .diff_index_to_workdir(Some(&index), Some(&mut opts))
+        .diff_index_to_workdir(Some(index), Some(&mut opts))
         .map_err(internal)?;
     let workdir = repo
         .workdir()
         .ok_or_else(|| GitError::Git("the checkpoint's repository has no worktree".into()))?
         .to_path_buf();
-    let filtered = needs_filters(&repo, &index, &diff)?;
+    let filtered = needs_filters(repo, index, &diff)?;
     let mut update = git2::build::TreeUpdateBuilder::new();
     for delta in diff.deltas() {
         let Some(path) = delta.new_file().path().or_else(|| delta.old_file().path()) else {
@@ -90,13 +107,7 @@ pub fn record(worktree: &Path, reference: &str, message: &str, ignored: bool) ->
             _ => {}
         }
     }
-    let files = update.create_updated(&repo, &staged).map_err(internal)?;
-    let files = repo.find_tree(files).map_err(internal)?;
-    let commit = repo
-        .commit(None, &sig, &sig, message, &files, &[&head, &staged_commit])
-        .map_err(internal)?;
-    repo.reference(reference, commit, false, message).map_err(internal)?;
-    Ok(commit)
+    update.create_updated(repo, staged).map_err(internal)
 }
 
 /// Whether git would convert any file of the worktree on its way into a

@@ -59,6 +59,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> GitError {
 }
 pub mod checkpoint;
 pub mod mirror;
+pub mod trace;
 
 use git2::{BranchType, Repository, StatusOptions, WorktreeAddOptions, WorktreePruneOptions};
 use std::path::{Path, PathBuf};

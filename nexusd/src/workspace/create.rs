@@ -187,6 +187,7 @@ impl Manager {
         match made {
             Ok(()) => {
                 self.now_running(&mut record).await?;
+                self.trace_watch(&record).await;
                 self.metrics.create_seconds.observe(started.elapsed().as_secs_f64());
                 Ok(record)
             }

@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 pub use team::{Caller, Session};
+pub use trace::{Actor, Span};
 
 mod checkpoint;
 mod compose;
@@ -46,6 +47,7 @@ mod reconcile;
 mod remove;
 mod start;
 pub mod team;
+mod trace;
 
 /// Checks a workspace name: `[a-z0-9][a-z0-9-]{0,62}`, both a git branch
 /// component and a DNS label (RFC 1123).
@@ -428,6 +430,8 @@ pub struct Manager {
     pub(crate) team: Option<team::Team>,
     /// The agent binary's version, asked once (see [`Manager::agent_version`]).
     agent_version: std::sync::OnceLock<Option<String>>,
+    /// Agent Trace: declared connections, snapshot timelines, the commit watcher (`trace.rs`).
+    tracer: Arc<trace::Tracer>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -471,6 +475,7 @@ impl Manager {
             pruning: Default::default(),
             metrics: Default::default(),
             agent_version: Default::default(),
+            tracer: Default::default(),
         })
     }
 

@@ -37,6 +37,7 @@ impl Manager {
                     if state != r.state {
                         self.store.set_state(&r.id, state)?;
                     }
+                    self.trace_watch(r).await;
                     if state == WorkspaceState::Running {
                         // the relay may have ended with the machine, or be a new one
                         let mut r = r.clone();

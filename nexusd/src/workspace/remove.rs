@@ -32,6 +32,7 @@ impl Manager {
         self.events
             .progress(&r.name, Step::Remove, "removing the container and the worktree");
         self.agents.forget(&r.id).await;
+        self.trace_forget(&r.name);
         self.stop_forwards(r);
         self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
         self.forget_relay(r).await;
