@@ -13,9 +13,11 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
-/// Copies both ways between a channel and a stream until both sides end.
-pub async fn pipe(channel: Channel<Msg>, mut stream: impl AsyncRead + AsyncWrite + Unpin) {
+/// Copies both ways between a channel and a stream until both sides end,
+/// marking the workspace active while bytes move.
+pub async fn pipe(channel: Channel<Msg>, stream: impl AsyncRead + AsyncWrite + Unpin) {
     let mut ch = channel.into_stream();
+    let mut stream = crate::activity::Marked(stream);
     let _ = tokio::io::copy_bidirectional(&mut ch, &mut stream).await;
 }
 

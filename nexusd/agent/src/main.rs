@@ -4,6 +4,7 @@
 //! `--sftp`, `--watch PATH [--recursive]` and `--ports [--once]`.
 
 mod access;
+mod activity;
 mod authkeys;
 mod config;
 mod connection;

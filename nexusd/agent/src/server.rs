@@ -87,6 +87,7 @@ pub async fn run(config_path: &Path) -> Result<(), AgentError> {
                 reason: format!("cannot listen on {}: {e}", r.socket.display()),
             })?;
             tracing::info!("serving relayed SSH on {}", r.socket.display());
+            crate::activity::init(&r.socket);
             Some((socket, Arc::<[u8]>::from(secret)))
         }
         None => None,
@@ -555,6 +556,7 @@ impl russh::server::Handler for Connection {
     }
 
     async fn data(&mut self, channel: ChannelId, data: &[u8], _session: &mut Session) -> Result<(), Self::Error> {
+        crate::activity::mark();
         let queue = self.channels.get(&channel).and_then(|s| s.stdin.clone());
         if let Some(q) = queue {
             q.push(data).await;

@@ -200,6 +200,7 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
                 let mut buf = vec![0u8; OUTPUT_READ];
                 while let Ok(n) = stdout.read(&mut buf).await {
                     let _waiting = OutputWaiting::new(&c1);
+                    crate::activity::mark();
                     if n == 0 || h1.data(channel, buf[..n].to_vec()).await.is_err() {
                         break;
                     }
@@ -211,6 +212,7 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
                 let mut buf = vec![0u8; 32 * 1024];
                 while let Ok(n) = stderr.read(&mut buf).await {
                     let _waiting = OutputWaiting::new(&c2);
+                    crate::activity::mark();
                     if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
                         break;
                     }
@@ -232,6 +234,7 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
             let mut buf = vec![0u8; 32 * 1024];
             while let Ok(n) = master.read(&mut buf).await {
                 let _waiting = OutputWaiting::new(&counts);
+                crate::activity::mark();
                 if n == 0 || handle.data(channel, buf[..n].to_vec()).await.is_err() {
                     break;
                 }

@@ -22,9 +22,8 @@ use std::path::Path;
 /// Errors: [`GitError::Git`] when `worktree` is not a worktree.
 pub fn snapshot(worktree: &Path) -> Result<Oid> {
     let repo = Repository::open(worktree).map_err(internal)?;
-    let index = repo.index().map_err(internal)?;
-    let mut index_for_tree = repo.index().map_err(internal)?;
-    let staged = index_for_tree.write_tree_to(&repo).map_err(internal)?;
+    let mut index = repo.index().map_err(internal)?;
+    let staged = index.write_tree_to(&repo).map_err(internal)?;
     let staged = repo.find_tree(staged).map_err(internal)?;
     super::checkpoint::worktree_tree(&repo, &index, &staged, false)
 }

@@ -25,6 +25,10 @@ const STEPS_KEPT: usize = 256;
 const SESSIONS_KEPT: usize = 4096;
 /// New commits recorded at one ref change (the newest).
 const COMMITS_PER_CHANGE: usize = 100;
+/// How long after an agent's call its stretch stays open: a call of the
+/// same agent within it goes on with no snapshot between (agents call in
+/// bursts); otherwise the snapshot that closes it is taken then.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Who a connection declared itself to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,11 @@ struct Timeline {
     steps: VecDeque<(Oid, Option<Arc<Actor>>)>,
     /// Agents with a call in progress, the latest last.
     active: Vec<Arc<Actor>>,
+    /// The agent whose last call ended less than [`QUIET`] ago, its
+    /// stretch not yet closed by a snapshot, and which end it was.
+    pending: Option<(Arc<Actor>, u64)>,
+    /// Counts ends, so a late closing snapshot knows it is still wanted.
+    ends: u64,
     /// The branch's head when last looked at.
     head: Option<Oid>,
 }
@@ -131,24 +140,47 @@ impl Manager {
     pub async fn trace_begin(&self, name: &str, actor: Arc<Actor>) -> Option<Span> {
         let traced = self.tracer.get(name)?;
         let mut tl = traced.timeline.lock().await;
-        let current = tl.active.last().cloned();
-        if current.as_deref() != Some(&*actor) {
-            step(&traced, &mut tl, current).await;
+        match tl.pending.take() {
+            // the same agent again within QUIET: its stretch goes on
+            Some((p, _)) if *p == *actor => {}
+            Some((p, _)) => step(&traced, &mut tl, Some(p)).await,
+            None => {
+                let current = tl.active.last().cloned();
+                if current.as_deref() != Some(&*actor) {
+                    step(&traced, &mut tl, current).await;
+                }
+            }
         }
         tl.active.push(actor.clone());
         drop(tl);
         Some(Span { traced, actor })
     }
 
-    /// Ends a call begun with [`Manager::trace_begin`]: the worktree is
-    /// snapshotted, what changed since the actor's.
+    /// Ends a call begun with [`Manager::trace_begin`]. What changed
+    /// since is the actor's until a snapshot closes its stretch: at once
+    /// when another agent is active, else [`QUIET`] later, unless the same
+    /// agent calls again before (off the call's path either way).
     pub async fn trace_end(&self, span: Span) {
         let mut tl = span.traced.timeline.lock().await;
         if let Some(i) = tl.active.iter().rposition(|a| Arc::ptr_eq(a, &span.actor)) {
             tl.active.remove(i);
         }
-        if tl.active.last().map(|a| &**a) != Some(&*span.actor) {
-            step(&span.traced, &mut tl, Some(span.actor.clone())).await;
+        match tl.active.last() {
+            Some(a) if **a == *span.actor => {}
+            Some(_) => step(&span.traced, &mut tl, Some(span.actor.clone())).await,
+            None => {
+                tl.ends += 1;
+                let end = tl.ends;
+                tl.pending = Some((span.actor.clone(), end));
+                let traced = span.traced.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(QUIET).await;
+                    let mut tl = traced.timeline.lock().await;
+                    if let Some((p, _)) = tl.pending.take_if(|(_, e)| *e == end) {
+                        step(&traced, &mut tl, Some(p)).await;
+                    }
+                });
+            }
         }
     }
 
@@ -296,6 +328,10 @@ async fn read_events(
 async fn record_new_commits(t: Arc<Traced>) {
     let mut tl = t.timeline.lock().await;
     t.queued.store(false, Ordering::SeqCst);
+    // an agent's stretch still open ends here
+    if let Some((p, _)) = tl.pending.take() {
+        step(&t, &mut tl, Some(p)).await;
+    }
     let (dir, branch, seen) = (t.common_dir.clone(), t.branch.clone(), tl.head);
     let found = blocking(move || Ok(git::trace::new_commits(&dir, &branch, seen, COMMITS_PER_CHANGE)?)).await;
     let (head, commits) = match found {
