@@ -399,6 +399,10 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
         config: a.config,
         template: a.template,
         authorized_keys: keys.iter().map(|k| k.public.clone()).collect(),
+        idle: (a.idle_pause.is_some() || a.idle_stop.is_some()).then_some(nexus_sdk::IdleSettings {
+            pause_after_seconds: a.idle_pause,
+            stop_after_seconds: a.idle_stop,
+        }),
     };
     let w = with_progress(client, &a.name, client.create(&params)).await?;
     emit(a.json, &w, |w| {

@@ -75,8 +75,16 @@ pub fn progress_printer() -> impl FnMut(Option<&Event>) {
     }
 }
 
+/// The state as a person reads it: `paused (idle for 10m)`.
+pub fn state_text(w: &Workspace) -> String {
+    match &w.state_reason {
+        Some(why) => format!("{} ({why})", w.state),
+        None => w.state.to_string(),
+    }
+}
+
 pub fn print_workspace(w: &Workspace) {
-    println!("workspace {} is {}", w.name, w.state);
+    println!("workspace {} is {}", w.name, state_text(w));
     println!("  branch     {}", w.branch);
     println!("  worktree   {}", w.worktree);
     println!("  folder     {}", w.workspace_folder);
@@ -110,15 +118,16 @@ pub fn print_table(list: &[Workspace]) {
         return;
     }
     let width = list.iter().map(|w| w.name.len()).max().unwrap_or(4).max(4);
-    println!("{:width$}  {:8}  {:6}  {:30}  IMAGE", "NAME", "STATE", "SSH", "BRANCH");
-    for w in list {
+    let states: Vec<String> = list.iter().map(state_text).collect();
+    let state_width = states.iter().map(String::len).max().unwrap_or(5).max(5);
+    println!(
+        "{:width$}  {:state_width$}  {:6}  {:30}  IMAGE",
+        "NAME", "STATE", "SSH", "BRANCH"
+    );
+    for (w, state) in list.iter().zip(&states) {
         println!(
-            "{:width$}  {:8}  {:6}  {:30}  {}",
-            w.name,
-            w.state.to_string(),
-            w.ssh_port,
-            w.branch,
-            w.image
+            "{:width$}  {:state_width$}  {:6}  {:30}  {}",
+            w.name, state, w.ssh_port, w.branch, w.image
         );
     }
 }

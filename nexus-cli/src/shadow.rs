@@ -150,6 +150,7 @@ pub async fn shadow(a: ShadowArgs, client: &Client) -> anyhow::Result<i32> {
             from: Some(commit),
             image: a.image.clone(),
             authorized_keys: keys,
+            idle: None,
             ..Default::default()
         };
         (client.create(&params).await?, dir.display().to_string())

@@ -266,6 +266,8 @@ mod tests {
             customizations: None,
             owner: None,
             agent_version: None,
+            state_reason: None,
+            idle: None,
         }
     }
 

@@ -13,7 +13,10 @@ use std::io::{IsTerminal, Write};
 
 pub async fn ssh_into(a: SshArgs, client: &Client, target: &Target) -> anyhow::Result<i32> {
     let w = client.get(&a.name).await?;
-    if w.state != nexus_sdk::WorkspaceState::Running {
+    let asleep = w.state == nexus_sdk::WorkspaceState::Paused
+        || (w.state == nexus_sdk::WorkspaceState::Stopped
+            && w.state_reason.as_deref().is_some_and(|r| r.starts_with("idle")));
+    if w.state != nexus_sdk::WorkspaceState::Running && !asleep {
         anyhow::bail!(
             "workspace {} is {}: start it with `nexus workspace start {}`",
             w.name,

@@ -98,6 +98,11 @@ pub struct DaemonConfig {
     /// Team mode: days audit rows are kept (older ones are pruned at
     /// start-up and daily, the chain staying verifiable); 0 keeps them all.
     pub audit_retention_days: u32,
+    /// Seconds idle before a new workspace pauses, unless its create says
+    /// otherwise (`--idle-pause`); `None`: never.
+    pub idle_pause_secs: Option<u64>,
+    /// Seconds idle before a new workspace stops (`--idle-stop`); `None`: never.
+    pub idle_stop_secs: Option<u64>,
 }
 
 impl DaemonConfig {
@@ -114,6 +119,8 @@ impl DaemonConfig {
             client_alive_interval: 30,
             relay_program: None,
             audit_retention_days: 90,
+            idle_pause_secs: None,
+            idle_stop_secs: None,
         }
     }
 }

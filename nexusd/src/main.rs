@@ -32,6 +32,13 @@ struct Args {
     /// at start-up and daily; the chain stays verifiable); 0 keeps all.
     #[arg(long, env = "NEXUS_AUDIT_RETENTION_DAYS", default_value_t = 90)]
     audit_retention_days: u32,
+    /// Pause new workspaces after this long idle (90s, 10m, 2h; a bare
+    /// number is minutes), unless their create says otherwise.
+    #[arg(long, env = "NEXUS_IDLE_PAUSE", value_name = "TIME", value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    idle_pause: Option<u64>,
+    /// Stop new workspaces after this long idle; they wake on `ssh`.
+    #[arg(long, env = "NEXUS_IDLE_STOP", value_name = "TIME", value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    idle_stop: Option<u64>,
     /// Run as the SSH relay of the data directory (started by the daemon).
     #[arg(long, hide = true)]
     relay: bool,
@@ -214,6 +221,8 @@ async fn run() -> anyhow::Result<()> {
     config.keep_images = args.keep_images;
     config.client_alive_interval = args.client_alive_interval;
     config.audit_retention_days = args.audit_retention_days;
+    config.idle_pause_secs = args.idle_pause;
+    config.idle_stop_secs = args.idle_stop;
     config.relay_program = Some(std::env::current_exe()?);
     let mut claim = nexusd::server::claim_data_dir(&config.data_dir)?;
     let listener = bind(args.listen.as_deref(), config.port_range)?;

@@ -22,6 +22,7 @@ use sha2::Digest;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -115,6 +116,11 @@ enum Request {
     Add { port: u16, socket: PathBuf, secret: String },
     /// Stop listening on `port`; connections in flight go on.
     Remove { port: u16 },
+    /// The workspace of `port` sleeps (paused or stopped while idle): a
+    /// client that sends the SSH banner is held while the daemon wakes it
+    /// (over `DATA_DIR/wake.sock`); anything else is dropped. An `Add`
+    /// of the port ends the sleep.
+    Sleep { port: u16 },
 }
 
 /// The answer to a [`Request`].
@@ -180,6 +186,18 @@ impl Relay {
             secret: hex::encode(secret),
         };
         ask(stream, &request).await
+    }
+
+    /// Has the relay hold `port`'s clients until the daemon wakes its
+    /// workspace ([`Request::Sleep`]).
+    ///
+    /// Errors: [`RelayError::Failed`] when no relay runs or it does not
+    /// relay the port.
+    pub async fn sleep(&self, port: u16) -> Result<(), RelayError> {
+        let stream = UnixStream::connect(self.control_path())
+            .await
+            .map_err(|e| RelayError::Failed(format!("no relay answers: {e}")))?;
+        ask(stream, &Request::Sleep { port }).await
     }
 
     /// Has the relay stop listening on `port` (nothing when no relay runs:
@@ -268,6 +286,8 @@ async fn ask(stream: UnixStream, request: &Request) -> Result<(), RelayError> {
 struct Listening {
     socket: PathBuf,
     task: tokio::task::JoinHandle<()>,
+    /// Whether its workspace sleeps ([`Request::Sleep`]).
+    asleep: Arc<AtomicBool>,
 }
 
 impl Listening {
@@ -318,7 +338,8 @@ pub async fn serve(data_dir: &Path, ready: impl FnOnce() -> std::io::Result<()>)
             accepted = control.accept() => {
                 if let Ok((stream, _)) = accepted {
                     let ports = ports.clone();
-                    tokio::spawn(async move { control_connection(stream, ports).await });
+                    let data_dir = data_dir.to_path_buf();
+                    tokio::spawn(async move { control_connection(stream, ports, data_dir).await });
                 }
             }
             _ = alive.tick() => {
@@ -334,7 +355,7 @@ pub async fn serve(data_dir: &Path, ready: impl FnOnce() -> std::io::Result<()>)
 }
 
 /// Answers one control request.
-async fn control_connection(stream: UnixStream, ports: Arc<Mutex<HashMap<u16, Listening>>>) {
+async fn control_connection(stream: UnixStream, ports: Arc<Mutex<HashMap<u16, Listening>>>, data_dir: PathBuf) {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     if BufReader::new(read).read_line(&mut line).await.is_err() {
@@ -353,14 +374,31 @@ async fn control_connection(stream: UnixStream, ports: Arc<Mutex<HashMap<u16, Li
             }
             Reply::default()
         }
-        Ok(Request::Add { port, socket, secret }) => add(&ports, port, socket, &secret).await,
+        Ok(Request::Add { port, socket, secret }) => add(&ports, port, socket, &secret, &data_dir).await,
+        Ok(Request::Sleep { port }) => match ports.lock().unwrap_or_else(PoisonError::into_inner).get(&port) {
+            Some(l) => {
+                l.asleep.store(true, Ordering::SeqCst);
+                tracing::info!(port, "asleep: the SSH banner wakes it");
+                Reply::default()
+            }
+            None => Reply {
+                error: Some(format!("port {port} is not relayed")),
+                taken: false,
+            },
+        },
     };
     let mut text = serde_json::to_string(&reply).unwrap_or_default();
     text.push('\n');
     let _ = write.write_all(text.as_bytes()).await;
 }
 
-async fn add(ports: &Arc<Mutex<HashMap<u16, Listening>>>, port: u16, socket: PathBuf, secret: &str) -> Reply {
+async fn add(
+    ports: &Arc<Mutex<HashMap<u16, Listening>>>,
+    port: u16,
+    socket: PathBuf,
+    secret: &str,
+    data_dir: &Path,
+) -> Reply {
     let Some(secret) = hex::decode(secret).ok().filter(|s| s.len() == SECRET_LEN) else {
         return Reply {
             error: Some("the secret is not 64 hex digits".into()),
@@ -370,6 +408,9 @@ async fn add(ports: &Arc<Mutex<HashMap<u16, Listening>>>, port: u16, socket: Pat
     let old = ports.lock().unwrap_or_else(PoisonError::into_inner).remove(&port);
     if let Some(old) = old {
         if old.socket == socket && !old.task.is_finished() {
+            if old.asleep.swap(false, Ordering::SeqCst) {
+                tracing::info!(port, "awake");
+            }
             ports.lock().unwrap_or_else(PoisonError::into_inner).insert(port, old);
             return Reply::default();
         }
@@ -386,17 +427,141 @@ async fn add(ports: &Arc<Mutex<HashMap<u16, Listening>>>, port: u16, socket: Pat
     };
     tracing::info!(port, socket = %socket.display(), "relaying");
     let target = socket.clone();
-    let task = tokio::spawn(async move { relay_port(listener, target, Arc::from(secret)).await });
+    let asleep = Arc::new(AtomicBool::new(false));
+    let wake = Waking {
+        asleep: asleep.clone(),
+        socket: data_dir.join(WAKE_SOCKET),
+        port,
+    };
+    let task = tokio::spawn(async move { relay_port(listener, target, Arc::from(secret), Arc::new(wake)).await });
     ports
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .insert(port, Listening { socket, task });
+        .insert(port, Listening { socket, task, asleep });
     Reply::default()
+}
+
+/// The daemon's socket that wakes a sleeping workspace: a line
+/// `{"port": N}` in, a line `{}` (or `{"error": "…"}`) out once it answers SSH.
+pub const WAKE_SOCKET: &str = "wake.sock";
+
+/// How long a client of a sleeping port has to send the SSH banner.
+const BANNER_WAIT: Duration = Duration::from_secs(10);
+/// How long waking a workspace may take.
+const WAKE_WAIT: Duration = Duration::from_secs(60);
+
+/// What a relayed port needs to wake its workspace.
+struct Waking {
+    asleep: Arc<AtomicBool>,
+    socket: PathBuf,
+    port: u16,
+}
+
+impl Waking {
+    /// When the workspace sleeps: reads the client's first bytes, which
+    /// must begin the SSH banner (`SSH-`), and has the daemon wake the
+    /// workspace. Returns the bytes read (to pass on), or `None` to drop
+    /// the client (silent, not SSH, or the wake failed).
+    async fn first(&self, client: &mut tokio::net::TcpStream, peer: SocketAddr) -> Option<Vec<u8>> {
+        use tokio::io::AsyncReadExt;
+        if !self.asleep.load(Ordering::SeqCst) {
+            return Some(Vec::new());
+        }
+        let mut got = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 256];
+            while got.len() < 4 {
+                let n = client.read(&mut buf).await.ok().filter(|n| *n > 0)?;
+                got.extend_from_slice(&buf[..n]);
+            }
+            Some(())
+        };
+        tokio::time::timeout(BANNER_WAIT, read).await.ok().flatten()?;
+        if !got.starts_with(b"SSH-") {
+            tracing::info!(port = self.port, "{peer} is not an SSH client: the workspace sleeps on");
+            return None;
+        }
+        tracing::info!(port = self.port, "{peer} wakes the workspace");
+        match tokio::time::timeout(WAKE_WAIT, self.ask()).await {
+            Ok(Ok(())) => Some(got),
+            Ok(Err(e)) => {
+                tracing::warn!(port = self.port, "cannot wake the workspace: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(port = self.port, "the workspace did not wake within {WAKE_WAIT:?}");
+                None
+            }
+        }
+    }
+
+    /// Asks the daemon to wake the port's workspace.
+    async fn ask(&self) -> std::io::Result<()> {
+        let stream = UnixStream::connect(&self.socket).await?;
+        let (read, mut write) = stream.into_split();
+        write
+            .write_all(format!("{{\"port\":{}}}\n", self.port).as_bytes())
+            .await?;
+        let mut line = String::new();
+        BufReader::new(read).read_line(&mut line).await?;
+        let reply: Reply = serde_json::from_str(&line).unwrap_or(Reply {
+            error: Some("no answer".into()),
+            taken: false,
+        });
+        match reply.error {
+            None => Ok(()),
+            Some(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// The daemon's side of [`WAKE_SOCKET`]: answers each line `{"port": N}`
+/// with `wake(N)`'s outcome.
+pub async fn serve_wakes<F, Fut>(data_dir: &Path, wake: F) -> std::io::Result<()>
+where
+    F: Fn(u16) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send,
+{
+    let path = data_dir.join(WAKE_SOCKET);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let wake = wake.clone();
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            if BufReader::new(read).read_line(&mut line).await.is_err() {
+                return;
+            }
+            let port = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .and_then(|v| v.get("port").and_then(|p| p.as_u64()))
+                .and_then(|p| u16::try_from(p).ok());
+            let reply = match port {
+                Some(port) => wake(port).await.err(),
+                None => Some("unreadable request".to_string()),
+            };
+            let mut text = serde_json::to_string(&Reply {
+                error: reply,
+                taken: false,
+            })
+            .unwrap_or_default();
+            text.push('\n');
+            let _ = write.write_all(text.as_bytes()).await;
+        });
+    }
 }
 
 /// Accepts on `listener` for as long as the port is relayed, each client
 /// in a task of its own.
-async fn relay_port(listener: TcpListener, socket: PathBuf, secret: Arc<[u8]>) {
+async fn relay_port(listener: TcpListener, socket: PathBuf, secret: Arc<[u8]>, wake: Arc<Waking>) {
     let socket: Arc<Path> = Arc::from(socket);
     loop {
         let (client, peer) = match listener.accept().await {
@@ -407,8 +572,12 @@ async fn relay_port(listener: TcpListener, socket: PathBuf, secret: Arc<[u8]>) {
                 continue;
             }
         };
-        let (socket, secret) = (socket.clone(), secret.clone());
+        let (socket, secret, wake) = (socket.clone(), secret.clone(), wake.clone());
         tokio::spawn(async move {
+            let mut client = client;
+            let Some(first) = wake.first(&mut client, peer).await else {
+                return;
+            };
             let _ = client.set_nodelay(true);
             let local = client
                 .local_addr()
@@ -420,7 +589,9 @@ async fn relay_port(listener: TcpListener, socket: PathBuf, secret: Arc<[u8]>) {
                     return;
                 }
             };
-            let mut client = client;
+            if !first.is_empty() && agent.write_all(&first).await.is_err() {
+                return;
+            }
             let _ = tokio::io::copy_bidirectional_with_sizes(&mut client, &mut agent, COPY_BUFFER, COPY_BUFFER).await;
         });
     }

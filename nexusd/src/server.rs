@@ -211,6 +211,23 @@ pub async fn serve_with(
     }
     let manager = Arc::new(manager);
     manager.watch_engine();
+    // idle workspaces pause and stop; the relay asks here to wake one at the SSH banner
+    tokio::spawn(manager.clone().idle_loop());
+    let waking = manager.clone();
+    let wake_dir = dir.clone();
+    tokio::spawn(async move {
+        let wake = move |port: u16| {
+            let m = waking.clone();
+            async move { m.wake_port(port).await }
+        };
+        if let Err(e) = crate::relay::serve_wakes(&wake_dir, wake).await {
+            tracing::error!(
+                "cannot serve {}: sleeping workspaces will not wake on ssh",
+                crate::relay::WAKE_SOCKET
+            );
+            tracing::debug!("{e}");
+        }
+    });
     if manager.mode() == nexus_sdk::team::Mode::Team {
         manager.audit("nexusd", "daemon.start", "", "ok", env!("CARGO_PKG_VERSION"));
         let team = manager.clone();

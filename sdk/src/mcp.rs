@@ -492,6 +492,7 @@ impl Server {
                     template: a.template,
                     config: None,
                     authorized_keys: self.authorized_keys.as_ref().clone(),
+                    idle: None,
                 };
                 match c.create(&params).await {
                     Ok(w) => done(json(&w)),

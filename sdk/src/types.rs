@@ -17,6 +17,9 @@ pub enum WorkspaceState {
     Stopped,
     /// Being removed.
     Removing,
+    /// The container is frozen (`docker pause`: memory kept) after being
+    /// idle; an SSH connection, an exec or a file call wakes it.
+    Paused,
 }
 
 impl std::fmt::Display for WorkspaceState {
@@ -26,6 +29,7 @@ impl std::fmt::Display for WorkspaceState {
             WorkspaceState::Running => "running",
             WorkspaceState::Stopped => "stopped",
             WorkspaceState::Removing => "removing",
+            WorkspaceState::Paused => "paused",
         })
     }
 }
@@ -76,6 +80,76 @@ pub struct Workspace {
     /// updated; absent when not recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_version: Option<String>,
+    /// Why it is paused or stopped, when Nexus knows: `idle for 10m`
+    /// (it wakes on an SSH connection), `stopped by request`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_reason: Option<String>,
+    /// When it pauses and stops by itself; absent: never (the daemon's
+    /// defaults, `nexusd --idle-pause/--idle-stop`, are filled in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<IdleSettings>,
+}
+
+/// When an idle workspace pauses and stops. Idle means no channel moving
+/// data on its SSH server (sessions' input and output, SFTP, forwarded
+/// connections, the daemon's execs and file calls; keep-alives do not
+/// count) and its container under 5% of a core. A paused or stopped
+/// workspace wakes when a client sends the SSH banner to its port, or at
+/// an exec, file or tunnel call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdleSettings {
+    /// Seconds idle before `docker pause` (memory kept, wakes in
+    /// milliseconds); at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_after_seconds: Option<u64>,
+    /// Seconds idle before the container stops (wakes in about a second);
+    /// at least 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_after_seconds: Option<u64>,
+}
+
+impl IdleSettings {
+    /// Reads an idle duration as people write it: `90s`, `10m`, `2h`, `1d`,
+    /// or a bare number of minutes; returns seconds.
+    ///
+    /// Errors: zero, a negative or malformed value, named with what to write.
+    pub fn parse_duration(text: &str) -> Result<u64, String> {
+        let t = text.trim();
+        let (digits, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+            Some(i) => t.split_at(i),
+            None => (t, "m"),
+        };
+        let scale = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86400,
+            _ => 0,
+        };
+        let n: u64 = digits.parse().unwrap_or(0);
+        if scale == 0 || digits.is_empty() {
+            return Err(format!(
+                "{text:?} is not an idle time: write a positive number with s, m, h or d (90s, 10m, 2h)"
+            ));
+        }
+        if n == 0 {
+            return Err(format!(
+                "an idle time of {text} would pause or stop at once: give at least 1s"
+            ));
+        }
+        Ok(n * scale)
+    }
+
+    /// `seconds` as [`IdleSettings::parse_duration`] reads it back (`90s`, `10m`, `2h`).
+    pub fn format_duration(seconds: u64) -> String {
+        match seconds {
+            s if s % 86400 == 0 => format!("{}d", s / 86400),
+            s if s % 3600 == 0 => format!("{}h", s / 3600),
+            s if s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        }
+    }
 }
 
 /// Parameters of `workspace.create`.
@@ -116,6 +190,10 @@ pub struct CreateParams {
     /// OpenSSH public keys (authorized_keys lines) allowed to log in.
     #[serde(default)]
     pub authorized_keys: Vec<String>,
+    /// When the workspace pauses and stops once idle; absent: the daemon's
+    /// defaults. A zero is invalid_params.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle: Option<IdleSettings>,
 }
 
 /// Parameters naming one workspace.

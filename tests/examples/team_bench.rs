@@ -75,6 +75,7 @@ async fn main() {
                             repository: repo,
                             image: Some(image),
                             authorized_keys: vec![key],
+                            idle: None,
                             ..Default::default()
                         })
                         .await

@@ -19,6 +19,7 @@ fn twenty_concurrent_creates_get_distinct_ports() {
                     repository: repo.path().display().to_string(),
                     image: Some(BUSYBOX.into()),
                     authorized_keys: vec![key.clone()],
+                    idle: None,
                     ..Default::default()
                 };
                 tokio::spawn(async move { client.create(&params).await })

@@ -141,6 +141,7 @@ where
         let handler = handler.clone();
         async move {
             let counted = ctx.clone();
+            wake(&ctx, name, &p).await;
             let span = match traced {
                 true => trace_begin(&ctx, &p, &ext).await,
                 false => None,
@@ -158,6 +159,38 @@ where
         }
     })?;
     Ok(())
+}
+
+/// The methods that need a running workspace and wake a sleeping one first
+/// (paused or stopped while idle, `workspace/idle.rs`).
+const WAKES: &[&str] = &[
+    m::EXEC,
+    m::EXEC_RUN,
+    m::EXEC_STREAM,
+    m::FS_READ_FILE,
+    m::FS_WRITE_FILE,
+    m::FS_EXISTS,
+    m::FS_STAT,
+    m::FS_READDIR,
+    m::FS_MKDIR,
+    m::FS_RM,
+    m::FS_RENAME,
+    m::FS_WATCH,
+    m::TUNNEL_OPEN,
+    m::PORTS_FORWARD,
+];
+
+/// Wakes the workspace a [`WAKES`] method names; a failure is left to the
+/// handler to report (it finds the workspace not running).
+async fn wake(ctx: &Ctx, method: &str, p: &Params<'_>) {
+    if !WAKES.contains(&method) {
+        return;
+    }
+    if let Some(ws) = workspace_param(p)
+        && let Err(e) = ctx.wake(&ws).await
+    {
+        tracing::warn!(workspace = %ws, "cannot wake it for {method}: {e}");
+    }
 }
 
 /// The JSON-RPC connection a request came on.
@@ -195,6 +228,7 @@ where
         ctx.metrics.request(name, None);
         let caller = authorize::caller_of(&ext);
         let workspace = workspace_param(&p);
+        wake(&ctx, name, &p).await;
         let span = match traced {
             true => trace_begin(&ctx, &p, &ext).await,
             false => None,

@@ -181,6 +181,12 @@ pub trait ContainerRuntime: Send + Sync {
     async fn remove(&self, id: &str) -> Result<()>;
     /// Whether the container runs; `None` when it does not exist.
     async fn running(&self, id: &str) -> Result<Option<bool>>;
+    /// Freezes a running container's processes (`docker pause`).
+    async fn pause(&self, id: &str) -> Result<()>;
+    /// Thaws a paused container (`docker unpause`); one not paused is fine.
+    async fn unpause(&self, id: &str) -> Result<()>;
+    /// Whether the container is paused; `None` when it does not exist.
+    async fn paused(&self, id: &str) -> Result<Option<bool>>;
     /// Containers with `dev.nexus.daemon=<daemon_id>`.
     async fn list_owned(&self, daemon_id: &str) -> Result<Vec<ContainerInfo>>;
     /// The containers of Docker Compose project `project` (label
@@ -531,6 +537,27 @@ impl ContainerRuntime for Docker {
         match self.client().await?.stop_container(id, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(docker_err(e)),
+        }
+    }
+
+    async fn pause(&self, id: &str) -> Result<()> {
+        self.client().await?.pause_container(id).await.map_err(docker_err)
+    }
+
+    async fn unpause(&self, id: &str) -> Result<()> {
+        match self.client().await?.unpause_container(id).await {
+            Ok(()) => Ok(()),
+            // 409: not paused
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+            Err(e) => Err(docker_err(e)),
+        }
+    }
+
+    async fn paused(&self, id: &str) -> Result<Option<bool>> {
+        match self.client().await?.inspect_container(id, None).await {
+            Ok(info) => Ok(Some(info.state.and_then(|s| s.paused).unwrap_or(false))),
+            Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(docker_err(e)),
         }
     }

@@ -189,6 +189,19 @@ impl ContainerRuntime for FakeRuntime {
         Ok(())
     }
 
+    async fn pause(&self, id: &str) -> Result<()> {
+        self.call("pause", id)
+    }
+
+    async fn unpause(&self, id: &str) -> Result<()> {
+        self.call("unpause", id)
+    }
+
+    async fn paused(&self, id: &str) -> Result<Option<bool>> {
+        self.call("paused", id)?;
+        Ok(self.find(id).map(|_| false))
+    }
+
     async fn running(&self, id: &str) -> Result<Option<bool>> {
         self.call("running", id)?;
         let key = self.find(id);

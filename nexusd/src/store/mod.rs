@@ -256,6 +256,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE workspaces ADD COLUMN storage_bytes INTEGER NOT NULL DEFAULT 0;",
     // 16: the version of the agent last injected into each workspace
     "ALTER TABLE workspaces ADD COLUMN agent_version TEXT;",
+    // 17: idle pause and stop, and why a workspace is paused or stopped
+    "ALTER TABLE workspaces ADD COLUMN idle_pause_secs INTEGER;
+    ALTER TABLE workspaces ADD COLUMN idle_stop_secs INTEGER;
+    ALTER TABLE workspaces ADD COLUMN state_reason TEXT;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -322,6 +326,12 @@ pub struct WorkspaceRecord {
     /// The version of the agent last injected (`nexus-agent --version`);
     /// `None` before it was first recorded.
     pub agent_version: Option<String>,
+    /// Seconds idle before it pauses, when set for it.
+    pub idle_pause_secs: Option<i64>,
+    /// Seconds idle before it stops, when set for it.
+    pub idle_stop_secs: Option<i64>,
+    /// Why it is paused or stopped (`idle for 10m`, `stopped by request`).
+    pub state_reason: Option<String>,
 }
 
 /// The name of state `s`, as the store and the wire spell it.
@@ -331,6 +341,7 @@ pub fn state_str(s: WorkspaceState) -> &'static str {
         WorkspaceState::Running => "running",
         WorkspaceState::Stopped => "stopped",
         WorkspaceState::Removing => "removing",
+        WorkspaceState::Paused => "paused",
     }
 }
 
@@ -339,6 +350,7 @@ fn parse_state(s: &str) -> WorkspaceState {
         "running" => WorkspaceState::Running,
         "stopped" => WorkspaceState::Stopped,
         "removing" => WorkspaceState::Removing,
+        "paused" => WorkspaceState::Paused,
         _ => WorkspaceState::Creating,
     }
 }
@@ -373,6 +385,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         limit_memory: r.get("limit_memory")?,
         org_id: r.get("org_id")?,
         agent_version: r.get("agent_version")?,
+        idle_pause_secs: r.get("idle_pause_secs")?,
+        idle_stop_secs: r.get("idle_stop_secs")?,
+        state_reason: r.get("state_reason")?,
     })
 }
 
@@ -586,9 +601,23 @@ impl Store {
 
     /// Sets a workspace's state.
     pub fn set_state(&self, id: &str, state: WorkspaceState) -> Result<()> {
+        self.set_state_because(id, state, None)
+    }
+
+    /// Sets a workspace's state and why it is in it (`None`: no reason to give).
+    pub fn set_state_because(&self, id: &str, state: WorkspaceState, reason: Option<&str>) -> Result<()> {
         self.conn().execute(
-            "UPDATE workspaces SET state = ?1 WHERE id = ?2",
-            params![state_str(state), id],
+            "UPDATE workspaces SET state = ?1, state_reason = ?2 WHERE id = ?3",
+            params![state_str(state), reason, id],
+        )?;
+        Ok(())
+    }
+
+    /// Sets when a workspace pauses and stops once idle (seconds; `None`: the daemon's default).
+    pub fn set_idle(&self, id: &str, pause_secs: Option<i64>, stop_secs: Option<i64>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET idle_pause_secs = ?1, idle_stop_secs = ?2 WHERE id = ?3",
+            params![pause_secs, stop_secs, id],
         )?;
         Ok(())
     }
@@ -692,6 +721,9 @@ mod tests {
             limit_memory: None,
             org_id: None,
             agent_version: None,
+            idle_pause_secs: None,
+            idle_stop_secs: None,
+            state_reason: None,
         }
     }
 

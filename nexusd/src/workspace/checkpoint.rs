@@ -253,6 +253,7 @@ impl Manager {
             config: config_path.filter(|_| template.is_none()),
             template,
             authorized_keys,
+            idle: None,
         };
         self.create_seeded(p, Some(c.reference), owner_id).await
     }

@@ -31,6 +31,7 @@ impl Manager {
         let _guard = self.lock(&p.name).await;
         let name = p.name.clone();
         let authorized = authorized_keys(&p.authorized_keys)?;
+        let (idle_pause, idle_stop) = self.idle_of_new(p.idle)?;
         self.events.progress(&name, Step::Validate, "checking the repository");
         let path = PathBuf::from(&p.repository);
         let template = match (&p.template, &p.config) {
@@ -160,6 +161,9 @@ impl Manager {
             limit_memory: None,
             org_id: self.org_of_new(owner_id)?,
             agent_version: None,
+            idle_pause_secs: None,
+            idle_stop_secs: None,
+            state_reason: None,
         };
         if let Some(s) = settled {
             s.apply_to(&mut record);
@@ -169,6 +173,10 @@ impl Manager {
         record.ssh_port = self
             .store
             .insert_creating(&record, self.config.port_range, crate::store::ports::bindable)?;
+        (record.idle_pause_secs, record.idle_stop_secs) = (idle_pause, idle_stop);
+        if idle_pause.is_some() || idle_stop.is_some() {
+            self.store.set_idle(&record.id, idle_pause, idle_stop)?;
+        }
         self.events.state(&name, Some(WorkspaceState::Creating));
         let made = match (compose, &loaded) {
             (true, Some(l)) => {

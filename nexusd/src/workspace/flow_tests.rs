@@ -43,6 +43,8 @@ impl Setup {
             client_alive_interval: 30,
             relay_program: None,
             audit_retention_days: 90,
+            idle_pause_secs: None,
+            idle_stop_secs: None,
         };
         let store = Store::open(&data_dir.join("state.db")).expect("store");
         let runtime = Arc::new(runtime);
@@ -79,6 +81,9 @@ impl Setup {
             limit_memory: None,
             org_id: None,
             agent_version: None,
+            idle_pause_secs: None,
+            idle_stop_secs: None,
+            state_reason: None,
             devcontainer: None,
         }
     }
@@ -94,6 +99,7 @@ impl Setup {
             repository: self.repo().display().to_string(),
             image: Some("nexus-test/busybox:latest".into()),
             authorized_keys: vec![key],
+            idle: None,
             ..Default::default()
         }
     }

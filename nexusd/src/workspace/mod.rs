@@ -38,6 +38,7 @@ mod create;
 mod exec;
 mod fs;
 mod hooks;
+mod idle;
 mod image;
 mod metrics;
 mod orgs;
@@ -432,6 +433,8 @@ pub struct Manager {
     agent_version: std::sync::OnceLock<Option<String>>,
     /// Agent Trace: declared connections, snapshot timelines, the commit watcher (`trace.rs`).
     tracer: Arc<trace::Tracer>,
+    /// When each workspace last woke or started (`idle.rs`), by id.
+    awake: std::sync::Mutex<HashMap<String, std::time::SystemTime>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -476,6 +479,7 @@ impl Manager {
             metrics: Default::default(),
             agent_version: Default::default(),
             tracer: Default::default(),
+            awake: Default::default(),
         })
     }
 

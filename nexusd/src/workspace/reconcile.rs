@@ -29,13 +29,28 @@ impl Manager {
                         tracing::error!(workspace = %r.name, "cannot finish the remove: {e}");
                     }
                 }
-                WorkspaceState::Running | WorkspaceState::Stopped => {
-                    let state = match self.runtime.running(&container_name(r)).await? {
+                WorkspaceState::Running | WorkspaceState::Stopped | WorkspaceState::Paused => {
+                    let container = container_name(r);
+                    let state = match self.runtime.running(&container).await? {
+                        Some(true) if self.runtime.paused(&container).await? == Some(true) => WorkspaceState::Paused,
                         Some(true) => WorkspaceState::Running,
                         _ => WorkspaceState::Stopped,
                     };
                     if state != r.state {
-                        self.store.set_state(&r.id, state)?;
+                        self.store.set_state_because(&r.id, state, r.state_reason.as_deref())?;
+                    }
+                    // asleep: its port stays with the relay, which wakes it at the SSH banner
+                    let idle_stopped = state == WorkspaceState::Stopped
+                        && r.state_reason.as_deref().is_some_and(|w| w.starts_with("idle"));
+                    if (state == WorkspaceState::Paused || idle_stopped)
+                        && let Some(relay) = self.relay.as_ref().filter(|_| r.ssh_relay)
+                    {
+                        let mut r = r.clone();
+                        if let Err(e) = self.publish_ssh(&mut r).await {
+                            tracing::error!(workspace = %r.name, "cannot relay its SSH port: {e}");
+                        } else if let Err(e) = relay.sleep(r.ssh_port).await {
+                            tracing::warn!(workspace = %r.name, "its port will not wake it: {e}");
+                        }
                     }
                     self.trace_watch(r).await;
                     if state == WorkspaceState::Running {

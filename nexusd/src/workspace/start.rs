@@ -8,6 +8,15 @@ impl Manager {
     /// Starts a stopped workspace: the same container and ports (a container
     /// that vanished is made again).
     pub async fn start(&self, name: &str) -> Result<WorkspaceRecord> {
+        if self.store.get(name)?.state == WorkspaceState::Paused {
+            self.wake(name).await?;
+            return Ok(self.store.get(name)?);
+        }
+        self.start_stopped(name).await
+    }
+
+    /// [`Manager::start`] of a workspace that is not paused.
+    pub(super) async fn start_stopped(&self, name: &str) -> Result<WorkspaceRecord> {
         let started = std::time::Instant::now();
         let _guard = self.lock(name).await;
         let mut r = self.store.get(name)?;
@@ -98,6 +107,7 @@ impl Manager {
                     config: None,
                     template,
                     authorized_keys: Vec::new(),
+                    idle: None,
                 };
                 let resolved = self
                     .resolve_image(name, &p, &repo, start, loaded.as_ref(), true)
@@ -142,6 +152,8 @@ impl Manager {
     pub(super) async fn now_running(&self, r: &mut WorkspaceRecord) -> Result<()> {
         self.store.set_state(&r.id, WorkspaceState::Running)?;
         r.state = WorkspaceState::Running;
+        r.state_reason = None;
+        self.mark_awake(&r.id);
         self.events.state(&r.name, Some(WorkspaceState::Running));
         if let Err(e) = self.write_access(r) {
             tracing::error!(workspace = %r.name, "cannot write the access list: {e}");
@@ -158,12 +170,18 @@ impl Manager {
         let mut r = self.store.get(name)?;
         self.require_settled(&r)?;
         self.runtime.ping().await?;
+        if r.state == WorkspaceState::Paused {
+            self.runtime.unpause(&container_name(&r)).await?;
+        }
         self.agents.forget(&r.id).await;
         self.stop_forwards(&r);
         self.stop_containers(&r, 10).await?;
         self.unpublish_ssh(&r).await;
-        self.store.set_state(&r.id, WorkspaceState::Stopped)?;
+        let reason = "stopped by request";
+        self.store
+            .set_state_because(&r.id, WorkspaceState::Stopped, Some(reason))?;
         r.state = WorkspaceState::Stopped;
+        r.state_reason = Some(reason.into());
         self.events.state(name, Some(WorkspaceState::Stopped));
         self.measure_storage(&r).await;
         Ok(r)
@@ -171,7 +189,7 @@ impl Manager {
 
     pub(super) fn require_settled(&self, r: &WorkspaceRecord) -> Result<()> {
         match r.state {
-            WorkspaceState::Running | WorkspaceState::Stopped => Ok(()),
+            WorkspaceState::Running | WorkspaceState::Stopped | WorkspaceState::Paused => Ok(()),
             s => Err(WorkspaceError::InvalidState {
                 name: r.name.clone(),
                 state: s.to_string(),

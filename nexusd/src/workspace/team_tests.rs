@@ -256,6 +256,9 @@ fn record(id: &str, name: &str, owner: i64) -> WorkspaceRecord {
         limit_memory: None,
         org_id: None,
         agent_version: None,
+        idle_pause_secs: None,
+        idle_stop_secs: None,
+        state_reason: None,
     }
 }
 
@@ -303,6 +306,8 @@ fn team() -> Team {
         client_alive_interval: 30,
         relay_program: None,
         audit_retention_days: 90,
+        idle_pause_secs: None,
+        idle_stop_secs: None,
     };
     let manager = Manager::new(
         config,
