@@ -30,6 +30,9 @@
   first command, beside `nexus workspace fork` until SSH answers, medians of 5
 `bench.py mcp` — MCP `exec` of `true` through `nexus mcp --workspace` (stdio)
   and the daemon's `/mcp` (HTTP) beside the SDK's `exec.run`, p50 of 200
+`bench.py idle` — the first `ssh … true` to a paused and to a stopped
+  workspace (idle) beside one to an awake workspace, and plain Docker's
+  `docker unpause`/`docker start` + `docker exec true`, medians of 5
 `bench.py trace` — a commit of 100 changed files an agent (MCP) and a person
   edited in turns: `git commit` in the traced worktree beside a plain clone,
   and the commit's return until its Agent Trace note is written, medians of 5
@@ -862,6 +865,73 @@ def trace_bench():
         tear_down(pid, work, daemon_label(work))
 
 
+def idle_bench():
+    """Waking a sleeping workspace with plain `ssh … true`: the first
+    connection to a paused and to a stopped workspace beside one to an awake
+    workspace, medians of 5; beside them plain Docker's `docker unpause` /
+    `docker start` + `docker exec true` of the same image."""
+    image = "nexus-test/busybox:latest"
+    work, env, repo = bench_home(47399)
+    pid = None
+    try:
+        pid = json.loads(run([NEXUS, "daemon", "info", "--json"], env=env, cwd=repo).stdout)["pid"]
+        made = {}
+        for name, flags in (("awake", []), ("napper", ["--idle-pause", "1s"]), ("sleeper", ["--idle-stop", "1s"])):
+            made[name] = json.loads(run([NEXUS, "workspace", "create", name, "--image", image, "--json", *flags],
+                                        env=env, cwd=repo).stdout)
+        key = f"{work}/home/.ssh/id_ed25519"
+
+        def ssh_true(ws):
+            return timed(["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                          "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-p", str(ws["sshPort"]),
+                          f"{ws['remoteUser']}@127.0.0.1", "true"])
+
+        def wait_state(name, want):
+            for _ in range(600):
+                w = json.loads(run([NEXUS, "workspace", "show", name, "--json"], env=env, cwd=repo).stdout)
+                if w["state"] == want:
+                    return
+                time.sleep(0.05)
+            raise RuntimeError(f"{name} never became {want}")
+
+        awake, paused, stopped = [], [], []
+        for _ in range(5):
+            awake.append(ssh_true(made["awake"]))
+            wait_state("napper", "paused")
+            paused.append(ssh_true(made["napper"]))
+            wait_state("sleeper", "stopped")
+            stopped.append(ssh_true(made["sleeper"]))
+        cid = run(["docker", "run", "-d", "--label", LABEL, "--entrypoint", "sleep", image, "infinity"]).stdout.strip()
+        unpause, start = [], []
+        for _ in range(5):
+            run(["docker", "pause", cid])
+            t = time.perf_counter()
+            run(["docker", "unpause", cid])
+            run(["docker", "exec", cid, "true"])
+            unpause.append(time.perf_counter() - t)
+            run(["docker", "stop", "-t", "0", cid])
+            t = time.perf_counter()
+            run(["docker", "start", cid])
+            run(["docker", "exec", cid, "true"])
+            start.append(time.perf_counter() - t)
+        run(["docker", "rm", "-f", cid])
+        med = statistics.median
+        a = med(awake)
+        print("first `ssh … true` through the workspace's port, medians of 5")
+        print("| | nexus | added to an awake workspace's | plain Docker | goal |")
+        print("| --- | --- | --- | --- | --- |")
+        print(f"| awake | {a*1000:.0f} ms | | | |")
+        print(f"| paused (idle) | {med(paused)*1000:.0f} ms | {(med(paused)-a)*1000:.0f} ms | "
+              f"`docker unpause` + `docker exec true`: {med(unpause)*1000:.0f} ms | added ≤ 100 ms |")
+        print(f"| stopped (idle) | {med(stopped)*1000:.0f} ms | {(med(stopped)-a)*1000:.0f} ms | "
+              f"`docker start` + `docker exec true`: {med(start)*1000:.0f} ms | added ≤ 1000 ms |")
+    finally:
+        tear_down(pid, work, daemon_label(work))
+        left = run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"]).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+
+
 def daemon_label(work):
     """The label filter of the containers of the bench daemon of `work`."""
     try:
@@ -871,6 +941,8 @@ def daemon_label(work):
 
 
 def main():
+    if MODE == "idle":
+        return idle_bench()
     if MODE == "trace":
         return trace_bench()
     if MODE == "shadow":

@@ -8,6 +8,7 @@
 #   scripts/bench.sh team      team mode beside single-user mode: exec p50, list with 1,000 people
 #   scripts/bench.sh shadow    nexus shadow until the agent's first command, beside a fork
 #   scripts/bench.sh mcp       MCP exec through stdio and /mcp beside the SDK's exec.run
+#   scripts/bench.sh idle      wake on ssh from pause and from stop, beside an awake workspace and docker
 #   scripts/bench.sh trace     Agent Trace on a 100-file commit beside the same commit untraced
 #   scripts/bench.sh update    nexus update check/install beside curl + minisign + tar; the notice's cost
 #   scripts/bench.sh devcontainer [IMAGE]
@@ -15,7 +16,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ] || [ "${1:-}" = trace ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ] || [ "${1:-}" = trace ] || [ "${1:-}" = idle ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then

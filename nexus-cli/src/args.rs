@@ -94,11 +94,11 @@ pub struct CreateArgs {
     /// Pause it (docker pause) after this long idle: 90s, 10m, 2h (a bare
     /// number is minutes) [default: the daemon's --idle-pause]. It wakes
     /// when someone connects with ssh, or at an exec.
-    #[arg(long, value_name = "TIME", value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
     pub idle_pause: Option<u64>,
     /// Stop it after this long idle [default: the daemon's --idle-stop];
     /// it wakes the same way, in about a second.
-    #[arg(long, value_name = "TIME", value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
     pub idle_stop: Option<u64>,
     /// Print the workspace as one JSON object.
     #[arg(long)]

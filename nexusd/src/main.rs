@@ -34,10 +34,10 @@ struct Args {
     audit_retention_days: u32,
     /// Pause new workspaces after this long idle (90s, 10m, 2h; a bare
     /// number is minutes), unless their create says otherwise.
-    #[arg(long, env = "NEXUS_IDLE_PAUSE", value_name = "TIME", value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    #[arg(long, env = "NEXUS_IDLE_PAUSE", value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
     idle_pause: Option<u64>,
     /// Stop new workspaces after this long idle; they wake on `ssh`.
-    #[arg(long, env = "NEXUS_IDLE_STOP", value_name = "TIME", value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    #[arg(long, env = "NEXUS_IDLE_STOP", value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
     idle_stop: Option<u64>,
     /// Run as the SSH relay of the data directory (started by the daemon).
     #[arg(long, hide = true)]

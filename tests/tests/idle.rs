@@ -158,6 +158,9 @@ fn an_idle_time_of_zero_or_below_is_refused_and_leaves_nothing() {
                     name: "lazy".into(),
                     repository: repo.path().display().to_string(),
                     image: Some(BUSYBOX.into()),
+                    authorized_keys: vec![
+                        std::fs::read_to_string(d.key().with_extension("pub")).expect("the test key's .pub"),
+                    ],
                     idle: Some(nexus_sdk::IdleSettings {
                         pause_after_seconds: None,
                         stop_after_seconds: Some(0),

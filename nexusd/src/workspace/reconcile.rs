@@ -37,7 +37,9 @@ impl Manager {
                         _ => WorkspaceState::Stopped,
                     };
                     if state != r.state {
-                        self.store.set_state_because(&r.id, state, r.state_reason.as_deref())?;
+                        // a reason holds only for the sleep it explains
+                        let reason = r.state_reason.as_deref().filter(|_| state != WorkspaceState::Running);
+                        self.store.set_state_because(&r.id, state, reason)?;
                     }
                     // asleep: its port stays with the relay, which wakes it at the SSH banner
                     let idle_stopped = state == WorkspaceState::Stopped
@@ -112,7 +114,10 @@ impl Manager {
     /// Records what the engine says of the running/stopped workspaces.
     async fn sync_states(&self) -> Result<()> {
         for r in self.store.list()? {
-            if matches!(r.state, WorkspaceState::Running | WorkspaceState::Stopped) {
+            if matches!(
+                r.state,
+                WorkspaceState::Running | WorkspaceState::Stopped | WorkspaceState::Paused
+            ) {
                 let running = self.runtime.running(&container_name(&r)).await? == Some(true);
                 self.container_changed(&r, running).await;
             }
@@ -140,7 +145,7 @@ impl Manager {
         };
         let Ok(mut r) = self.store.get(&r.name) else { return };
         match (r.state, running) {
-            (WorkspaceState::Running, false) => {
+            (WorkspaceState::Running | WorkspaceState::Paused, false) => {
                 tracing::info!(workspace = %r.name, "its container stopped under the daemon: recorded stopped");
                 self.stop_forwards(&r);
                 self.agents.forget(&r.id).await;
