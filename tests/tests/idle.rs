@@ -173,3 +173,23 @@ fn an_idle_time_of_zero_or_below_is_refused_and_leaves_nothing() {
     assert!(e.to_string().contains("at least 1 second"), "{e}");
     d.assert_no_leftovers(&repo, "lazy", false);
 }
+
+#[test]
+fn a_sleeping_workspace_sleeps_on_across_a_daemon_restart_and_still_wakes_on_ssh() {
+    let mut d = Daemon::start();
+    let repo = Repo::new();
+    let ws = create(&d, &repo, "dozer", &["--idle-pause", "2s"]);
+    wait_for("the idle pause", Duration::from_secs(30), || {
+        state(&d, &repo, "dozer").0 == "paused"
+    });
+    // the relay outlives the daemon; the new daemon finds the paused container and keeps it asleep
+    d.kill9();
+    d.spawn();
+    let (now, why) = state(&d, &repo, "dozer");
+    assert_eq!(now, "paused", "{why}");
+    assert!(why.starts_with("idle for "), "{why}");
+    let o = d.ssh(&ws, "echo back");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "back\n");
+    assert_eq!(state(&d, &repo, "dozer").0, "running");
+}
