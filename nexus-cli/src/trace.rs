@@ -86,7 +86,7 @@ fn record_of(dir: &Path, commit: &str) -> anyhow::Result<Option<Record>> {
     let Ok(text) = git(dir, &["notes", "--ref", NOTES_REF, "show", commit]) else {
         return Ok(None);
     };
-    nexus_sdk::trace::parse(&text)
+    nexus_sdk::trace::parse_note(&text, commit)
         .map(Some)
         .with_context(|| format!("the Agent Trace record of commit {commit} is invalid"))
 }
@@ -232,7 +232,7 @@ fn export(a: &ExportArgs) -> anyhow::Result<i32> {
             continue;
         };
         let text = git(&dir, &["cat-file", "blob", blob])?;
-        match nexus_sdk::trace::parse(&text) {
+        match nexus_sdk::trace::parse_note(&text, commit) {
             Ok(r) => println!("{}", serde_json::to_string(&r)?),
             Err(e) => {
                 eprintln!("skipping the record of commit {commit}: {e}");

@@ -238,6 +238,35 @@ pub fn parse(text: &str) -> Result<Record, TraceError> {
     Ok(serde_json::from_value(value)?)
 }
 
+/// Reads the record of `commit` (its full id) from the text of its note.
+/// A note can hold more than one record: when git copies a record to an
+/// amended or rebased commit that already has its own (`notes.rewriteRef`,
+/// whose default `notes.rewriteMode` concatenates), the two are separated
+/// by a blank line. The record naming `commit` in `vcs.revision` wins, else
+/// the last valid one.
+///
+/// Errors: as [`parse`], of the last record that fails, when none is valid.
+#[cfg(feature = "trace")]
+pub fn parse_note(text: &str, commit: &str) -> Result<Record, TraceError> {
+    let mut valid = Vec::new();
+    let mut failed = None;
+    for chunk in text.split("\n\n").map(str::trim).filter(|c| !c.is_empty()) {
+        match parse(chunk) {
+            Ok(r) => valid.push(r),
+            Err(e) => failed = Some(e),
+        }
+    }
+    let own = valid
+        .iter()
+        .position(|r| r.vcs.as_ref().is_some_and(|v| v.revision == commit));
+    match own {
+        Some(i) => Ok(valid.swap_remove(i)),
+        None => valid
+            .pop()
+            .ok_or_else(|| failed.unwrap_or_else(|| TraceError::Schema(vec!["/: the note is empty".into()]))),
+    }
+}
+
 #[cfg(all(test, feature = "trace"))]
 mod tests {
     use super::*;
@@ -291,5 +320,21 @@ mod tests {
         let e = parse(&bad.to_string()).expect_err("formats").to_string();
         assert!(e.contains("/id") && e.contains("/timestamp"), "{e}");
         assert!(matches!(parse("{"), Err(TraceError::Json(_))));
+    }
+
+    #[test]
+    fn a_note_git_concatenated_at_an_amend_gives_the_commits_own_record() {
+        let old = example();
+        let mut own = example();
+        own["vcs"]["revision"] = "b".repeat(40).into();
+        for text in [format!("{own}\n\n{old}\n"), format!("{old}\n\n{own}\n")] {
+            let r = parse_note(&text, &"b".repeat(40)).expect("a record");
+            assert_eq!(r.vcs.map(|v| v.revision), Some("b".repeat(40)));
+        }
+        // no record of its own: the last valid one; none valid: the failure
+        let r = parse_note(&format!("{old}\n\nnot json\n"), &"c".repeat(40)).expect("the valid one");
+        assert_eq!(r.id, old["id"]);
+        assert!(matches!(parse_note("not json", "c"), Err(TraceError::Json(_))));
+        assert!(parse_note("", "c").is_err());
     }
 }

@@ -255,9 +255,22 @@ async fn an_agent_creates_runs_edits_checkpoints_and_restores_through_mcp() {
 
 /// An MCP client of the daemon at `address` over HTTP at `path`, with `token`.
 async fn over_http(address: &str, path: &str, token: &str) -> Mcp {
+    over_http_with(address, path, token, &[]).await
+}
+
+/// [`over_http`] sending `headers` with every request.
+async fn over_http_with(address: &str, path: &str, token: &str, headers: &[(&'static str, &str)]) -> Mcp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     use rmcp::transport::StreamableHttpClientTransport;
     use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-    let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{address}{path}")).auth_header(token);
+    let mut config =
+        StreamableHttpClientTransportConfig::with_uri(format!("http://{address}{path}")).auth_header(token);
+    for (name, value) in headers {
+        config.custom_headers.insert(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_str(value).expect("header value"),
+        );
+    }
     ().serve(StreamableHttpClientTransport::from_config(config))
         .await
         .expect("initialize")
@@ -515,4 +528,45 @@ async fn a_commit_of_agent_and_ssh_lines_gets_a_valid_record_that_follows_an_ame
         .expect_err("too long");
     assert!(e.to_string().contains("modelId"), "{e}");
     assert!(c.list().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_mcp_client_names_its_model_in_headers_and_its_lines_carry_it() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    repo.commit(&[("notes.txt", "one\n")]);
+    d.create(&repo, "web-agent", BUSYBOX);
+    let wt = repo.worktree("web-agent");
+    let mcp = over_http_with(
+        &d.address,
+        "/mcp/web-agent",
+        &d.token(),
+        &[
+            ("x-nexus-model", "openai/gpt-test"),
+            ("x-nexus-conversation-url", "https://example.com/chat/7"),
+        ],
+    )
+    .await;
+    let r = call(
+        &mcp,
+        "file_write",
+        serde_json::json!({"path": "notes.txt", "content": "one\ntwo\n"}),
+    )
+    .await
+    .expect("write");
+    assert!(!said(&r).1, "{}", said(&r).0);
+    mcp.cancel().await.expect("close");
+    git(&wt, &["commit", "-qam", "from the web agent"]);
+    let head = git(&wt, &["rev-parse", "HEAD"]).trim().to_string();
+    let record = record_of(&d, &wt, &head);
+    let c = &record["files"][0]["conversations"][0];
+    assert_eq!(
+        c["contributor"],
+        serde_json::json!({"type": "ai", "model_id": "openai/gpt-test"}),
+        "{record:#}"
+    );
+    assert_eq!(c["url"], "https://example.com/chat/7");
+    assert_eq!(c["ranges"], serde_json::json!([{"start_line": 2, "end_line": 2}]));
+    let agents = &record["metadata"]["dev.nexus"]["agents"];
+    assert!(agents[0]["name"].as_str().is_some_and(|n| !n.is_empty()), "{record:#}");
 }
