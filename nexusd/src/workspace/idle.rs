@@ -69,6 +69,11 @@ impl Manager {
             .insert(id.to_string(), SystemTime::now());
     }
 
+    /// Forgets when workspace `id` last woke (it is being removed).
+    pub(super) fn forget_awake(&self, id: &str) {
+        self.awake.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
     /// Pauses or stops idle workspace `r` (`to`), its port left with the
     /// relay asleep; skipped when a flow holds the workspace.
     async fn sleep(&self, r: &WorkspaceRecord, to: WorkspaceState, idle: u64) {

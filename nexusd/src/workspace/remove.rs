@@ -33,6 +33,7 @@ impl Manager {
             .progress(&r.name, Step::Remove, "removing the container and the worktree");
         self.agents.forget(&r.id).await;
         self.trace_forget(&r.name);
+        self.forget_awake(&r.id);
         self.stop_forwards(r);
         self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
         self.forget_relay(r).await;

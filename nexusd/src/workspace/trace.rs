@@ -213,7 +213,7 @@ impl Manager {
             }),
             queued: AtomicBool::new(false),
         });
-        if let Err(e) = self.tracer.watch(&self.tracer_handle(), &traced) {
+        if let Err(e) = self.tracer.watch(&self.tracer, &traced) {
             tracing::warn!(workspace = %r.name, "not tracing its commits: cannot watch its branch: {e}");
             return;
         }
@@ -239,10 +239,6 @@ impl Manager {
         if let Some(old) = old {
             self.tracer.unwatch(&old);
         }
-    }
-
-    fn tracer_handle(&self) -> Arc<Tracer> {
-        self.tracer.clone()
     }
 }
 
