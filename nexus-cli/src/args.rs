@@ -27,6 +27,9 @@ pub enum WorkspaceCommand {
     Start(NameArg),
     /// Stop a workspace's container; files in it are kept.
     Stop(NameArg),
+    /// Set when the workspace pauses and stops once idle, from now on
+    /// (neither flag: it never sleeps); plain ssh or an exec wakes it.
+    Idle(IdleArgs),
     /// Build the workspace's image again, without caches, from devcontainer.json at the tip of its
     /// branch (commit changes first), and replace its container; worktree, branch and ports stay.
     Rebuild(NameArg),
@@ -130,6 +133,23 @@ pub struct NameArg {
     /// Workspace name.
     #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
     pub name: String,
+}
+
+/// Flags of `workspace idle`.
+#[derive(Debug, Args)]
+pub struct IdleArgs {
+    /// Workspace name.
+    #[arg(add = clap_complete::ArgValueCandidates::new(crate::connect::workspace_names))]
+    pub name: String,
+    /// Pause it (docker pause) after this long idle: 90s, 10m, 2h (a bare number is minutes).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    pub pause: Option<u64>,
+    /// Stop it after this long idle.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
+    pub stop: Option<u64>,
+    /// Print the workspace as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Flags of `ssh`.

@@ -301,6 +301,29 @@ async fn workspace(cmd: WorkspaceCommand, client: &Client, target: &Target) -> a
             );
             Ok(0)
         }
+        WorkspaceCommand::Idle(a) => {
+            let w = client
+                .set_idle(&nexus_sdk::IdleParams {
+                    workspace: a.name,
+                    pause_after_seconds: a.pause,
+                    stop_after_seconds: a.stop,
+                })
+                .await?;
+            emit(a.json, &w, |w| {
+                let after = |verb: &str, s: Option<u64>| match s {
+                    Some(s) => format!("{verb} after {} idle", nexus_sdk::IdleSettings::format_duration(s)),
+                    None => format!("never {verb}"),
+                };
+                let idle = w.idle.unwrap_or_default();
+                println!(
+                    "workspace {} {}, {}",
+                    w.name,
+                    after("pauses", idle.pause_after_seconds),
+                    after("stops", idle.stop_after_seconds)
+                );
+            })?;
+            Ok(0)
+        }
         WorkspaceCommand::Stop(a) => {
             let w = client.stop(&a.name).await?;
             println!("workspace {} is {}", w.name, w.state);

@@ -493,6 +493,11 @@ impl Client {
         self.call(m::WORKSPACE_CHECKPOINT_CREATE, params).await
     }
 
+    /// `workspace.idle`: when the workspace pauses and stops once idle.
+    pub async fn set_idle(&self, params: &IdleParams) -> Result<Workspace, ClientError> {
+        self.call(m::WORKSPACE_IDLE, params).await
+    }
+
     /// `trace.session`: who this connection is, for Agent Trace records.
     pub async fn trace_session(&self, params: &TraceSessionParams) -> Result<(), ClientError> {
         self.call(m::TRACE_SESSION, params).await

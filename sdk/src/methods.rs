@@ -26,6 +26,9 @@ pub const WORKSPACE_CHECKPOINT_REMOVE: &str = "workspace.checkpoint.remove";
 /// `workspace.restore`: [`crate::CheckpointParams`] → [`crate::Checkpoint`]
 /// (the one taken automatically before, which undoes the restore).
 pub const WORKSPACE_RESTORE: &str = "workspace.restore";
+/// `workspace.idle`: [`crate::IdleParams`] → [`crate::Workspace`]; sets when
+/// it pauses and stops once idle.
+pub const WORKSPACE_IDLE: &str = "workspace.idle";
 /// `trace.session`: [`crate::TraceSessionParams`] → `null`; declares who
 /// the calling connection is (Agent Trace attribution, docs/trace.md).
 pub const TRACE_SESSION: &str = "trace.session";

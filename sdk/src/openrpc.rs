@@ -135,6 +135,12 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x"}"#,
         WS,
     ),
+    call::<IdleParams, Workspace>(
+        m::WORKSPACE_IDLE,
+        "Sets when a workspace pauses (docker pause, memory kept) and stops once idle, from now on; an absent time is never. Idle: no channel of its SSH server moving data (keep-alives do not count) and its container under 5% of a core. A sleeping workspace wakes when a client sends the SSH banner to its port, or at an exec, fs or tunnel call. A zero is invalid_params.",
+        r#"{"workspace":"feat-x","pauseAfterSeconds":600,"stopAfterSeconds":7200}"#,
+        WS,
+    ),
     call::<RemoveParams, ()>(
         m::WORKSPACE_REMOVE,
         "Removes container, worktree, port and record; the branch too with deleteBranch.",

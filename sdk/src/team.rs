@@ -187,7 +187,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::TUNNEL_OPEN
         | m::TUNNEL_WRITE
         | m::TUNNEL_CLOSE => Edit,
-        m::WORKSPACE_STOP | m::WORKSPACE_BREAK_GLASS => Stop,
+        m::WORKSPACE_STOP | m::WORKSPACE_IDLE | m::WORKSPACE_BREAK_GLASS => Stop,
         m::WORKSPACE_SHARE | m::WORKSPACE_UNSHARE | m::WORKSPACE_SHARES | m::WORKSPACE_SHARE_CODE => Share,
         m::WORKSPACE_REMOVE | m::WORKSPACE_TRANSFER => Remove,
         m::IMAGE_PRUNE

@@ -152,6 +152,21 @@ impl IdleSettings {
     }
 }
 
+/// Parameters of `workspace.idle`: when the workspace pauses and stops
+/// once idle, from now on (an absent time: never).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdleParams {
+    /// The workspace's name.
+    pub workspace: String,
+    /// Seconds idle before `docker pause`; at least 1; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_after_seconds: Option<u64>,
+    /// Seconds idle before the container stops; at least 1; absent: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_after_seconds: Option<u64>,
+}
+
 /// Parameters of `workspace.create`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

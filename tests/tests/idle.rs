@@ -193,3 +193,32 @@ fn a_sleeping_workspace_sleeps_on_across_a_daemon_restart_and_still_wakes_on_ssh
     assert_eq!(String::from_utf8_lossy(&o.stdout), "back\n");
     assert_eq!(state(&d, &repo, "dozer").0, "running");
 }
+
+#[test]
+fn the_idle_times_of_a_workspace_change_after_it_is_made() {
+    let d = Daemon::start();
+    let repo = Repo::new();
+    let ws = create(&d, &repo, "later", &[]);
+    assert!(ws.get("idle").is_none(), "{ws}");
+    let o = d.cli(repo.path(), &["workspace", "idle", "later", "--pause", "0"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("at least 1s"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(state(&d, &repo, "later").0, "running");
+    let said = d.cli_ok(repo.path(), &["workspace", "idle", "later", "--pause", "2s"]);
+    assert_eq!(said, "workspace later pauses after 2s idle, never stops\n");
+    wait_for("the idle pause", Duration::from_secs(30), || {
+        state(&d, &repo, "later").0 == "paused"
+    });
+    // no times: it never sleeps again (and the call wakes nothing by itself)
+    let said = d.cli_ok(repo.path(), &["workspace", "idle", "later"]);
+    assert_eq!(said, "workspace later never pauses, never stops\n");
+    let o = d.cli(repo.path(), &["workspace", "idle", "nowhere", "--stop", "1h"]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("nowhere"),
+        "{}",
+        text(&o)
+    );
+}

@@ -296,6 +296,7 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::WORKSPACE_START, workspace::start)?;
     method(&mut rpc, m::WORKSPACE_REBUILD, workspace::rebuild)?;
     method(&mut rpc, m::WORKSPACE_STOP, workspace::stop)?;
+    method(&mut rpc, m::WORKSPACE_IDLE, workspace::idle)?;
     method(&mut rpc, m::WORKSPACE_REMOVE, workspace::remove)?;
     method(&mut rpc, m::WORKSPACE_CHECKPOINT_CREATE, checkpoint::create)?;
     method(&mut rpc, m::WORKSPACE_CHECKPOINT_LIST, checkpoint::list)?;

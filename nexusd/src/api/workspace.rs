@@ -114,6 +114,16 @@ pub async fn stop(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
     Ok(ctx.stop(&name).await.map(|r| to_wire(&r))?)
 }
 
+/// `workspace.idle`: valid in any settled state.
+pub async fn idle(p: Params<'static>, ctx: Ctx) -> RpcResult<Workspace> {
+    let params: nexus_sdk::IdleParams = parse(&p)?;
+    let settings = nexus_sdk::IdleSettings {
+        pause_after_seconds: params.pause_after_seconds,
+        stop_after_seconds: params.stop_after_seconds,
+    };
+    Ok(ctx.set_idle(&params.workspace, settings).map(|r| to_wire(&r))?)
+}
+
 /// `workspace.remove`: valid in any state; re-running an interrupted remove finishes it.
 pub async fn remove(p: Params<'static>, ctx: Ctx) -> RpcResult<()> {
     let params: RemoveParams = parse(&p)?;

@@ -159,24 +159,43 @@ impl Manager {
         self.wake(&r.name).await.map_err(|e| e.to_string())
     }
 
+    /// `workspace.idle`: workspace `name` pauses and stops after `s` (each
+    /// absent: never) from now on.
+    ///
+    /// Errors: `NotFound`; [`WorkspaceError::InvalidParams`] for a zero.
+    pub fn set_idle(&self, name: &str, s: IdleSettings) -> Result<WorkspaceRecord> {
+        let (pause, stop) = checked(s)?;
+        let mut r = self.store.get(name)?;
+        self.store.set_idle(&r.id, pause, stop)?;
+        (r.idle_pause_secs, r.idle_stop_secs) = (pause, stop);
+        self.mark_awake(&r.id);
+        Ok(r)
+    }
+
     /// The idle settings of a new workspace: each of `asked`, else the daemon's default.
     ///
     /// Errors: [`WorkspaceError::InvalidParams`] for a zero.
     pub(super) fn idle_of_new(&self, asked: Option<IdleSettings>) -> Result<(Option<i64>, Option<i64>)> {
         let asked = asked.unwrap_or_default();
-        let s = IdleSettings {
+        checked(IdleSettings {
             pause_after_seconds: asked.pause_after_seconds.or(self.config.idle_pause_secs),
             stop_after_seconds: asked.stop_after_seconds.or(self.config.idle_stop_secs),
-        };
-        if s.pause_after_seconds == Some(0) || s.stop_after_seconds == Some(0) {
-            return Err(WorkspaceError::InvalidParams(
-                "an idle time of 0 would pause or stop the workspace at once: give at least 1 second, or leave it out"
-                    .into(),
-            ));
-        }
-        let to_i64 = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
-        Ok((to_i64(s.pause_after_seconds), to_i64(s.stop_after_seconds)))
+        })
     }
+}
+
+/// `s` as the store keeps it (seconds).
+///
+/// Errors: [`WorkspaceError::InvalidParams`] for a zero.
+fn checked(s: IdleSettings) -> Result<(Option<i64>, Option<i64>)> {
+    if s.pause_after_seconds == Some(0) || s.stop_after_seconds == Some(0) {
+        return Err(WorkspaceError::InvalidParams(
+            "an idle time of 0 would pause or stop the workspace at once: give at least 1 second, or leave it out"
+                .into(),
+        ));
+    }
+    let to_i64 = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
+    Ok((to_i64(s.pause_after_seconds), to_i64(s.stop_after_seconds)))
 }
 
 fn secs(v: Option<i64>) -> Option<u64> {

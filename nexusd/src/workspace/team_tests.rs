@@ -90,7 +90,7 @@ const USE: &[&str] = &[
     m::TUNNEL_CLOSE,
 ];
 /// Editors and more, and site admins.
-const STOP: &[&str] = &[m::WORKSPACE_STOP, m::WORKSPACE_BREAK_GLASS];
+const STOP: &[&str] = &[m::WORKSPACE_STOP, m::WORKSPACE_IDLE, m::WORKSPACE_BREAK_GLASS];
 /// Shared owners and the creator.
 const SHARE: &[&str] = &[
     m::WORKSPACE_SHARE,
