@@ -26,6 +26,10 @@ pub(crate) struct ChannelState {
     pub(crate) stdin: Option<StdinQueue>,
     pub(crate) master: Option<Arc<PtyMaster>>,
     pub(crate) pid: Option<i32>,
+    /// Dropped with the channel's state (the channel closed, or its
+    /// connection ended): the pump then stops reading the process's output,
+    /// so its next write fails, as sshd closes a session's pipes.
+    pub(crate) open: Option<tokio::sync::watch::Sender<()>>,
 }
 
 /// One SSH connection.

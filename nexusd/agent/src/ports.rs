@@ -145,8 +145,26 @@ fn run(once: bool) -> std::io::Result<()> {
             POLL_MIN
         };
         known = ports;
-        std::thread::sleep(interval);
+        if !wait(interval) {
+            return Ok(()); // nobody reads us any more
+        }
     }
+}
+
+/// Waits `interval`, or less when the reader of standard output has gone
+/// (the pipe's other end closed: POLLERR; a terminal hung up: POLLHUP),
+/// then returns false. A watcher prints only when ports change, so without
+/// this it would outlive its channel until the next change.
+fn wait(interval: std::time::Duration) -> bool {
+    let mut fds = [libc::pollfd {
+        fd: 1,
+        events: 0,
+        revents: 0,
+    }];
+    let ms = i32::try_from(interval.as_millis()).unwrap_or(i32::MAX);
+    // SAFETY: one valid pollfd and its count.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) };
+    !(n > 0 && fds[0].revents & (libc::POLLERR | libc::POLLHUP) != 0)
 }
 
 #[cfg(test)]

@@ -159,12 +159,14 @@ impl Connection {
         };
         let (tx, rx) = stdin_queue();
         state.stdin = Some(tx);
+        let (open, closed) = tokio::sync::watch::channel(());
+        state.open = Some(open);
         state.pid = Some(started.pid);
         if let Io::Pty(master) = &started.io {
             state.master = Some(master.clone());
         }
         self.channels.insert(channel, state);
-        tokio::spawn(pump(handle, channel, started, rx));
+        tokio::spawn(pump(handle, channel, started, rx, closed));
         true
     }
 }
@@ -175,7 +177,13 @@ const OUTPUT_READ: usize = 256 * 1024;
 
 /// Moves bytes between the channel and the process, then reports its exit
 /// (`exit-status` or `exit-signal`), EOF and close, in that order.
-pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::Started, mut stdin_rx: StdinReceiver) {
+pub(crate) async fn pump(
+    handle: Handle,
+    channel: ChannelId,
+    started: process::Started,
+    mut stdin_rx: StdinReceiver,
+    closed: tokio::sync::watch::Receiver<()>,
+) {
     let process::Started { exit, io, .. } = started;
     let counts = stdin_rx.counts.clone();
     match io {
@@ -196,9 +204,18 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
             });
             let h1 = handle.clone();
             let c1 = counts.clone();
+            let mut closed_out = closed.clone();
             let out = async move {
                 let mut buf = vec![0u8; OUTPUT_READ];
-                while let Ok(n) = stdout.read(&mut buf).await {
+                loop {
+                    let n = tokio::select! {
+                        r = stdout.read(&mut buf) => match r {
+                            Ok(n) => n,
+                            Err(_) => break,
+                        },
+                        // the channel is gone: stop reading (the pipe closes with `stdout`)
+                        _ = closed_out.changed() => break,
+                    };
                     let _waiting = OutputWaiting::new(&c1);
                     crate::activity::mark();
                     if n == 0 || h1.data(channel, buf[..n].to_vec()).await.is_err() {
@@ -208,9 +225,17 @@ pub(crate) async fn pump(handle: Handle, channel: ChannelId, started: process::S
             };
             let h2 = handle.clone();
             let c2 = counts.clone();
+            let mut closed_err = closed.clone();
             let err = async move {
                 let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = stderr.read(&mut buf).await {
+                loop {
+                    let n = tokio::select! {
+                        r = stderr.read(&mut buf) => match r {
+                            Ok(n) => n,
+                            Err(_) => break,
+                        },
+                        _ = closed_err.changed() => break,
+                    };
                     let _waiting = OutputWaiting::new(&c2);
                     crate::activity::mark();
                     if n == 0 || h2.extended_data(channel, 1, buf[..n].to_vec()).await.is_err() {
