@@ -415,6 +415,9 @@ async fn a_commit_of_agent_and_ssh_lines_gets_a_valid_record_that_follows_an_ame
     .await
     .expect("edit");
     assert!(!said(&r).1, "{}", said(&r).0);
+    // an agent's stretch stays open 50 ms after its call (its calls come in
+    // bursts, docs/trace.md): the person types once it has closed
+    std::thread::sleep(std::time::Duration::from_millis(150));
     let typed = d.ssh(&ws, &format!("cd {folder} && echo 'typed over ssh' >> app.txt"));
     assert!(typed.status.success(), "{}", nexus_e2e::text(&typed));
     let r = call(

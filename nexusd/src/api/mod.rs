@@ -200,9 +200,12 @@ fn connection(ext: &http::Extensions) -> usize {
 
 /// The `workspace` parameter of a request, if it has one.
 fn workspace_param(p: &Params<'_>) -> Option<String> {
-    p.parse::<serde_json::Value>()
-        .ok()
-        .and_then(|v| v.get("workspace").and_then(|w| w.as_str()).map(str::to_string))
+    // only the one field: the rest (an `fs.writeFile`'s content) is skipped, not built
+    #[derive(serde::Deserialize)]
+    struct Named {
+        workspace: Option<String>,
+    }
+    p.parse::<Named>().ok().and_then(|n| n.workspace)
 }
 
 /// Begins an Agent Trace span for a call whose connection declared an agent.

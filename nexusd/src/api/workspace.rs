@@ -33,10 +33,7 @@ pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
         owner: None,
         agent_version: r.agent_version.clone(),
         state_reason: r.state_reason.clone(),
-        idle: (r.idle_pause_secs.is_some() || r.idle_stop_secs.is_some()).then(|| nexus_sdk::IdleSettings {
-            pause_after_seconds: r.idle_pause_secs.and_then(|v| u64::try_from(v).ok()),
-            stop_after_seconds: r.idle_stop_secs.and_then(|v| u64::try_from(v).ok()),
-        }),
+        idle: r.idle(),
     }
 }
 

@@ -391,6 +391,18 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
     })
 }
 
+impl WorkspaceRecord {
+    /// When it pauses and stops once idle; `None` when it never does.
+    pub fn idle(&self) -> Option<nexus_sdk::IdleSettings> {
+        let secs = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok());
+        let s = nexus_sdk::IdleSettings {
+            pause_after_seconds: secs(self.idle_pause_secs),
+            stop_after_seconds: secs(self.idle_stop_secs),
+        };
+        (s.pause_after_seconds.is_some() || s.stop_after_seconds.is_some()).then_some(s)
+    }
+}
+
 /// The lowest port of `range` no row holds and `probe` accepts, read inside
 /// the caller's write transaction. Errors: `PortsExhausted`.
 fn pick_free(tx: &rusqlite::Transaction<'_>, range: (u16, u16), probe: impl Fn(u16) -> bool) -> Result<u16> {

@@ -30,10 +30,14 @@ impl Manager {
     async fn idle_pass(&self) {
         let Ok(records) = self.store.list() else { return };
         for r in records {
-            let (pause, stop) = (secs(r.idle_pause_secs), secs(r.idle_stop_secs));
-            if (pause.is_none() && stop.is_none())
-                || !matches!(r.state, WorkspaceState::Running | WorkspaceState::Paused)
-            {
+            let Some(IdleSettings {
+                pause_after_seconds: pause,
+                stop_after_seconds: stop,
+            }) = r.idle()
+            else {
+                continue;
+            };
+            if !matches!(r.state, WorkspaceState::Running | WorkspaceState::Paused) {
                 continue;
             }
             let idle = self.idle_for(&r);
@@ -196,8 +200,4 @@ fn checked(s: IdleSettings) -> Result<(Option<i64>, Option<i64>)> {
     }
     let to_i64 = |v: Option<u64>| v.map(|v| i64::try_from(v).unwrap_or(i64::MAX));
     Ok((to_i64(s.pause_after_seconds), to_i64(s.stop_after_seconds)))
-}
-
-fn secs(v: Option<i64>) -> Option<u64> {
-    v.and_then(|v| u64::try_from(v).ok())
 }
