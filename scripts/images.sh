@@ -5,6 +5,9 @@
 #   nexus/default:bookworm    built from templates/default (again when its
 #                             Dockerfile changes)
 #   nexus-test/busybox:latest a busybox-static image for fast tests
+#   nexus-test/docker:bookworm debian:bookworm with Debian's docker.io (the
+#                             CLI for the Docker proxy's tests, dockerd for
+#                             dind's), built once from the Debian mirror
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -89,9 +92,30 @@ DOCKERFILE
   rm -rf "$dir"
 }
 
+# The tests of Docker inside workspaces: the Docker CLI and dockerd from
+# Debian's docker.io, installed from the Debian mirror (as a devcontainer
+# feature would), on the base image.
+ensure_docker_image() {
+  have_image nexus-test/docker:bookworm && return 0
+  ensure_debian_base
+  echo "==> building nexus-test/docker:bookworm (Debian's docker.io, about a minute)" >&2
+  local dir
+  dir="$(mktemp -d /tmp/nexus-docker-image.XXXXXX)"
+  cat >"$dir/Dockerfile" <<'DOCKERFILE'
+FROM debian:bookworm
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
+DOCKERFILE
+  docker build -q -t nexus-test/docker:bookworm "$dir" >/dev/null
+  rm -rf "$dir"
+}
+
 case "${1:-all}" in
   default) ensure_default_image ;;
   busybox) ensure_busybox_image ;;
+  docker) ensure_docker_image ;;
   all) ensure_busybox_image; ensure_default_image ;;
-  *) echo "usage: $0 [all|default|busybox]" >&2; exit 2 ;;
+  tests) ensure_busybox_image; ensure_default_image; ensure_docker_image ;;
+  *) echo "usage: $0 [all|tests|default|busybox|docker]" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 # Compose CLI and the other tools the tests use (with --debug, Node and the TypeScript client's npm
 # packages, and an OCI registry server, too); a Docker engine that answers; `nexusd` and `nexus`
 # (release), the fully static agent; the default workspace image and the
-# busybox test image.
+# busybox test image (and, with --debug, the image with Docker the tests use).
 #
 #   scripts/setup.sh            everything, release binaries
 #   scripts/setup.sh --debug    debug binaries instead (what the tests use)
@@ -59,5 +59,6 @@ if [ "$profile" = debug ]; then
   fi
 fi
 
-bash "$root/scripts/images.sh" all
+# the tests also use an image with Docker in it (Docker inside workspaces)
+if [ "$profile" = debug ]; then bash "$root/scripts/images.sh" tests; else bash "$root/scripts/images.sh" all; fi
 echo "==> ready: target/$profile/nexus, target/$profile/nexusd, target/x86_64-unknown-linux-gnu/agent/nexus-agent" >&2

@@ -23,6 +23,10 @@ cleanup() {
     echo "==> removing $(echo "$leaked" | wc -l) workspace container(s) left by the tests" >&2
     echo "$leaked" | xargs docker rm -f -v >/dev/null
   fi
+  # what the tests' workspaces made through their Docker proxies (label dev.nexus.parent)
+  docker ps -aq --filter label=dev.nexus.parent | xargs -r docker rm -f -v >/dev/null 2>&1 || true
+  docker network ls -q --filter label=dev.nexus.parent | xargs -r docker network rm >/dev/null 2>&1 || true
+  docker volume ls -q --filter label=dev.nexus.parent | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   remove_test_images
   echo "==> left by the tests: $(docker ps -aq --filter label=dev.nexus.workspace | wc -l) workspace containers," \
     "$(docker volume ls -q | wc -l) volumes," \

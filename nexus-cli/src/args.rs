@@ -103,6 +103,13 @@ pub struct CreateArgs {
     /// it wakes the same way, in about a second.
     #[arg(long, value_name = "TIME", allow_hyphen_values = true, value_parser = nexus_sdk::IdleSettings::parse_duration)]
     pub idle_stop: Option<u64>,
+    /// Docker inside the workspace: `proxy` (a socket to the host's engine
+    /// that shows and allows only the workspace's own containers, and no
+    /// privileged ones: safe for agents) or `dind` (a privileged Docker of
+    /// its own, for trusted users; the image needs dockerd) [default:
+    /// devcontainer.json's customizations.nexus.docker, else none].
+    #[arg(long, value_name = "MODE", value_parser = nexus_sdk::DockerMode::parse)]
+    pub docker: Option<nexus_sdk::DockerMode>,
     /// Print the workspace as one JSON object.
     #[arg(long)]
     pub json: bool,

@@ -426,6 +426,7 @@ async fn create(a: CreateArgs, client: &Client) -> anyhow::Result<i32> {
             pause_after_seconds: a.idle_pause,
             stop_after_seconds: a.idle_stop,
         }),
+        docker: a.docker,
     };
     let w = with_progress(client, &a.name, client.create(&params)).await?;
     emit(a.json, &w, |w| {

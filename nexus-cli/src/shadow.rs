@@ -151,6 +151,7 @@ pub async fn shadow(a: ShadowArgs, client: &Client) -> anyhow::Result<i32> {
             image: a.image.clone(),
             authorized_keys: keys,
             idle: None,
+            docker: None,
             ..Default::default()
         };
         (client.create(&params).await?, dir.display().to_string())

@@ -268,6 +268,7 @@ mod tests {
             agent_version: None,
             state_reason: None,
             idle: None,
+            docker: None,
         }
     }
 

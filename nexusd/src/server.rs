@@ -209,6 +209,7 @@ pub async fn serve_with(
     if let Err(e) = manager.reconcile().await {
         tracing::error!("reconciliation failed: {e}");
     }
+    manager.serve_docker_proxies();
     let manager = Arc::new(manager);
     manager.watch_engine();
     // idle workspaces pause and stop; the relay asks here to wake one at the SSH banner

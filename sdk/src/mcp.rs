@@ -493,6 +493,7 @@ impl Server {
                     config: None,
                     authorized_keys: self.authorized_keys.as_ref().clone(),
                     idle: None,
+                    docker: None,
                 };
                 match c.create(&params).await {
                     Ok(w) => done(json(&w)),

@@ -88,6 +88,50 @@ pub struct Workspace {
     /// defaults, `nexusd --idle-pause/--idle-stop`, are filled in).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<IdleSettings>,
+    /// Docker inside the workspace, when it has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerMode>,
+}
+
+/// Docker inside a workspace (`nexus workspace create --docker MODE`, or
+/// devcontainer.json `customizations.nexus.docker`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DockerMode {
+    /// A Docker socket in the workspace (`DOCKER_HOST`, and
+    /// `/var/run/docker.sock`) that is a filtering proxy to the host's
+    /// engine: the containers, volumes and networks made through it are the
+    /// workspace's children, the only ones it sees, and go with it;
+    /// privileged mode, host namespaces, added capabilities, devices and
+    /// binds outside the workspace folder are refused. Safe for agents.
+    Proxy,
+    /// A privileged container running its own `dockerd` on a Unix socket
+    /// only (never TCP), its state on a named volume that survives stop and
+    /// start and goes with the workspace. The image must have `dockerd` (the
+    /// devcontainers `docker-in-docker` feature installs it). Root on the
+    /// host for whoever is in the workspace: for trusted users only.
+    Dind,
+}
+
+impl DockerMode {
+    /// `proxy` or `dind`, as the wire, the CLI and devcontainer.json spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DockerMode::Proxy => "proxy",
+            DockerMode::Dind => "dind",
+        }
+    }
+
+    /// Parses `proxy` or `dind`. Errors: a message naming the two.
+    pub fn parse(text: &str) -> Result<DockerMode, String> {
+        match text {
+            "proxy" => Ok(DockerMode::Proxy),
+            "dind" => Ok(DockerMode::Dind),
+            other => Err(format!(
+                "{other:?} is no Docker mode: use proxy (a filtering proxy to the host's engine, safe for agents) or dind (a privileged Docker of its own, for trusted users)"
+            )),
+        }
+    }
 }
 
 /// When an idle workspace pauses and stops. Idle means no channel moving
@@ -209,6 +253,10 @@ pub struct CreateParams {
     /// defaults. A zero is invalid_params.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle: Option<IdleSettings>,
+    /// Docker inside the workspace; absent: devcontainer.json's
+    /// `customizations.nexus.docker`, else none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker: Option<DockerMode>,
 }
 
 /// Parameters naming one workspace.

@@ -76,6 +76,7 @@ async fn main() {
                             image: Some(image),
                             authorized_keys: vec![key],
                             idle: None,
+                            docker: None,
                             ..Default::default()
                         })
                         .await

@@ -20,6 +20,7 @@ fn twenty_concurrent_creates_get_distinct_ports() {
                     image: Some(BUSYBOX.into()),
                     authorized_keys: vec![key.clone()],
                     idle: None,
+                    docker: None,
                     ..Default::default()
                 };
                 tokio::spawn(async move { client.create(&params).await })

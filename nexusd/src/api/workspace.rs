@@ -34,6 +34,7 @@ pub fn to_wire(r: &WorkspaceRecord) -> Workspace {
         agent_version: r.agent_version.clone(),
         state_reason: r.state_reason.clone(),
         idle: r.idle(),
+        docker: r.docker,
     }
 }
 

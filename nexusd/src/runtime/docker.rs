@@ -49,6 +49,11 @@ pub struct ContainerSpec {
     pub mounts: Vec<MountSpec>,
     /// Docker options from devcontainer.json (capabilities, init, limits, …).
     pub options: nexus_devcontainer::container_options::RunOptions,
+    /// No seccomp or AppArmor profile, no masked or read-only kernel
+    /// paths, every device node allowed: what `--privileged` gives beside
+    /// capabilities and devices, for a dind workspace on an engine that
+    /// cannot grant every capability (and so cannot run a privileged container).
+    pub unconfined: bool,
 }
 
 /// An image build through the Docker API (`POST /build`).
@@ -198,6 +203,12 @@ pub trait ContainerRuntime: Send + Sync {
     /// for its services (`<project>-<service>`, `<project>_<service>`) that
     /// no other container uses; nothing there is fine.
     async fn remove_project(&self, project: &str) -> Result<()>;
+    /// Removes every container (with its anonymous volumes), network and
+    /// volume labelled `label` (`key=value`): what a workspace's Docker
+    /// proxy made; nothing there is fine.
+    async fn remove_labelled(&self, label: &str) -> Result<()>;
+    /// Removes named volume `name`; a missing one is fine.
+    async fn remove_volume(&self, name: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>;
     /// The `start` and `die` events of the containers labelled
@@ -244,6 +255,31 @@ impl Docker {
     /// A runtime that connects on first use.
     pub fn new() -> Docker {
         Docker::default()
+    }
+
+    /// Removes the networks, then the volumes, that `filters` (Docker's list filters) match.
+    async fn remove_networks_and_volumes(&self, filters: HashMap<String, Vec<String>>) -> Result<()> {
+        let c = self.client().await?;
+        let networks = c
+            .list_networks(Some(ListNetworksOptions {
+                filters: Some(filters.clone()),
+            }))
+            .await
+            .map_err(docker_err)?;
+        for n in networks.into_iter().filter_map(|n| n.id) {
+            match c.remove_network(&n).await {
+                Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
+                _ => {}
+            }
+        }
+        let volumes = c
+            .list_volumes(Some(ListVolumesOptions { filters: Some(filters) }))
+            .await
+            .map_err(docker_err)?;
+        for v in volumes.volumes.unwrap_or_default() {
+            self.remove_volume(&v.name).await?;
+        }
+        Ok(())
     }
 
     /// Every container (stopped ones too) that `filters` (Docker's list filters) match.
@@ -459,6 +495,13 @@ impl ContainerRuntime for Docker {
             target: dst.clone(),
             read_only: false,
         });
+        // a named volume the engine makes for a mount says whose it was
+        let volume_labels: HashMap<String, String> = spec
+            .labels
+            .iter()
+            .filter(|(k, _)| *k == LABEL_WORKSPACE || *k == LABEL_DAEMON)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mounts = binds
             .chain(spec.mounts.iter().cloned())
             .map(|m| Mount {
@@ -466,6 +509,12 @@ impl ContainerRuntime for Docker {
                     MountKind::Bind => MountType::BIND,
                     MountKind::Volume => MountType::VOLUME,
                     MountKind::Tmpfs => MountType::TMPFS,
+                }),
+                volume_options: (m.kind == MountKind::Volume && m.source.is_some()).then(|| {
+                    bollard::models::MountVolumeOptions {
+                        labels: Some(volume_labels.clone()),
+                        ..Default::default()
+                    }
                 }),
                 source: m.source,
                 target: Some(m.target),
@@ -488,7 +537,20 @@ impl ContainerRuntime for Docker {
                 mounts: Some(mounts),
                 port_bindings: Some(bindings),
                 cap_add: nonempty(&o.cap_add),
-                security_opt: nonempty(&o.security_opt),
+                security_opt: if spec.unconfined {
+                    Some(
+                        o.security_opt
+                            .iter()
+                            .cloned()
+                            .chain(["seccomp=unconfined".into(), "apparmor=unconfined".into()])
+                            .collect(),
+                    )
+                } else {
+                    nonempty(&o.security_opt)
+                },
+                masked_paths: spec.unconfined.then(Vec::new),
+                readonly_paths: spec.unconfined.then(Vec::new),
+                device_cgroup_rules: spec.unconfined.then(|| vec!["a *:* rwm".to_string()]),
                 privileged: Some(o.privileged),
                 init: o.init.then_some(true),
                 network_mode: o.network.clone(),
@@ -618,34 +680,8 @@ impl ContainerRuntime for Docker {
         for (id, _) in self.project_containers(project).await? {
             self.remove(&id).await?;
         }
+        self.remove_networks_and_volumes(project_filter(project)).await?;
         let c = self.client().await?;
-        let networks = c
-            .list_networks(Some(ListNetworksOptions {
-                filters: Some(project_filter(project)),
-            }))
-            .await
-            .map_err(docker_err)?;
-        for n in networks.into_iter().filter_map(|n| n.id) {
-            match c.remove_network(&n).await {
-                Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
-                _ => {}
-            }
-        }
-        let volumes = c
-            .list_volumes(Some(ListVolumesOptions {
-                filters: Some(project_filter(project)),
-            }))
-            .await
-            .map_err(docker_err)?;
-        for v in volumes.volumes.unwrap_or_default() {
-            match c
-                .remove_volume(&v.name, Some(RemoveVolumeOptions { force: true }))
-                .await
-            {
-                Err(e) if !is_not_found(&e) => return Err(docker_err(e)),
-                _ => {}
-            }
-        }
         // the images compose built for the project's services: compose names
         // them <project>-<service> (v2) or <project>_<service> (v1) and labels
         // them with nothing of ours; the project name holds the workspace id
@@ -662,6 +698,28 @@ impl ContainerRuntime for Docker {
             }
         }
         Ok(())
+    }
+
+    async fn remove_labelled(&self, label: &str) -> Result<()> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        for c in self.containers(filters.clone()).await? {
+            if let Some(id) = c.id {
+                self.remove(&id).await?;
+            }
+        }
+        self.remove_networks_and_volumes(filters).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        match self
+            .client()
+            .await?
+            .remove_volume(name, Some(RemoveVolumeOptions { force: true }))
+            .await
+        {
+            Err(e) if !is_not_found(&e) => Err(docker_err(e)),
+            _ => Ok(()),
+        }
     }
 
     async fn container_events(&self, daemon_id: &str) -> Result<BoxStream<'static, Result<ContainerEvent>>> {

@@ -230,6 +230,14 @@ impl ContainerRuntime for FakeRuntime {
         self.call("remove_project", project)
     }
 
+    async fn remove_labelled(&self, label: &str) -> Result<()> {
+        self.call("remove_labelled", label)
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<()> {
+        self.call("remove_volume", name)
+    }
+
     fn logs(&self, id: &str, _follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {
         let logged = self.call("logs", id);
         futures::stream::once(async move {

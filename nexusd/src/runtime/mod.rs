@@ -5,6 +5,7 @@
 
 pub mod compose;
 pub mod docker;
+pub mod docker_proxy;
 #[cfg(test)]
 pub mod fake;
 pub mod host;

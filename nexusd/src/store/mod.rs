@@ -260,6 +260,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE workspaces ADD COLUMN idle_pause_secs INTEGER;
     ALTER TABLE workspaces ADD COLUMN idle_stop_secs INTEGER;
     ALTER TABLE workspaces ADD COLUMN state_reason TEXT;",
+    // 18: Docker inside the workspace (`proxy` or `dind`)
+    "ALTER TABLE workspaces ADD COLUMN docker TEXT;",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to
@@ -332,6 +334,8 @@ pub struct WorkspaceRecord {
     pub idle_stop_secs: Option<i64>,
     /// Why it is paused or stopped (`idle for 10m`, `stopped by request`).
     pub state_reason: Option<String>,
+    /// Docker inside it, when it has it.
+    pub docker: Option<nexus_sdk::DockerMode>,
 }
 
 /// The name of state `s`, as the store and the wire spell it.
@@ -388,6 +392,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<WorkspaceRecord> {
         idle_pause_secs: r.get("idle_pause_secs")?,
         idle_stop_secs: r.get("idle_stop_secs")?,
         state_reason: r.get("state_reason")?,
+        docker: r
+            .get::<_, Option<String>>("docker")?
+            .and_then(|d| nexus_sdk::DockerMode::parse(&d).ok()),
     })
 }
 
@@ -634,6 +641,15 @@ impl Store {
         Ok(())
     }
 
+    /// Records the Docker inside a workspace.
+    pub fn set_docker(&self, id: &str, docker: Option<nexus_sdk::DockerMode>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE workspaces SET docker = ?1 WHERE id = ?2",
+            params![docker.map(|d| d.as_str()), id],
+        )?;
+        Ok(())
+    }
+
     /// Marks a workspace `removing`, recording whether the branch goes too.
     pub fn set_removing(&self, id: &str, delete_branch: bool) -> Result<()> {
         self.conn().execute(
@@ -736,6 +752,7 @@ mod tests {
             idle_pause_secs: None,
             idle_stop_secs: None,
             state_reason: None,
+            docker: None,
         }
     }
 

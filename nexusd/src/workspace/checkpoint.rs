@@ -254,6 +254,8 @@ impl Manager {
             template,
             authorized_keys,
             idle: None,
+            // a fork has the Docker its source has
+            docker: r.docker,
         };
         self.create_seeded(p, Some(c.reference), owner_id).await
     }

@@ -90,6 +90,7 @@ impl Manager {
             );
             self.check_host_effects(owner_id, &effects)?;
         }
+        let docker = self.docker_of_new(p.docker, loaded.as_ref())?;
         if let Some(l) = &loaded {
             // warnings now, while the CLI is sure to be listening
             let mut warnings = Vec::new();
@@ -164,6 +165,7 @@ impl Manager {
             idle_pause_secs: None,
             idle_stop_secs: None,
             state_reason: None,
+            docker: None,
         };
         if let Some(s) = settled {
             s.apply_to(&mut record);
@@ -176,6 +178,10 @@ impl Manager {
         (record.idle_pause_secs, record.idle_stop_secs) = (idle_pause, idle_stop);
         if idle_pause.is_some() || idle_stop.is_some() {
             self.store.set_idle(&record.id, idle_pause, idle_stop)?;
+        }
+        record.docker = docker;
+        if docker.is_some() {
+            self.store.set_docker(&record.id, docker)?;
         }
         self.events.state(&name, Some(WorkspaceState::Creating));
         let made = match (compose, &loaded) {
@@ -307,7 +313,8 @@ impl Manager {
         }
         .map_err(|e| e.at(Step::Start))?;
         self.publish_ssh(record).await.map_err(|e| e.at(Step::Start))?;
-        self.wait_ssh(record).await
+        self.wait_ssh(record).await?;
+        self.docker_ready(record).await.map_err(|e| e.at(Step::Start))
     }
 
     /// The host directory of workspace `r`'s relay socket, made (0700) when
@@ -423,6 +430,9 @@ impl Manager {
             Some(m) => nexus_devcontainer::container_options::run_options("devcontainer.json", &m.config)?,
             None => Default::default(),
         };
+        // Docker inside: before the team check, which sees dind's privileged mode
+        let (mut docker_binds, mut docker_env) = (Vec::new(), Vec::new());
+        let unconfined = self.docker_container_options(record, &mut options, &mut docker_binds, &mut docker_env)?;
         // team mode: features may ask for what devcontainer.json did not
         let effects = nexus_devcontainer::container_options::host_effects(&options, false, &record.worktree);
         self.check_host_effects(record.owner_id, &effects)?;
@@ -466,6 +476,7 @@ impl Manager {
             .map(|m| m.config.container_env.into_iter().collect())
             .unwrap_or_default();
         env.extend(options.env.iter().cloned());
+        env.extend(docker_env);
         let relay_dir = self.relay_socket_dir(record)?;
         let spec = ContainerSpec {
             name: container_name(record),
@@ -479,6 +490,7 @@ impl Manager {
                         .iter()
                         .map(|d| (d.display().to_string(), nexus_sdk::relay::SOCKET_DIR.to_string())),
                 )
+                .chain(docker_binds)
                 .collect(),
             // the relay's workspaces are reached through the relay socket
             ports: if record.ssh_relay {
@@ -491,6 +503,7 @@ impl Manager {
             env,
             mounts: options.workspace_mount.iter().chain(&options.mounts).cloned().collect(),
             options,
+            unconfined,
         };
         Ok(self.runtime.create(&spec).await?)
     }
@@ -611,6 +624,7 @@ impl Manager {
         if let Err(e) = self.remove_containers(r).await {
             tracing::error!(workspace = %r.name, "rollback: cannot remove the container: {e}");
         }
+        self.docker_forget(r).await;
         self.forget_relay(r).await;
         let repo = repo_of(r);
         let (name, wt, branch, created) = (

@@ -84,6 +84,7 @@ impl Setup {
             idle_pause_secs: None,
             idle_stop_secs: None,
             state_reason: None,
+            docker: None,
             devcontainer: None,
         }
     }
@@ -100,6 +101,7 @@ impl Setup {
             image: Some("nexus-test/busybox:latest".into()),
             authorized_keys: vec![key],
             idle: None,
+            docker: None,
             ..Default::default()
         }
     }

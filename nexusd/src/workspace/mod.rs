@@ -35,6 +35,7 @@ pub use trace::{Actor, Span};
 mod checkpoint;
 mod compose;
 mod create;
+mod docker;
 mod exec;
 mod fs;
 mod hooks;
@@ -435,6 +436,8 @@ pub struct Manager {
     tracer: Arc<trace::Tracer>,
     /// When each workspace last woke or started (`idle.rs`), by id.
     awake: std::sync::Mutex<HashMap<String, std::time::SystemTime>>,
+    /// The Docker proxies of `--docker proxy` workspaces (`docker.rs`).
+    docker_proxies: crate::runtime::docker_proxy::Proxies,
 }
 
 impl std::fmt::Debug for Manager {
@@ -459,6 +462,7 @@ impl Manager {
             None
         };
         Ok(Manager {
+            docker_proxies: Default::default(),
             team,
             config: config.clone(),
             daemon_id,

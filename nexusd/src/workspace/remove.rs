@@ -36,6 +36,7 @@ impl Manager {
         self.forget_awake(&r.id);
         self.stop_forwards(r);
         self.remove_containers(r).await.map_err(|e| e.at(Step::Container))?;
+        self.docker_forget(r).await;
         self.forget_relay(r).await;
         self.delete_checkpoints(r).await;
         if r.image.starts_with(super::checkpoint::IMAGE_REPOSITORY) {

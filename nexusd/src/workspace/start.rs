@@ -44,11 +44,13 @@ impl Manager {
                 }
                 self.events.progress(name, Step::Start, "starting the container");
                 self.agents.forget(&r.id).await;
+                self.serve_docker_proxy(&r)?;
                 self.start_containers(&r).await.map_err(|e| e.at(Step::Start))?;
             }
             None => self.provision(&mut r, None).await?,
         }
         self.wait_ssh(&r).await?;
+        self.docker_ready(&r).await.map_err(|e| e.at(Step::Start))?;
         self.run_hooks(&r, &["postStartCommand", "postAttachCommand"]).await?;
         self.now_running(&mut r).await?;
         self.metrics.start_seconds.observe(started.elapsed().as_secs_f64());
@@ -108,6 +110,7 @@ impl Manager {
                     template,
                     authorized_keys: Vec::new(),
                     idle: None,
+                    docker: None,
                 };
                 let resolved = self
                     .resolve_image(name, &p, &repo, start, loaded.as_ref(), true)

@@ -259,6 +259,7 @@ fn record(id: &str, name: &str, owner: i64) -> WorkspaceRecord {
         idle_pause_secs: None,
         idle_stop_secs: None,
         state_reason: None,
+        docker: None,
     }
 }
 
