@@ -932,6 +932,53 @@ def idle_bench():
             subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
 
 
+def docker_bench():
+    """Docker inside a workspace through its proxy (`--docker proxy`) beside
+    the same Docker CLI in a plain container with the host's socket mounted
+    (what the devcontainers docker-outside-of-docker feature does), same
+    image, same engine: `docker version`, `docker ps` and
+    `docker run --rm busybox true`, medians of 10, timed inside."""
+    subprocess.run(["bash", f"{ROOT}/scripts/images.sh", "docker"], check=True)
+    image, busybox = "nexus-test/docker:bookworm", "nexus-test/busybox:latest"
+    work, env, repo = bench_home(47403)
+    pid = None
+    script = (
+        "t() { s=$(date +%s%N); \"$@\" >/dev/null 2>&1 || echo failed >&2; e=$(date +%s%N); echo $(( (e - s) / 1000 )); }; "
+        "for i in $(seq 10); do "
+        "echo version $(t docker version); echo ps $(t docker ps); "
+        f"echo run $(t docker run --rm {busybox} true); done"
+    )
+
+    def medians(out):
+        by = {}
+        for line in out.splitlines():
+            what, us = line.split()
+            by.setdefault(what, []).append(int(us) / 1000)
+        return {k: statistics.median(v) for k, v in by.items()}
+
+    try:
+        pid = json.loads(run([NEXUS, "daemon", "info", "--json"], env=env, cwd=repo).stdout)["pid"]
+        run([NEXUS, "workspace", "create", "dood", "--image", image, "--docker", "proxy"], env=env, cwd=repo)
+        peer = run(["docker", "run", "-d", "--label", LABEL, "-v", "/var/run/docker.sock:/var/run/docker.sock",
+                    "--entrypoint", "sleep", image, "infinity"]).stdout.strip()
+        ours = medians(run([NEXUS, "workspace", "exec", "dood", "--", "sh", "-c", script], env=env, cwd=repo).stdout)
+        theirs = medians(run(["docker", "exec", peer, "sh", "-c", script]).stdout)
+        run(["docker", "rm", "-f", peer])
+        print("Docker inside a workspace, medians of 10, timed inside the container")
+        print("| command | nexus --docker proxy | host socket mounted (docker-outside-of-docker) | added |")
+        print("| --- | --- | --- | --- |")
+        for what, label in (("version", "`docker version`"), ("ps", "`docker ps`"),
+                            ("run", "`docker run --rm busybox true`")):
+            print(f"| {label} | {ours[what]:.1f} ms | {theirs[what]:.1f} ms | {ours[what] - theirs[what]:+.1f} ms |")
+    finally:
+        # the workspace's removal takes what it made through its proxy
+        subprocess.run([NEXUS, "workspace", "rm", "dood", "--force"], env=env, cwd=repo, capture_output=True)
+        tear_down(pid, work, daemon_label(work))
+        left = run(["docker", "ps", "-aq", "--filter", f"label={LABEL}"]).stdout.split()
+        if left:
+            subprocess.run(["docker", "rm", "-f", *left], capture_output=True)
+
+
 def daemon_label(work):
     """The label filter of the containers of the bench daemon of `work`."""
     try:
@@ -941,6 +988,8 @@ def daemon_label(work):
 
 
 def main():
+    if MODE == "docker":
+        return docker_bench()
     if MODE == "idle":
         return idle_bench()
     if MODE == "trace":

@@ -9,6 +9,7 @@
 #   scripts/bench.sh shadow    nexus shadow until the agent's first command, beside a fork
 #   scripts/bench.sh mcp       MCP exec through stdio and /mcp beside the SDK's exec.run
 #   scripts/bench.sh idle      wake on ssh from pause and from stop, beside an awake workspace and docker
+#   scripts/bench.sh docker    Docker through a workspace's proxy beside the host socket mounted
 #   scripts/bench.sh trace     Agent Trace on a 100-file commit beside the same commit untraced
 #   scripts/bench.sh update    nexus update check/install beside curl + minisign + tar; the notice's cost
 #   scripts/bench.sh devcontainer [IMAGE]
@@ -16,7 +17,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ] || [ "${1:-}" = trace ] || [ "${1:-}" = idle ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ] || [ "${1:-}" = trace ] || [ "${1:-}" = idle ] || [ "${1:-}" = docker ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then

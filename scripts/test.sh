@@ -15,6 +15,7 @@ echo "==> tests" >&2
 # a test the runner kills cannot clean up after itself: on exit, remove the
 # workspace containers that appeared during this run (by label)
 before="$(docker ps -aq --no-trunc --filter label=dev.nexus.workspace | sort)"
+volumes_before="$(docker volume ls -q --filter label=dev.nexus.workspace | sort)"
 cleanup() {
   local after leaked
   after="$(docker ps -aq --no-trunc --filter label=dev.nexus.workspace | sort)"
@@ -23,6 +24,9 @@ cleanup() {
     echo "==> removing $(echo "$leaked" | wc -l) workspace container(s) left by the tests" >&2
     echo "$leaked" | xargs docker rm -f -v >/dev/null
   fi
+  # the named volumes of workspace containers (a dind workspace's) made during this run
+  comm -13 <(echo "$volumes_before") <(docker volume ls -q --filter label=dev.nexus.workspace | sort) |
+    grep -v '^$' | xargs -r docker volume rm -f >/dev/null 2>&1 || true
   # what the tests' workspaces made through their Docker proxies (label dev.nexus.parent)
   docker ps -aq --filter label=dev.nexus.parent | xargs -r docker rm -f -v >/dev/null 2>&1 || true
   docker network ls -q --filter label=dev.nexus.parent | xargs -r docker network rm >/dev/null 2>&1 || true
