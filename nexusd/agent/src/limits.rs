@@ -167,27 +167,40 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Heard<S> {
 struct Pending {
     socket: OwnedFd,
     heard: Arc<AtomicBool>,
+    /// For a relayed connection, whether the relay's header (PROXY v2,
+    /// which is no word of the client's) has been read off the socket yet.
+    header_read: Option<Arc<AtomicBool>>,
 }
 
 impl Pending {
     /// Whether the client has sent anything: read already, or waiting in
     /// the socket (a busy agent may not have read it yet), or closed.
+    /// A relayed connection's header waiting unread is not the client's:
+    /// only bytes past it count (else a burst of relayed connections, all
+    /// with their headers unread, would all look spoken, and the oldest
+    /// of them all, perhaps a real client's, would be ended).
     fn spoke(&self) -> bool {
         if self.heard.load(Ordering::Relaxed) {
             return true;
         }
-        let mut byte = 0u8;
-        // SAFETY: a one-byte peek into `byte`, which outlives the call; it
-        // never blocks (MSG_DONTWAIT).
+        let header_unread = self.header_read.as_ref().is_some_and(|r| !r.load(Ordering::Relaxed));
+        let mut buf = [0u8; crate::relay::MAX_HEADER + 1];
+        let want = if header_unread { buf.len() } else { 1 };
+        // SAFETY: a peek of at most `buf.len()` bytes into `buf`, which
+        // outlives the call; it never blocks (MSG_DONTWAIT).
         let n = unsafe {
             libc::recv(
                 self.socket.as_raw_fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
+                buf.as_mut_ptr().cast(),
+                want,
                 libc::MSG_PEEK | libc::MSG_DONTWAIT,
             )
         };
-        n > 0
+        let Ok(n) = usize::try_from(n) else { return false };
+        if !header_unread {
+            return n > 0;
+        }
+        crate::relay::header_len(&buf[..n]).is_some_and(|len| n > len)
     }
 
     /// Ends the connection: its session reads end of file.
@@ -212,7 +225,14 @@ impl Unauthenticated {
     /// [`Heard`]'s flag), first ending others while [`MAX_STARTUPS`] are
     /// held: the oldest whose client has sent nothing (neither read nor
     /// waiting in its socket), else the oldest. Returns how many were ended.
-    pub(crate) fn admit(&self, id: u64, socket: OwnedFd, heard: Arc<AtomicBool>) -> usize {
+    /// `header_read`: for a relayed connection, set once its relay header is read.
+    pub(crate) fn admit(
+        &self,
+        id: u64,
+        socket: OwnedFd,
+        heard: Arc<AtomicBool>,
+        header_read: Option<Arc<AtomicBool>>,
+    ) -> usize {
         let mut held = self.lock();
         let mut ended = 0;
         while held.len() >= MAX_STARTUPS {
@@ -226,7 +246,14 @@ impl Unauthenticated {
                 None => break,
             }
         }
-        held.insert(id, Pending { socket, heard });
+        held.insert(
+            id,
+            Pending {
+                socket,
+                heard,
+                header_read,
+            },
+        );
         ended
     }
 
@@ -309,7 +336,7 @@ mod tests {
                 }
             }
             // the first one has spoken and been read: it is spared too
-            held.admit(id, OwnedFd::from(server), Arc::new(AtomicBool::new(id == 0)));
+            held.admit(id, OwnedFd::from(server), Arc::new(AtomicBool::new(id == 0)), None);
             clients.push(client);
         }
         assert_eq!(held.len(), MAX_STARTUPS);
@@ -323,5 +350,40 @@ mod tests {
         assert!(!held.expire(MAX_STARTUPS as u64 + 1));
         held.forget(4);
         assert_eq!(held.len(), MAX_STARTUPS - 4);
+    }
+
+    #[test]
+    fn a_relay_header_waiting_unread_is_not_the_client_speaking() {
+        use std::io::Write;
+        use std::os::unix::net::UnixStream;
+        // a PROXY v2 header's fixed part: 12 signature bytes, version and
+        // command, family, then the length of the rest (4 here)
+        let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21\x11".to_vec();
+        header.extend_from_slice(&4u16.to_be_bytes());
+        header.extend_from_slice(&[127, 0, 0, 1]);
+        let pending = |sent: &[u8]| {
+            let (mut relay, agent) = UnixStream::pair().expect("pair");
+            relay.write_all(sent).expect("write");
+            let p = Pending {
+                socket: OwnedFd::from(agent),
+                heard: Arc::new(AtomicBool::new(false)),
+                header_read: Some(Arc::new(AtomicBool::new(false))),
+            };
+            (relay, p)
+        };
+        let (_r1, silent) = pending(&header);
+        assert!(!silent.spoke(), "a header alone is silence");
+        let (_r2, partial) = pending(&header[..10]);
+        assert!(!partial.spoke(), "part of a header is silence");
+        let mut with_banner = header.clone();
+        with_banner.extend_from_slice(b"SSH-2.0-OpenSSH_9.2\r\n");
+        let (_r3, spoken) = pending(&with_banner);
+        assert!(spoken.spoke(), "bytes past the header are the client's");
+        // once the header is read, any byte waiting is the client's
+        let (_r4, read) = pending(b"S");
+        if let Some(flag) = &read.header_read {
+            flag.store(true, Ordering::Relaxed);
+        }
+        assert!(read.spoke());
     }
 }

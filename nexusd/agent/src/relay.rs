@@ -21,6 +21,14 @@ const FIXED_LEN: usize = 16;
 /// The most a header of ours holds after its fixed part: IPv6 addresses
 /// (36) and the secret TLV (3 + 32), with room for others.
 const MAX_REST: usize = 512;
+/// The longest header there is.
+pub(crate) const MAX_HEADER: usize = FIXED_LEN + MAX_REST;
+
+/// The length of the header that `bytes` begin with, once its fixed part
+/// is there; `None` before.
+pub(crate) fn header_len(bytes: &[u8]) -> Option<usize> {
+    (bytes.len() >= FIXED_LEN).then(|| FIXED_LEN + u16::from_be_bytes([bytes[14], bytes[15]]) as usize)
+}
 
 /// Listens on `path` (replacing a socket left by an earlier run), open to
 /// every user of the container: the secret, not the file's mode, decides

@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// What stops the agent from serving.
@@ -214,21 +215,25 @@ impl Server {
             match accepted {
                 Accepted::Tcp(socket, peer) => {
                     let _ = socket.set_nodelay(true);
-                    let Some(socket) = self.admit(id, socket, &peer.to_string()) else {
+                    let Some(socket) = self.admit(id, socket, &peer.to_string(), None) else {
                         continue;
                     };
                     let server = self.clone();
                     tokio::spawn(async move { server.session(id, socket, peer).await });
                 }
                 Accepted::Relayed(socket) => {
-                    let Some(mut socket) = self.admit(id, socket, "a relayed client") else {
+                    let header_read = Arc::new(AtomicBool::new(false));
+                    let Some(mut socket) = self.admit(id, socket, "a relayed client", Some(header_read.clone())) else {
                         continue;
                     };
                     let server = self.clone();
                     let secret = relay.map(|(_, s)| s.clone()).unwrap_or_else(|| Arc::from(Vec::new()));
                     tokio::spawn(async move {
                         match crate::relay::read_header(&mut socket.inner, &secret).await {
-                            Ok(peer) => server.session(id, socket, peer).await,
+                            Ok(peer) => {
+                                header_read.store(true, Ordering::Relaxed);
+                                server.session(id, socket, peer).await
+                            }
                             Err(e) => {
                                 server.unauthenticated.forget(id);
                                 tracing::warn!("dropped a connection on the relay socket: {e}");
@@ -243,7 +248,13 @@ impl Server {
     /// Counts connection `id` among those not logged in (ending others
     /// past [`MAX_STARTUPS`]) and returns its socket, marked when its
     /// client first sends; `None` when no second handle can be made.
-    fn admit<S: std::os::fd::AsFd>(&self, id: u64, socket: S, peer: &str) -> Option<Heard<S>> {
+    fn admit<S: std::os::fd::AsFd>(
+        &self,
+        id: u64,
+        socket: S,
+        peer: &str,
+        header_read: Option<Arc<AtomicBool>>,
+    ) -> Option<Heard<S>> {
         let handle = match socket.as_fd().try_clone_to_owned() {
             Ok(h) => h,
             Err(e) => {
@@ -252,7 +263,7 @@ impl Server {
             }
         };
         let (socket, heard) = Heard::new(socket);
-        let ended = self.unauthenticated.admit(id, handle, heard);
+        let ended = self.unauthenticated.admit(id, handle, heard, header_read);
         if ended > 0 {
             tracing::warn!("{MAX_STARTUPS} connections have not logged in: ended one to admit {peer}");
         }
