@@ -71,11 +71,14 @@ pub(crate) async fn read_header(stream: &mut UnixStream, secret: &[u8]) -> Resul
 async fn read_header_now(stream: &mut UnixStream, secret: &[u8]) -> Result<SocketAddr, HeaderError> {
     let mut bytes = vec![0u8; FIXED_LEN];
     stream.read_exact(&mut bytes).await?;
-    let rest = u16::from_be_bytes([bytes[14], bytes[15]]) as usize;
-    if rest > MAX_REST {
-        return Err(HeaderError::Malformed(format!("{rest} bytes after the fixed part")));
+    let len = header_len(&bytes).unwrap_or(FIXED_LEN);
+    if len > MAX_HEADER {
+        return Err(HeaderError::Malformed(format!(
+            "{} bytes after the fixed part",
+            len - FIXED_LEN
+        )));
     }
-    bytes.resize(FIXED_LEN + rest, 0);
+    bytes.resize(len, 0);
     stream.read_exact(&mut bytes[FIXED_LEN..]).await?;
     client_address(&bytes, secret)
 }
