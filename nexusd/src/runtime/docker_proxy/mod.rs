@@ -262,11 +262,7 @@ impl Proxy {
                     .iter()
                     .any(|m| m == "host")
                 {
-                    return Err(Refusal(
-                        "docker build --network=host shares the host's network (refused by the Nexus Docker proxy)"
-                            .into(),
-                    )
-                    .into());
+                    return Err(Refusal::new("docker build --network=host shares the host's network").into());
                 }
                 for t in policy::params(query.as_deref(), "t") {
                     self.require_not_nexus_image(&t, "tagging").await?;
@@ -351,8 +347,8 @@ impl Proxy {
             .engine_json(Method::GET, &format!("/images/{reference}/json"), None)
             .await?;
         if status == StatusCode::OK && policy::is_nexus_image(v.get("Config").and_then(|c| c.get("Labels"))) {
-            return Err(Refusal(format!(
-                "{doing} image {reference}: it is one of Nexus's own (refused by the Nexus Docker proxy); give your image another name"
+            return Err(Refusal::new(format!(
+                "{doing} image {reference}: it is one of Nexus's own; give your image another name"
             ))
             .into());
         }

@@ -35,7 +35,8 @@ pub struct Scope {
 pub struct Refusal(pub String);
 
 impl Refusal {
-    fn new(what: impl std::fmt::Display) -> Refusal {
+    /// A refusal of `what`, with the proxy's name and what to do instead.
+    pub fn new(what: impl std::fmt::Display) -> Refusal {
         Refusal(format!(
             "{what} (refused by the Nexus Docker proxy: a workspace's containers get nothing of the host but its own folder; create the workspace with --docker dind if you trust it with a privileged Docker)"
         ))
