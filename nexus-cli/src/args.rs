@@ -327,6 +327,14 @@ pub struct EnforceArgs {
     pub hook: Option<String>,
 }
 
+/// Flags of `nexus dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Print the link only; do not open a browser.
+    #[arg(long)]
+    pub no_open: bool,
+}
+
 /// Flags of `nexus mcp`.
 #[derive(Debug, Args)]
 pub struct McpArgs {

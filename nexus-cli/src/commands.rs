@@ -125,6 +125,7 @@ pub async fn run(command: crate::Command, target: Target) -> anyhow::Result<i32>
         crate::Command::Hydrate(a) => crate::shadow::hydrate(a, &client).await,
         crate::Command::Discard(a) => crate::shadow::discard(a, &client).await,
         crate::Command::Mcp(_) => unreachable!("handled above"),
+        crate::Command::Dashboard(a) => dashboard(&client, &target.address()?, a.no_open).await,
         crate::Command::Daemon(DaemonCommand::Info(a)) => {
             let info = client.daemon_info().await?;
             emit(a.json, &info, |info| {
@@ -500,6 +501,42 @@ async fn checkpoint(command: CheckpointCommand, client: &Client) -> anyhow::Resu
             };
             client.checkpoint_remove(&params).await?;
             println!("checkpoint {} of workspace {} removed", a.checkpoint, a.name);
+        }
+    }
+    Ok(0)
+}
+
+/// `nexus dashboard`: a one-time sign-in link of the daemon at `address`
+/// (`host:port`, `ws://…` or `wss://…`), printed, and opened with the
+/// desktop's opener unless `no_open` or no desktop is there.
+async fn dashboard(client: &Client, address: &str, no_open: bool) -> anyhow::Result<i32> {
+    let link = client.auth_dashboard_link().await?;
+    let base = if let Some(rest) = address.strip_prefix("wss://") {
+        format!("https://{rest}")
+    } else if let Some(rest) = address.strip_prefix("ws://") {
+        format!("http://{rest}")
+    } else {
+        format!("http://{address}")
+    };
+    let url = format!("{}{}", base.trim_end_matches('/'), link.path);
+    println!("{url}");
+    eprintln!(
+        "the link signs this browser in once, within {} s; run `nexus dashboard` again for another",
+        link.expires_in
+    );
+    let desktop = cfg!(target_os = "macos")
+        || std::env::var_os("DISPLAY").is_some()
+        || std::env::var_os("WAYLAND_DISPLAY").is_some();
+    if !no_open && desktop {
+        let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+        let opened = std::process::Command::new(opener)
+            .arg(&url)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        if opened.is_err() {
+            eprintln!("cannot run {opener}: open the link in a browser");
         }
     }
     Ok(0)

@@ -113,6 +113,9 @@ enum Command {
     /// A Model Context Protocol server on stdin/stdout for AI agents
     /// (docs/mcp.md); `--workspace WS` pins every tool to one workspace.
     Mcp(args::McpArgs),
+    /// Print (and open, where a browser is available) a one-time sign-in
+    /// link of the daemon's web dashboard; it works once, for 60 s.
+    Dashboard(args::DashboardArgs),
     /// Signed self-update of nexus, nexusd and the agent: check, install,
     /// rollback, status, notes.
     #[command(subcommand)]

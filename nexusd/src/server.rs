@@ -266,6 +266,7 @@ pub async fn serve_with(
         .set_http_middleware(
             tower::ServiceBuilder::new()
                 .layer(api::Route::health(manager.clone()))
+                .layer(api::Dashboard::new(manager.clone()))
                 .layer(api::BearerAuth::new(token, manager.clone()))
                 .layer(api::Route::metrics(manager.clone()))
                 .layer(api::McpRoute::new(addr))

@@ -225,6 +225,11 @@ impl Client {
         self.call(m::AUTH_WHOAMI, serde_json::json!({})).await
     }
 
+    /// `auth.dashboardLink`: a one-time sign-in link of the web dashboard.
+    pub async fn auth_dashboard_link(&self) -> Result<crate::team::DashboardLink, ClientError> {
+        self.call(m::AUTH_DASHBOARD_LINK, serde_json::json!({})).await
+    }
+
     /// `user.add`.
     pub async fn user_add(&self, params: &crate::team::UserAddParams) -> Result<crate::team::User, ClientError> {
         self.call(m::USER_ADD, params).await

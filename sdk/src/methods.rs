@@ -126,6 +126,9 @@ pub const AUTH_LOGIN: &str = "auth.login";
 pub const AUTH_LOGOUT: &str = "auth.logout";
 /// `auth.whoami`: `{}` → [`crate::team::WhoAmI`].
 pub const AUTH_WHOAMI: &str = "auth.whoami";
+/// `auth.dashboardLink`: `{}` → [`crate::team::DashboardLink`], a one-time
+/// sign-in link of the web dashboard for the caller.
+pub const AUTH_DASHBOARD_LINK: &str = "auth.dashboardLink";
 /// `user.add`: [`crate::team::UserAddParams`] → [`crate::team::User`].
 pub const USER_ADD: &str = "user.add";
 /// `user.list`: `{}` → `[User]`.

@@ -373,6 +373,12 @@ pub const METHODS: &[MethodSpec] = &[
         "{}",
         r#"{"mode":"team","user":{"name":"ana","admin":true,"status":"active","hasPassword":false,"keys":[],"allowed":[],"quota":{},"usage":{"workspaces":0,"cpus":0.0,"memory":0,"storage":0},"createdAt":1795000000}}"#,
     ),
+    call::<NoParams, DashboardLink>(
+        m::AUTH_DASHBOARD_LINK,
+        "A one-time sign-in link of the web dashboard for the caller: opening it within 60 s sets an HttpOnly, SameSite=Strict session cookie (12 hours, renewed by use) and leads to the overview. The link holds a code, never the token; a code works once.",
+        "{}",
+        r#"{"path":"/login?code=5f0c…","expiresIn":60}"#,
+    ),
     call::<UserAddParams, User>(
         m::USER_ADD,
         "Team mode, site admins: adds a person with SSH keys and optionally a password (argon2id).",

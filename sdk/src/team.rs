@@ -124,6 +124,7 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::EVENTS_UNSUBSCRIBE
         | m::AUTH_LOGOUT
         | m::AUTH_WHOAMI
+        | m::AUTH_DASHBOARD_LINK
         | m::TRACE_SESSION
         | m::TOKEN_CREATE
         | m::TOKEN_LIST
@@ -333,6 +334,20 @@ pub struct Challenge {
     pub challenge: String,
     /// The SSHSIG namespace to sign in (`ssh-keygen -Y sign -n`).
     pub namespace: String,
+}
+
+/// `auth.dashboardLink`'s answer: where a browser signs in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardLink {
+    /// `/login?code=<64 hex digits>`, to join to the daemon's HTTP address
+    /// (`http://127.0.0.1:PORT`). The code works once, within `expiresIn`
+    /// seconds; opening it sets the dashboard's session cookie (HttpOnly,
+    /// SameSite=Strict) and leads to `/`. The code is not a token: it
+    /// signs in nothing else.
+    pub path: String,
+    /// Seconds the code stays usable (60).
+    pub expires_in: u64,
 }
 
 /// The SSHSIG namespace of login signatures.

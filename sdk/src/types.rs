@@ -499,6 +499,16 @@ pub struct ExecParams {
     /// `utf8` when absent (a character split between chunks is kept whole).
     #[serde(default, skip_serializing_if = "Encoding::is_utf8")]
     pub encoding: Encoding,
+    /// `exec.stream` with `pty` only: a kept terminal's id (1 to 64 of
+    /// `[A-Za-z0-9_-]`). The terminal outlives this subscription, a
+    /// dropped connection and a daemon restart: a later `exec.stream` of the
+    /// same user with the same id attaches to it (its `command` then runs
+    /// nothing), gets its last 64 KiB of output first, then the live
+    /// output. With no subscription for 5 minutes it is hung up. `command`
+    /// may be empty here: the user's login shell. Agents older than this
+    /// field run an ordinary terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
 }
 
 /// A terminal size, in character cells.

@@ -30,6 +30,9 @@ pub(crate) struct ChannelState {
     /// connection ended): the pump then stops reading the process's output,
     /// so its next write fails, as sshd closes a session's pipes.
     pub(crate) open: Option<tokio::sync::watch::Sender<()>>,
+    /// Attached to a kept terminal (`terminals.rs`): its going detaches,
+    /// never hangs up.
+    pub(crate) kept: bool,
 }
 
 /// One SSH connection.
@@ -58,7 +61,7 @@ impl ChannelState {
     /// as a real terminal's: `SIGHUP` to its process group. Pipes are left
     /// to see end-of-file and a broken pipe.
     pub(crate) fn hang_up(&self) {
-        if let (Some(pid), Some(_)) = (self.pid, &self.master) {
+        if let (Some(pid), Some(_), false) = (self.pid, &self.master, self.kept) {
             // SAFETY: signals the session's process group; no memory is touched.
             unsafe {
                 libc::kill(-pid, libc::SIGHUP);

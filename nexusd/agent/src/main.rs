@@ -18,6 +18,7 @@ mod server;
 mod session;
 mod sftp;
 mod stdin;
+mod terminals;
 mod users;
 mod watch;
 

@@ -11,6 +11,15 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use tokio::sync::oneshot;
 
+/// Signal number `sig` by its RFC 4254 section 6.10 name, for `exit-signal`.
+pub(crate) fn ssh_signal(sig: i32) -> russh::Sig {
+    match nexus_sdk::Signal::from_number(sig) {
+        // russh names the same signal on the wire from either form
+        Some(s) => russh::Sig::Custom(s.name().to_string()),
+        None => russh::Sig::Custom(format!("SIG{sig}")),
+    }
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

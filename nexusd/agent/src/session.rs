@@ -16,8 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Environment variables a client may set (OpenSSH's default `AcceptEnv`).
+/// Also `NEXUS_TERMINAL`, which names a kept terminal (`terminals.rs`).
 pub(crate) fn accepted_env(name: &str) -> bool {
-    name == "LANG" || name == "TERM" || name.starts_with("LC_")
+    name == "LANG" || name == "TERM" || name.starts_with("LC_") || name == crate::terminals::ENV
 }
 
 /// Parses `/etc/environment` (pam_env's `KEY=value` lines, optionally quoted).
@@ -110,6 +111,18 @@ impl Connection {
             .and_then(|n| n.to_str())
             .unwrap_or("sh")
             .to_string();
+        // a kept terminal (`NEXUS_TERMINAL=<id>` with a pty): attach to it when it runs
+        let kept = state
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == crate::terminals::ENV)
+            .map(|(_, id)| id.clone())
+            .filter(|id| state.pty.is_some() && !matches!(program, Program::Sftp) && crate::terminals::valid_id(id));
+        if let Some(t) = kept.as_deref().and_then(|id| crate::terminals::find(id, user.uid)) {
+            self.attach_kept(channel, state, &t, handle);
+            return true;
+        }
         let workspace = self.config.workspace_folder.display().to_string();
         let (path, args, arg0, cwd) = match program {
             Program::Command(c) => (user.shell.clone(), vec!["-c".to_string(), c], None, workspace),
@@ -157,6 +170,12 @@ impl Connection {
                 return true;
             }
         };
+        if let Some(id) = kept {
+            if let Some(t) = crate::terminals::keep(&id, user.uid, started) {
+                self.attach_kept(channel, state, &t, handle);
+            }
+            return true;
+        }
         let (tx, rx) = stdin_queue();
         state.stdin = Some(tx);
         let (open, closed) = tokio::sync::watch::channel(());
@@ -168,6 +187,28 @@ impl Connection {
         self.channels.insert(channel, state);
         tokio::spawn(pump(handle, channel, started, rx, closed));
         true
+    }
+}
+
+impl Connection {
+    /// Attaches `channel` (its requests so far in `state`) to kept terminal `t`.
+    fn attach_kept(
+        &mut self,
+        channel: ChannelId,
+        mut state: ChannelState,
+        t: &std::sync::Arc<crate::terminals::Terminal>,
+        handle: Handle,
+    ) {
+        let (tx, rx) = stdin_queue();
+        state.stdin = Some(tx);
+        let (open, closed) = tokio::sync::watch::channel(());
+        state.open = Some(open);
+        state.pid = Some(t.pid());
+        state.master = Some(t.master());
+        state.kept = true;
+        let size = state.pty.as_ref().map(|p| (p.cols, p.rows));
+        self.channels.insert(channel, state);
+        t.attach(handle, channel, rx, closed, size);
     }
 }
 
@@ -272,7 +313,7 @@ pub(crate) async fn pump(
         }
         Ok(Exit::Signal(sig, core)) => {
             let _ = handle
-                .exit_signal_request(channel, signal_name(sig), core, String::new(), String::new())
+                .exit_signal_request(channel, crate::reaper::ssh_signal(sig), core, String::new(), String::new())
                 .await;
         }
         Err(_) => {}
@@ -281,14 +322,6 @@ pub(crate) async fn pump(
     let _ = handle.close(channel).await;
 }
 
-/// RFC 4254 section 6.10 signal names.
-fn signal_name(sig: i32) -> Sig {
-    match Signal::from_number(sig) {
-        // russh names the same signal on the wire from either form
-        Some(s) => Sig::Custom(s.name().to_string()),
-        None => Sig::Custom(format!("SIG{sig}")),
-    }
-}
 
 pub(crate) fn signal_number(sig: &Sig) -> Option<i32> {
     Signal::from_name(ssh_name(sig)).map(Signal::number)

@@ -313,7 +313,17 @@ impl AgentPool {
                 .await
                 .map_err(unavailable)?;
         }
-        channel.exec(true, command).await.map_err(unavailable)?;
+        if let Some(id) = &opts.terminal {
+            channel
+                .set_env(false, "NEXUS_TERMINAL", id.as_str())
+                .await
+                .map_err(unavailable)?;
+        }
+        if command.is_empty() {
+            channel.request_shell(true).await.map_err(unavailable)?;
+        } else {
+            channel.exec(true, command).await.map_err(unavailable)?;
+        }
         if !opts.stdin {
             channel.eof().await.map_err(unavailable)?;
         }
@@ -322,6 +332,7 @@ impl AgentPool {
             conn,
             dedicated: opts.dedicated,
             close_on_eof: false,
+            kept: opts.terminal.is_some(),
         })
     }
 
@@ -341,6 +352,7 @@ impl AgentPool {
             conn,
             dedicated: true,
             close_on_eof: true,
+            kept: false,
         })
     }
 }
@@ -356,6 +368,9 @@ pub struct RunOptions {
     pub timeout: Option<Duration>,
     /// Use a connection of its own instead of the pooled one.
     pub dedicated: bool,
+    /// A kept terminal's id, sent as `NEXUS_TERMINAL` (the agent's
+    /// `terminals.rs`); with an empty command line, the login shell.
+    pub terminal: Option<String>,
 }
 
 /// What a channel's controller asks of it (`exec.write`, `tunnel.close`, …).
@@ -429,6 +444,9 @@ pub struct OpenChannel {
     /// End at the remote end's EOF (a tunnel: the server closed its socket)
     /// instead of waiting for an exit status and the channel's close.
     close_on_eof: bool,
+    /// A kept terminal's channel: a caller that gives up closes it (the
+    /// agent detaches), never hangs its process up.
+    kept: bool,
 }
 
 impl OpenChannel {
@@ -462,6 +480,7 @@ impl OpenChannel {
             conn,
             dedicated,
             close_on_eof,
+            kept,
         } = self;
         let (mut rd, wr) = channel.split();
         let deadline = timeout.map(|d| tokio::time::Instant::now() + d);
@@ -492,8 +511,11 @@ impl OpenChannel {
                     Some(Control::Signal(sig)) => { let _ = wr.signal(sig).await; }
                     None => {
                         // every controller is gone: the caller gave up on the
-                        // channel; hang up its process as a closed terminal would
-                        let _ = wr.signal(russh::Sig::HUP).await;
+                        // channel; hang up its process as a closed terminal
+                        // would (a kept terminal only detaches)
+                        if !kept {
+                            let _ = wr.signal(russh::Sig::HUP).await;
+                        }
                         let _ = wr.close().await;
                         break Ok(code);
                     }
@@ -515,7 +537,9 @@ impl OpenChannel {
                         Some(_) => continue,
                     };
                     if out.send(chunk).await.is_err() {
-                        let _ = wr.signal(russh::Sig::HUP).await;
+                        if !kept {
+                            let _ = wr.signal(russh::Sig::HUP).await;
+                        }
                         let _ = wr.close().await;
                         break Ok(Some(code.unwrap_or(EXEC_FAILED)));
                     }

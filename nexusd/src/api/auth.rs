@@ -3,6 +3,9 @@
 //! before it, by `routes.rs`).
 //!
 //! Single-user mode: the daemon's one token, compared in constant time.
+//! Browsers: the dashboard's session cookie (`dashboard.rs`) instead of a
+//! token; a WebSocket upgrade or any request but a plain `GET` carrying it
+//! must come from the daemon's own `Origin`, else it gets 403.
 //! Team mode: a request may come without a token (anonymous methods only);
 //! one with a token that is malformed, unknown, revoked or expired gets 401
 //! here, and the token is kept in the request ([`Bearer`]) so every call
@@ -91,6 +94,28 @@ fn unauthorized(message: &str) -> HttpResponse {
     response(401, body.to_string())
 }
 
+/// Whether a request authenticated by the session cookie may go on: a
+/// plain `GET` (what a page's links and images send), or anything else
+/// (a WebSocket upgrade, a `POST`) from the daemon's own `Origin`.
+fn cookie_allowed(req: &HttpRequest) -> bool {
+    let plain_get = req.method() == http::Method::GET && !req.headers().contains_key(http::header::UPGRADE);
+    plain_get || super::dashboard::same_origin(req)
+}
+
+/// The 403 answer to a cookie sent from a foreign `Origin`.
+fn forbidden_origin() -> HttpResponse {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": ErrorKind::Forbidden.code(),
+            "message": "the dashboard's session cookie is accepted from the dashboard's own origin only",
+            "data": RpcErrorData { kind: ErrorKind::Forbidden, step: None },
+        }
+    });
+    response(403, body.to_string())
+}
+
 /// An HTTP answer with a JSON `body`.
 pub(super) fn response(status: u16, body: String) -> HttpResponse {
     let mut resp = HttpResponse::new(HttpBody::from(body));
@@ -117,8 +142,17 @@ where
     }
 
     fn call(&mut self, mut req: HttpRequest) -> Self::Future {
+        // a browser's session cookie stands in for the token, from the daemon's own pages only
+        let cookie = bearer(&req)
+            .is_none()
+            .then(|| super::dashboard::cookie(&req, super::dashboard::SESSION_COOKIE))
+            .flatten();
+        if cookie.is_some() && !cookie_allowed(&req) {
+            let refused = forbidden_origin();
+            return Box::pin(async move { Ok(refused) });
+        }
         if self.ctx.mode() == nexus_sdk::team::Mode::Team {
-            let given = bearer(&req);
+            let given = bearer(&req).or(cookie);
             if let Err(e) = self.ctx.authenticate(given.as_deref()) {
                 // a refused token is a denial too (never the token itself)
                 self.ctx
@@ -129,7 +163,7 @@ where
             req.extensions_mut().insert(Bearer(given));
             return Box::pin(self.inner.call(req));
         }
-        if authorized(&req, &self.token) {
+        if authorized(&req, &self.token) || cookie.is_some_and(|c| self.ctx.dashboard_session(&c)) {
             return Box::pin(self.inner.call(req));
         }
         let refused = unauthorized(

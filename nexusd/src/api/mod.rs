@@ -4,6 +4,7 @@
 mod auth;
 mod authorize;
 mod checkpoint;
+mod dashboard;
 mod error;
 mod events;
 mod exec;
@@ -19,6 +20,7 @@ mod workspace;
 
 pub use auth::BearerAuth;
 pub use authorize::Authorize;
+pub use dashboard::Dashboard;
 pub use error::to_rpc_error;
 pub use exec::EXEC_FAILED;
 pub use mcp::McpRoute;
@@ -344,6 +346,9 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
     method(&mut rpc, m::AUTH_LOGIN, team::login)?;
     method_as(&mut rpc, m::AUTH_LOGOUT, |_, ctx, caller| team::logout(ctx, caller))?;
     method_as(&mut rpc, m::AUTH_WHOAMI, |_, ctx, caller| team::whoami(ctx, caller))?;
+    method_as(&mut rpc, m::AUTH_DASHBOARD_LINK, |_, ctx, caller| {
+        team::dashboard_link(ctx, caller)
+    })?;
     method(&mut rpc, m::USER_ADD, team::user_add)?;
     method(&mut rpc, m::USER_LIST, |_, ctx| team::user_list(ctx))?;
     method_as(&mut rpc, m::USER_SUSPEND, team::user_suspend)?;

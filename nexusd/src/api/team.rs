@@ -8,8 +8,9 @@ use crate::workspace::Caller;
 use jsonrpsee::types::Params;
 use nexus_sdk::NameParams;
 use nexus_sdk::team::{
-    AuditEntry, AuditListParams, AuditVerify, Challenge, LoginParams, NewToken, Share, ShareParams, TokenCreateParams,
-    TokenIdParams, TokenInfo, UnshareParams, User, UserAddParams, UserKeyParams, UserParams, UserPolicyParams, WhoAmI,
+    AuditEntry, AuditListParams, AuditVerify, Challenge, DashboardLink, LoginParams, NewToken, Share, ShareParams,
+    TokenCreateParams, TokenIdParams, TokenInfo, UnshareParams, User, UserAddParams, UserKeyParams, UserParams,
+    UserPolicyParams, WhoAmI,
 };
 use nexus_sdk::team::{Org, OrgInvite, OrgInviteParams, OrgMemberParams, OrgParams, OrgPolicyParams, OrgSwitchParams};
 
@@ -45,6 +46,11 @@ pub async fn logout(ctx: Ctx, caller: Caller) -> RpcResult<()> {
 /// `auth.whoami`.
 pub async fn whoami(ctx: Ctx, caller: Caller) -> RpcResult<WhoAmI> {
     Ok(ctx.whoami(&caller)?)
+}
+
+/// `auth.dashboardLink`.
+pub async fn dashboard_link(ctx: Ctx, caller: Caller) -> RpcResult<DashboardLink> {
+    Ok(ctx.dashboard_link(&caller)?)
 }
 
 /// `user.add`.

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub mod checkpoints;
+pub mod dashboard;
 pub mod ports;
 pub mod team;
 
@@ -262,6 +263,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE workspaces ADD COLUMN state_reason TEXT;",
     // 18: Docker inside the workspace (`proxy` or `dind`)
     "ALTER TABLE workspaces ADD COLUMN docker TEXT;",
+    // 19: the web dashboard's sessions of single-user mode, by SHA-256 only
+    // (team mode's are person's tokens of kind `session`)
+    "CREATE TABLE dashboard_sessions (
+        sha256 BLOB PRIMARY KEY,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );",
 ];
 
 /// A workspace row. Never sent on the wire: `api` converts it to

@@ -252,3 +252,20 @@ async fn a_rebuild_that_fails_after_the_build_leaves_the_workspace_stopped() {
     assert_eq!((after.ssh_port, after.host_key.as_str()), (r.ssh_port, "the host key"));
     assert_eq!(s.runtime.container_names(), [container_name(&r)]);
 }
+
+#[test]
+fn a_dashboard_code_signs_in_once_and_the_session_ends_with_sign_out() {
+    let s = Setup::new(FakeRuntime::default());
+    let m = &s.manager;
+    let link = m.dashboard_link(&team::Caller::Local).expect("link");
+    let code = link.path.strip_prefix("/login?code=").expect("path shape");
+    assert_eq!((code.len(), link.expires_in), (64, 60));
+    assert!(m.dashboard_sign_in(&"0".repeat(64)).is_err(), "an unknown code");
+    let secret = m.dashboard_sign_in(code).expect("sign in");
+    assert!(m.dashboard_sign_in(code).is_err(), "a code works once");
+    assert!(m.dashboard_session(&secret));
+    assert!(!m.dashboard_session(&format!("{secret}x")));
+    m.dashboard_sign_out(&secret).expect("sign out");
+    assert!(!m.dashboard_session(&secret));
+    assert!(m.dashboard_link(&team::Caller::Anonymous).is_err());
+}

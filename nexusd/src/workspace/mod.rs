@@ -35,6 +35,8 @@ pub use trace::{Actor, Span};
 mod checkpoint;
 mod compose;
 mod create;
+mod dashboard;
+pub use dashboard::SESSION_IDLE as DASHBOARD_SESSION_IDLE;
 mod docker;
 mod exec;
 mod fs;
@@ -109,7 +111,20 @@ pub fn remote_user(configured: Option<&str>, image_user: &str, owner: (u32, u32)
 /// [`Manager::prepare_exec`] for the workspace of record `r`, whatever its
 /// state (lifecycle hooks run while it is still being created).
 pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<PreparedExec> {
-    if p.command.is_empty() {
+    if let Some(id) = &p.terminal {
+        if p.pty.is_none() {
+            return Err(WorkspaceError::InvalidParams(
+                "terminal needs pty: give the terminal's size too".into(),
+            ));
+        }
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(plain) {
+            return Err(WorkspaceError::InvalidParams(format!(
+                "{id:?} is no terminal id: use 1 to 64 letters, digits, '-' or '_'"
+            )));
+        }
+    }
+    if p.command.is_empty() && p.terminal.is_none() {
         return Err(WorkspaceError::InvalidParams(
             "command is empty: give the program and its arguments".into(),
         ));
@@ -132,13 +147,20 @@ pub(crate) fn prepare_exec_for(r: &WorkspaceRecord, p: &ExecParams) -> Result<Pr
     if let Some(user) = &p.user {
         target.user = user.clone();
     }
+    // a kept terminal with no command: the login shell (a `shell` request)
+    let line = if p.command.is_empty() {
+        String::new()
+    } else {
+        command_line(&p.command, Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)), &env)
+    };
     Ok(PreparedExec {
-        line: command_line(&p.command, Some(p.cwd.as_deref().unwrap_or(&r.workspace_folder)), &env),
+        line,
         opts: RunOptions {
             pty: p.pty,
             stdin: p.stdin,
             timeout: p.timeout_secs.map(Duration::from_secs),
             dedicated: false,
+            terminal: p.terminal.clone(),
         },
         target,
     })
@@ -438,6 +460,8 @@ pub struct Manager {
     awake: std::sync::Mutex<HashMap<String, std::time::SystemTime>>,
     /// The Docker proxies of `--docker proxy` workspaces (`docker.rs`).
     docker_proxies: crate::runtime::docker_proxy::Proxies,
+    /// The web dashboard's open sign-in codes (`dashboard.rs`).
+    sign_in_codes: dashboard::SignInCodes,
 }
 
 impl std::fmt::Debug for Manager {
@@ -463,6 +487,7 @@ impl Manager {
         };
         Ok(Manager {
             docker_proxies: Default::default(),
+            sign_in_codes: Default::default(),
             team,
             config: config.clone(),
             daemon_id,

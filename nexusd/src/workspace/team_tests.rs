@@ -20,6 +20,7 @@ const SIGNED_IN: &[&str] = &[
     m::EVENTS_UNSUBSCRIBE,
     m::AUTH_LOGOUT,
     m::AUTH_WHOAMI,
+    m::AUTH_DASHBOARD_LINK,
     m::TRACE_SESSION,
     m::TOKEN_CREATE,
     m::TOKEN_LIST,
