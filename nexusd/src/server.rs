@@ -214,6 +214,7 @@ pub async fn serve_with(
     manager.watch_engine();
     // idle workspaces pause and stop; the relay asks here to wake one at the SSH banner
     tokio::spawn(manager.clone().idle_loop());
+    tokio::spawn(manager.clone().stats_loop());
     let waking = manager.clone();
     let wake_dir = dir.clone();
     tokio::spawn(async move {

@@ -41,6 +41,13 @@ pub const WORKSPACE_LOGS: &str = "workspace.logs";
 pub const WORKSPACE_LOGS_NOTIFICATION: &str = "workspace.logs.chunk";
 /// Unsubscribe method of [`WORKSPACE_LOGS`].
 pub const WORKSPACE_LOGS_UNSUBSCRIBE: &str = "workspace.logs.unsubscribe";
+/// `workspace.stats`: [`crate::StatsParams`] → [`crate::StatsSample`]
+/// notifications (a subscription), about one a second while it runs.
+pub const WORKSPACE_STATS: &str = "workspace.stats";
+/// Notification method of [`WORKSPACE_STATS`].
+pub const WORKSPACE_STATS_NOTIFICATION: &str = "workspace.stats.sample";
+/// Unsubscribe method of [`WORKSPACE_STATS`].
+pub const WORKSPACE_STATS_UNSUBSCRIBE: &str = "workspace.stats.unsubscribe";
 /// `exec.run`: [`crate::ExecParams`] → [`crate::ExecResult`] (runs to completion).
 pub const EXEC_RUN: &str = "exec.run";
 /// `exec.stream`: [`crate::ExecParams`] → [`crate::ExecEvent`] notifications

@@ -193,6 +193,16 @@ pub const METHODS: &[MethodSpec] = &[
         r#"{"workspace":"feat-x","follow":true}"#,
         r#"{"stream":"stderr","text":"serving SSH on port 2222\n"}"#,
     ),
+    subscription::<StatsParams, StatsSample>(
+        (
+            m::WORKSPACE_STATS,
+            m::WORKSPACE_STATS_NOTIFICATION,
+            m::WORKSPACE_STATS_UNSUBSCRIBE,
+        ),
+        "The running workspace's CPU, memory, network and disk use, about once a second, as `docker stats` computes it; with history, the last 15 minutes first. One Docker stats stream per running workspace feeds every subscriber.",
+        r#"{"workspace":"feat-x","history":true}"#,
+        r#"{"time":1795000000000,"cpuPercent":12.5,"memoryBytes":104857600,"memoryLimitBytes":8589934592,"networkRxPerSec":2048.0,"networkTxPerSec":512.0,"blockReadPerSec":0.0,"blockWritePerSec":4096.0}"#,
+    ),
     call::<ExecParams, ExecResult>(
         m::EXEC_RUN,
         "Runs a command to its end (stdin closed); alias `exec`. At most 8 MiB of output.",

@@ -149,12 +149,14 @@ pub fn permission(method: &str) -> Option<Permission> {
         | m::TEAM_ADD_MEMBER
         | m::TEAM_REMOVE_MEMBER
         | m::WORKSPACE_LOGS_UNSUBSCRIBE
+        | m::WORKSPACE_STATS_UNSUBSCRIBE
         | m::EXEC_STREAM_UNSUBSCRIBE
         | m::FS_WATCH_UNSUBSCRIBE
         | m::TUNNEL_UNSUBSCRIBE => Authenticated,
         m::WORKSPACE_CREATE => Create,
         m::WORKSPACE_GET
         | m::WORKSPACE_LOGS
+        | m::WORKSPACE_STATS
         | m::WORKSPACE_CHECKPOINT_LIST
         | m::PORTS_LIST
         | m::WORKSPACE_SESSIONS
@@ -221,6 +223,8 @@ pub fn read_only(method: &str) -> bool {
             | m::WORKSPACE_GET
             | m::WORKSPACE_LOGS
             | m::WORKSPACE_LOGS_UNSUBSCRIBE
+            | m::WORKSPACE_STATS
+            | m::WORKSPACE_STATS_UNSUBSCRIBE
             | m::WORKSPACE_CHECKPOINT_LIST
             | m::WORKSPACE_SHARES
             | m::WORKSPACE_SESSIONS

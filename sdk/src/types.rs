@@ -371,6 +371,42 @@ pub struct ForkParams {
     pub authorized_keys: Vec<String>,
 }
 
+/// Parameters of `workspace.stats`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsParams {
+    /// The workspace's name.
+    pub workspace: String,
+    /// Send the samples of the last 15 minutes first (the daemon keeps
+    /// them for every running workspace); else only the newest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub history: bool,
+}
+
+/// One sample of a workspace container's resource use, computed as
+/// `docker stats` does (cgroup v1 and v2): rates are per second since the
+/// sample before (0 for the first one, and after a counter went back).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsSample {
+    /// When Docker read it, milliseconds since the Unix epoch.
+    pub time: u64,
+    /// CPU use in percent of one CPU (up to 100 × the CPUs the container may use).
+    pub cpu_percent: f64,
+    /// Memory in use without the page cache (`usage - inactive_file`), bytes.
+    pub memory_bytes: u64,
+    /// The container's memory limit (the host's memory when it has none), bytes.
+    pub memory_limit_bytes: u64,
+    /// Bytes received per second, over every network of the container.
+    pub network_rx_per_sec: f64,
+    /// Bytes sent per second.
+    pub network_tx_per_sec: f64,
+    /// Bytes read from block devices per second.
+    pub block_read_per_sec: f64,
+    /// Bytes written to block devices per second.
+    pub block_write_per_sec: f64,
+}
+
 /// Parameters of `workspace.logs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -138,6 +138,16 @@ test("a state change made with the CLI shows within 1 s", async () => {
   await page.locator(`[data-testid=workspace-table] tr[data-workspace=${ws}] [data-state=running]`).waitFor({ timeout: 1000 });
 });
 
+test("CPU and memory show on the overview, and the workspace's charts fill from docker stats", async () => {
+  const memory = page.locator(`[data-testid=workspace-table] tr[data-workspace=${ws}] [data-metric=memory]`);
+  await page.waitForFunction((sel) => /\d/.test(document.querySelector(sel)?.textContent ?? ""), `[data-testid=workspace-table] tr[data-workspace=${ws}] [data-metric=memory]`);
+  assert.match(await memory.innerText(), /^\d+(\.\d)? (B|KiB|MiB|GiB)$/);
+  await page.goto(`${base}/workspaces/${ws}`);
+  await page.waitForFunction(() => Number(document.querySelector("[data-testid=charts]")?.dataset.samples ?? 0) >= 2);
+  assert.match(await page.locator("[data-testid=charts] [data-metric=cpu]").innerText(), /^\d+\.\d%$/);
+  await page.goto(`${base}/`);
+});
+
 test("the terminal runs commands, follows resizes, pastes exactly and passes Ctrl-C", async () => {
   await page.getByRole("link", { name: ws, exact: true }).first().click();
   await page.waitForURL(`${base}/workspaces/${ws}`);

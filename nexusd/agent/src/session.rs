@@ -313,7 +313,13 @@ pub(crate) async fn pump(
         }
         Ok(Exit::Signal(sig, core)) => {
             let _ = handle
-                .exit_signal_request(channel, crate::reaper::ssh_signal(sig), core, String::new(), String::new())
+                .exit_signal_request(
+                    channel,
+                    crate::reaper::ssh_signal(sig),
+                    core,
+                    String::new(),
+                    String::new(),
+                )
                 .await;
         }
         Err(_) => {}
@@ -321,7 +327,6 @@ pub(crate) async fn pump(
     let _ = handle.eof(channel).await;
     let _ = handle.close(channel).await;
 }
-
 
 pub(crate) fn signal_number(sig: &Sig) -> Option<i32> {
     Signal::from_name(ssh_name(sig)).map(Signal::number)

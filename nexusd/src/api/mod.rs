@@ -314,6 +314,12 @@ pub fn module(manager: Ctx) -> Result<RpcModule<Manager>, jsonrpsee::server::Reg
         m::WORKSPACE_LOGS_UNSUBSCRIBE,
     ];
     subscription(&mut rpc, logs, false, workspace::logs)?;
+    let stats = [
+        m::WORKSPACE_STATS,
+        m::WORKSPACE_STATS_NOTIFICATION,
+        m::WORKSPACE_STATS_UNSUBSCRIBE,
+    ];
+    subscription(&mut rpc, stats, false, workspace::stats)?;
     traced(&mut rpc, m::EXEC_RUN, exec::run)?;
     rpc.register_alias(m::EXEC, m::EXEC_RUN)?;
     method(&mut rpc, m::EXEC_WRITE, exec::write)?;

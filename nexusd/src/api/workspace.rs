@@ -177,3 +177,36 @@ pub async fn logs(
     sink.send(serde_json::value::to_raw_value(&end)?).await?;
     Ok(())
 }
+
+/// `workspace.stats`: valid while the workspace runs. The held samples
+/// (the last 15 minutes with `history`), then each new one; ends when the
+/// workspace stops.
+pub async fn stats(
+    p: Params<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Ctx,
+    _caller: crate::workspace::Caller,
+) -> SubscriptionResult {
+    let checks = async {
+        let params: nexus_sdk::StatsParams = parse(&p)?;
+        Ok(ctx.stats_watch(&params.workspace, params.history)?)
+    };
+    let Some(((held, mut rx), pending)) = checked(pending, checks).await else {
+        return Ok(());
+    };
+    let sink = pending.accept().await?;
+    for s in held {
+        sink.send(serde_json::value::to_raw_value(&s)?).await?;
+    }
+    loop {
+        tokio::select! {
+            next = rx.recv() => match next {
+                Ok(s) => sink.send(serde_json::value::to_raw_value(&s)?).await?,
+                // a subscriber too slow for one a second: it misses some
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            _ = sink.closed() => return Ok(()),
+        }
+    }
+}

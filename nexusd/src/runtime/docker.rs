@@ -211,6 +211,9 @@ pub trait ContainerRuntime: Send + Sync {
     async fn remove_volume(&self, name: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>;
+    /// The container's resource use, about once a second, until it stops
+    /// or the engine goes away (Docker's stats stream).
+    fn stats(&self, id: &str) -> BoxStream<'static, Result<super::stats::RawStats>>;
     /// The `start` and `die` events of the containers labelled
     /// `dev.nexus.daemon=<daemon_id>` from now on; the stream ends (or
     /// fails) when the engine goes away.
@@ -748,6 +751,19 @@ impl ContainerRuntime for Docker {
                 }
             })
             .boxed())
+    }
+
+    fn stats(&self, id: &str) -> BoxStream<'static, Result<super::stats::RawStats>> {
+        let Some(c) = self.client.get().cloned() else {
+            return futures::stream::once(async { Err(unavailable("not connected")) }).boxed();
+        };
+        let opts = bollard::query_parameters::StatsOptions {
+            stream: true,
+            one_shot: false,
+        };
+        c.stats(id, Some(opts))
+            .map(|r| r.map(|s| super::stats::RawStats::from_docker(&s)).map_err(docker_err))
+            .boxed()
     }
 
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {

@@ -238,6 +238,10 @@ impl ContainerRuntime for FakeRuntime {
         self.call("remove_volume", name)
     }
 
+    fn stats(&self, _id: &str) -> BoxStream<'static, Result<super::stats::RawStats>> {
+        futures::stream::empty().boxed()
+    }
+
     fn logs(&self, id: &str, _follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {
         let logged = self.call("logs", id);
         futures::stream::once(async move {

@@ -9,6 +9,7 @@ pub mod docker_proxy;
 #[cfg(test)]
 pub mod fake;
 pub mod host;
+pub mod stats;
 pub mod templates;
 
 use crate::error::WorkspaceError;

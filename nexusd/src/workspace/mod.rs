@@ -50,6 +50,7 @@ mod prune;
 mod reconcile;
 mod remove;
 mod start;
+mod stats;
 pub mod team;
 mod trace;
 
@@ -462,6 +463,8 @@ pub struct Manager {
     docker_proxies: crate::runtime::docker_proxy::Proxies,
     /// The web dashboard's open sign-in codes (`dashboard.rs`).
     sign_in_codes: dashboard::SignInCodes,
+    /// Every running workspace's resource use (`stats.rs`).
+    stats: stats::StatsHub,
 }
 
 impl std::fmt::Debug for Manager {
@@ -488,6 +491,7 @@ impl Manager {
         Ok(Manager {
             docker_proxies: Default::default(),
             sign_in_codes: Default::default(),
+            stats: Default::default(),
             team,
             config: config.clone(),
             daemon_id,

@@ -1,10 +1,18 @@
 // `/`: every workspace with its state, branch, image, SSH port, owner and
 // age; table or cards, filtered and sorted; live from the daemon's events.
 import { signal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
 import type { Workspace, WorkspaceState } from "@nexus-dev/sdk/browser";
 import { daemon, loaded, status, workspaceList } from "../api";
 import { StateBadge } from "../components";
-import { age } from "../format";
+import { age, bytes, percent } from "../format";
+import { latest, trackStats } from "../stats";
+
+/** CPU and memory of a running workspace, from its newest sample. */
+function usage(name: string): { cpu: string; memory: string } {
+  const s = latest.value.get(name);
+  return s ? { cpu: percent(s.cpuPercent), memory: bytes(s.memoryBytes) } : { cpu: "–", memory: "–" };
+}
 
 type SortKey = "name" | "state" | "age";
 const filter = signal("");
@@ -85,6 +93,8 @@ function Table({ list, team }: { list: Workspace[]; team: boolean }) {
           <th scope="col" class="py-2 pr-3">Branch</th>
           <th scope="col" class="py-2 pr-3">Image</th>
           <th scope="col" class="py-2 pr-3">SSH port</th>
+          <th scope="col" class="py-2 pr-3 text-right">CPU</th>
+          <th scope="col" class="py-2 pr-3 text-right">Memory</th>
           {team && <th scope="col" class="py-2 pr-3">Owner</th>}
           <th scope="col" class="py-2 pr-3">Age</th>
         </tr>
@@ -103,6 +113,8 @@ function Table({ list, team }: { list: Workspace[]; team: boolean }) {
               {w.image}
             </td>
             <td class="py-2 pr-3 font-mono text-xs">{w.sshPort}</td>
+            <td class="py-2 pr-3 text-right tabular-nums" data-metric="cpu">{usage(w.name).cpu}</td>
+            <td class="py-2 pr-3 text-right tabular-nums" data-metric="memory">{usage(w.name).memory}</td>
             {team && <td class="py-2 pr-3">{w.owner}</td>}
             <td class="py-2 pr-3">{age(w.createdAt)}</td>
           </tr>
@@ -132,6 +144,10 @@ function Cards({ list, team }: { list: Workspace[]; team: boolean }) {
             </dd>
             <dt class="muted">SSH port</dt>
             <dd class="font-mono text-xs leading-5">{w.sshPort}</dd>
+            <dt class="muted">CPU, memory</dt>
+            <dd class="tabular-nums">
+              {usage(w.name).cpu}, {usage(w.name).memory}
+            </dd>
             {team && (
               <>
                 <dt class="muted">Owner</dt>
@@ -149,6 +165,7 @@ function Cards({ list, team }: { list: Workspace[]; team: boolean }) {
 
 /** The overview page. */
 export function Overview() {
+  useEffect(() => trackStats(), []);
   const team = daemon.value?.mode === "team";
   const list = workspaceList.value.filter(matches).sort(compare);
   const all = workspaceList.value.length;

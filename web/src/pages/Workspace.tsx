@@ -9,6 +9,7 @@ import { age } from "../format";
 import { navigate } from "../router";
 import { Terminal } from "../terminal";
 import { Logs } from "../logs";
+import { Charts } from "../charts";
 
 type Action = "start" | "stop" | "rebuild";
 
@@ -199,6 +200,12 @@ export default function WorkspacePage({ name }: { name: string }) {
           </dl>
         </section>
       </div>
+      <section class="panel" aria-labelledby="charts-title">
+        <h2 id="charts-title" class="mb-2 font-semibold">
+          Resources
+        </h2>
+        {running ? <Charts workspace={w.name} /> : <p class="muted text-sm">Charts show while the workspace runs.</p>}
+      </section>
       <section class="panel" aria-labelledby="ports-title">
         <h2 id="ports-title" class="mb-2 font-semibold">
           Ports
