@@ -36,6 +36,10 @@
 `bench.py trace` — a commit of 100 changed files an agent (MCP) and a person
   edited in turns: `git commit` in the traced worktree beside a plain clone,
   and the commit's return until its Agent Trace note is written, medians of 5
+`bench.py dashboard` — the web dashboard's budgets with 50 running
+  workspaces: brotli bytes of `/` and a workspace page, the cold load of
+  `/` (and with the CPU throttled 4×), the daemon's extra CPU with the
+  overview open (web/bench/dashboard.mjs in chromium)
 `bench.py update` — `nexus update` against a release server on 127.0.0.1
   (the debug build, whose test keys a release build lacks; a 30 MiB release):
   check    `nexus update check` (fetch + verify the manifest)  vs  `curl` of the
@@ -58,8 +62,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NEXUS = os.path.join(ROOT, "target/release/nexus")
-NEXUSD = os.path.join(ROOT, "target/release/nexusd")
+# NEXUS_BENCH_PROFILE=debug measures the debug build (no release build needed)
+PROFILE = os.environ.get("NEXUS_BENCH_PROFILE", "release")
+NEXUS = os.path.join(ROOT, f"target/{PROFILE}/nexus")
+NEXUSD = os.path.join(ROOT, f"target/{PROFILE}/nexusd")
 MODE = sys.argv[1] if len(sys.argv) > 1 else "core"
 IMAGE = sys.argv[2] if len(sys.argv) > 2 else "nexus/default:bookworm"
 OPENSSH_IMAGE = "nexus-test/openssh:bookworm"
@@ -987,7 +993,59 @@ def daemon_label(work):
         return None
 
 
+def dashboard_bench():
+    """The dashboard's budgets with N = 50 running busybox workspaces
+    (NEXUS_BENCH_DASHBOARD sets N): brotli bytes of what `/` and a
+    workspace page load, the cold load of `/` until all N rows are drawn
+    (median of 5, and with the browser's CPU throttled 4×), and the
+    daemon's CPU over 30 s with the overview open beside the same 30 s
+    without a browser. No peer runs here (Coder's and Portainer's images
+    cannot be pulled): the issue's budgets stand beside our figures."""
+    from concurrent.futures import ThreadPoolExecutor
+    image = "nexus-test/busybox:latest"
+    n = int(os.environ.get("NEXUS_BENCH_DASHBOARD", "50"))
+    port = 47395
+    work, env, repo = bench_home(port)
+    nexus = lambda *a: [NEXUS, *a]
+    daemon_pid = None
+    try:
+        daemon_pid = json.loads(run(nexus("daemon", "info", "--json"), env=env, cwd=repo).stdout)["pid"]
+        with ThreadPoolExecutor(8) as pool:
+            made = list(pool.map(lambda i: subprocess.run(nexus("workspace", "create", f"d{i}", "--image", image),
+                                                          env=env, cwd=repo, capture_output=True).returncode == 0,
+                                 range(n)))
+        print(f"{made.count(True)} of {n} workspaces running", file=sys.stderr)
+        daemon_only = ("nexusd",)
+        quiet = idle_cpu(commands=daemon_only)[1]
+        link = run(nexus("dashboard", "--no-open"), env=env, cwd=repo).stdout.strip()
+        browser = subprocess.Popen(["node", "bench/dashboard.mjs", f"http://127.0.0.1:{port}", link, str(n), "d0"],
+                                   cwd=os.path.join(ROOT, "web"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        figures = json.loads(browser.stdout.readline())
+        assert browser.stdout.readline().strip() == "open"
+        watched = idle_cpu(commands=daemon_only)[1]
+        browser.stdin.write("done\n")
+        browser.stdin.flush()
+        browser.wait()
+        print(f"dashboard with {n} running workspaces ({PROFILE} build)          ours        budget")
+        print(f"  brotli bytes, everything / loads                {figures['overviewBytes'] / 1024:7.1f} kB     80 kB")
+        print(f"  brotli bytes, a workspace page (terminal+charts) {figures['workspaceBytes'] / 1024:6.1f} kB    200 kB")
+        print(f"  cold load of /, {n} rows drawn (median of 5)      {figures['overviewMs']:7d} ms   1000 ms")
+        print(f"  the same, CPU throttled 4x                       {figures['throttledMs']:7d} ms   2000 ms")
+        print(f"  a workspace page until terminal and charts       {figures['workspaceMs']:7d} ms")
+        print(f"  nexusd CPU, overview open (30 s)                 {watched:7.2f} %     (without a browser {quiet:.2f} %)")
+        print(f"  nexusd extra CPU with the overview open          {watched - quiet:7.2f} %      5 % of one core")
+    finally:
+        if daemon_pid:
+            names = [f"d{i}" for i in range(n)]
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda nm: subprocess.run(nexus("workspace", "rm", nm, "--force", "--delete-branch"),
+                                                        env=env, cwd=repo, capture_output=True), names))
+        tear_down(daemon_pid, work, daemon_label(work))
+
+
 def main():
+    if MODE == "dashboard":
+        return dashboard_bench()
     if MODE == "docker":
         return docker_bench()
     if MODE == "idle":

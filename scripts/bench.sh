@@ -12,12 +12,13 @@
 #   scripts/bench.sh docker    Docker through a workspace's proxy beside the host socket mounted
 #   scripts/bench.sh trace     Agent Trace on a 100-file commit beside the same commit untraced
 #   scripts/bench.sh update    nexus update check/install beside curl + minisign + tar; the notice's cost
+#   scripts/bench.sh dashboard the dashboard's budgets with 50 running workspaces (bytes, load, daemon CPU)
 #   scripts/bench.sh devcontainer [IMAGE]
 #                              create beside `devcontainer up` (@devcontainers/cli), cold and warm
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/setup.sh" >&2
-if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ] || [ "${1:-}" = trace ] || [ "${1:-}" = idle ] || [ "${1:-}" = docker ]; then
+if [ "${1:-}" = ssh ] || [ "${1:-}" = api ] || [ "${1:-}" = scale ] || [ "${1:-}" = checkpoint ] || [ "${1:-}" = team ] || [ "${1:-}" = update ] || [ "${1:-}" = mcp ] || [ "${1:-}" = shadow ] || [ "${1:-}" = trace ] || [ "${1:-}" = idle ] || [ "${1:-}" = docker ] || [ "${1:-}" = dashboard ]; then
   exec python3 "$root/scripts/bench.py" "$1"
 fi
 if [ "${1:-}" = devcontainer ]; then

@@ -191,7 +191,7 @@ pub async fn stats(
         let params: nexus_sdk::StatsParams = parse(&p)?;
         Ok(ctx.stats_watch(&params.workspace, params.history)?)
     };
-    let Some(((held, mut rx), pending)) = checked(pending, checks).await else {
+    let Some(((held, mut rx, _watching), pending)) = checked(pending, checks).await else {
         return Ok(());
     };
     let sink = pending.accept().await?;

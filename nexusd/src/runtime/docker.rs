@@ -211,9 +211,9 @@ pub trait ContainerRuntime: Send + Sync {
     async fn remove_volume(&self, name: &str) -> Result<()>;
     /// The container's output: (stream name, text) pieces.
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>>;
-    /// The container's resource use, about once a second, until it stops
-    /// or the engine goes away (Docker's stats stream).
-    fn stats(&self, id: &str) -> BoxStream<'static, Result<super::stats::RawStats>>;
+    /// The container's resource use now (Docker's stats, one reading,
+    /// `one-shot`: no wait for a second reading).
+    async fn stats(&self, id: &str) -> Result<super::stats::RawStats>;
     /// The `start` and `die` events of the containers labelled
     /// `dev.nexus.daemon=<daemon_id>` from now on; the stream ends (or
     /// fails) when the engine goes away.
@@ -753,17 +753,16 @@ impl ContainerRuntime for Docker {
             .boxed())
     }
 
-    fn stats(&self, id: &str) -> BoxStream<'static, Result<super::stats::RawStats>> {
-        let Some(c) = self.client.get().cloned() else {
-            return futures::stream::once(async { Err(unavailable("not connected")) }).boxed();
-        };
+    async fn stats(&self, id: &str) -> Result<super::stats::RawStats> {
         let opts = bollard::query_parameters::StatsOptions {
-            stream: true,
-            one_shot: false,
+            stream: false,
+            one_shot: true,
         };
-        c.stats(id, Some(opts))
-            .map(|r| r.map(|s| super::stats::RawStats::from_docker(&s)).map_err(docker_err))
-            .boxed()
+        let mut readings = self.client().await?.stats(id, Some(opts));
+        match readings.next().await {
+            Some(r) => r.map(|s| super::stats::RawStats::from_docker(&s)).map_err(docker_err),
+            None => Err(unavailable("the engine sent no stats")),
+        }
     }
 
     fn logs(&self, id: &str, follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {

@@ -238,8 +238,8 @@ impl ContainerRuntime for FakeRuntime {
         self.call("remove_volume", name)
     }
 
-    fn stats(&self, _id: &str) -> BoxStream<'static, Result<super::stats::RawStats>> {
-        futures::stream::empty().boxed()
+    async fn stats(&self, _id: &str) -> Result<super::stats::RawStats> {
+        Ok(super::stats::RawStats::default())
     }
 
     fn logs(&self, id: &str, _follow: bool) -> BoxStream<'static, Result<(nexus_sdk::LogStream, String)>> {

@@ -1,4 +1,4 @@
-//! A container's resource use from Docker's stats stream (`GET
+//! A container's resource use from Docker's stats (`GET
 //! /containers/{id}/stats`), and the arithmetic of `docker stats`: CPU
 //! percent from the CPU and system deltas, memory without the page cache
 //! (cgroup v1's `total_inactive_file`, v2's `inactive_file`), and the
@@ -101,15 +101,24 @@ impl RawStats {
     }
 }
 
-/// The sample of reading `cur`, with `prev` the reading before it from
-/// the same stream (`None` for the first): CPU from the reading's own
-/// `precpu` values as `docker stats` does (0 without them), rates per
-/// second since `prev` (0 without it, and for a counter that went back,
-/// as after a restart).
+/// The sample of reading `cur`, with `prev` the reading before it of the
+/// same container (`None` for the first): CPU as `docker stats` computes
+/// it, the container's CPU time over the host's since `prev` (else since
+/// the reading's own `precpu` values; 0 without either, or when a counter
+/// went back), rates per second since `prev` (0 without it, and for a
+/// counter that went back, as after a restart).
 pub fn sample(prev: Option<&RawStats>, cur: &RawStats) -> StatsSample {
-    let cpu_delta = cur.cpu_total.saturating_sub(cur.pre_cpu_total) as f64;
-    let system_delta = cur.system.saturating_sub(cur.pre_system) as f64;
-    let cpu_percent = if cur.pre_system > 0 && cur.pre_cpu_total > 0 && system_delta > 0.0 && cpu_delta > 0.0 {
+    let (pre_cpu, pre_system) = match prev {
+        Some(p) => (p.cpu_total, p.system),
+        None => (cur.pre_cpu_total, cur.pre_system),
+    };
+    let cpu_delta = cur.cpu_total.checked_sub(pre_cpu).filter(|_| pre_cpu > 0).unwrap_or(0) as f64;
+    let system_delta = cur
+        .system
+        .checked_sub(pre_system)
+        .filter(|_| pre_system > 0)
+        .unwrap_or(0) as f64;
+    let cpu_percent = if system_delta > 0.0 && cpu_delta > 0.0 {
         cpu_delta / system_delta * f64::from(cur.online_cpus) * 100.0
     } else {
         0.0
@@ -228,8 +237,10 @@ mod tests {
         restarted.time_ms += 1000;
         restarted.rx = 100;
         restarted.block_write = 0;
+        restarted.cpu_total = 1000;
         let s = sample(Some(&raw(V2)), &restarted);
         assert_eq!((s.network_rx_per_sec, s.block_write_per_sec), (0.0, 0.0));
+        assert_eq!(s.cpu_percent, 0.0, "CPU time below the reading before");
         // CPU time that went back (a restart between readings)
         let mut back = raw(V2);
         back.cpu_total = back.pre_cpu_total - 1;
