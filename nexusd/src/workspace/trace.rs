@@ -303,6 +303,11 @@ async fn read_events(
     while let Some(event) = rx.recv().await {
         let Some(tracer) = tracer.upgrade() else { return };
         let Ok(event) = event else { continue };
+        // opening and reading a ref (which looking at it does) changes nothing:
+        // reacting to it would look again, and again
+        if matches!(event.kind, notify::EventKind::Access(_)) {
+            continue;
+        }
         let all: Vec<Arc<Traced>> = tracer
             .workspaces
             .lock()
