@@ -100,6 +100,20 @@ impl PtyMaster {
         Ok(())
     }
 
+    /// Writes what `stdin` queues to the terminal as its input, on a task
+    /// of its own, until the queue ends or a write fails.
+    pub(crate) fn feed(self: Arc<Self>, mut stdin: crate::stdin::StdinReceiver) {
+        tokio::spawn(async move {
+            while let Some(data) = stdin.recv().await {
+                let ok = self.write_all(&data).await.is_ok();
+                stdin.written(data.len());
+                if !ok {
+                    break;
+                }
+            }
+        });
+    }
+
     /// Sets the window size (`window-change`, RFC 4254 section 6.7).
     pub fn resize(&self, cols: u16, rows: u16) -> std::io::Result<()> {
         let ws = Winsize {

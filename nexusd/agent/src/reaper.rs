@@ -11,6 +11,25 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use tokio::sync::oneshot;
 
+/// Reports how a session's process ended on `channel` (`exit-status`, or
+/// `exit-signal` for one a signal ended; nothing when unknown), then EOF
+/// and close, in that order.
+pub(crate) async fn report_exit(handle: &russh::server::Handle, channel: russh::ChannelId, exit: Option<Exit>) {
+    match exit {
+        Some(Exit::Code(code)) => {
+            let _ = handle.exit_status_request(channel, code as u32).await;
+        }
+        Some(Exit::Signal(sig, core)) => {
+            let _ = handle
+                .exit_signal_request(channel, ssh_signal(sig), core, String::new(), String::new())
+                .await;
+        }
+        None => {}
+    }
+    let _ = handle.eof(channel).await;
+    let _ = handle.close(channel).await;
+}
+
 /// Signal number `sig` by its RFC 4254 section 6.10 name, for `exit-signal`.
 pub(crate) fn ssh_signal(sig: i32) -> russh::Sig {
     match nexus_sdk::Signal::from_number(sig) {

@@ -4,7 +4,6 @@
 
 use crate::connection::{ChannelState, Connection};
 use crate::process::{self, Io, Spec};
-use crate::reaper::Exit;
 use crate::stdin::{OutputWaiting, StdinReceiver, stdin_queue};
 use crate::users::{self, User};
 use nexus_sdk::Signal;
@@ -287,16 +286,7 @@ pub(crate) async fn pump(
             tokio::join!(out, err);
         }
         Io::Pty(master) => {
-            let writer = master.clone();
-            tokio::spawn(async move {
-                while let Some(data) = stdin_rx.recv().await {
-                    let ok = writer.write_all(&data).await.is_ok();
-                    stdin_rx.written(data.len());
-                    if !ok {
-                        break;
-                    }
-                }
-            });
+            master.clone().feed(stdin_rx);
             let mut buf = vec![0u8; 32 * 1024];
             while let Ok(n) = master.read(&mut buf).await {
                 let _waiting = OutputWaiting::new(&counts);
@@ -307,25 +297,7 @@ pub(crate) async fn pump(
             }
         }
     }
-    match exit.await {
-        Ok(Exit::Code(code)) => {
-            let _ = handle.exit_status_request(channel, code as u32).await;
-        }
-        Ok(Exit::Signal(sig, core)) => {
-            let _ = handle
-                .exit_signal_request(
-                    channel,
-                    crate::reaper::ssh_signal(sig),
-                    core,
-                    String::new(),
-                    String::new(),
-                )
-                .await;
-        }
-        Err(_) => {}
-    }
-    let _ = handle.eof(channel).await;
-    let _ = handle.close(channel).await;
+    crate::reaper::report_exit(&handle, channel, exit.await.ok()).await;
 }
 
 pub(crate) fn signal_number(sig: &Sig) -> Option<i32> {

@@ -142,7 +142,7 @@ impl Terminal {
         self: &Arc<Self>,
         handle: Handle,
         channel: ChannelId,
-        mut stdin: StdinReceiver,
+        stdin: StdinReceiver,
         mut closed: tokio::sync::watch::Receiver<()>,
         size: Option<(u16, u16)>,
     ) {
@@ -154,16 +154,7 @@ impl Terminal {
         if let Some((cols, rows)) = size {
             let _ = self.master.resize(cols, rows);
         }
-        let writer = self.master.clone();
-        tokio::spawn(async move {
-            while let Some(data) = stdin.recv().await {
-                let ok = writer.write_all(&data).await.is_ok();
-                stdin.written(data.len());
-                if !ok {
-                    break;
-                }
-            }
-        });
+        self.master.clone().feed(stdin);
         let t = self.clone();
         tokio::spawn(async move {
             let mut outcome = ended;
@@ -188,19 +179,7 @@ impl Terminal {
             }
             t.detach();
             if let Some(exit) = outcome {
-                match exit {
-                    Exit::Code(code) => {
-                        let _ = handle.exit_status_request(channel, code as u32).await;
-                    }
-                    Exit::Signal(sig, core) => {
-                        let name = crate::reaper::ssh_signal(sig);
-                        let _ = handle
-                            .exit_signal_request(channel, name, core, String::new(), String::new())
-                            .await;
-                    }
-                }
-                let _ = handle.eof(channel).await;
-                let _ = handle.close(channel).await;
+                crate::reaper::report_exit(&handle, channel, Some(exit)).await;
             }
         });
     }

@@ -9,7 +9,7 @@ use super::team::Caller;
 use super::{Manager, Result, now};
 use crate::credentials;
 use crate::error::WorkspaceError;
-use nexus_sdk::team::{DashboardLink, Scope, TokenKind};
+use nexus_sdk::team::{DashboardLink, TokenKind};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -84,23 +84,7 @@ impl Manager {
                 if person.suspended {
                     return Err(refused());
                 }
-                let mut scopes = vec![
-                    Scope::WorkspaceRead,
-                    Scope::WorkspaceWrite,
-                    Scope::WorkspaceCreate,
-                    Scope::WorkspaceShare,
-                ];
-                if person.admin {
-                    scopes.push(Scope::Admin);
-                }
-                let made = self.issue(
-                    &person,
-                    TokenKind::Session,
-                    "dashboard",
-                    &scopes,
-                    None,
-                    Some(SESSION_IDLE),
-                )?;
+                let made = self.issue_session(&person, "dashboard")?;
                 Ok(made.token)
             }
         }

@@ -131,6 +131,21 @@ fn scopes_of(text: &str) -> Vec<Scope> {
     text.split_whitespace().filter_map(Scope::parse).collect()
 }
 
+/// What a session (a sign-in) may do: everything a person may, and
+/// `admin` for a site admin.
+fn session_scopes(user: &UserRecord) -> Vec<Scope> {
+    let mut scopes = vec![
+        Scope::WorkspaceRead,
+        Scope::WorkspaceWrite,
+        Scope::WorkspaceCreate,
+        Scope::WorkspaceShare,
+    ];
+    if user.admin {
+        scopes.push(Scope::Admin);
+    }
+    scopes
+}
+
 fn scopes_text(scopes: &[Scope]) -> String {
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
 }
@@ -703,17 +718,20 @@ impl Manager {
                 ))),
             );
         }
-        let mut scopes = vec![
-            Scope::WorkspaceRead,
-            Scope::WorkspaceWrite,
-            Scope::WorkspaceCreate,
-            Scope::WorkspaceShare,
-        ];
-        if user.admin {
-            scopes.push(Scope::Admin);
-        }
-        let made = self.issue(&user, TokenKind::Session, "login", &scopes, None, Some(SESSION_IDLE));
+        let made = self.issue_session(&user, "login");
         (who, made)
+    }
+
+    /// A session token of `user` (a sign-in), named `name`.
+    pub(super) fn issue_session(&self, user: &UserRecord, name: &str) -> Result<NewToken> {
+        self.issue(
+            user,
+            TokenKind::Session,
+            name,
+            &session_scopes(user),
+            None,
+            Some(SESSION_IDLE),
+        )
     }
 
     pub(super) fn issue(
