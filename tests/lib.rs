@@ -872,3 +872,56 @@ impl Drop for TlsProxy {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the dashboard's browser test `web/e2e/<script>` (Debian's chromium
+/// through playwright-core) with `env`. Each `@@WHAT` line it prints goes
+/// to `ask`, then the test reads `ok` on its stdin. Returns whether it
+/// passed and its report (stdout, then stderr).
+pub fn browser_test(script: &str, env: &[(&str, &std::ffi::OsStr)], mut ask: impl FnMut(&str)) -> (bool, String) {
+    use std::io::{BufRead, Write};
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+    assert!(
+        web.join("node_modules/playwright-core").is_dir() && web.join("dist/index.html").is_file(),
+        "build the dashboard first: scripts/setup.sh --debug (npm ci and npm run build in web/)"
+    );
+    let mut child = Command::new("node")
+        .args(["--test-reporter=spec", &format!("e2e/{script}")])
+        .current_dir(&web)
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
+        .env("NEXUS_TEST_SCREENSHOTS", target_dir().join("../dashboard-screenshots"))
+        .env_remove("NEXUS_TOKEN")
+        .env_remove("NEXUS_CONTEXT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let errors = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
+        s
+    });
+    let mut report = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        eprintln!("browser test: {line}");
+        match line.trim().strip_prefix("@@") {
+            Some(what) => {
+                ask(what);
+                writeln!(stdin, "ok").expect("answer the browser test");
+            }
+            None => {
+                report.push_str(&line);
+                report.push('\n');
+            }
+        }
+    }
+    let status = child.wait().expect("node");
+    report.push_str("--- stderr\n");
+    report.push_str(&errors.join().unwrap_or_default());
+    let passed = status.success() && report.contains('✔') && !report.contains('✖');
+    (passed, report)
+}

@@ -3,7 +3,7 @@
 //! exact rows for a scripted session, its tamper evidence, and no secret in
 //! the database, the log or any output.
 
-use nexus_e2e::{BUSYBOX, Daemon, Repo, bin, keygen, run, ssh_agent, text};
+use nexus_e2e::{BUSYBOX, Daemon, Repo, bin, browser_test, keygen, run, ssh_agent, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -824,4 +824,37 @@ fn a_share_with_a_team_reaches_its_members_while_they_are_in_it() {
     assert_eq!(cy.ok(&d, here, &["team", "list", "acme"]).trim(), "backend");
     bo.ok(&d, here, &["workspace", "unshare", "w1", "@backend"]);
     bo.ok(&d, here, &["workspace", "rm", "w1", "--force"]);
+}
+
+/// The dashboard in team mode, in a real browser (`web/e2e/team.test.mjs`):
+/// each person signs in with a link of their own and sees only what they
+/// may; the site admin shares a workspace with bo, changes the role and
+/// removes it again on the workspace page, and reads the audit log there.
+#[test]
+fn the_dashboard_in_team_mode_shares_a_workspace_and_shows_the_audit_log() {
+    let (d, repo, ana, people) = team_of(&["bo"]);
+    let bo = &people[0];
+    let here = repo.path();
+    ana.ok(&d, here, &["workspace", "create", "shared", "--image", BUSYBOX]);
+    let ana_link = ana.ok(&d, here, &["dashboard", "--no-open"]).trim().to_string();
+    let bo_link = bo.ok(&d, here, &["dashboard", "--no-open"]).trim().to_string();
+    let env: &[(&str, &std::ffi::OsStr)] = &[
+        ("NEXUS_TEST_ADDRESS", d.address.as_ref()),
+        ("NEXUS_TEST_ADMIN_LINK", ana_link.as_ref()),
+        ("NEXUS_TEST_USER_LINK", bo_link.as_ref()),
+        ("NEXUS_TEST_WORKSPACE", "shared".as_ref()),
+    ];
+    let (passed, report) = browser_test("team.test.mjs", env, |what| panic!("unexpected {what}"));
+    assert!(
+        passed,
+        "the browser test failed:\n{report}\n--- daemon log\n{}",
+        d.log()
+    );
+    // what the page did is the daemon's: the share is gone again, and audited
+    let shares = ana.ok(&d, here, &["workspace", "shares", "shared", "--json"]);
+    assert_eq!(shares.trim(), "[]", "{shares}");
+    let audit = ana.ok(&d, here, &["audit", "list", "--workspace", "shared", "--json"]);
+    for action in ["workspace.share", "workspace.unshare"] {
+        assert!(audit.contains(action), "{action} is not in the audit log:\n{audit}");
+    }
 }

@@ -3,7 +3,7 @@
 // reconnects after a drop or a daemon restart, and holds the workspace
 // list live from `events.subscribe`.
 import { computed, signal } from "@preact/signals";
-import { connectHere, NexusError, type DaemonInfo, type NexusClient, type Workspace } from "@nexus-dev/sdk/browser";
+import { connectHere, NexusError, type DaemonInfo, type NexusClient, type User, type Workspace } from "@nexus-dev/sdk/browser";
 
 /** Where the connection is. */
 export type Status = "connecting" | "open" | "reconnecting" | "signed-out";
@@ -14,6 +14,8 @@ export const status = signal<Status>("connecting");
 export const client = signal<NexusClient | null>(null);
 /** The daemon's `daemon.info`. */
 export const daemon = signal<DaemonInfo | null>(null);
+/** Team mode: who signed this browser in. */
+export const me = signal<User | null>(null);
 /** Every workspace the caller sees, by name, as the daemon last said. */
 export const workspaces = signal<ReadonlyMap<string, Workspace>>(new Map());
 /** Whether the first list arrived. */
@@ -81,6 +83,7 @@ async function loop(): Promise<void> {
       wait = 250;
       const closed = new Promise<void>((resolve) => c.onClose(resolve));
       daemon.value = await c.call("daemon.info", {});
+      me.value = daemon.value.mode === "team" ? ((await c.call("auth.whoami", {})).user ?? null) : null;
       client.value = c;
       status.value = "open";
       void follow(c).catch(() => c.close());

@@ -54,7 +54,7 @@ function Plot({ chart, samples, width }: { chart: Chart; samples: StatsSample[];
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(max, chart.title === "CPU" ? 5 : 1024)] } },
         axes: [
           { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid } },
-          { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid }, size: 70, values: (_u, vals) => vals.map(chart.format) },
+          { stroke: axis, grid: { stroke: grid }, ticks: { stroke: grid }, size: 80, values: (_u, vals) => vals.map(chart.format) },
         ],
         series: [{}, ...chart.series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5 }))],
       },

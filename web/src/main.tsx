@@ -5,12 +5,13 @@ import { lazy, Suspense } from "preact/compat";
 import "./styles.css";
 import { applyTheme, theme, toggleTheme } from "./theme";
 import { interceptLinks, path, route } from "./router";
-import { daemon, signOut, start, status } from "./api";
+import { daemon, me, signOut, start, status } from "./api";
 import { Overview } from "./pages/Overview";
 
 // the workspace page carries the terminal and charts: loaded when opened
 const WorkspacePage = lazy(() => import("./pages/Workspace"));
 const CreatePage = lazy(() => import("./pages/Create"));
+const AuditPage = lazy(() => import("./pages/Audit"));
 
 function Banner() {
   const s = status.value;
@@ -62,6 +63,8 @@ function Page() {
       return <CreatePage />;
     case "workspace":
       return <WorkspacePage name={r.name} />;
+    case "audit":
+      return <AuditPage />;
     default:
       return <Missing />;
   }
@@ -82,7 +85,13 @@ function App() {
           </a>
           <a href="/">Workspaces</a>
           <a href="/workspaces/new">New workspace</a>
+          {me.value?.admin && <a href="/audit">Audit log</a>}
           <span class="ml-auto flex items-center gap-2">
+            {me.value && (
+              <span class="text-sm" data-testid="signed-in-as">
+                {me.value.name}
+              </span>
+            )}
             {daemon.value && <span class="muted hidden text-sm sm:inline">nexusd {daemon.value.version}</span>}
             <button type="button" class="btn" onClick={toggleTheme} aria-label={dark ? "Use the light theme" : "Use the dark theme"} data-testid="theme-toggle">
               {dark ? "Light" : "Dark"}

@@ -31,12 +31,14 @@ export type Route =
   | { page: "overview" }
   | { page: "new" }
   | { page: "workspace"; name: string }
+  | { page: "audit" }
   | { page: "missing" };
 
 /** The route of `p`. */
 export function route(p: string): Route {
   if (p === "/" || p === "/workspaces" || p === "/workspaces/") return { page: "overview" };
   if (p === "/workspaces/new") return { page: "new" };
+  if (p === "/audit" || p === "/audit/") return { page: "audit" };
   const m = /^\/workspaces\/([a-z0-9][a-z0-9-]{0,62})\/?$/.exec(p);
   if (m) return { page: "workspace", name: m[1] };
   return { page: "missing" };

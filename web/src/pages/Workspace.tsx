@@ -3,13 +3,14 @@
 // terminal in it, and its container log.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { PortInfo } from "@nexus-dev/sdk/browser";
-import { client, loaded, message, refresh, workspaces } from "../api";
+import { client, daemon, loaded, message, refresh, workspaces } from "../api";
 import { CopyButton, StateBadge } from "../components";
 import { age } from "../format";
 import { navigate } from "../router";
 import { Terminal } from "../terminal";
 import { Logs } from "../logs";
 import { Charts } from "../charts";
+import { Sharing } from "../sharing";
 
 type Action = "start" | "stop" | "rebuild";
 
@@ -206,6 +207,14 @@ export default function WorkspacePage({ name }: { name: string }) {
         </h2>
         {running ? <Charts workspace={w.name} /> : <p class="muted text-sm">Charts show while the workspace runs.</p>}
       </section>
+      {daemon.value?.mode === "team" && (
+        <section class="panel" aria-labelledby="sharing-title">
+          <h2 id="sharing-title" class="mb-2 font-semibold">
+            Sharing
+          </h2>
+          <Sharing workspace={w.name} />
+        </section>
+      )}
       <section class="panel" aria-labelledby="ports-title">
         <h2 id="ports-title" class="mb-2 font-semibold">
           Ports
