@@ -12,7 +12,10 @@ use std::ffi::OsStr;
 fn dashboard_in_a_real_browser() {
     let mut d = Daemon::start();
     let repo = Repo::new();
-    d.create(&repo, "web", BUSYBOX);
+    // a lifecycle hook whose output the workspace page shows at a start
+    let config = format!(r#"{{"image": "{BUSYBOX}", "postStartCommand": "echo HOOK-$((40+2))"}}"#);
+    repo.commit(&[(".devcontainer/devcontainer.json", &config)]);
+    d.cli_ok(repo.path(), &["workspace", "create", "web"]);
     let (address, token, data, home) = (d.address.clone(), d.token(), d.data_dir(), d.home());
     let nexus = bin("nexus");
     let env: &[(&str, &OsStr)] = &[

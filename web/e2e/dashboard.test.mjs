@@ -148,6 +148,18 @@ test("CPU and memory show on the overview, and the workspace's charts fill from 
   await page.goto(`${base}/`);
 });
 
+test("the page's buttons stop and start the workspace, and the start's hook output shows", async () => {
+  await page.goto(`${base}/workspaces/${ws}`);
+  const badge = page.locator("main h1 + [data-state]");
+  await page.getByRole("button", { name: "Stop" }).click();
+  await page.locator("main [data-state=stopped]").first().waitFor({ timeout: 30_000 });
+  await page.getByRole("button", { name: "Start" }).click();
+  await page.locator("main h1 + [data-state=running]").waitFor({ timeout: 30_000 });
+  await page.locator("[data-testid=activity] [data-step=hook]").filter({ hasText: "HOOK-42" }).waitFor({ timeout: 30_000 });
+  assert.equal(await badge.getAttribute("data-state"), "running");
+  await page.goto(`${base}/`);
+});
+
 test("the terminal runs commands, follows resizes, pastes exactly and passes Ctrl-C", async () => {
   await page.getByRole("link", { name: ws, exact: true }).first().click();
   await page.waitForURL(`${base}/workspaces/${ws}`);

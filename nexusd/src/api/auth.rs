@@ -80,18 +80,23 @@ fn authorized(req: &HttpRequest, token: &str) -> bool {
     bearer(req).is_some_and(|given| same(given.as_bytes(), token.as_bytes()))
 }
 
-/// The 401 answer with `message`.
-fn unauthorized(message: &str) -> HttpResponse {
+/// An HTTP `status` answer with a JSON-RPC error body of `kind` and `message`.
+fn refusal(status: u16, kind: ErrorKind, message: &str) -> HttpResponse {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": null,
         "error": {
-            "code": ErrorKind::Unauthorized.code(),
+            "code": kind.code(),
             "message": message,
-            "data": RpcErrorData { kind: ErrorKind::Unauthorized, step: None },
+            "data": RpcErrorData { kind, step: None },
         }
     });
-    response(401, body.to_string())
+    response(status, body.to_string())
+}
+
+/// The 401 answer with `message`.
+fn unauthorized(message: &str) -> HttpResponse {
+    refusal(401, ErrorKind::Unauthorized, message)
 }
 
 /// Whether a request authenticated by the session cookie may go on: a
@@ -104,16 +109,11 @@ fn cookie_allowed(req: &HttpRequest) -> bool {
 
 /// The 403 answer to a cookie sent from a foreign `Origin`.
 fn forbidden_origin() -> HttpResponse {
-    let body = serde_json::json!({
-        "jsonrpc": "2.0",
-        "id": null,
-        "error": {
-            "code": ErrorKind::Forbidden.code(),
-            "message": "the dashboard's session cookie is accepted from the dashboard's own origin only",
-            "data": RpcErrorData { kind: ErrorKind::Forbidden, step: None },
-        }
-    });
-    response(403, body.to_string())
+    refusal(
+        403,
+        ErrorKind::Forbidden,
+        "the dashboard's session cookie is accepted from the dashboard's own origin only",
+    )
 }
 
 /// An HTTP answer with a JSON `body`.

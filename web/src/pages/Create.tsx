@@ -76,9 +76,9 @@ export default function CreatePage() {
         </label>
         <label class="flex flex-col text-sm">
           <span class="mb-1 font-medium">Repository</span>
-          <input class="field font-mono" name="repository" required placeholder="/home/me/src/app" aria-describedby="repo-help" />
+          <input class="field font-mono" name="repository" required placeholder="/home/me/src/app or https://…/app.git" aria-describedby="repo-help" />
           <span id="repo-help" class="muted mt-1 text-xs">
-            A git repository on the daemon's machine.
+            A git repository on the daemon's machine, or a git URL (the daemon keeps a mirror of it).
           </span>
         </label>
         <label class="flex flex-col text-sm">

@@ -11,6 +11,7 @@ import { Terminal } from "../terminal";
 import { Logs } from "../logs";
 import { Charts } from "../charts";
 import { Sharing } from "../sharing";
+import { Activity } from "../activity";
 
 type Action = "start" | "stop" | "rebuild";
 
@@ -226,6 +227,12 @@ export default function WorkspacePage({ name }: { name: string }) {
           Terminal
         </h2>
         {running ? <Terminal workspace={w.name} /> : <p class="muted text-sm">Start the workspace to open a terminal.</p>}
+      </section>
+      <section class="panel" aria-labelledby="activity-title">
+        <h2 id="activity-title" class="mb-2 font-semibold">
+          Activity and hook output
+        </h2>
+        <Activity workspace={w.name} />
       </section>
       <section class="panel" aria-labelledby="logs-title">
         <h2 id="logs-title" class="mb-2 font-semibold">
